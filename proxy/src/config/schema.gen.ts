@@ -1,0 +1,530 @@
+// GENERATED from config/toolgate.schema.json by scripts/gen-config-types.js. Do not edit.
+/* eslint-disable */
+
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Port".
+ */
+export type Port = number
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "CredentialProvider".
+ */
+export type CredentialProvider = StaticProvider | OAuth2ClientCredentialsProvider | TokenExchangeProvider | JwtProvider
+/**
+ * Lower-case letters, digits, '-' and '_', at most 64 characters.
+ *
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Name".
+ */
+export type Name = string
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Classification".
+ */
+export type Classification = 'public' | 'internal' | 'confidential' | 'restricted'
+/**
+ * An HTTP method in upper case, or * for any.
+ *
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Method".
+ */
+export type Method = string
+/**
+ * Path pattern: '*' matches one segment, '**' any number of segments, '{name}' captures one segment.
+ *
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "PathPattern".
+ */
+export type PathPattern = string
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Access".
+ */
+export type Access = 'read' | 'write' | 'execute' | 'delegate'
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Mode".
+ */
+export type Mode = 'enforce' | 'report'
+
+/**
+ * toolgate.yaml: the sidecar's listeners, limits, policy bundle, credential providers and tool allowlist. This schema is the source of truth; proxy/src/config/schema.gen.ts is generated from it.
+ */
+export interface ToolgateConfig {
+  /**
+   * Config format version.
+   */
+  version: 1
+  /**
+   * enforce (default) denies what the allowlist and policy deny; report records what enforcement would do and lets the call pass.
+   */
+  mode?: 'enforce' | 'report'
+  listeners?: Listeners
+  limits?: Limits
+  timeouts?: Timeouts
+  logging?: Logging
+  policy?: Policy
+  agent?: Agent
+  tls?: Tls
+  transparent?: Transparent
+  /**
+   * Credential providers by name; tools refer to them with credential.provider.
+   */
+  credentials?: {
+    [k: string]: CredentialProvider
+  }
+  tasks?: Tasks
+  approvals?: Approvals
+  /**
+   * The allowlist: every outbound call must match one of these tools, or it is denied.
+   */
+  tools: Tool[]
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Listeners".
+ */
+export interface Listeners {
+  proxy?: Listener
+  admin?: Listener1
+  transparent_http?: Listener2
+  transparent_tls?: Listener3
+}
+/**
+ * Forward proxy and /t/<tool>/ route prefixes. Default 0.0.0.0:15001.
+ */
+export interface Listener {
+  host?: string
+  /**
+   * 0 picks a free port (tests).
+   */
+  port?: number
+}
+/**
+ * Health, readiness, metrics, task API. Default 127.0.0.1:15000.
+ */
+export interface Listener1 {
+  host?: string
+  /**
+   * 0 picks a free port (tests).
+   */
+  port?: number
+}
+/**
+ * Redirected plain HTTP (decided by Host). Default off.
+ */
+export interface Listener2 {
+  host?: string
+  /**
+   * 0 picks a free port (tests).
+   */
+  port?: number
+}
+/**
+ * Redirected TLS (decided by SNI). Default off.
+ */
+export interface Listener3 {
+  host?: string
+  /**
+   * 0 picks a free port (tests).
+   */
+  port?: number
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Limits".
+ */
+export interface Limits {
+  /**
+   * Request header block size limit (default 16384).
+   */
+  max_header_bytes?: number
+  /**
+   * Request body limit (default 10 MiB); larger bodies get 413.
+   */
+  max_request_body_bytes?: number
+  /**
+   * Response body limit (default 100 MiB); a larger response is cut and the connection reset.
+   */
+  max_response_body_bytes?: number
+  /**
+   * Largest body toolgate parses for a decision (MCP JSON-RPC); default 1 MiB.
+   */
+  max_inspected_body_bytes?: number
+  /**
+   * Concurrent client connections (default 4096).
+   */
+  max_connections?: number
+  /**
+   * Upstream keep-alive pool size per origin (default 128).
+   */
+  max_upstream_connections_per_origin?: number
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Timeouts".
+ */
+export interface Timeouts {
+  /**
+   * Upstream TCP/TLS connect (default 5000).
+   */
+  connect_ms?: number
+  /**
+   * Upstream response headers after the request is sent (default 30000).
+   */
+  response_headers_ms?: number
+  /**
+   * Body inactivity both ways (default 60000).
+   */
+  idle_ms?: number
+  /**
+   * Client must send its request headers within this (default 10000).
+   */
+  client_headers_ms?: number
+  /**
+   * Idle client keep-alive connection (default 5000).
+   */
+  keep_alive_ms?: number
+  /**
+   * A policy evaluation slower than this is treated as an error and denies (default 100).
+   */
+  policy_eval_ms?: number
+  /**
+   * Drain bound on SIGTERM (default 10000).
+   */
+  shutdown_ms?: number
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Logging".
+ */
+export interface Logging {
+  level?: 'debug' | 'info' | 'warn' | 'error'
+  /**
+   * Where decision records go: 'stdout' (default) or a file path (appended).
+   */
+  records?: string
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Policy".
+ */
+export interface Policy {
+  /**
+   * OPA bundle (.tar.gz): a file path (relative to this config file) or an http(s) URL of a bundle server. Default: the embedded default bundle.
+   */
+  bundle?: string
+  /**
+   * Default toolgate/decision.
+   */
+  entrypoint?: string
+  poll?: {
+    min_delay_ms?: number
+    max_delay_ms?: number
+  }
+  /**
+   * When set, bundles must carry a valid .signatures.json made with this key.
+   */
+  signing?: {
+    /**
+     * Path to a PEM public key (or HMAC secret file for HS256).
+     */
+    public_key: string
+    key_id?: string
+    algorithm?:
+      | 'RS256'
+      | 'RS384'
+      | 'RS512'
+      | 'PS256'
+      | 'PS384'
+      | 'PS512'
+      | 'ES256'
+      | 'ES384'
+      | 'ES512'
+      | 'HS256'
+      | 'HS384'
+      | 'HS512'
+    scope?: string
+  }
+  /**
+   * Extra data merged under data.toolgate_config for the policy (e.g. classification ceilings).
+   */
+  data?: {}
+}
+/**
+ * Workload identity of the agent this sidecar serves. Values default from the environment (POD_NAMESPACE, POD_NAME, SERVICE_ACCOUNT, SPIFFE_ID) that the injector sets.
+ *
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Agent".
+ */
+export interface Agent {
+  namespace?: string
+  service_account?: string
+  pod?: string
+  spiffe_id?: string
+  labels?: Labels
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Labels".
+ */
+export interface Labels {
+  [k: string]: string
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Tls".
+ */
+export interface Tls {
+  ca?: {
+    /**
+     * Mounted CA certificate (PEM). With key_file; otherwise a CA is generated at start.
+     */
+    cert_file?: string
+    key_file?: string
+    /**
+     * Where the CA certificate (never the key) is written for the agent to trust.
+     */
+    publish_cert_to?: string
+    validity_hours?: number
+  }
+  /**
+   * Extra CAs trusted for upstream TLS, besides the system roots.
+   */
+  upstream_ca_files?: string[]
+  leaf_cache_size?: number
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Transparent".
+ */
+export interface Transparent {
+  exclude_cidrs?: string[]
+  exclude_ports?: Port[]
+  proxy_uid?: number
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "StaticProvider".
+ */
+export interface StaticProvider {
+  type: 'static'
+  secret_file: string
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "OAuth2ClientCredentialsProvider".
+ */
+export interface OAuth2ClientCredentialsProvider {
+  type: 'oauth2_client_credentials'
+  token_url: string
+  revocation_url?: string
+  client_id: string
+  client_secret_file?: string
+  /**
+   * private_key_jwt client authentication (RFC 7523).
+   */
+  private_key_file?: string
+  key_id?: string
+  scopes?: string[]
+  ca_file?: string
+  timeout_ms?: number
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "TokenExchangeProvider".
+ */
+export interface TokenExchangeProvider {
+  type: 'token_exchange'
+  token_url: string
+  revocation_url?: string
+  client_id: string
+  client_secret_file?: string
+  /**
+   * The pod's projected service-account token, re-read on every exchange.
+   */
+  subject_token_file: string
+  subject_token_type?: string
+  actor_token_file?: string
+  actor_token_type?: string
+  scopes?: string[]
+  ca_file?: string
+  timeout_ms?: number
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "JwtProvider".
+ */
+export interface JwtProvider {
+  type: 'jwt'
+  issuer: string
+  ttl_s?: number
+  key_rotation_s?: number
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Tasks".
+ */
+export interface Tasks {
+  /**
+   * When true, calls without a toolgate-task header are denied.
+   */
+  required?: boolean
+  default_ttl_s?: number
+  max_ttl_s?: number
+  max_tasks?: number
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Approvals".
+ */
+export interface Approvals {
+  timeout_ms?: number
+  max_pending?: number
+  webhook?: string
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Tool".
+ */
+export interface Tool {
+  name: Name
+  description?: string
+  match: {
+    /**
+     * Default https.
+     */
+    scheme?: 'http' | 'https'
+    /**
+     * Exact host, '*.domain' for any subdomain, or an IP literal (which also names that address explicitly).
+     */
+    host: string
+    /**
+     * Default: the scheme's port.
+     */
+    port?: number
+  }
+  /**
+   * Upstream for the /t/<name>/ route prefix; default scheme://host:port of match.
+   */
+  base_url?: string
+  /**
+   * CIDRs this tool may resolve into although they are private, loopback or link-local.
+   */
+  allow_addresses?: string[]
+  /**
+   * Overrides the global mode for this tool.
+   */
+  mode?: 'enforce' | 'report'
+  /**
+   * HTTPS is tunnelled without inspection; decided on the CONNECT target alone; never gets credentials.
+   */
+  passthrough?: boolean
+  /**
+   * Default access class for routes of this tool.
+   */
+  access?: 'read' | 'write' | 'execute' | 'delegate'
+  data_classification?: Classification
+  labels?: Labels
+  routes?: Route[]
+  deny?: DenyRule[]
+  mcp?: McpRules
+  credential?: ToolCredential
+  /**
+   * Extra CA for this tool's upstream TLS.
+   */
+  ca_file?: string
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Route".
+ */
+export interface Route {
+  name?: string
+  /**
+   * Default: GET, HEAD.
+   *
+   * @minItems 1
+   */
+  methods?: [Method, ...Method[]]
+  path: PathPattern
+  /**
+   * Default: read for GET/HEAD/OPTIONS, write otherwise.
+   */
+  access?: 'read' | 'write' | 'execute' | 'delegate'
+  data_classification?: Classification
+  labels?: Labels
+  /**
+   * Allow protocol upgrades (e.g. websocket) on this route.
+   */
+  upgrade?: boolean
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "DenyRule".
+ */
+export interface DenyRule {
+  /**
+   * Default: any method.
+   *
+   * @minItems 1
+   */
+  methods?: [Method, ...Method[]]
+  path: PathPattern
+  reason?: string
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "McpRules".
+ */
+export interface McpRules {
+  /**
+   * Path pattern: '*' matches one segment, '**' any number of segments, '{name}' captures one segment.
+   */
+  path?: string
+  /**
+   * Globs of MCP tool names that may be listed and called.
+   */
+  allow_tools?: string[]
+  /**
+   * Globs of MCP tool names that are never allowed; wins over allow_tools.
+   */
+  deny_tools?: string[]
+  /**
+   * Access class per MCP tool glob (default execute).
+   */
+  tool_access?: {
+    [k: string]: Access
+  }
+  batches?: 'decide_each' | 'refuse'
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "ToolCredential".
+ */
+export interface ToolCredential {
+  provider: Name
+  /**
+   * Header to inject (default Authorization).
+   */
+  header?: string
+  /**
+   * Header value template (default 'Bearer {token}').
+   */
+  template?: string
+  audience?: string
+  resource?: string
+  scopes?: string[]
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Listener".
+ */
+export interface Listener4 {
+  host?: string
+  /**
+   * 0 picks a free port (tests).
+   */
+  port?: number
+}

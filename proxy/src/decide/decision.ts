@@ -1,0 +1,36 @@
+// The outcome of deciding one ToolCall. Produced by decide/, read by credential/, forward/ and record/.
+
+export type DecisionStage =
+  | 'parse' // the request itself was malformed or ambiguous
+  | 'allowlist' // no tool matched, or a deny rule matched
+  | 'destination' // address checks (private ranges, resolution failure)
+  | 'task' // task missing, expired or tool not declared
+  | 'policy' // the OPA policy (including its errors: fail closed)
+  | 'approval' // step-up approval denied or timed out
+  | 'credential' // credential could not be obtained
+
+export interface CredentialNarrowing {
+  scope?: string[]
+  audience?: string
+  ttl_s?: number
+}
+
+export interface Decision {
+  id: string
+  /** What enforcement decides. */
+  allow: boolean
+  /** Whether the call is actually let through (true when allow, or when report mode overrides a deny). */
+  pass: boolean
+  /** enforce or report, as it applied to this call. */
+  mode: 'enforce' | 'report'
+  stage: DecisionStage | null
+  reasons: string[]
+  /** HTTP status for a refused call (400 malformed, 403 denied, 502/503/504 upstream or dependency). */
+  status: number
+  policyRevision: string | null
+  /** Step-up approval asked for by the policy. */
+  approval: { reason: string } | null
+  credential: CredentialNarrowing | null
+  /** Time spent deciding, in seconds. */
+  decideSeconds: number
+}

@@ -1,0 +1,28 @@
+// `npm test`: everything the suite needs, then the suite. Each scripts/prepare-*.js builds or
+// fetches one external tool or artefact (cached per machine, idempotent), in name order.
+// Then the config types are checked against the schema, the TypeScript is type-checked, and tap
+// runs every test file. Extra arguments go to tap (e.g. `npm test -- test/unit`).
+import { spawnSync } from 'node:child_process'
+import { readdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const run = (label, cmd, args) => {
+  const started = Date.now()
+  process.stdout.write(`# ${label}\n`)
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: process.env })
+  if (r.status !== 0) {
+    console.error(`# ${label} failed (exit ${r.status ?? r.signal})`)
+    process.exit(r.status ?? 1)
+  }
+  process.stdout.write(`# ${label}: ${((Date.now() - started) / 1000).toFixed(1)}s\n`)
+}
+
+const node = process.execPath
+for (const f of readdirSync(`${root}scripts`).filter((f) => /^prepare-.*\.js$/.test(f)).sort()) {
+  run(`prepare ${f}`, node, [`scripts/${f}`])
+}
+run('config types up to date', node, ['scripts/gen-config-types.js', '--check'])
+run('typecheck', node, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.test.json'])
+const extra = process.argv.slice(2)
+run('tap', node, ['node_modules/tap/dist/esm/run.mjs', ...(extra.length ? extra : [])])
