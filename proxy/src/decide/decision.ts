@@ -31,6 +31,8 @@ export interface Decision {
   /** Step-up approval asked for by the policy. */
   approval: { reason: string } | null
   credential: CredentialNarrowing | null
+  /** Internal detail for the record only (e.g. a policy evaluation error); never sent to the agent. */
+  error: string | null
   /** Time spent deciding, in seconds. */
   decideSeconds: number
 }

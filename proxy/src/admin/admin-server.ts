@@ -1,0 +1,53 @@
+// Admin listener (default 127.0.0.1:15000): /healthz (the process serves), /readyz (config
+// loaded, policy bundle loaded, listeners bound; 503 with the reasons otherwise), /metrics
+// (Prometheus text), and the task, approval and JWKS APIs mounted by their owners.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Metrics } from '../record/metrics.ts'
+import type { Logger } from '../record/log.ts'
+
+/** A mounted API: returns true when it handled the request. */
+export type AdminRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>
+
+export interface AdminOptions {
+  metrics: Metrics
+  logger: Logger
+  readiness: () => { ready: boolean; reasons: string[] }
+  routes: () => AdminRoute[]
+}
+
+function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body)
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
+  res.end(text)
+}
+
+export function createAdminServer(opts: AdminOptions): Server {
+  const server = createServer({ maxHeaderSize: 16384, headersTimeout: 10_000, requestTimeout: 30_000 })
+  server.on('request', (req, res) => {
+    handle(opts, req, res).catch((err: unknown) => {
+      opts.logger.error('admin request failed', { error: (err as Error).message, path: req.url })
+      if (!res.headersSent) send(res, 500, { error: 'internal_error' })
+      else res.destroy()
+    })
+  })
+  return server
+}
+
+async function handle(opts: AdminOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://admin.local')
+  switch (url.pathname) {
+    case '/healthz':
+      return send(res, 200, { status: 'ok' })
+    case '/readyz': {
+      const r = opts.readiness()
+      return send(res, r.ready ? 200 : 503, { ready: r.ready, reasons: r.reasons })
+    }
+    case '/metrics': {
+      const text = await opts.metrics.registry.metrics()
+      return send(res, 200, text, opts.metrics.registry.contentType)
+    }
+  }
+  for (const route of opts.routes()) if (await route(req, res, url)) return
+  send(res, 404, { error: 'not_found', reason: `no admin endpoint ${url.pathname}` })
+}

@@ -1,0 +1,133 @@
+// `toolgate decide --config FILE`: reads request descriptions and prints what toolgate would
+// decide for each, with the matched tool and route and the reasons, without sending anything.
+// Input lines are `METHOD URL` or JSON objects {"method","url","headers"?,"task"?}; a JSON task
+// {"intent","tools":[...]} simulates a call made inside such a task.
+
+import { readFile } from 'node:fs/promises'
+import { randomUUID } from 'node:crypto'
+import { parseFlags, type Command } from '../cli.ts'
+import { loadConfigFile, loadEmbeddedConfig } from '../config/load.ts'
+import { formatConfigErrors } from '../config/errors.ts'
+import { classify } from '../classify/request.ts'
+import { RequestPipeline } from '../listen/pipeline.ts'
+import { buildRuntime } from '../listen/runtime.ts'
+import { Metrics } from '../record/metrics.ts'
+import { memorySink } from '../record/records.ts'
+import { silentLogger } from '../record/log.ts'
+import { decisionLabel } from '../record/decision-record.ts'
+import type { TaskService } from '../listen/services.ts'
+import type { PolicyInput } from '../decide/policy-input.ts'
+
+const USAGE = `usage: toolgate decide [--config FILE] [--input FILE] [--json]
+
+Reads request descriptions (from --input or standard input), one per line:
+  GET https://api.github.com/repos/acme/app/issues
+  {"method":"POST","url":"https://api.github.com/repos/acme/app/issues","task":{"intent":"triage","tools":["github"]}}
+and prints, for each, the decision, the matched tool and route, and the reasons. Sends nothing.
+
+options:
+  -c, --config FILE   toolgate.yaml (default: the embedded default config)
+  -i, --input FILE    read requests from FILE instead of standard input
+      --json          print one JSON object per request
+  -h, --help          show this help
+`
+
+export interface DecideLine {
+  method: string
+  url: string
+  headers?: Record<string, string>
+  task?: { intent?: string; tools?: string[] }
+}
+
+export function parseDecideLine(line: string): DecideLine | { error: string } {
+  const text = line.trim()
+  if (text.startsWith('{')) {
+    try {
+      const v = JSON.parse(text) as DecideLine
+      if (typeof v.method !== 'string' || typeof v.url !== 'string') return { error: 'JSON input needs string "method" and "url"' }
+      return v
+    } catch (err) {
+      return { error: `invalid JSON: ${(err as Error).message}` }
+    }
+  }
+  const m = /^([A-Za-z]+)\s+(\S+)$/.exec(text)
+  if (!m) return { error: 'expected "METHOD URL" or a JSON object' }
+  return { method: m[1]!.toUpperCase(), url: m[2]! }
+}
+
+/** A one-task TaskService so the policy sees the simulated task. */
+function simulatedTasks(task: DecideLine['task']): TaskService | null {
+  if (!task) return null
+  const now = Date.now()
+  const view: NonNullable<PolicyInput['task']> = { id: 'simulated', intent: task.intent ?? '', declared_tools: task.tools ?? [], started_at: new Date(now).toISOString(), expires_at: new Date(now + 3600_000).toISOString(), calls: 0 }
+  return { get: (id) => (id === 'simulated' ? { id, expiresAt: now + 3600_000 } : undefined), policyView: () => view, countCall: () => {} }
+}
+
+export const decideCommand: Command = {
+  summary: 'explain decisions without sending',
+  usage: USAGE,
+  async run(argv) {
+    const { values } = parseFlags(argv, { config: { type: 'string', short: 'c' }, input: { type: 'string', short: 'i' }, json: { type: 'boolean' } })
+    if (values.help) {
+      process.stdout.write(USAGE)
+      return 0
+    }
+    let config
+    if (values.config) {
+      const loaded = await loadConfigFile(values.config)
+      if (!loaded.ok) {
+        process.stderr.write(formatConfigErrors(loaded.errors) + '\n')
+        return 1
+      }
+      config = loaded.config
+    } else config = loadEmbeddedConfig()
+
+    const metrics = new Metrics({ processMetrics: false })
+    const { PolicyEngine } = await import('../decide/policy/engine.ts')
+    const policy = await PolicyEngine.start({ source: config.policy.bundle, entrypoint: config.policy.entrypoint, registry: metrics.registry, logger: silentLogger, ...(config.policy.data ? { extraData: config.policy.data } : {}) })
+    const runtime = buildRuntime(config)
+    const text = values.input ? await readFile(values.input, 'utf8') : await readStdin()
+    let denied = 0
+    for (const line of text.split('\n')) {
+      if (line.trim() === '' || line.trim().startsWith('#')) continue
+      const parsed = parseDecideLine(line)
+      if ('error' in parsed) {
+        process.stdout.write(values.json ? JSON.stringify({ input: line, error: parsed.error }) + '\n' : `? ${line}\n    error: ${parsed.error}\n`)
+        denied++
+        continue
+      }
+      const tasks = simulatedTasks(parsed.task)
+      const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policy, services: { tasks, credentials: null, approvals: null }, records: memorySink(), metrics, logger: silentLogger })
+      const rawHeaders = Object.entries(parsed.headers ?? {}).flat()
+      if (tasks) rawHeaders.push('toolgate-task', 'simulated')
+      const c = classify({ via: 'forward', method: parsed.method, url: parsed.url, rawHeaders }, { allowlist: runtime.allowlist, newId: randomUUID, maxHeaderBytes: config.limits.max_header_bytes })
+      if (!c.ok) {
+        denied++
+        process.stdout.write(values.json ? JSON.stringify({ input: parsed, decision: 'deny', stage: 'parse', status: c.status, reasons: [c.reason] }) + '\n' : `DENY ${parsed.method} ${parsed.url}\n    stage: parse (${c.status})\n    reason: ${c.reason}\n`)
+        continue
+      }
+      const d = pipeline.decideCall(c.call, c.tool, c.routeMatch, runtime)
+      const label = decisionLabel(d)
+      if (!d.allow) denied++
+      const out = { input: parsed, decision: label, tool: c.call.tool, route: c.call.route?.pattern ?? null, access: c.call.access, stage: d.stage, reasons: d.reasons, error: d.error, policy_revision: d.policyRevision, approval: d.approval, credential: d.credential }
+      if (values.json) process.stdout.write(JSON.stringify(out) + '\n')
+      else {
+        process.stdout.write(`${label.toUpperCase()} ${parsed.method} ${parsed.url}\n`)
+        process.stdout.write(`    tool: ${c.call.tool ?? '(none)'}${c.call.route ? `  route: ${c.call.route.pattern}` : ''}${c.call.access ? `  access: ${c.call.access}` : ''}\n`)
+        if (d.stage) process.stdout.write(`    decided by: ${d.stage}\n`)
+        for (const r of d.reasons) process.stdout.write(`    reason: ${r}\n`)
+        if (d.error) process.stdout.write(`    error: ${d.error}\n`)
+        if (d.approval) process.stdout.write(`    approval required: ${d.approval.reason}\n`)
+      }
+    }
+    await policy.close()
+    await runtime.pools.close()
+    return denied > 0 ? 3 : 0
+  },
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}

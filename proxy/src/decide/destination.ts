@@ -1,0 +1,97 @@
+// Which destination addresses a tool may reach. Private, loopback, link-local, unique-local,
+// CGNAT, multicast, unspecified and cloud metadata addresses are refused unless the tool names
+// them explicitly: its match.host is that IP literal, or allow_addresses holds a CIDR containing
+// it. The check runs on the exact address a connection is made to (forward/ calls it from the
+// connector's lookup), so DNS answers cannot change between check and use.
+
+import { BlockList, isIP } from 'node:net'
+
+const SPECIAL_V4: Array<[string, number, string]> = [
+  ['0.0.0.0', 8, 'unspecified'],
+  ['10.0.0.0', 8, 'private'],
+  ['100.64.0.0', 10, 'shared (CGNAT)'],
+  ['127.0.0.0', 8, 'loopback'],
+  ['169.254.0.0', 16, 'link-local (cloud metadata)'],
+  ['172.16.0.0', 12, 'private'],
+  ['192.0.0.0', 24, 'IETF protocol assignments'],
+  ['192.168.0.0', 16, 'private'],
+  ['198.18.0.0', 15, 'benchmarking'],
+  ['100.100.100.200', 32, 'cloud metadata'],
+  ['224.0.0.0', 4, 'multicast'],
+  ['240.0.0.0', 4, 'reserved'],
+]
+const SPECIAL_V6: Array<[string, number, string]> = [
+  ['::', 128, 'unspecified'],
+  ['::1', 128, 'loopback'],
+  ['fc00::', 7, 'unique-local'],
+  ['fe80::', 10, 'link-local'],
+  ['fd00:ec2::254', 128, 'cloud metadata'],
+  ['ff00::', 8, 'multicast'],
+  ['64:ff9b::', 96, 'NAT64'],
+]
+
+// One BlockList per range, built once at load (immutable afterwards), so a check is a few lookups.
+const SPECIAL: Array<{ list: BlockList; kind: string }> = [
+  ...SPECIAL_V4.map(([net, prefix, kind]) => ({ list: subnet(net, prefix, 'ipv4'), kind })),
+  ...SPECIAL_V6.map(([net, prefix, kind]) => ({ list: subnet(net, prefix, 'ipv6'), kind })),
+]
+
+function subnet(net: string, prefix: number, type: 'ipv4' | 'ipv6'): BlockList {
+  const list = new BlockList()
+  list.addSubnet(net, prefix, type)
+  return list
+}
+
+/** Reason an address is special, or null for an ordinary public address. */
+export function specialAddressKind(address: string): string | null {
+  const family = isIP(address)
+  if (family === 0) return 'not an IP address'
+  // IPv4-mapped (::ffff:a.b.c.d) is judged as the IPv4 address it maps to.
+  const mapped = family === 6 ? mappedIpv4(address) : null
+  if (mapped !== null) return specialAddressKind(mapped)
+  const type = family === 6 ? 'ipv6' : 'ipv4'
+  for (const { list, kind } of SPECIAL) if (list.check(address, type)) return kind
+  return null
+}
+
+/** The IPv4 address inside an IPv4-mapped IPv6 address, in either notation, else null. */
+function mappedIpv4(address: string): string | null {
+  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
+  if (dotted?.[1]) return dotted[1]
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address)
+  if (!hex?.[1] || !hex[2]) return null
+  const hi = parseInt(hex[1], 16)
+  const lo = parseInt(hex[2], 16)
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`
+}
+
+export interface DestinationRules {
+  /** The tool's match.host when it is an IP literal (named explicitly). */
+  explicitIp: string | null
+  /** CIDRs from allow_addresses. */
+  allowed: BlockList
+}
+
+export function destinationRules(matchHost: string, allowAddresses: readonly string[] = []): DestinationRules {
+  const allowed = new BlockList()
+  for (const cidr of allowAddresses) {
+    const [net, bits] = cidr.split('/')
+    const family = isIP(net ?? '')
+    if (family === 0) continue // config validation rejects these; never widen on a bad entry
+    const type = family === 6 ? 'ipv6' : 'ipv4'
+    const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits)
+    allowed.addSubnet(net!, prefix, type)
+  }
+  const bare = matchHost.replace(/^\[|\]$/g, '')
+  return { explicitIp: isIP(bare) ? bare.toLowerCase() : null, allowed }
+}
+
+/** null when the address may be connected to, else the reason it may not. */
+export function checkDestination(address: string, rules: DestinationRules): string | null {
+  const kind = specialAddressKind(address)
+  if (kind === null) return null
+  if (rules.explicitIp !== null && rules.explicitIp === address.toLowerCase()) return null
+  const family = isIP(address) === 6 ? 'ipv6' : 'ipv4'
+  if (rules.allowed.check(address, family)) return null
+  return `destination ${address} is ${kind}; the tool must name it (match.host or allow_addresses)`
+}

@@ -1,0 +1,153 @@
+// Sends one decided, canonical request upstream through the tool's undici pool and streams the
+// response back to the client. Never follows redirects (undici's request API does not), strips
+// hop-by-hop response headers, enforces body limits both ways, and maps every upstream failure to
+// a precise status: 403 (destination refused), 413 (request body too large), 502 (connect,
+// resolve, TLS, reset), 504 (connect or response-header timeout).
+
+import { Transform, type Readable, type TransformCallback } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { isIP } from 'node:net'
+import type { ServerResponse } from 'node:http'
+import type { Dispatcher } from 'undici'
+import { checkDestination } from '../decide/destination.ts'
+import { connectionListed, isHopByHop } from './hop-by-hop.ts'
+import type { ToolUpstream, UpstreamPools } from './pools.ts'
+
+export interface UpstreamRequest {
+  /** scheme://host:port of the destination (canonical). */
+  origin: string
+  /** Canonical path plus '?' + query when there is one. */
+  path: string
+  method: string
+  /** Exactly the headers to send (Host included, hop-by-hop removed, credentials injected). */
+  headers: [string, string][]
+}
+
+export interface ForwardInput {
+  pools: UpstreamPools
+  tool: ToolUpstream
+  request: UpstreamRequest
+  /** Client body stream, a buffered body, or null for none. */
+  body: Readable | Buffer | null
+  maxRequestBodyBytes: number
+  maxResponseBodyBytes: number
+  /** Aborted when the client goes away. */
+  signal: AbortSignal
+  /** Optional transform for the response body (MCP tools/list filtering). */
+  responseTransform?: (status: number, headers: Record<string, string | string[]>) => Transform | null
+}
+
+export type ForwardFailureKind = 'destination' | 'request_too_large' | 'resolve' | 'connect' | 'tls' | 'timeout' | 'reset' | 'aborted' | 'response_too_large'
+
+export interface ForwardResult {
+  /** Status sent to the client (the upstream's, or ours on failure). */
+  status: number
+  upstreamStatus: number | null
+  /** Seconds from dispatch to upstream response headers. */
+  upstreamSeconds: number | null
+  failure: { kind: ForwardFailureKind; reason: string } | null
+}
+
+class LimitError extends Error {
+  readonly kind: 'request_too_large' | 'response_too_large'
+  constructor(kind: 'request_too_large' | 'response_too_large', message: string) {
+    super(message)
+    this.kind = kind
+  }
+}
+
+function byteLimit(max: number, kind: 'request_too_large' | 'response_too_large'): Transform {
+  let seen = 0
+  return new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+      seen += chunk.length
+      if (seen > max) cb(new LimitError(kind, `${kind === 'request_too_large' ? 'request' : 'response'} body exceeds ${max} bytes`))
+      else cb(null, chunk)
+    },
+  })
+}
+
+const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|HOSTNAME|ALTNAME/
+
+function classifyError(err: unknown): { kind: ForwardFailureKind; status: number; reason: string } {
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string }; kind?: string }
+  if (err instanceof LimitError) return { kind: err.kind, status: err.kind === 'request_too_large' ? 413 : 502, reason: err.message }
+  const code = e.code ?? ''
+  const causeCode = e.cause?.code ?? ''
+  const msg = e.message ?? String(err)
+  if (code === 'TOOLGATE_DESTINATION_BLOCKED' || causeCode === 'TOOLGATE_DESTINATION_BLOCKED') return { kind: 'destination', status: 403, reason: msg }
+  if (code === 'TOOLGATE_RESOLVE_FAILED' || causeCode === 'TOOLGATE_RESOLVE_FAILED') return { kind: 'resolve', status: 502, reason: msg }
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return { kind: 'timeout', status: 504, reason: 'upstream connect timed out' }
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return { kind: 'timeout', status: 504, reason: 'upstream did not send response headers in time' }
+  if (code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'timeout', status: 504, reason: 'upstream body stalled' }
+  if (TLS_CODES.test(code) || TLS_CODES.test(causeCode)) return { kind: 'tls', status: 502, reason: `upstream TLS verification failed: ${code || causeCode}` }
+  if (code === 'ECONNREFUSED') return { kind: 'connect', status: 502, reason: 'upstream refused the connection' }
+  if (code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR') return { kind: 'aborted', status: 499, reason: 'client went away' }
+  if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE') return { kind: 'reset', status: 502, reason: 'upstream closed the connection' }
+  return { kind: 'connect', status: 502, reason: `upstream error: ${code || msg}` }
+}
+
+function responseHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const listed = connectionListed(([] as string[]).concat(raw['connection'] ?? []))
+  const out: Record<string, string | string[]> = {}
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined || isHopByHop(name) || listed.has(name)) continue
+    out[name] = value
+  }
+  return out
+}
+
+export function writeJsonError(res: ServerResponse, status: number, body: Record<string, unknown>): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
+  res.end(text)
+}
+
+export async function forward(input: ForwardInput, res: ServerResponse): Promise<ForwardResult> {
+  const { request } = input
+  const host = new URL(request.origin).hostname.replace(/^\[|\]$/g, '')
+  // IP-literal origins skip DNS (and so the checked lookup): check the literal here.
+  if (isIP(host)) {
+    const refused = checkDestination(host, input.tool.rules)
+    if (refused !== null) return { status: 403, upstreamStatus: null, upstreamSeconds: null, failure: { kind: 'destination', reason: refused } }
+  }
+
+  let body: Readable | Buffer | null = input.body
+  if (body !== null && !Buffer.isBuffer(body)) body = body.pipe(byteLimit(input.maxRequestBodyBytes, 'request_too_large'))
+
+  const started = process.hrtime.bigint()
+  let upstream: Dispatcher.ResponseData
+  try {
+    upstream = await input.pools.get(input.tool, request.origin).request({
+      path: request.path,
+      method: request.method as Dispatcher.HttpMethod,
+      headers: request.headers.flat(),
+      body,
+      signal: input.signal,
+    })
+  } catch (err) {
+    const c = classifyError(err)
+    return { status: c.status, upstreamStatus: null, upstreamSeconds: null, failure: { kind: c.kind, reason: c.reason } }
+  }
+  const upstreamSeconds = Number(process.hrtime.bigint() - started) / 1e9
+
+  const headers = responseHeaders(upstream.headers)
+  const extra = input.responseTransform?.(upstream.statusCode, headers) ?? null
+  if (extra) delete headers['content-length']
+  res.writeHead(upstream.statusCode, headers)
+  try {
+    const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [upstream.body, byteLimit(input.maxResponseBodyBytes, 'response_too_large')]
+    if (extra) stages.push(extra)
+    await pipeline([...stages, res] as unknown as Parameters<typeof pipeline>)
+  } catch (err) {
+    const c = classifyError(err)
+    // Headers are already sent: the only honest signal left is to cut the connection.
+    res.destroy()
+    return { status: upstream.statusCode, upstreamStatus: upstream.statusCode, upstreamSeconds, failure: { kind: c.kind, reason: c.reason } }
+  }
+  return { status: upstream.statusCode, upstreamStatus: upstream.statusCode, upstreamSeconds, failure: null }
+}

@@ -1,0 +1,196 @@
+// The request pipeline: listen → classify → decide → credential → forward → record.
+// One Runtime snapshot (config, compiled allowlist, upstream pools) is read at the start of each
+// request and used for its whole life, so a hot reload never mixes two configs in one call.
+// Stages talk through ToolCall, Decision and Credential values; the pipeline owns no state of
+// its own besides the current snapshot reference.
+
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { randomUUID } from 'node:crypto'
+import { classify, type Classified, type RawRequest } from '../classify/request.ts'
+import type { CompiledTool, RouteMatch } from '../classify/allowlist.ts'
+import type { Scheme, ToolCall, Via } from '../classify/toolcall.ts'
+import { decide, type AllowlistVerdict, type PolicyEvaluator } from '../decide/decide.ts'
+import type { Decision } from '../decide/decision.ts'
+import type { PolicyInput } from '../decide/policy-input.ts'
+import type { CredentialRecord } from '../credential/credential.ts'
+import { forward, writeJsonError, type ForwardResult } from '../forward/forward.ts'
+import { decisionLabel, decisionRecord } from '../record/decision-record.ts'
+import type { RecordSink } from '../record/records.ts'
+import type { Metrics } from '../record/metrics.ts'
+import type { Logger } from '../record/log.ts'
+import type { Runtime } from './runtime.ts'
+import type { PipelineServices } from './services.ts'
+
+export interface RequestContext {
+  via: Via
+  tunnelAuthority?: { host: string; port: number; scheme: Scheme }
+}
+
+export interface PipelineDeps {
+  runtime: () => Runtime
+  policy: () => PolicyEvaluator | null
+  services: PipelineServices
+  records: RecordSink
+  metrics: Metrics
+  logger: Logger
+}
+
+export function allowlistVerdict(tool: CompiledTool | null, match: RouteMatch | null): AllowlistVerdict {
+  if (tool === null) return { kind: 'no_tool' }
+  if (match === null) return { kind: 'allowed' }
+  switch (match.kind) {
+    case 'route': return { kind: 'allowed' }
+    case 'denied': return { kind: 'denied', reason: match.reason }
+    case 'none': return { kind: 'no_route', nearMisses: match.nearMisses }
+  }
+}
+
+export class RequestPipeline {
+  private readonly deps: PipelineDeps
+
+  constructor(deps: PipelineDeps) {
+    this.deps = deps
+  }
+
+  /** Decides a classified call (shared by requests, CONNECT and `toolgate decide`). */
+  decideCall(call: ToolCall, tool: CompiledTool | null, match: RouteMatch | null, rt: Runtime): Decision {
+    const started = process.hrtime.bigint()
+    const { tasks } = this.deps.services
+    const task = call.taskId !== null && tasks ? tasks.get(call.taskId) : undefined
+    const mode = tool?.config.mode ?? rt.config.mode
+    return decide(call, allowlistVerdict(tool, match), {
+      mode,
+      policy: this.deps.policy(),
+      agent: rt.agent,
+      task: { known: task !== undefined, view: task && tasks ? tasks.policyView(task) : null },
+      tasksRequired: rt.config.tasks.required,
+      now: new Date(),
+    }, started)
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
+    this.run(req, res, ctx).catch((err: unknown) => {
+      this.deps.logger.error('request pipeline failed', { error: (err as Error).message })
+      writeJsonError(res, 500, { error: 'internal_error', reason: 'toolgate failed to handle the request' })
+    })
+  }
+
+  private async run(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    const startedAt = process.hrtime.bigint()
+    const rt = this.deps.runtime()
+    const raw: RawRequest = { via: ctx.via, method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders }
+    if (ctx.tunnelAuthority) raw.tunnelAuthority = ctx.tunnelAuthority
+    const classified: Classified = classify(raw, { allowlist: rt.allowlist, newId: randomUUID, maxHeaderBytes: rt.config.limits.max_header_bytes })
+    if (!classified.ok) {
+      this.refuseUnparsed(res, classified, ctx.via, startedAt)
+      req.resume()
+      return
+    }
+    const { call, tool, routeMatch, upstream } = classified
+    let decision = this.decideCall(call, tool, routeMatch, rt)
+    if (decision.allow && call.upgrade && !call.route?.upgrade) {
+      decision = { ...decision, allow: false, pass: false, stage: 'allowlist', status: 403, reasons: ['protocol upgrade is not allowed on this route'] }
+    }
+    this.deps.metrics.decisionSeconds.observe({ decision: decisionLabel(decision) }, decision.decideSeconds)
+
+    const contentLength = Number(req.headers['content-length'] ?? 0)
+    if (decision.pass && contentLength > rt.config.limits.max_request_body_bytes) {
+      return this.finish(req, res, { call, decision, credential: null, status: 413, failure: { kind: 'request_too_large', reason: `request body exceeds ${rt.config.limits.max_request_body_bytes} bytes` }, startedAt })
+    }
+    if (!decision.pass) return this.finish(req, res, { call, decision, credential: null, status: decision.status, failure: null, startedAt })
+
+    // Step-up approval: the call waits (bounded) until a human approves or denies.
+    const { approvals, credentials, tasks } = this.deps.services
+    if (decision.allow && decision.approval !== null) {
+      if (!approvals) {
+        decision = { ...decision, allow: false, pass: decision.mode === 'report', stage: 'approval', status: 403, reasons: [...decision.reasons, 'approval required but approvals are not configured'] }
+      } else {
+        const verdict = await approvals.request({ decisionId: call.id, tool: call.tool ?? '', method: call.method, host: call.target.host, path: call.target.path, reason: decision.approval.reason, taskId: call.taskId })
+        if (!verdict.approved) decision = { ...decision, allow: false, pass: false, stage: 'approval', status: 403, reasons: [...decision.reasons, verdict.reason] }
+      }
+      if (!decision.pass) return this.finish(req, res, { call, decision, credential: null, status: decision.status, failure: null, startedAt })
+    }
+    if (call.taskId !== null && tasks) tasks.countCall(call.taskId)
+
+    // Credentials only for allowed calls of tools that have one (never passthrough, never report-mode passes).
+    let headers = upstream.headers
+    let credentialRecord: CredentialRecord | null = null
+    const toolCredential = tool?.config.credential
+    if (toolCredential && decision.allow) {
+      if (!credentials) {
+        return this.finish(req, res, { call, decision: { ...decision, allow: false, pass: false, stage: 'credential', status: 503, reasons: ['credential providers are not configured'] }, credential: null, status: 503, failure: null, startedAt })
+      }
+      const task = call.taskId !== null && tasks ? tasks.get(call.taskId) ?? null : null
+      const got = await credentials.obtain({ decisionId: call.id, task, tool: call.tool ?? '', toolCredential, narrowing: decision.credential, agent: rt.agent })
+      if (!got.ok) {
+        return this.finish(req, res, { call, decision: { ...decision, allow: false, pass: false, stage: 'credential', status: got.status, reasons: [got.reason] }, credential: null, status: got.status, failure: null, startedAt })
+      }
+      headers = credentials.inject(headers, got.credential)
+      credentialRecord = { provider: got.credential.provider, issuance_id: got.credential.issuanceId, expires_at: new Date(got.credential.expiresAt).toISOString() }
+    }
+
+    const abort = new AbortController()
+    res.on('close', () => { if (!res.writableFinished) abort.abort() })
+    const upstreamTool = rt.upstreams.get(call.tool ?? '')
+    if (!upstreamTool) throw new Error(`no upstream settings for tool ${call.tool}`)
+    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
+    const result: ForwardResult = await forward({
+      pools: rt.pools,
+      tool: upstreamTool,
+      request: { ...upstream, headers },
+      body: hasBody ? req : null,
+      maxRequestBodyBytes: rt.config.limits.max_request_body_bytes,
+      maxResponseBodyBytes: rt.config.limits.max_response_body_bytes,
+      signal: abort.signal,
+    }, res)
+    if (result.upstreamSeconds !== null) {
+      this.deps.metrics.upstreamSeconds.observe({ tool: call.tool ?? 'none', outcome: result.failure ? result.failure.kind : 'ok' }, result.upstreamSeconds)
+    }
+    if (result.failure?.kind === 'destination') {
+      decision = { ...decision, allow: false, pass: false, stage: 'destination', status: 403, reasons: [result.failure.reason] }
+    }
+    this.finish(req, res, { call, decision, credential: credentialRecord, status: result.status, failure: result.failure, upstream: result, startedAt })
+  }
+
+  private finish(req: IncomingMessage, res: ServerResponse, o: { call: ToolCall; decision: Decision; credential: CredentialRecord | null; status: number; failure: { kind: string; reason: string } | null; upstream?: ForwardResult; startedAt: bigint }): void {
+    const { call, decision } = o
+    if (!res.headersSent && o.status !== 499) {
+      if (!decision.pass || decision.stage === 'destination') {
+        writeJsonError(res, o.status, { error: 'denied', reason: decision.reasons.join('; '), decision_id: call.id })
+      } else if (o.failure) {
+        writeJsonError(res, o.status, { error: o.failure.kind, reason: o.failure.reason, decision_id: call.id })
+      }
+    }
+    // An unread request body would otherwise stall the keep-alive connection.
+    if (!req.readableEnded) req.resume()
+    this.deps.metrics.requests.inc({ tool: call.tool ?? 'none', decision: decisionLabel(decision), stage: decision.stage ?? '' })
+    this.deps.records.write(decisionRecord({
+      call,
+      decision,
+      agent: this.deps.runtime().agent,
+      credential: o.credential,
+      upstreamStatus: o.upstream?.upstreamStatus ?? null,
+      status: o.status,
+      failure: o.failure,
+      upstreamSeconds: o.upstream?.upstreamSeconds ?? null,
+      totalSeconds: Number(process.hrtime.bigint() - o.startedAt) / 1e9,
+    }))
+  }
+
+  private refuseUnparsed(res: ServerResponse, c: Extract<Classified, { ok: false }>, via: Via, startedAt: bigint): void {
+    writeJsonError(res, c.status, { error: c.status === 404 ? 'unknown_tool' : 'bad_request', reason: c.reason, decision_id: c.id })
+    this.deps.metrics.requests.inc({ tool: 'none', decision: 'deny', stage: 'parse' })
+    this.deps.records.write({
+      type: 'decision',
+      id: c.id,
+      time: new Date().toISOString(),
+      via,
+      agent: this.deps.runtime().agent,
+      decision: 'deny',
+      stage: 'parse',
+      reasons: [c.reason],
+      status: c.status,
+      latency_ms: { total: Math.round(Number(process.hrtime.bigint() - startedAt) / 1e3) / 1e3 },
+    })
+  }
+}

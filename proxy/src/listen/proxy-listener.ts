@@ -1,0 +1,73 @@
+// The proxy listener (default 0.0.0.0:15001): absolute-form requests (forward proxy), /t/<tool>/
+// route prefixes, CONNECT tunnels and upgrade requests all enter here and go through the same
+// pipeline decision. Node's http server (llhttp, strict mode) parses the framing; header size,
+// header timeout, keep-alive and connection limits are set from config.
+
+import { createServer, type Server } from 'node:http'
+import type { Socket } from 'node:net'
+import type { RequestPipeline } from './pipeline.ts'
+import { handleConnect, type ConnectDeps } from './connect.ts'
+import type { Runtime } from './runtime.ts'
+import type { Metrics } from '../record/metrics.ts'
+
+export interface ListenerHandle {
+  server: Server
+  /** Resolves when every connection has closed or the bound has passed (then they are destroyed). */
+  drain(graceMs: number): Promise<void>
+}
+
+export function createProxyListener(opts: { pipeline: RequestPipeline; connect: ConnectDeps; runtime: Runtime; metrics: Metrics; name: string }): ListenerHandle {
+  const cfg = opts.runtime.config
+  const server = createServer({
+    maxHeaderSize: cfg.limits.max_header_bytes,
+    headersTimeout: cfg.timeouts.client_headers_ms,
+    requestTimeout: 0, // bodies may stream for long; idle timeouts bound them instead
+    keepAliveTimeout: cfg.timeouts.keep_alive_ms,
+    joinDuplicateHeaders: false,
+    insecureHTTPParser: false,
+  })
+  server.maxConnections = cfg.limits.max_connections
+  const sockets = new Set<Socket>()
+  const gauge = opts.metrics.openConnections.labels({ listener: opts.name })
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket)
+    gauge.inc()
+    socket.setTimeout(cfg.timeouts.idle_ms, () => socket.destroy())
+    socket.once('close', () => {
+      sockets.delete(socket)
+      gauge.dec()
+    })
+  })
+  server.on('request', (req, res) => {
+    const url = req.url ?? ''
+    opts.pipeline.handle(req, res, { via: url.startsWith('/') ? 'route' : 'forward' })
+  })
+  server.on('connect', (req, socket, head) => handleConnect(opts.connect, req, socket, head))
+  server.on('upgrade', (req, socket) => {
+    // Upgrades are decided like any request; no route allows one yet unless it says upgrade: true,
+    // and tunnelled upgrades are not forwarded by this listener (documented in docs/proxy.md).
+    const body = JSON.stringify({ error: 'denied', reason: 'protocol upgrades are not supported on this listener' })
+    socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+    void req
+  })
+  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+    if (!socket.writable) { socket.destroy(); return }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+    const body = JSON.stringify({ error: 'bad_request', reason: `malformed request (${err.code ?? 'parse error'})` })
+    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+    opts.metrics.requests.inc({ tool: 'none', decision: 'deny', stage: 'parse' })
+  })
+
+  return {
+    server,
+    drain: (graceMs) => new Promise<void>((resolve) => {
+      server.close(() => resolve())
+      server.closeIdleConnections()
+      const timer = setTimeout(() => {
+        for (const s of sockets) s.destroy()
+        resolve()
+      }, graceMs)
+      timer.unref()
+    }),
+  }
+}

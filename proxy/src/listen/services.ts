@@ -1,0 +1,34 @@
+// The task, credential and approval services the pipeline calls, as narrow structural
+// interfaces: the pipeline depends on what it needs, not on the classes that provide it
+// (tasks/registry.ts, credential/broker.ts, admin/api-approvals.ts).
+
+import type { Credential } from '../credential/credential.ts'
+import type { CredentialNarrowing } from '../decide/decision.ts'
+import type { PolicyInput } from '../decide/policy-input.ts'
+import type { ToolCredential } from '../config/schema.gen.ts'
+
+export interface TaskLike {
+  id: string
+  expiresAt: number
+}
+
+export interface TaskService<T extends TaskLike = TaskLike> {
+  get(id: string): T | undefined
+  policyView(task: T): PolicyInput['task']
+  countCall(id: string): void
+}
+
+export interface CredentialService<T extends TaskLike = TaskLike> {
+  obtain(req: { decisionId: string; task: T | null; tool: string; toolCredential: ToolCredential; narrowing: CredentialNarrowing | null; agent: PolicyInput['agent'] }): Promise<{ ok: true; credential: Credential } | { ok: false; status: number; reason: string }>
+  inject(headers: [string, string][], credential: Credential): [string, string][]
+}
+
+export interface ApprovalService {
+  request(info: { decisionId: string; tool: string; method: string; host: string; path: string; reason: string; taskId: string | null }): Promise<{ approved: boolean; reason: string }>
+}
+
+export interface PipelineServices {
+  tasks: TaskService | null
+  credentials: CredentialService | null
+  approvals: ApprovalService | null
+}

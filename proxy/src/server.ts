@@ -1,0 +1,132 @@
+// Assembles one toolgate sidecar from a resolved config: runtime snapshot, policy engine, task
+// and credential services, the proxy and admin listeners, and hot reload. Everything a running
+// sidecar holds hangs off the Toolgate object it returns, so several can run in one process
+// (tests) and close() releases all of it.
+
+import type { AddressInfo } from 'node:net'
+import type { Server } from 'node:http'
+import { once } from 'node:events'
+import { RequestPipeline } from './listen/pipeline.ts'
+import { createProxyListener, type ListenerHandle } from './listen/proxy-listener.ts'
+import type { TunnelInterceptor } from './listen/connect.ts'
+import { buildRuntime, type Runtime } from './listen/runtime.ts'
+import type { PipelineServices } from './listen/services.ts'
+import { createAdminServer, type AdminRoute } from './admin/admin-server.ts'
+import { Metrics } from './record/metrics.ts'
+import { createLogger, type Logger } from './record/log.ts'
+import { openRecordSink, type RecordSink } from './record/records.ts'
+import type { ResolvedConfig } from './config/resolved.ts'
+import type { PolicyEvaluator } from './decide/decide.ts'
+
+/** What the sidecar needs of a policy engine beyond evaluation. */
+export interface PolicyHandle extends PolicyEvaluator {
+  readiness(): { ready: boolean; reason: string | null }
+  close(): Promise<void>
+}
+
+export interface StartOptions {
+  config: ResolvedConfig
+  logger?: Logger
+  records?: RecordSink
+  /** Policy engine; default: started from config.policy. Tests may pass their own. */
+  policy?: PolicyHandle
+  services?: Partial<PipelineServices>
+  adminRoutes?: AdminRoute[]
+  interceptor?: TunnelInterceptor | null
+  /** Metrics registry owner; default: a new one (process metrics included). */
+  metrics?: Metrics
+}
+
+export interface Toolgate {
+  readonly proxyUrl: string
+  readonly adminUrl: string
+  readonly metrics: Metrics
+  runtime(): Runtime
+  /** Swaps in a new config (already validated). Throws, keeping the old one, if it cannot be applied. */
+  applyConfig(config: ResolvedConfig): Promise<void>
+  readiness(): { ready: boolean; reasons: string[] }
+  close(graceMs?: number): Promise<void>
+}
+
+async function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
+  server.listen(port, host)
+  await once(server, 'listening')
+  return server.address() as AddressInfo
+}
+
+function urlOf(a: AddressInfo): string {
+  const host = a.family === 'IPv6' ? `[${a.address}]` : a.address
+  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${a.port}`
+}
+
+export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
+  const logger = opts.logger ?? createLogger({ level: opts.config.logging.level })
+  const metrics = opts.metrics ?? new Metrics()
+  const records = opts.records ?? openRecordSink(opts.config.logging.records)
+  let runtime = buildRuntime(opts.config)
+  const policy: PolicyHandle = opts.policy ?? (await startPolicyEngine(opts.config, metrics, logger))
+  const services: PipelineServices = { tasks: null, credentials: null, approvals: null, ...opts.services }
+  const interceptor = opts.interceptor ?? null
+
+  const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policy, services, records, metrics, logger })
+  const proxy: ListenerHandle = createProxyListener({
+    pipeline,
+    connect: { pipeline, runtime: () => runtime, records, metrics, interceptor: () => interceptor },
+    runtime,
+    metrics,
+    name: 'proxy',
+  })
+  let listening = false
+  const readiness = (): { ready: boolean; reasons: string[] } => {
+    const reasons: string[] = []
+    if (!listening) reasons.push('listeners are not bound yet')
+    const p = policy.readiness()
+    if (!p.ready) reasons.push(`policy: ${p.reason ?? 'not ready'}`)
+    return { ready: reasons.length === 0, reasons }
+  }
+  const admin = createAdminServer({ metrics, logger, readiness, routes: () => opts.adminRoutes ?? [] })
+
+  const cfg = opts.config.listeners
+  const proxyAddr = await listen(proxy.server, cfg.proxy.host, cfg.proxy.port)
+  const adminAddr = await listen(admin, cfg.admin.host, cfg.admin.port)
+  listening = true
+  logger.info('toolgate listening', { proxy: urlOf(proxyAddr), admin: urlOf(adminAddr), tools: opts.config.tools.length, mode: opts.config.mode })
+
+  return {
+    proxyUrl: urlOf(proxyAddr),
+    adminUrl: urlOf(adminAddr),
+    metrics,
+    runtime: () => runtime,
+    readiness,
+    async applyConfig(config) {
+      const next = buildRuntime(config)
+      const previous = runtime
+      runtime = next
+      // In-flight requests keep their snapshot; its pools close when those finish.
+      void previous.pools.close()
+      metrics.configReloads.inc({ result: 'success' })
+      logger.info('config applied', { hash: config.source.hash, tools: config.tools.length })
+    },
+    async close(graceMs = opts.config.timeouts.shutdown_ms) {
+      listening = false
+      await proxy.drain(graceMs)
+      admin.close()
+      admin.closeAllConnections()
+      await runtime.pools.destroy()
+      await policy.close()
+      await records.close()
+    },
+  }
+}
+
+async function startPolicyEngine(config: ResolvedConfig, metrics: Metrics, logger: Logger): Promise<PolicyHandle> {
+  const { PolicyEngine } = await import('./decide/policy/engine.ts')
+  return PolicyEngine.start({
+    source: config.policy.bundle,
+    entrypoint: config.policy.entrypoint,
+    registry: metrics.registry,
+    logger: logger.child({ component: 'policy' }),
+    ...(config.policy.poll ? { poll: config.policy.poll } : {}),
+    ...(config.policy.data ? { extraData: config.policy.data } : {}),
+  })
+}

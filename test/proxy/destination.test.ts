@@ -1,0 +1,46 @@
+import t from 'tap'
+import { checkDestination, destinationRules, specialAddressKind } from '../../proxy/src/decide/destination.ts'
+
+t.test('special address ranges are recognised', async (t) => {
+  const cases: Array<[string, string | null]> = [
+    ['127.0.0.1', 'loopback'],
+    ['10.1.2.3', 'private'],
+    ['172.16.0.1', 'private'],
+    ['172.32.0.1', null],
+    ['192.168.1.1', 'private'],
+    ['169.254.169.254', 'link-local (cloud metadata)'],
+    ['100.100.100.200', 'shared (CGNAT)'],
+    ['0.0.0.0', 'unspecified'],
+    ['8.8.8.8', null],
+    ['::1', 'loopback'],
+    ['::', 'unspecified'],
+    ['fd00:ec2::254', 'unique-local'],
+    ['fe80::1', 'link-local'],
+    ['::ffff:127.0.0.1', 'loopback'],
+    ['::ffff:7f00:1', 'loopback'],
+    ['::ffff:a9fe:a9fe', 'link-local (cloud metadata)'],
+    ['2606:4700::1111', null],
+    ['example.com', 'not an IP address'],
+  ]
+  for (const [addr, kind] of cases) t.equal(specialAddressKind(addr), kind, addr)
+})
+
+t.test('a tool reaches special addresses only when it names them', async (t) => {
+  const byName = destinationRules('api.example.com')
+  t.match(checkDestination('127.0.0.1', byName), /loopback; the tool must name it/)
+  t.match(checkDestination('169.254.169.254', byName), /metadata/)
+  t.equal(checkDestination('93.184.216.34', byName), null, 'public address is fine')
+
+  const literal = destinationRules('127.0.0.1')
+  t.equal(checkDestination('127.0.0.1', literal), null, 'IP literal named by match.host')
+  t.not(checkDestination('127.0.0.2', literal), null, 'a neighbouring address is not named')
+
+  const cidr = destinationRules('svc.internal', ['10.0.0.0/8', 'fd00::/8'])
+  t.equal(checkDestination('10.9.8.7', cidr), null)
+  t.equal(checkDestination('fd12::1', cidr), null)
+  t.not(checkDestination('192.168.0.1', cidr), null)
+  t.not(checkDestination('169.254.169.254', cidr), null, 'metadata stays refused unless named')
+
+  const bracketed = destinationRules('[::1]')
+  t.equal(checkDestination('::1', bracketed), null, 'bracketed IPv6 literal names ::1')
+})
