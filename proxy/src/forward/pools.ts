@@ -58,9 +58,18 @@ export class UpstreamPools {
     return pool
   }
 
+  /** Trusted CAs for a tool's upstream TLS: system roots, configured extras, the tool's own. */
+  caFor(tool: ToolUpstream): string[] {
+    return tool.caFile ? [...this.baseCa, readFileSync(tool.caFile, 'utf8')] : this.baseCa
+  }
+
+  get connectTimeoutMs(): number {
+    return this.settings.connectTimeoutMs
+  }
+
   private create(tool: ToolUpstream, origin: string): Pool {
     const s = this.settings
-    const ca = tool.caFile ? [...this.baseCa, readFileSync(tool.caFile, 'utf8')] : this.baseCa
+    const ca = this.caFor(tool)
     const host = new URL(origin).hostname.replace(/^\[|\]$/g, '')
     return new Pool(origin, {
       connections: s.connectionsPerOrigin,

@@ -6,6 +6,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { randomUUID } from 'node:crypto'
+import type { Duplex } from 'node:stream'
 import { classify, type Classified, type RawRequest } from '../classify/request.ts'
 import type { CompiledTool, RouteMatch } from '../classify/allowlist.ts'
 import type { Scheme, ToolCall, Via } from '../classify/toolcall.ts'
@@ -14,6 +15,7 @@ import type { Decision } from '../decide/decision.ts'
 import type { PolicyInput } from '../decide/policy-input.ts'
 import type { CredentialRecord } from '../credential/credential.ts'
 import { forward, writeJsonError, type ForwardResult } from '../forward/forward.ts'
+import { forwardUpgrade } from '../forward/upgrade.ts'
 import { decisionLabel, decisionRecord } from '../record/decision-record.ts'
 import type { RecordSink } from '../record/records.ts'
 import type { Metrics } from '../record/metrics.ts'
@@ -24,6 +26,8 @@ import type { PipelineServices } from './services.ts'
 export interface RequestContext {
   via: Via
   tunnelAuthority?: { host: string; port: number; scheme: Scheme }
+  /** Set for an HTTP upgrade request: the raw client socket and the bytes read past the headers. */
+  upgrade?: { socket: Duplex; head: Buffer }
 }
 
 export interface PipelineDeps {
@@ -129,20 +133,36 @@ export class RequestPipeline {
       credentialRecord = { provider: got.credential.provider, issuance_id: got.credential.issuanceId, expires_at: new Date(got.credential.expiresAt).toISOString() }
     }
 
-    const abort = new AbortController()
-    res.on('close', () => { if (!res.writableFinished) abort.abort() })
     const upstreamTool = rt.upstreams.get(call.tool ?? '')
     if (!upstreamTool) throw new Error(`no upstream settings for tool ${call.tool}`)
-    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
-    const result: ForwardResult = await forward({
-      pools: rt.pools,
-      tool: upstreamTool,
-      request: { ...upstream, headers },
-      body: hasBody ? req : null,
-      maxRequestBodyBytes: rt.config.limits.max_request_body_bytes,
-      maxResponseBodyBytes: rt.config.limits.max_response_body_bytes,
-      signal: abort.signal,
-    }, res)
+    let result: ForwardResult
+    if (ctx.upgrade) {
+      // Only WebSocket upgrades are forwarded (the route allowed the upgrade above).
+      const protocol = String(req.headers['upgrade'] ?? '').toLowerCase()
+      if (protocol !== 'websocket' || req.method !== 'GET') {
+        const refused: Decision = { ...decision, allow: false, pass: false, stage: 'parse', status: 400, reasons: ['only GET WebSocket upgrades are supported'] }
+        return this.finish(req, res, { call, decision: refused, credential: null, status: 400, failure: null, startedAt })
+      }
+      const started = process.hrtime.bigint()
+      const up = await forwardUpgrade({ tool: upstreamTool, request: { ...upstream, headers }, protocol, client: { req, socket: ctx.upgrade.socket, head: ctx.upgrade.head }, connectTimeoutMs: rt.pools.connectTimeoutMs, ca: rt.pools.caFor(upstreamTool) })
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9
+      result = up.ok
+        ? { status: 101, upstreamStatus: 101, upstreamSeconds: seconds, failure: null }
+        : { status: up.status, upstreamStatus: null, upstreamSeconds: null, failure: { kind: up.status === 403 ? 'destination' : 'connect', reason: up.reason } }
+    } else {
+      const abort = new AbortController()
+      res.on('close', () => { if (!res.writableFinished) abort.abort() })
+      const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
+      result = await forward({
+        pools: rt.pools,
+        tool: upstreamTool,
+        request: { ...upstream, headers },
+        body: hasBody ? req : null,
+        maxRequestBodyBytes: rt.config.limits.max_request_body_bytes,
+        maxResponseBodyBytes: rt.config.limits.max_response_body_bytes,
+        signal: abort.signal,
+      }, res)
+    }
     if (result.upstreamSeconds !== null) {
       this.deps.metrics.upstreamSeconds.observe({ tool: call.tool ?? 'none', outcome: result.failure ? result.failure.kind : 'ok' }, result.upstreamSeconds)
     }

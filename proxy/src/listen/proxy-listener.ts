@@ -3,7 +3,7 @@
 // pipeline decision. Node's http server (llhttp, strict mode) parses the framing; header size,
 // header timeout, keep-alive and connection limits are set from config.
 
-import { createServer, type Server } from 'node:http'
+import { createServer, ServerResponse, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import type { RequestPipeline } from './pipeline.ts'
 import { handleConnect, type ConnectDeps } from './connect.ts'
@@ -43,12 +43,14 @@ export function createProxyListener(opts: { pipeline: RequestPipeline; connect: 
     opts.pipeline.handle(req, res, { via: url.startsWith('/') ? 'route' : 'forward' })
   })
   server.on('connect', (req, socket, head) => handleConnect(opts.connect, req, socket, head))
-  server.on('upgrade', (req, socket) => {
-    // Upgrades are decided like any request; no route allows one yet unless it says upgrade: true,
-    // and tunnelled upgrades are not forwarded by this listener (documented in docs/proxy.md).
-    const body = JSON.stringify({ error: 'denied', reason: 'protocol upgrades are not supported on this listener' })
-    socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
-    void req
+  server.on('upgrade', (req, socket, head) => {
+    // Decided like any request (a route must say upgrade: true). A ServerResponse bound to the
+    // raw socket lets the pipeline answer refusals the same way as for plain requests.
+    const res = new ServerResponse(req)
+    res.assignSocket(socket as Socket)
+    res.shouldKeepAlive = false
+    const url = req.url ?? ''
+    opts.pipeline.handle(req, res, { via: url.startsWith('/') ? 'route' : 'forward', upgrade: { socket, head } })
   })
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
     if (!socket.writable) { socket.destroy(); return }

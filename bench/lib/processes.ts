@@ -1,0 +1,41 @@
+// Child processes for benchmarks: each server runs in its own process so the load generator
+// does not share an event loop (or a core's time slices) with what it measures.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
+
+export interface Child {
+  proc: ChildProcess
+  /** The first stdout line matching the ready pattern. */
+  ready: RegExpExecArray
+  stop(): Promise<void>
+}
+
+export async function startChild(cmd: string, args: string[], readyPattern: RegExp, opts: { env?: NodeJS.ProcessEnv; stream?: 'stdout' | 'stderr'; timeoutMs?: number } = {}): Promise<Child> {
+  const proc = spawn(cmd, args, { cwd: repoRoot, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const stream = opts.stream === 'stderr' ? proc.stderr! : proc.stdout!
+  let buffer = ''
+  const ready = await new Promise<RegExpExecArray>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${cmd} ${args.join(' ')}: not ready after ${opts.timeoutMs ?? 15000} ms; output: ${buffer.slice(-2000)}`)), opts.timeoutMs ?? 15000)
+    stream.on('data', (c: Buffer) => {
+      buffer += c.toString()
+      const m = readyPattern.exec(buffer)
+      if (m) { clearTimeout(timer); resolve(m) }
+    })
+    proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${cmd} exited with ${code}: ${buffer.slice(-2000)}`)) })
+  })
+  // Keep draining so a chatty child never blocks on a full pipe.
+  proc.stdout!.resume()
+  proc.stderr!.resume()
+  return {
+    proc,
+    ready,
+    stop: async () => {
+      if (proc.exitCode !== null) return
+      proc.kill('SIGTERM')
+      await once(proc, 'exit')
+    },
+  }
+}

@@ -1,0 +1,55 @@
+// Protocol upgrades (WebSocket) for routes that allow them, forwarded with http-proxy's `ws`,
+// which handles the 101 handshake and the bidirectional byte pipe well. http-proxy copies the
+// request it is given as it finds it, so it is never given the agent's request: it gets a
+// request object carrying only the canonical target and headers toolgate decided on, plus the
+// two upgrade headers, and an agent whose lookup applies the destination check.
+
+import { Agent as HttpAgent, type IncomingMessage } from 'node:http'
+import { Agent as HttpsAgent } from 'node:https'
+import type { Duplex } from 'node:stream'
+import httpProxy from 'http-proxy'
+import { checkedLookup } from './lookup.ts'
+import type { ToolUpstream } from './pools.ts'
+import type { UpstreamRequest } from './forward.ts'
+
+export interface UpgradeInput {
+  tool: ToolUpstream
+  request: UpstreamRequest
+  /** The client's Upgrade header value (already validated to be websocket). */
+  protocol: string
+  client: { req: IncomingMessage; socket: Duplex; head: Buffer }
+  connectTimeoutMs: number
+  ca: string[]
+}
+
+export function forwardUpgrade(input: UpgradeInput): Promise<{ ok: true } | { ok: false; status: number; reason: string }> {
+  const { req, socket, head } = input.client
+  const https = input.request.origin.startsWith('https:')
+  const agentOptions = { lookup: checkedLookup(input.tool.rules), timeout: input.connectTimeoutMs, keepAlive: false }
+  const agent = https ? new HttpsAgent({ ...agentOptions, ca: input.ca, minVersion: 'TLSv1.2', rejectUnauthorized: true }) : new HttpAgent(agentOptions)
+  const proxy = httpProxy.createProxyServer({ target: input.request.origin, agent, xfwd: false, secure: true, ws: true, prependPath: false })
+
+  // The decided request, and nothing else of what the agent sent.
+  const headers: Record<string, string> = {}
+  for (const [name, value] of input.request.headers) headers[name.toLowerCase()] = value
+  headers['connection'] = 'Upgrade'
+  headers['upgrade'] = input.protocol
+  req.headers = headers
+  req.url = input.request.path
+
+  return new Promise((resolve) => {
+    let settled = false
+    const done = (r: { ok: true } | { ok: false; status: number; reason: string }): void => {
+      if (settled) return
+      settled = true
+      resolve(r)
+    }
+    proxy.once('open', () => done({ ok: true }))
+    proxy.once('close', () => { agent.destroy(); proxy.close() })
+    proxy.ws(req, socket, head, {}, (err: Error & { code?: string }) => {
+      agent.destroy()
+      const blocked = err.code === 'TOOLGATE_DESTINATION_BLOCKED'
+      done({ ok: false, status: blocked ? 403 : 502, reason: blocked ? err.message : `upgrade failed: ${err.code ?? err.message}` })
+    })
+  })
+}

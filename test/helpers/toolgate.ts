@@ -1,0 +1,53 @@
+// Starts a real toolgate (real listeners, real policy engine on the embedded default bundle
+// unless the config names another) from YAML text, with records kept in memory for assertions.
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseConfigText } from '../../proxy/src/config/load.ts'
+import { startToolgate, type StartOptions, type Toolgate } from '../../proxy/src/server.ts'
+import { memorySink, type RecordFields } from '../../proxy/src/record/records.ts'
+import { createLogger, type Logger } from '../../proxy/src/record/log.ts'
+import type { ResolvedConfig } from '../../proxy/src/config/resolved.ts'
+
+export interface TestToolgate {
+  tg: Toolgate
+  config: ResolvedConfig
+  records: RecordFields[]
+  logs: string[]
+  proxyUrl: string
+  adminUrl: string
+  close(): Promise<void>
+}
+
+/** Parses YAML (written to a temp dir so relative paths resolve there) or throws with the errors. */
+export function testConfig(yaml: string, dir = mkdtempSync(join(tmpdir(), 'toolgate-test-'))): ResolvedConfig {
+  const file = join(dir, 'toolgate.yaml')
+  writeFileSync(file, yaml)
+  const parsed = parseConfigText(yaml, file)
+  if (!parsed.ok) throw new Error('test config invalid:\n' + parsed.errors.map((e) => `${e.line}:${e.column} ${e.path}: ${e.message}`).join('\n'))
+  return parsed.config
+}
+
+export async function startTestToolgate(yaml: string, extra: Partial<StartOptions> = {}): Promise<TestToolgate> {
+  const config = testConfig(yaml)
+  const sink = memorySink()
+  const logs: string[] = []
+  const logger: Logger = createLogger({ level: 'debug', write: (line) => { logs.push(line) } })
+  const tg = await startToolgate({ config, records: sink, logger, ...extra })
+  return { tg, config, records: sink.records, logs, proxyUrl: tg.proxyUrl, adminUrl: tg.adminUrl, close: () => tg.close(500) }
+}
+
+/** A tool entry for an upstream on 127.0.0.1:port (named explicitly, so the loopback address is allowed). */
+export function loopbackTool(name: string, port: number, routes = '      - { methods: [GET, HEAD], path: "/**" }'): string {
+  return `  - name: ${name}
+    match: { scheme: http, host: 127.0.0.1, port: ${port} }
+    routes:
+${routes}
+`
+}
+
+export const testListeners = `listeners:
+  proxy: { host: 127.0.0.1, port: 0 }
+  admin: { host: 127.0.0.1, port: 0 }
+logging: { level: error }
+`
