@@ -1,6 +1,11 @@
 // Generates proxy/src/config/schema.gen.ts from config/toolgate.schema.json, so the TypeScript
 // types of the config follow from the one schema. `--check` exits 1 when the file is stale
 // (the test suite runs it).
+//
+// The schema documents fields with `description`/`default` next to their `$ref` (docs/config.md
+// is built from those). json-schema-to-typescript turns every `$ref` with siblings into a fresh
+// copy of the referenced type (Listener1, Listener2, ...), so those annotation siblings are
+// stripped from the copy given to the compiler: every reference then names the one shared type.
 import { readFile, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { compile } from 'json-schema-to-typescript'
@@ -9,7 +14,21 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const schemaPath = `${root}config/toolgate.schema.json`
 const outPath = `${root}proxy/src/config/schema.gen.ts`
 
-const schema = JSON.parse(await readFile(schemaPath, 'utf8'))
+const ANNOTATIONS = new Set(['description', 'default', 'title', 'examples', '$comment'])
+
+/** A deep copy of the schema where a `$ref` keeps no annotation siblings. */
+function stripRefAnnotations(node) {
+  if (Array.isArray(node)) return node.map(stripRefAnnotations)
+  if (node === null || typeof node !== 'object') return node
+  const out = {}
+  for (const [k, v] of Object.entries(node)) {
+    if ('$ref' in node && ANNOTATIONS.has(k)) continue
+    out[k] = stripRefAnnotations(v)
+  }
+  return out
+}
+
+const schema = stripRefAnnotations(JSON.parse(await readFile(schemaPath, 'utf8')))
 const banner = '// GENERATED from config/toolgate.schema.json by scripts/gen-config-types.js. Do not edit.\n/* eslint-disable */'
 const ts = await compile(schema, 'ToolgateConfig', {
   bannerComment: banner,

@@ -13,6 +13,7 @@ const commands: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./commands/run.ts')).runCommand,
   check: async () => (await import('./commands/check.ts')).checkCommand,
   decide: async () => (await import('./commands/decide.ts')).decideCommand,
+  suggest: async () => (await import('./commands/suggest.ts')).suggestCommand,
   inject: async () => ({
     summary: 'serve the Kubernetes mutating admission webhook that injects the sidecar',
     usage: 'toolgate inject --help',
@@ -29,6 +30,7 @@ const SUMMARIES: Record<string, string> = {
   run: 'start the sidecar (embedded default config unless --config)',
   check: 'validate a config and the policy bundle it names; print every problem with file:line:col',
   decide: 'print the decision for request descriptions (METHOD URL lines or JSON) without sending anything',
+  suggest: 'write an allowlist from observed decision records (writes flagged for review)',
   inject: 'serve the Kubernetes mutating admission webhook that injects the sidecar',
   iptables: 'install or remove the iptables rules of transparent interception (init container)',
 }

@@ -3,6 +3,11 @@
 
 /**
  * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Mode".
+ */
+export type Mode = 'enforce' | 'report'
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
  * via the `definition` "Port".
  */
 export type Port = number
@@ -18,6 +23,11 @@ export type CredentialProvider = StaticProvider | OAuth2ClientCredentialsProvide
  * via the `definition` "Name".
  */
 export type Name = string
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Access".
+ */
+export type Access = 'read' | 'write' | 'execute' | 'delegate'
 /**
  * This interface was referenced by `ToolgateConfig`'s JSON-Schema
  * via the `definition` "Classification".
@@ -37,29 +47,16 @@ export type Method = string
  * via the `definition` "PathPattern".
  */
 export type PathPattern = string
-/**
- * This interface was referenced by `ToolgateConfig`'s JSON-Schema
- * via the `definition` "Access".
- */
-export type Access = 'read' | 'write' | 'execute' | 'delegate'
-/**
- * This interface was referenced by `ToolgateConfig`'s JSON-Schema
- * via the `definition` "Mode".
- */
-export type Mode = 'enforce' | 'report'
 
 /**
  * toolgate.yaml: the sidecar's listeners, limits, policy bundle, credential providers and tool allowlist. This schema is the source of truth; proxy/src/config/schema.gen.ts is generated from it.
  */
 export interface ToolgateConfig {
   /**
-   * Config format version.
+   * Config format version: always 1.
    */
   version: 1
-  /**
-   * enforce (default) denies what the allowlist and policy deny; report records what enforcement would do and lets the call pass.
-   */
-  mode?: 'enforce' | 'report'
+  mode?: Mode
   listeners?: Listeners
   limits?: Limits
   timeouts?: Timeouts
@@ -87,44 +84,20 @@ export interface ToolgateConfig {
  */
 export interface Listeners {
   proxy?: Listener
-  admin?: Listener1
-  transparent_http?: Listener2
-  transparent_tls?: Listener3
+  admin?: Listener
+  transparent_http?: Listener
+  transparent_tls?: Listener
 }
 /**
- * Forward proxy and /t/<tool>/ route prefixes. Default 0.0.0.0:15001.
+ * A listening address.
+ *
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Listener".
  */
 export interface Listener {
-  host?: string
   /**
-   * 0 picks a free port (tests).
+   * Interface address to bind (IP literal or localhost).
    */
-  port?: number
-}
-/**
- * Health, readiness, metrics, task API. Default 127.0.0.1:15000.
- */
-export interface Listener1 {
-  host?: string
-  /**
-   * 0 picks a free port (tests).
-   */
-  port?: number
-}
-/**
- * Redirected plain HTTP (decided by Host). Default off.
- */
-export interface Listener2 {
-  host?: string
-  /**
-   * 0 picks a free port (tests).
-   */
-  port?: number
-}
-/**
- * Redirected TLS (decided by SNI). Default off.
- */
-export interface Listener3 {
   host?: string
   /**
    * 0 picks a free port (tests).
@@ -200,9 +173,12 @@ export interface Timeouts {
  * via the `definition` "Logging".
  */
 export interface Logging {
+  /**
+   * Operational log level (JSON lines on stderr).
+   */
   level?: 'debug' | 'info' | 'warn' | 'error'
   /**
-   * Where decision records go: 'stdout' (default) or a file path (appended).
+   * Where decision records go: 'stdout' or a file path (appended; relative to the config file's directory).
    */
   records?: string
 }
@@ -212,45 +188,64 @@ export interface Logging {
  */
 export interface Policy {
   /**
-   * OPA bundle (.tar.gz): a file path (relative to this config file) or an http(s) URL of a bundle server. Default: the embedded default bundle.
+   * OPA bundle (.tar.gz): a file path (relative to the config file's directory) or an http(s) URL of a bundle server. Absent: the embedded default bundle.
    */
   bundle?: string
   /**
-   * Default toolgate/decision.
+   * Policy entrypoint whose result is the decision.
    */
   entrypoint?: string
-  poll?: {
-    min_delay_ms?: number
-    max_delay_ms?: number
-  }
-  /**
-   * When set, bundles must carry a valid .signatures.json made with this key.
-   */
-  signing?: {
-    /**
-     * Path to a PEM public key (or HMAC secret file for HS256).
-     */
-    public_key: string
-    key_id?: string
-    algorithm?:
-      | 'RS256'
-      | 'RS384'
-      | 'RS512'
-      | 'PS256'
-      | 'PS384'
-      | 'PS512'
-      | 'ES256'
-      | 'ES384'
-      | 'ES512'
-      | 'HS256'
-      | 'HS384'
-      | 'HS512'
-    scope?: string
-  }
+  poll?: PolicyPoll
+  signing?: PolicySigning
   /**
    * Extra data merged under data.toolgate_config for the policy (e.g. classification ceilings).
    */
-  data?: {}
+  data?: {
+    [k: string]: unknown
+  }
+}
+/**
+ * How often a file or http bundle is re-checked for a new revision (jittered between the two delays).
+ *
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "PolicyPoll".
+ */
+export interface PolicyPoll {
+  /**
+   * Shortest delay between two checks.
+   */
+  min_delay_ms?: number
+  /**
+   * Longest delay between two checks (at least min_delay_ms).
+   */
+  max_delay_ms?: number
+}
+/**
+ * When set, bundles must carry a valid .signatures.json made with this key.
+ *
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "PolicySigning".
+ */
+export interface PolicySigning {
+  /**
+   * Path (relative to the config file's directory) to a PEM public key, or an HMAC secret file for HS*.
+   */
+  public_key: string
+  key_id?: string
+  algorithm?:
+    | 'RS256'
+    | 'RS384'
+    | 'RS512'
+    | 'PS256'
+    | 'PS384'
+    | 'PS512'
+    | 'ES256'
+    | 'ES384'
+    | 'ES512'
+    | 'HS256'
+    | 'HS384'
+    | 'HS512'
+  scope?: string
 }
 /**
  * Workload identity of the agent this sidecar serves. Values default from the environment (POD_NAMESPACE, POD_NAME, SERVICE_ACCOUNT, SPIFFE_ID) that the injector sets.
@@ -277,23 +272,30 @@ export interface Labels {
  * via the `definition` "Tls".
  */
 export interface Tls {
-  ca?: {
-    /**
-     * Mounted CA certificate (PEM). With key_file; otherwise a CA is generated at start.
-     */
-    cert_file?: string
-    key_file?: string
-    /**
-     * Where the CA certificate (never the key) is written for the agent to trust.
-     */
-    publish_cert_to?: string
-    validity_hours?: number
-  }
+  ca?: TlsCa
   /**
    * Extra CAs trusted for upstream TLS, besides the system roots.
    */
   upstream_ca_files?: string[]
   leaf_cache_size?: number
+}
+/**
+ * The per-pod CA that signs the leaf certificates of intercepted TLS.
+ *
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "TlsCa".
+ */
+export interface TlsCa {
+  /**
+   * Mounted CA certificate (PEM). With key_file; otherwise a CA is generated at start.
+   */
+  cert_file?: string
+  key_file?: string
+  /**
+   * Where the CA certificate (never the key) is written for the agent to trust.
+   */
+  publish_cert_to?: string
+  validity_hours?: number
 }
 /**
  * This interface was referenced by `ToolgateConfig`'s JSON-Schema
@@ -310,6 +312,9 @@ export interface Transparent {
  */
 export interface StaticProvider {
   type: 'static'
+  /**
+   * File holding the secret (surrounding whitespace trimmed); re-read when it changes.
+   */
   secret_file: string
 }
 /**
@@ -329,7 +334,18 @@ export interface OAuth2ClientCredentialsProvider {
   key_id?: string
   scopes?: string[]
   ca_file?: string
+  /**
+   * Bound on one credential fetch including retries, in milliseconds (default 5000). Past it the call is refused with 503.
+   */
   timeout_ms?: number
+  /**
+   * Client authentication at the token endpoint. Default: private_key_jwt when private_key_file is set, else client_secret_basic when client_secret_file is set, else none.
+   */
+  client_auth?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none'
+  /**
+   * Token endpoint attempts per fetch (retries with exponential backoff and jitter on network errors, 429 and 5xx). Default 3.
+   */
+  max_attempts?: number
 }
 /**
  * This interface was referenced by `ToolgateConfig`'s JSON-Schema
@@ -345,12 +361,38 @@ export interface TokenExchangeProvider {
    * The pod's projected service-account token, re-read on every exchange.
    */
   subject_token_file: string
+  /**
+   * Default urn:ietf:params:oauth:token-type:jwt.
+   */
   subject_token_type?: string
+  /**
+   * Token of the agent acting for the subject (re-read on every exchange); the issued token shows the delegation in its act claim.
+   */
   actor_token_file?: string
   actor_token_type?: string
   scopes?: string[]
   ca_file?: string
+  /**
+   * Bound on one credential fetch including retries, in milliseconds (default 5000). Past it the call is refused with 503.
+   */
   timeout_ms?: number
+  /**
+   * Client authentication at the token endpoint. Default: private_key_jwt when private_key_file is set, else client_secret_basic when client_secret_file is set, else none.
+   */
+  client_auth?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none'
+  /**
+   * Token endpoint attempts per fetch (retries with exponential backoff and jitter on network errors, 429 and 5xx). Default 3.
+   */
+  max_attempts?: number
+  /**
+   * private_key_jwt client authentication (RFC 7523).
+   */
+  private_key_file?: string
+  key_id?: string
+  /**
+   * RFC 8693 requested_token_type (default urn:ietf:params:oauth:token-type:access_token).
+   */
+  requested_token_type?: string
 }
 /**
  * This interface was referenced by `ToolgateConfig`'s JSON-Schema
@@ -359,7 +401,13 @@ export interface TokenExchangeProvider {
 export interface JwtProvider {
   type: 'jwt'
   issuer: string
+  /**
+   * Token lifetime (default 300), never past the task's end.
+   */
   ttl_s?: number
+  /**
+   * Signing key rotation period (default 3600). Retired keys stay in the JWKS until tokens they signed have expired.
+   */
   key_rotation_s?: number
 }
 /**
@@ -371,8 +419,17 @@ export interface Tasks {
    * When true, calls without a toolgate-task header are denied.
    */
   required?: boolean
+  /**
+   * TTL of a task that does not ask for one, in seconds.
+   */
   default_ttl_s?: number
+  /**
+   * Longest TTL a task may ask for; a larger ttl_s is refused with 400.
+   */
   max_ttl_s?: number
+  /**
+   * Open tasks at most; creating one more is refused with 429.
+   */
   max_tasks?: number
 }
 /**
@@ -380,8 +437,17 @@ export interface Tasks {
  * via the `definition` "Approvals".
  */
 export interface Approvals {
+  /**
+   * How long a call is held waiting for a decision; then it is denied.
+   */
   timeout_ms?: number
+  /**
+   * Calls held for approval at most; one more is denied at once.
+   */
   max_pending?: number
+  /**
+   * Optional URL that receives a JSON POST for each approval request (fire and forget, 5 s timeout).
+   */
   webhook?: string
 }
 /**
@@ -391,20 +457,7 @@ export interface Approvals {
 export interface Tool {
   name: Name
   description?: string
-  match: {
-    /**
-     * Default https.
-     */
-    scheme?: 'http' | 'https'
-    /**
-     * Exact host, '*.domain' for any subdomain, or an IP literal (which also names that address explicitly).
-     */
-    host: string
-    /**
-     * Default: the scheme's port.
-     */
-    port?: number
-  }
+  match: ToolMatch
   /**
    * Upstream for the /t/<name>/ route prefix; default scheme://host:port of match.
    */
@@ -413,18 +466,12 @@ export interface Tool {
    * CIDRs this tool may resolve into although they are private, loopback or link-local.
    */
   allow_addresses?: string[]
-  /**
-   * Overrides the global mode for this tool.
-   */
-  mode?: 'enforce' | 'report'
+  mode?: Mode
   /**
    * HTTPS is tunnelled without inspection; decided on the CONNECT target alone; never gets credentials.
    */
   passthrough?: boolean
-  /**
-   * Default access class for routes of this tool.
-   */
-  access?: 'read' | 'write' | 'execute' | 'delegate'
+  access?: Access
   data_classification?: Classification
   labels?: Labels
   routes?: Route[]
@@ -435,6 +482,23 @@ export interface Tool {
    * Extra CA for this tool's upstream TLS.
    */
   ca_file?: string
+}
+/**
+ * Which requests belong to this tool: scheme, host (exact, *.domain or an IP literal) and port.
+ *
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "ToolMatch".
+ */
+export interface ToolMatch {
+  /**
+   * Default https.
+   */
+  scheme?: 'http' | 'https'
+  /**
+   * Exact host, '*.domain' for any subdomain, or an IP literal (which also names that address explicitly).
+   */
+  host: string
+  port?: Port
 }
 /**
  * This interface was referenced by `ToolgateConfig`'s JSON-Schema
@@ -449,10 +513,7 @@ export interface Route {
    */
   methods?: [Method, ...Method[]]
   path: PathPattern
-  /**
-   * Default: read for GET/HEAD/OPTIONS, write otherwise.
-   */
-  access?: 'read' | 'write' | 'execute' | 'delegate'
+  access?: Access
   data_classification?: Classification
   labels?: Labels
   /**
@@ -479,10 +540,7 @@ export interface DenyRule {
  * via the `definition` "McpRules".
  */
 export interface McpRules {
-  /**
-   * Path pattern: '*' matches one segment, '**' any number of segments, '{name}' captures one segment.
-   */
-  path?: string
+  path?: PathPattern
   /**
    * Globs of MCP tool names that may be listed and called.
    */
@@ -516,15 +574,4 @@ export interface ToolCredential {
   audience?: string
   resource?: string
   scopes?: string[]
-}
-/**
- * This interface was referenced by `ToolgateConfig`'s JSON-Schema
- * via the `definition` "Listener".
- */
-export interface Listener4 {
-  host?: string
-  /**
-   * 0 picks a free port (tests).
-   */
-  port?: number
 }
