@@ -1,11 +1,14 @@
 // Generates proxy/src/config/schema.gen.ts from config/toolgate.schema.json, so the TypeScript
 // types of the config follow from the one schema. `--check` exits 1 when the file is stale
-// (the test suite runs it).
+// (the test suite runs it). The field table of docs/config.md follows from the same schema, so
+// this also runs scripts/gen-config-docs.js (with --check when checking): one command after a
+// schema edit.
 //
 // The schema documents fields with `description`/`default` next to their `$ref` (docs/config.md
 // is built from those). json-schema-to-typescript turns every `$ref` with siblings into a fresh
 // copy of the referenced type (Listener1, Listener2, ...), so those annotation siblings are
 // stripped from the copy given to the compiler: every reference then names the one shared type.
+import { spawnSync } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { compile } from 'json-schema-to-typescript'
@@ -45,3 +48,6 @@ if (process.argv.includes('--check')) {
 } else {
   await writeFile(outPath, ts)
 }
+
+const docs = spawnSync(process.execPath, [`${root}scripts/gen-config-docs.js`, ...(process.argv.includes('--check') ? ['--check'] : [])], { stdio: 'inherit' })
+if (docs.status !== 0) process.exit(docs.status ?? 1)

@@ -33,9 +33,13 @@ export async function startChild(cmd: string, args: string[], readyPattern: RegE
     proc,
     ready,
     stop: async () => {
-      if (proc.exitCode !== null) return
+      if (proc.exitCode !== null || proc.signalCode !== null) return
+      const exited = once(proc, 'exit')
       proc.kill('SIGTERM')
-      await once(proc, 'exit')
+      // A server that does not drain in 5 s is killed: a benchmark must always end.
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000)
+      await exited
+      clearTimeout(timer)
     },
   }
 }

@@ -85,3 +85,12 @@ t.test('an upgrade on a route without upgrade: true is refused', async (t) => {
   t.equal(rec.decision, 'deny')
   t.match(rec.reasons[0], /upgrade is not allowed/)
 })
+
+t.test('an h2c upgrade offer is dropped and the request served as HTTP/1.1', async (t) => {
+  const port = Number(new URL(gate.proxyUrl).port)
+  const { rawRequest } = await import('../helpers/raw.ts')
+  const res = await rawRequest(port, `GET /t/ws/plain HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`, 3000, true)
+  t.equal(res.status, 426, 'the upstream answered the plain request (its 426 means it saw no upgrade)')
+  const rec = gate.records.filter((r) => r['path'] === '/plain').at(-1) as Record<string, any>
+  t.equal(rec.decision, 'allow')
+})

@@ -48,6 +48,7 @@ export const runCommand: Command = {
       watcher = new ConfigWatcher({
         file: values.config,
         logger,
+        appliedHash: config.source.hash,
         onChange: (next) => sidecar.applyConfig(next),
         onError: (errors) => {
           sidecar.metrics.configReloads.inc({ result: 'failure' })

@@ -21,7 +21,7 @@ let compiled: ValidateFunction | null = null
 
 function validator(): ValidateFunction {
   if (compiled) return compiled
-  const ajv = new Ajv({ allErrors: true, discriminator: true, strict: true, strictRequired: false, allowUnionTypes: true })
+  const ajv = new Ajv({ allErrors: true, discriminator: true, strict: true, strictRequired: false, allowUnionTypes: true, verbose: true })
   // ajv-formats is CommonJS: its plugin is the module itself, seen as `default` from ESM.
   const plugin = ajvFormats.default as unknown as ((a: Ajv) => Ajv) | { default: (a: Ajv) => Ajv }
   ;(typeof plugin === 'function' ? plugin : plugin.default)(ajv)
@@ -118,6 +118,18 @@ function discriminatorValues(schema: JsonSchema | undefined, tag: string): strin
   return values
 }
 
+const METHOD_PATTERN = '^([A-Z]{1,16}|\\*)$'
+
+/** Wording for the schema's patterns, keyed by the pattern text. */
+const PATTERN_MESSAGES: Record<string, string> = {
+  '^[a-z0-9]([a-z0-9_-]{0,62}[a-z0-9])?$': "names use lower-case letters, digits, '-' and '_', start and end with a letter or digit, at most 64 characters",
+  [METHOD_PATTERN]: 'an HTTP method in upper case (GET, POST, ...) or * for any',
+  '^/': "must start with '/'",
+  '^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$': "label keys use letters, digits, '.', '_', '/' and '-', start with a letter or digit, at most 128 characters",
+  "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$": 'must be an HTTP header name (letters, digits and !#$%&\'*+.^_`|~-)',
+  '\\{token\\}': 'must contain {token} where the credential goes',
+}
+
 function mapError(e: ErrorObject, data: unknown): MappedError | null {
   const path = pointerToPath(e.instancePath, data)
   const value = valueAt(data, path)
@@ -136,7 +148,9 @@ function mapError(e: ErrorObject, data: unknown): MappedError | null {
     }
     case 'type': {
       const want = String(p.type).split(',').map((t) => TYPE_WORDS[t] ?? t).join(' or ')
-      return { path, at: 'value', message: `expected ${want}, got ${describe(value)}` }
+      // YAML reads 127.1, 1.10 or yes-like words as numbers/booleans: say how to keep the text.
+      const quote = String(p.type) === 'string' && (typeof value === 'number' || typeof value === 'boolean') ? ` (write it in quotes to keep it as text)` : ''
+      return { path, at: 'value', message: `expected ${want}, got ${describe(value)}${quote}` }
     }
     case 'enum': {
       const allowed = (p.allowedValues as unknown[]).map(String)
@@ -146,13 +160,13 @@ function mapError(e: ErrorObject, data: unknown): MappedError | null {
     case 'const':
       return { path, at: 'value', message: `must be ${JSON.stringify(p.allowedValue)}, got ${describe(value)}` }
     case 'pattern': {
+      const rule = PATTERN_MESSAGES[String(p.pattern)] ?? (typeof parent?.description === 'string' ? parent.description : `must match ${String(p.pattern)}`)
       // A failing property name (propertyNames) carries the name; the error is about the key.
       if (e.propertyName !== undefined) {
-        const desc = typeof parent?.description === 'string' ? `: ${parent.description}` : ` (must match ${String(p.pattern)})`
-        return { path: [...path, e.propertyName], at: 'key', message: `invalid key ${JSON.stringify(e.propertyName)}${desc}` }
+        return { path: [...path, e.propertyName], at: 'key', message: `invalid key ${JSON.stringify(e.propertyName)}: ${rule}` }
       }
-      const desc = typeof parent?.description === 'string' ? parent.description : `must match ${String(p.pattern)}`
-      return { path, at: 'value', message: `invalid value ${describe(value)}: ${desc}` }
+      const hint = String(p.pattern) === METHOD_PATTERN && typeof value === 'string' && /^[a-z]+$/i.test(value) ? ` (did you mean '${value.toUpperCase()}'?)` : ''
+      return { path, at: 'value', message: `invalid value ${JSON.stringify(value)}: ${rule}${hint}` }
     }
     case 'propertyNames':
       return null // reported by the inner error, which names the key

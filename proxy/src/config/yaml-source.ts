@@ -11,6 +11,8 @@ import { formatPath } from './errors.ts'
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024
 /** Alias expansions allowed when turning the tree into values ("billion laughs" bound). */
 export const MAX_ALIAS_COUNT = 100
+/** Lines with syntax errors reported before the rest is considered fallout of the first. */
+const MAX_SYNTAX_ERROR_LINES = 3
 
 export type PathSegment = string | number
 
@@ -54,10 +56,26 @@ export function parseYaml(text: string, file: string): ParseYamlResult {
     errors.push(errorAt(posOf(extra.range[0]), '', 'more than one YAML document: a config file holds exactly one (remove the --- separator)'))
   }
   const pathAt = (offset: number): string => formatPath(pathOfOffset(doc, offset))
+  // One broken token makes the parser report every token after it: keep the first syntax error
+  // of a line and a few lines (the first is what needs fixing). Duplicate keys and unsupported
+  // tags are independent findings and are all kept.
+  const syntaxLines = new Set<number>()
+  let suppressed = 0
   for (const e of [...doc.errors, ...doc.warnings]) {
     const where = posOf(e.pos[0])
-    errors.push(errorAt(where, pathAt(e.pos[0]), yamlMessage(e.code, e.message, text.slice(e.pos[0], e.pos[1]))))
+    if (e.code !== 'DUPLICATE_KEY' && e.code !== 'TAG_RESOLVE_FAILED') {
+      if (syntaxLines.has(where.line) || syntaxLines.size >= MAX_SYNTAX_ERROR_LINES) {
+        suppressed++
+        continue
+      }
+      syntaxLines.add(where.line)
+    }
+    // The error range of a duplicate key may cover only its first character: take the key text.
+    const source = e.code === 'DUPLICATE_KEY' ? (/^("[^"\n]*"|'[^'\n]*'|[^:\n]+?)\s*:/.exec(text.slice(e.pos[0], e.pos[0] + 200))?.[1] ?? '') : text.slice(e.pos[0], e.pos[1])
+    errors.push(errorAt(where, pathAt(e.pos[0]), yamlMessage(e.code, e.message, source)))
   }
+  const last = errors[errors.length - 1]
+  if (suppressed > 0 && last) last.message += ` (${suppressed} further syntax errors after this one not shown)`
   if (errors.length > 0) return { ok: false, errors }
 
   const root = doc.contents
@@ -161,7 +179,7 @@ function pathOfOffset(doc: Document.Parsed, offset: number): PathSegment[] {
     } else if (isSeq(node)) {
       const idx = node.items.findIndex((it) => {
         const r = (it as Node | null)?.range
-        return r !== undefined && offset >= r[0] && offset <= r[2]
+        return r != null && offset >= r[0] && offset <= r[2]
       })
       if (idx < 0) return path
       path.push(idx)

@@ -140,9 +140,9 @@ export async function forward(input: ForwardInput, res: ServerResponse): Promise
   if (extra) delete headers['content-length']
   res.writeHead(upstream.statusCode, headers)
   try {
-    const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [upstream.body, byteLimit(input.maxResponseBodyBytes, 'response_too_large')]
-    if (extra) stages.push(extra)
-    await pipeline([...stages, res] as unknown as Parameters<typeof pipeline>)
+    const limit = byteLimit(input.maxResponseBodyBytes, 'response_too_large')
+    if (extra) await pipeline(upstream.body, limit, extra, res)
+    else await pipeline(upstream.body, limit, res)
   } catch (err) {
     const c = classifyError(err)
     // Headers are already sent: the only honest signal left is to cut the connection.

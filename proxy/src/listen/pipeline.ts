@@ -92,6 +92,10 @@ export class RequestPipeline {
     }
     const { call, tool, routeMatch, upstream } = classified
     let decision = this.decideCall(call, tool, routeMatch, rt)
+    if (decision.allow && tool?.config.passthrough) {
+      // Passthrough means an uninspected tunnel: toolgate never makes requests to such a tool itself.
+      decision = { ...decision, allow: false, pass: false, stage: 'allowlist', status: 403, reasons: [`tool ${tool.name} is passthrough: reachable through CONNECT only`] }
+    }
     if (decision.allow && call.upgrade && !call.route?.upgrade) {
       decision = { ...decision, allow: false, pass: false, stage: 'allowlist', status: 403, reasons: ['protocol upgrade is not allowed on this route'] }
     }

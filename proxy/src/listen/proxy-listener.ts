@@ -3,12 +3,30 @@
 // pipeline decision. Node's http server (llhttp, strict mode) parses the framing; header size,
 // header timeout, keep-alive and connection limits are set from config.
 
-import { createServer, ServerResponse, type Server } from 'node:http'
+import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import type { RequestPipeline } from './pipeline.ts'
 import { handleConnect, type ConnectDeps } from './connect.ts'
 import type { Runtime } from './runtime.ts'
 import type { Metrics } from '../record/metrics.ts'
+
+/** Removes an Upgrade offer (and its Connection token and HTTP2-Settings) from a request. */
+function stripUpgradeOffer(req: IncomingMessage): void {
+  const raw: string[] = []
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i]!.toLowerCase()
+    if (name === 'upgrade' || name === 'http2-settings') continue
+    if (name === 'connection') {
+      const kept = req.rawHeaders[i + 1]!.split(',').map((t) => t.trim()).filter((t) => t && !/^(upgrade|http2-settings)$/i.test(t))
+      if (kept.length > 0) raw.push(req.rawHeaders[i]!, kept.join(', '))
+      continue
+    }
+    raw.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!)
+  }
+  req.rawHeaders.splice(0, req.rawHeaders.length, ...raw)
+  delete req.headers['upgrade']
+  delete req.headers['http2-settings']
+}
 
 export interface ListenerHandle {
   server: Server
@@ -50,7 +68,21 @@ export function createProxyListener(opts: { pipeline: RequestPipeline; connect: 
     res.assignSocket(socket as Socket)
     res.shouldKeepAlive = false
     const url = req.url ?? ''
-    opts.pipeline.handle(req, res, { via: url.startsWith('/') ? 'route' : 'forward', upgrade: { socket, head } })
+    const via = url.startsWith('/') ? 'route' : 'forward'
+    if (String(req.headers['upgrade'] ?? '').toLowerCase() !== 'websocket') {
+      // Other upgrades (h2c) are optional for a server to honour: drop the offer and serve the
+      // request as plain HTTP/1.1 on this connection, which then closes (the parser is detached).
+      const bodyless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined
+      if (!bodyless) {
+        res.writeHead(400, { 'content-type': 'application/json', connection: 'close' })
+        res.end(JSON.stringify({ error: 'bad_request', reason: 'upgrade offers with a request body are not supported' }))
+        return
+      }
+      stripUpgradeOffer(req)
+      opts.pipeline.handle(req, res, { via })
+      return
+    }
+    opts.pipeline.handle(req, res, { via, upgrade: { socket, head } })
   })
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
     if (!socket.writable) { socket.destroy(); return }

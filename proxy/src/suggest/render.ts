@@ -2,7 +2,7 @@
 // (its comments and formatting kept, new routes appended to existing tools, new tools added),
 // or as a fresh config. Write routes appear only as commented-out entries marked REVIEW.
 
-import { Document, isMap, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from 'yaml'
+import { Document, isMap, isSeq, parseDocument, type YAMLMap } from 'yaml'
 import type { RouteSuggestion, ToolSuggestion } from './suggest.ts'
 
 const DEFAULT_PORT = { http: 80, https: 443 } as const
@@ -15,8 +15,8 @@ function routeComment(r: RouteSuggestion): string {
 function routeNode(doc: Document, r: RouteSuggestion) {
   const node = doc.createNode({ methods: r.methods, path: r.pattern, access: r.access }) as YAMLMap
   node.commentBefore = routeComment(r)
-  const methods = node.get('methods', true) as YAMLSeq
-  methods.flow = true
+  const methods = node.get('methods', true)
+  if (isSeq(methods)) methods.flow = true
   return node
 }
 
@@ -36,9 +36,10 @@ function toolNode(doc: Document, t: ToolSuggestion) {
   if (t.port !== DEFAULT_PORT[t.scheme]) match['port'] = t.port
   const reads = t.routes.filter((r) => !r.review)
   const node = doc.createNode({ name: t.name, match, routes: [] }) as YAMLMap
-  ;(node.get('match', true) as YAMLMap).flow = true
-  const routes = node.get('routes', true) as YAMLSeq
-  for (const r of reads) routes.items.push(routeNode(doc, r))
+  const matchNode = node.get('match', true)
+  if (isMap(matchNode)) matchNode.flow = true
+  const routes = node.get('routes', true)
+  if (isSeq(routes)) for (const r of reads) routes.items.push(routeNode(doc, r))
   const total = t.routes.reduce((n, r) => n + r.count, 0)
   const denied = t.routes.reduce((n, r) => n + r.denied, 0)
   node.commentBefore = ` suggested from ${total} observed call${total === 1 ? '' : 's'} (${denied} denied)`
@@ -52,12 +53,12 @@ function toolNode(doc: Document, t: ToolSuggestion) {
 export function renderSuggestions(suggestions: ToolSuggestion[], currentText: string | null): string {
   const doc = currentText !== null ? parseDocument(currentText) : new Document({ version: 1, tools: [] })
   if (currentText === null) doc.commentBefore = ' Allowlist suggested by `toolgate suggest` from observed decision records.\n Review every route before use.'
-  let tools = doc.get('tools', true)
-  if (!isSeq(tools)) {
+  let seq = doc.get('tools', true)
+  if (!isSeq(seq)) {
     doc.set('tools', doc.createNode([]))
-    tools = doc.get('tools', true)
+    seq = doc.get('tools', true)
   }
-  const seq = tools as YAMLSeq
+  if (!isSeq(seq)) throw new Error('tools is not a list')
   for (const t of suggestions) {
     if (t.existing === null) {
       seq.items.push(toolNode(doc, t))
@@ -70,13 +71,14 @@ export function renderSuggestions(suggestions: ToolSuggestion[], currentText: st
       existing.set('routes', doc.createNode([]))
       routes = existing.get('routes', true)
     }
+    if (!isSeq(routes)) continue
     for (const r of t.routes.filter((x) => !x.review)) {
       const node = routeNode(doc, r)
       node.commentBefore = ` suggested:${routeComment(r)}`
-      ;(routes as YAMLSeq).items.push(node)
+      routes.items.push(node)
     }
     const review = reviewComment(t.routes)
-    if (review) (routes as YAMLSeq).comment = review
+    if (review) routes.comment = review
   }
   return doc.toString({ lineWidth: 0 })
 }

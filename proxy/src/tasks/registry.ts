@@ -70,10 +70,12 @@ export class TaskRegistry extends EventEmitter<{ ended: [task: Task, reason: Tas
     this.sweeper.unref()
   }
 
-  /** Validates the input (as it came from the admin API) and opens a task. */
-  create(input: unknown): CreateResult {
+  /** Validates the input (as it came from the admin API; tools must be among knownTools when given) and opens a task. */
+  create(input: unknown, opts: { knownTools?: ReadonlySet<string> } = {}): CreateResult {
     const v = validateTaskInput(input, this.opts.defaultTtlS, this.opts.maxTtlS)
     if (!v.ok) return v
+    const unknown = opts.knownTools ? v.value.tools.filter((t) => !opts.knownTools!.has(t)) : []
+    if (unknown.length > 0) return invalid(`unknown tool(s): ${unknown.slice(0, 10).join(', ')}`) as CreateResult
     this.sweep()
     if (this.tasks.size >= this.opts.maxTasks) {
       return { ok: false, error: { status: 429, error: 'too_many_tasks', reason: `at most ${this.opts.maxTasks} tasks may be open at once` } }

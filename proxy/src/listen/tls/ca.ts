@@ -7,14 +7,12 @@
 import { webcrypto, createPrivateKey, randomBytes, X509Certificate as NodeX509 } from 'node:crypto'
 import { readFile, writeFile, rename, mkdir, unlink } from 'node:fs/promises'
 import { dirname, join, basename } from 'node:path'
-import * as x509 from '@peculiar/x509'
-
-x509.cryptoProvider.set(webcrypto as unknown as Crypto)
+import { x509 } from './x509.ts'
 
 /** Signing algorithms this CA can use for its key (the one it generates is ECDSA P-256). */
-type SigningAlgorithm = EcKeyImportParams & EcdsaParams | RsaHashedImportParams
+type SigningAlgorithm = webcrypto.EcKeyImportParams & webcrypto.EcdsaParams | webcrypto.RsaHashedImportParams
 
-export const P256: EcKeyGenParams & EcdsaParams = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
+export const P256: webcrypto.EcKeyGenParams & webcrypto.EcdsaParams = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
 
 export interface CaOptions {
   /** Mounted CA certificate (PEM). Must come with keyFile. */
@@ -31,18 +29,20 @@ export const DEFAULT_CA_VALIDITY_HOURS = 168
 /** Certificates are back-dated a little so clients with a slightly slow clock accept them. */
 export const CLOCK_SKEW_MS = 5 * 60_000
 
-export class CaError extends Error {}
+export class CaError extends Error {
+  override readonly name = 'CaError'
+}
 
 export class CertificateAuthority {
   /** The CA certificate, as @peculiar/x509 sees it. */
   readonly certificate: x509.X509Certificate
   readonly certPem: string
   /** Signing key: non-extractable when generated, so it cannot leave this process even by mistake. */
-  readonly signingKey: CryptoKey
+  readonly signingKey: webcrypto.CryptoKey
   readonly signingAlgorithm: SigningAlgorithm
   readonly origin: 'generated' | 'mounted'
 
-  private constructor(certificate: x509.X509Certificate, signingKey: CryptoKey, signingAlgorithm: SigningAlgorithm, origin: 'generated' | 'mounted') {
+  private constructor(certificate: x509.X509Certificate, signingKey: webcrypto.CryptoKey, signingAlgorithm: SigningAlgorithm, origin: 'generated' | 'mounted') {
     this.certificate = certificate
     this.certPem = certificate.toString('pem') + '\n'
     this.signingKey = signingKey
@@ -67,7 +67,7 @@ export class CertificateAuthority {
     const hours = opts.validityHours ?? DEFAULT_CA_VALIDITY_HOURS
     if (!Number.isInteger(hours) || hours < 1) throw new CaError('tls.ca.validity_hours must be a positive integer')
     // Generated extractable=false: the private key cannot be exported from WebCrypto at all.
-    const keys = (await webcrypto.subtle.generateKey(P256, false, ['sign', 'verify'])) as CryptoKeyPair
+    const keys = (await webcrypto.subtle.generateKey(P256, false, ['sign', 'verify'])) as webcrypto.CryptoKeyPair
     const cn = opts.commonName ?? `toolgate per-pod CA ${randomBytes(4).toString('hex')}`
     const cert = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: randomSerial(),
@@ -122,9 +122,9 @@ export class CertificateAuthority {
 
   /** Writes the CA certificate to `path` atomically (temp file in the same directory + rename). */
   async publish(path: string): Promise<void> {
-    await mkdir(dirname(path), { recursive: true })
     const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
     try {
+      await mkdir(dirname(path), { recursive: true })
       await writeFile(tmp, this.certPem, { mode: 0o644 })
       await rename(tmp, path)
     } catch (err) {

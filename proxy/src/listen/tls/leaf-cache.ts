@@ -7,7 +7,7 @@
 import { webcrypto, KeyObject, randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
 import { createSecureContext, type SecureContext } from 'node:tls'
-import * as x509 from '@peculiar/x509'
+import { x509 } from './x509.ts'
 import { Counter, type Registry } from 'prom-client'
 import { CLOCK_SKEW_MS, P256, randomSerial, type CertificateAuthority } from './ca.ts'
 
@@ -43,7 +43,7 @@ export class LeafCache {
   private readonly validityMs: number
   private readonly now: () => Date
   private readonly entries = new Map<string, Entry>()
-  private keys: Promise<{ pair: CryptoKeyPair; keyPem: string }> | null = null
+  private keys: Promise<{ pair: webcrypto.CryptoKeyPair; keyPem: string }> | null = null
   private readonly minted: Counter<'result'> | null
   private readonly lookups: Counter<'result'> | null
 
@@ -95,9 +95,9 @@ export class LeafCache {
     return entry.leaf
   }
 
-  private leafKeys(): Promise<{ pair: CryptoKeyPair; keyPem: string }> {
+  private leafKeys(): Promise<{ pair: webcrypto.CryptoKeyPair; keyPem: string }> {
     this.keys ??= (async () => {
-      const pair = (await webcrypto.subtle.generateKey(P256, true, ['sign', 'verify'])) as CryptoKeyPair
+      const pair = (await webcrypto.subtle.generateKey(P256, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair
       const keyPem = KeyObject.from(pair.privateKey).export({ type: 'pkcs8', format: 'pem' }) as string
       return { pair, keyPem }
     })()

@@ -1,0 +1,177 @@
+// The benchmark suite (`npm run bench`): every scenario in bench/suite/scenarios.ts, one after
+// the other, in one run on one machine, so the numbers are comparable side by side.
+//
+// Per scenario: a probe request (the answer must be the right one, or the scenario is skipped
+// with the reason), then open-loop load at a fixed rate (warm-up, then the measured phase:
+// latency percentiles, CPU time of the scenario's processes per request, peak RSS), then
+// closed-loop maximum throughput. Added latency = scenario percentile - its baseline's
+// percentile. Finally toolgate's ready-after-start time (spawn to /readyz 200, median of 5).
+//
+//   node bench/suite/run.ts [--quick] [--rate 2000] [--seconds 10] [--max-seconds 5]
+//                           [--connections 32] [--only a,b] [--nginx-workers 1]
+// Output: a table on stdout, bench/results/suite.json, bench/results/suite.svg.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { loadavg, tmpdir, cpus, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { Pool, type Dispatcher } from 'undici'
+import { maxThroughput, runLoad } from '../lib/loadgen.ts'
+import { repoRoot, startChild } from '../lib/processes.ts'
+import { cpuSeconds, sampleRss } from '../lib/procstat.ts'
+import { writeTestPki } from '../lib/pki.ts'
+import { measureReady } from '../lib/toolgate-process.ts'
+import { scenarios, allowConfig, type Prepared, type SuiteContext, type Target } from './scenarios.ts'
+import { evaluateTargets, type ScenarioResult, type SuiteResult } from './results.ts'
+import { renderTable } from './table.ts'
+import { renderSvg } from './svg.ts'
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rate: { type: 'string' },
+    seconds: { type: 'string' },
+    'max-seconds': { type: 'string' },
+    'warmup-seconds': { type: 'string' },
+    connections: { type: 'string', default: '32' },
+    only: { type: 'string' },
+    'nginx-workers': { type: 'string', default: '1' },
+    out: { type: 'string', default: join(repoRoot, 'bench', 'results') },
+  },
+})
+const quick = values.quick === true
+const rate = Number(values.rate ?? 2000)
+const seconds = Number(values.seconds ?? (quick ? 4 : 10))
+const maxSeconds = Number(values['max-seconds'] ?? (quick ? 2 : 5))
+const warmupSeconds = Number(values['warmup-seconds'] ?? (quick ? 1 : 2))
+const connections = Number(values.connections)
+const only = values.only ? new Set(values.only.split(',')) : null
+const node = process.execPath
+const r3 = (n: number): number => Math.round(n * 1000) / 1000
+
+const dir = mkdtempSync(join(tmpdir(), 'toolgate-suite-'))
+const secretFile = join(dir, 'bench-secret')
+writeFileSync(secretFile, `bench-secret-${Math.random().toString(36).slice(2)}\n`, { mode: 0o600 })
+const upstreamPki = await writeTestPki(dir, 'upstream')
+const interceptPki = await writeTestPki(dir, 'intercept')
+const upstream = await startChild(node, ['bench/lib/upstream-server.ts', '--secret-file', secretFile], /listening (\d+)/)
+const httpsUpstream = await startChild(node, ['bench/lib/upstream-server.ts', '--tls-cert', upstreamPki.serverCert, '--tls-key', upstreamPki.serverKey], /listening (\d+)/)
+const mcp = await startChild(node, ['bench/lib/mcp-server.ts'], /listening (\d+)/)
+const ctx: SuiteContext = {
+  dir,
+  upstreamPort: Number(upstream.ready[1]), upstreamPid: upstream.proc.pid!,
+  httpsUpstreamPort: Number(httpsUpstream.ready[1]), httpsUpstreamPid: httpsUpstream.proc.pid!,
+  mcpPort: Number(mcp.ready[1]), mcpPid: mcp.proc.pid!,
+  upstreamPki, interceptPki, secretFile, connections,
+  nginxWorkers: Number(values['nginx-workers']),
+}
+
+async function probe(t: Target): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  const d: Dispatcher = t.dispatcher ? t.dispatcher() : new Pool(t.origin, { connections: 1 })
+  try {
+    const res = await d.request({ origin: t.origin, path: t.path, method: (t.method ?? 'GET') as Dispatcher.HttpMethod, headers: t.headers, body: t.body ?? null, headersTimeout: 10_000, bodyTimeout: 10_000 })
+    return { status: res.statusCode, headers: res.headers, body: await res.body.text() }
+  } finally {
+    await d.close()
+  }
+}
+
+const results: ScenarioResult[] = []
+const loadBefore = loadavg()
+for (const s of scenarios) {
+  if (only && !only.has(s.name)) continue
+  process.stderr.write(`[bench] ${s.name}: `)
+  let prepared: Prepared | { skip: string }
+  try {
+    prepared = await s.setup(ctx)
+  } catch (err) {
+    prepared = { skip: `setup failed: ${(err as Error).message.slice(0, 300)}` }
+  }
+  if ('skip' in prepared) {
+    process.stderr.write(`SKIPPED: ${prepared.skip}\n`)
+    results.push({ name: s.name, description: s.description, baseline: s.baseline, toolgate: s.toolgate, skipped: prepared.skip })
+    continue
+  }
+  const p = prepared
+  try {
+    let why: string | null
+    try { why = p.verify(await probe(p.target)) } catch (err) { why = `probe failed: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}` }
+    if (why) {
+      process.stderr.write(`SKIPPED: ${why}\n`)
+      results.push({ name: s.name, description: s.description, baseline: s.baseline, toolgate: s.toolgate, skipped: why })
+      continue
+    }
+    const common = { ...p.target, connections }
+    // Warm-up first (JIT, pools, credential cache), then the measured phase with CPU and RSS.
+    await runLoad({ ...common, rate, durationMs: warmupSeconds * 1000 })
+    const cpu0 = cpuSeconds(p.pids)
+    const rss = sampleRss(p.pids)
+    const fixed = await runLoad({ ...common, rate, durationMs: seconds * 1000 })
+    const cpuFixed = cpuSeconds(p.pids) - cpu0
+    const rssFixed = rss.stop()
+    const rssMax = sampleRss(p.pids)
+    const cpu1 = cpuSeconds(p.pids)
+    const max = await maxThroughput({ ...common, durationMs: maxSeconds * 1000 })
+    const cpuMax = cpuSeconds(p.pids) - cpu1
+    const rssPeak = Math.max(rssFixed, rssMax.stop())
+    results.push({
+      name: s.name, description: s.description, baseline: s.baseline, toolgate: s.toolgate,
+      ...(p.notes ? { notes: p.notes } : {}),
+      ...(p.readyMs !== undefined ? { ready_ms: Math.round(p.readyMs) } : {}),
+      fixed_rate: {
+        offered_rps: rate, achieved_rps: Math.round(fixed.achievedRate), sent: fixed.sent, errors: fixed.errors, statuses: fixed.statuses,
+        latency_ms: { p50: r3(fixed.latencyMs.p50), p90: r3(fixed.latencyMs.p90), p99: r3(fixed.latencyMs.p99), p999: r3(fixed.latencyMs.p999), max: r3(fixed.latencyMs.max), mean: r3(fixed.latencyMs.mean) },
+        generator_lag_ms: { p99: r3(fixed.lagMs.p99), max: r3(fixed.lagMs.max) },
+        cpu_us_per_request: Math.round((cpuFixed / fixed.sent) * 1e6 * 10) / 10,
+        rss_mib_peak: r3(rssFixed),
+      },
+      max_throughput: { rps: Math.round(max.rps), requests: max.requests, errors: max.errors, cpu_us_per_request: max.requests ? Math.round((cpuMax / max.requests) * 1e6 * 10) / 10 : null },
+      rss_mib_peak: r3(rssPeak),
+    })
+    process.stderr.write(`p50 ${r3(fixed.latencyMs.p50)} ms, p99 ${r3(fixed.latencyMs.p99)} ms, max ${Math.round(max.rps)} req/s, errors ${fixed.errors + max.errors}\n`)
+  } finally {
+    await p.close()
+  }
+}
+
+// Ready after start, measured on its own (no load running), median of 5 starts.
+let ready: SuiteResult['ready'] = null
+if (!only || only.has('toolgate') || only.has('ready')) {
+  try {
+    const r = await measureReady(dir, allowConfig(ctx, 'ready'), 5)
+    ready = { median_ms: Math.round(r.medianMs), samples_ms: r.samplesMs.map((v) => Math.round(v)) }
+  } catch (err) {
+    process.stderr.write(`[bench] ready: SKIPPED: ${(err as Error).message.slice(0, 200)}\n`)
+  }
+}
+
+await upstream.stop()
+await httpsUpstream.stop()
+await mcp.stop()
+
+// Added latency against each scenario's baseline.
+for (const r of results) {
+  const base = results.find((b) => b.name === r.baseline)
+  if (r.fixed_rate && base?.fixed_rate) {
+    const a = r.fixed_rate.latency_ms
+    const b = base.fixed_rate.latency_ms
+    r.added_ms = { p50: r3(a.p50 - b.p50), p99: r3(a.p99 - b.p99), p999: r3(a.p999 - b.p999) }
+  }
+}
+const suite: SuiteResult = {
+  bench: 'suite',
+  when: new Date().toISOString(),
+  node: process.version,
+  machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', mem_gib: Math.round(totalmem() / 2 ** 30), loadavg_before: loadBefore.map(r3), loadavg_after: loadavg().map(r3) },
+  settings: { rate, seconds, warmup_seconds: warmupSeconds, max_seconds: maxSeconds, connections, quick, nginx_workers: ctx.nginxWorkers },
+  scenarios: results,
+  ready,
+  targets: [],
+}
+suite.targets = evaluateTargets(suite)
+
+mkdirSync(values.out!, { recursive: true })
+writeFileSync(join(values.out!, 'suite.json'), JSON.stringify(suite, null, 2) + '\n')
+writeFileSync(join(values.out!, 'suite.svg'), renderSvg(suite))
+process.stdout.write(renderTable(suite) + '\n')
+process.stdout.write(`\nwrote ${join(values.out!, 'suite.json')} and suite.svg\n`)
+rmSync(dir, { recursive: true, force: true })

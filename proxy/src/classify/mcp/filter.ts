@@ -1,0 +1,190 @@
+// Filters tools/list RESULTS on their way back to the agent, so it never sees tools it may not
+// call. The response to a POST is either one JSON body (application/json) or an SSE stream
+// (text/event-stream) whose events carry JSON-RPC messages. Only a response whose id is one of
+// the tools/list request ids (or any response with result.tools when requestIds is 'any', for
+// GET streams and resumed streams whose requests toolgate did not see) is rewritten; every other
+// byte passes through unchanged and in order. Once every awaited id has been answered the rest of
+// an SSE stream is passed through without inspection (JSON-RPC clients drop duplicate responses).
+//
+// Responses are parsed with the same strict parser as requests: a message another parser could
+// read differently (duplicate keys, bad UTF-8) ends the stream with McpFilterError instead of
+// being passed through; data that is not JSON at all is passed through (no client can read it
+// as a tools/list result). A JSON body, or one SSE event, larger than maxBytes while the filter
+// is still looking also ends it with McpFilterError: it can be neither checked nor passed unchecked.
+
+import { Transform, type TransformCallback } from 'node:stream'
+import { parseStrictJson, toValue } from './strict-json.ts'
+import { nameProblem } from './names.ts'
+import { SseSizeError, SseSplitter, type SseEvent } from './sse.ts'
+
+export interface ToolsListFilterOptions {
+  /** Content-Type of the upstream response. */
+  contentType: string
+  /** Name-only decision (list time): mcpToolAllowed(rules, name).allowed, usually. */
+  allowed: (toolName: string) => boolean
+  /** Ids of the tools/list requests in the POST this responds to; 'any' rewrites every result that has a tools list. */
+  requestIds: Set<string | number> | 'any'
+  /** Bound on a buffered JSON body or one SSE event. */
+  maxBytes: number
+  /** Told what was hidden, for the record (names only). */
+  onFiltered?: (info: { id: string | number; removed: string[]; kept: number }) => void
+}
+
+export class McpFilterError extends Error {
+  override name = 'McpFilterError'
+}
+
+type Mode = 'json' | 'sse' | 'other'
+
+export function responseMode(contentType: string): Mode {
+  const type = contentType.split(';')[0]!.trim().toLowerCase()
+  if (type === 'application/json') return 'json'
+  if (type === 'text/event-stream') return 'sse'
+  return 'other'
+}
+
+export function createToolsListFilter(opts: ToolsListFilterOptions): Transform {
+  const mode = responseMode(opts.contentType)
+  const pending = opts.requestIds === 'any' ? null : new Set(opts.requestIds)
+  const done = (): boolean => pending !== null && pending.size === 0
+  const rewrite = (value: unknown): unknown => rewriteMessages(value, opts, pending)
+
+  if (mode === 'other' || done()) return new Transform({ transform: (c: Buffer, _e, cb) => cb(null, c) })
+
+  if (mode === 'json') {
+    const chunks: Buffer[] = []
+    let size = 0
+    return new Transform({
+      transform(chunk: Buffer, _enc, cb: TransformCallback) {
+        size += chunk.length
+        if (size > opts.maxBytes) return cb(new McpFilterError(`tools/list response exceeds ${opts.maxBytes} bytes`))
+        chunks.push(chunk)
+        cb()
+      },
+      flush(cb: TransformCallback) {
+        const raw = Buffer.concat(chunks)
+        try {
+          cb(null, rewriteJson(raw, opts.maxBytes, rewrite))
+        } catch (err) {
+          cb(err as Error)
+        }
+      },
+    })
+  }
+
+  const splitter = new SseSplitter(opts.maxBytes)
+  let passthrough = false
+  const emit = (t: Transform, ev: SseEvent): void => {
+    if (ev.data.length === 0) return void t.push(ev.raw)
+    const replaced = rewriteJsonText(Buffer.from(ev.data.join('\n')), opts.maxBytes, rewrite)
+    t.push(replaced === null ? ev.raw : rewrittenEvent(ev, replaced))
+  }
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      if (passthrough) return cb(null, chunk)
+      try {
+        for (const ev of splitter.push(chunk)) {
+          if (passthrough) this.push(ev.raw)
+          else emit(this, ev)
+          if (!passthrough && done()) passthrough = true
+        }
+        if (passthrough) {
+          const held = splitter.drain()
+          if (held.length > 0) this.push(held)
+        }
+        cb()
+      } catch (err) {
+        cb(err instanceof SseSizeError ? new McpFilterError(err.message) : (err as Error))
+      }
+    },
+    flush(cb: TransformCallback) {
+      if (passthrough) return cb()
+      try {
+        const last = splitter.end()
+        if (last !== null) emit(this, last)
+        cb()
+      } catch (err) {
+        cb(err as Error)
+      }
+    },
+  })
+}
+
+/** The body to send for a buffered JSON response. */
+function rewriteJson(raw: Buffer, maxBytes: number, rewrite: (v: unknown) => unknown): Buffer {
+  if (raw.length === 0) return raw
+  const replaced = rewriteJsonText(raw, maxBytes, rewrite)
+  return replaced === null ? raw : Buffer.from(replaced)
+}
+
+/** New JSON text when the payload held a tools/list result that lost tools, null to keep the bytes. */
+function rewriteJsonText(raw: Buffer, maxBytes: number, rewrite: (v: unknown) => unknown): string | null {
+  const parsed = parseStrictJson(raw, maxBytes)
+  if (!parsed.ok) {
+    if (parsed.kind === 'syntax') return null
+    throw new McpFilterError(`MCP response refused: ${parsed.reason}`)
+  }
+  const value = toValue(parsed.root)
+  const next = rewrite(value)
+  return next === value ? null : JSON.stringify(next)
+}
+
+/** Same event, its data lines replaced by one line with the rewritten JSON (no newlines in it). */
+function rewrittenEvent(ev: SseEvent, json: string): Buffer {
+  const text = ev.raw.toString('utf8')
+  // Split keeping terminators; data lines go, other fields (id, event, retry, comments) stay.
+  const lines = text.match(/[^\r\n]*(?:\r\n|\r|\n|$)/g)!.filter((l) => l.length > 0)
+  const out: string[] = []
+  let placed = false
+  for (const line of lines) {
+    const content = line.replace(/[\r\n]+$/, '')
+    const field = content.replace(/^\ufeff/, '').split(':', 1)[0]
+    if (field === 'data' && content.length > 0) {
+      if (!placed) out.push(`${content.startsWith('\ufeff') ? '\ufeff' : ''}data: ${json}\n`)
+      placed = true
+    } else {
+      out.push(line)
+    }
+  }
+  return Buffer.from(out.join(''))
+}
+
+/** Returns the same value when nothing changed, else a copy with the hidden tools removed. */
+function rewriteMessages(value: unknown, opts: ToolsListFilterOptions, pending: Set<string | number> | null): unknown {
+  if (Array.isArray(value)) {
+    let changed = false
+    const next = value.map((m) => {
+      const r = rewriteOne(m, opts, pending)
+      if (r !== m) changed = true
+      return r
+    })
+    return changed ? next : value
+  }
+  return rewriteOne(value, opts, pending)
+}
+
+function rewriteOne(msg: unknown, opts: ToolsListFilterOptions, pending: Set<string | number> | null): unknown {
+  if (!isObject(msg) || 'method' in msg) return msg
+  const id = msg['id']
+  if (typeof id !== 'string' && typeof id !== 'number') return msg
+  if (pending !== null) {
+    if (!pending.has(id)) return msg
+    pending.delete(id)
+  }
+  const result = msg['result']
+  if (!isObject(result) || !Array.isArray(result['tools'])) return msg
+  const removed: string[] = []
+  const kept = (result['tools'] as unknown[]).filter((tool) => {
+    const name = isObject(tool) ? tool['name'] : undefined
+    const ok = typeof name === 'string' && nameProblem(name) === null && opts.allowed(name)
+    if (!ok) removed.push(typeof name === 'string' ? name : '(unnamed)')
+    return ok
+  })
+  opts.onFiltered?.({ id, removed, kept: kept.length })
+  if (removed.length === 0) return msg
+  return { ...msg, result: { ...result, tools: kept } }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}

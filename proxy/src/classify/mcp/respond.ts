@@ -1,0 +1,80 @@
+// JSON-RPC answers toolgate gives in place of the MCP server.
+//
+// A denied tools/call is answered with a CallToolResult carrying isError: true (HTTP 200), not
+// with a JSON-RPC error object. The MCP schema says tool errors "SHOULD be reported inside the
+// result object, with isError set to true, not as an MCP protocol-level error response.
+// Otherwise, the LLM would not be able to see that an error occurred and self-correct." Clients
+// (the official SDKs, agent frameworks) hand such a result to the model as the tool's output,
+// while a protocol error typically becomes an exception in the host. Any other denied method
+// (resources/read, prompts/get, ...) gets a JSON-RPC error object with code -32001. Both are
+// sent with HTTP 200 because Streamable HTTP clients treat a non-2xx POST as a transport failure
+// and never read the JSON-RPC body. Refusals of malformed bodies use 400/413/415 with the
+// standard JSON-RPC error codes. The decision id is in every answer so a human can find the record.
+
+import type { McpParse } from './parse.ts'
+
+export interface JsonRpcReply {
+  status: number
+  headers: Record<string, string>
+  body: string
+}
+
+/** Implementation-defined server error (JSON-RPC reserves -32000..-32099): denied by toolgate. */
+export const DENIED_CODE = -32001
+
+const HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' } as const
+
+export interface DenialItem {
+  id: string | number | null
+  /** JSON-RPC method of the denied message; tools/call answers as a tool error. */
+  method?: string
+  message: string
+}
+
+/**
+ * The answer to one denied message. `method` decides the shape (tools/call: result with
+ * isError; anything else: error object). A denied notification (id null) has no JSON-RPC
+ * answer, so it gets HTTP 403 with a JSON-RPC error object that has id null.
+ */
+export function jsonRpcDenial(id: string | number | null, message: string, decisionId: string, method?: string): JsonRpcReply {
+  if (id === null) return reply(403, denialMessage({ id, message, ...(method !== undefined ? { method } : {}) }, decisionId))
+  return reply(200, denialMessage({ id, message, ...(method !== undefined ? { method } : {}) }, decisionId))
+}
+
+/**
+ * The answer to a batch that cannot be forwarded (some element denied, or batches refused):
+ * one entry per element that has an id, in order. Elements that were allowed get a denial that
+ * says so, because the batch is forwarded whole or not at all (toolgate never rewrites what it
+ * decided). When no element has an id there is nothing to answer: HTTP 403.
+ */
+export function jsonRpcBatchDenial(items: readonly DenialItem[], decisionId: string): JsonRpcReply {
+  const answers = items.filter((i) => i.id !== null).map((i) => denialMessage(i, decisionId))
+  if (answers.length === 0) return reply(403, { jsonrpc: '2.0', id: null, error: { code: DENIED_CODE, message: 'denied by toolgate', data: { decision_id: decisionId } } })
+  return reply(200, answers)
+}
+
+/** The answer to a body parseMcpBody refused. */
+export function jsonRpcRefusal(refusal: Extract<McpParse, { ok: false }>, decisionId: string): JsonRpcReply {
+  return reply(refusal.status, {
+    jsonrpc: '2.0',
+    id: refusal.id,
+    error: { code: refusal.code, message: `refused by toolgate: ${refusal.reason}`, data: { decision_id: decisionId } },
+  })
+}
+
+function denialMessage(item: DenialItem, decisionId: string): unknown {
+  const text = `denied by toolgate: ${item.message} (decision ${decisionId})`
+  if (item.method === 'tools/call' && item.id !== null) {
+    return {
+      jsonrpc: '2.0',
+      id: item.id,
+      result: { content: [{ type: 'text', text }], isError: true, _meta: { 'toolgate/decision_id': decisionId } },
+    }
+  }
+  return { jsonrpc: '2.0', id: item.id, error: { code: DENIED_CODE, message: text, data: { decision_id: decisionId } } }
+}
+
+function reply(status: number, message: unknown): JsonRpcReply {
+  const body = JSON.stringify(message)
+  return { status, headers: { ...HEADERS, 'content-length': String(Buffer.byteLength(body)) }, body }
+}

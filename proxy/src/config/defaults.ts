@@ -1,0 +1,49 @@
+// The values toolgate uses for every field a config leaves out. The schema carries the same
+// values as `default` annotations (for docs/config.md); test/config checks the two agree.
+
+import type { Limits, Timeouts } from './schema.gen.ts'
+
+export const DEFAULT_MODE = 'enforce'
+
+// Loopback by default: the agent shares the pod's network namespace, and a proxy bound to every
+// interface would let other pods spend this agent's credentials.
+export const DEFAULT_LISTENERS = {
+  proxy: { host: '127.0.0.1', port: 15001 },
+  admin: { host: '127.0.0.1', port: 15000 },
+  transparent_http: { host: '127.0.0.1', port: 15002 },
+  transparent_tls: { host: '127.0.0.1', port: 15003 },
+} as const
+
+export const DEFAULT_LIMITS: Required<Limits> = {
+  max_header_bytes: 16384,
+  max_request_body_bytes: 10 * 1024 * 1024,
+  max_response_body_bytes: 100 * 1024 * 1024,
+  max_inspected_body_bytes: 1024 * 1024,
+  max_connections: 4096,
+  max_upstream_connections_per_origin: 128,
+}
+
+export const DEFAULT_TIMEOUTS: Required<Timeouts> = {
+  connect_ms: 5000,
+  response_headers_ms: 30000,
+  idle_ms: 60000,
+  client_headers_ms: 10000,
+  keep_alive_ms: 5000,
+  policy_eval_ms: 100,
+  shutdown_ms: 10000,
+}
+
+export const DEFAULT_LOGGING = { level: 'info', records: 'stdout' } as const
+
+export const DEFAULT_POLICY = {
+  entrypoint: 'toolgate/decision',
+  poll: { min_delay_ms: 10000, max_delay_ms: 30000 },
+} as const
+
+/** Environment variables the injector sets, by agent field. */
+export const AGENT_ENV = {
+  namespace: 'POD_NAMESPACE',
+  pod: 'POD_NAME',
+  service_account: 'SERVICE_ACCOUNT',
+  spiffe_id: 'SPIFFE_ID',
+} as const

@@ -1,0 +1,130 @@
+// ResolvedConfig: a validated toolgate.yaml with every default filled in, the shape the rest of
+// the sidecar reads. Sections owned by other stages (tls, transparent, credentials, tasks,
+// approvals) and the tools are passed through as written (an absent section is {}), so their
+// owners apply their own defaults. Paths the config stage resolves (policy bundle file, signing
+// key, records file) are absolute; other file fields stay as written and are resolved against
+// source.dir by whoever reads them.
+
+import { isAbsolute, resolve } from 'node:path'
+import { createHash } from 'node:crypto'
+import type {
+  Agent, Approvals, CredentialProvider, Labels, Limits, Mode, PolicySigning, Tasks, Timeouts, Tls, Tool, ToolgateConfig, Transparent,
+} from './schema.gen.ts'
+import { AGENT_ENV, DEFAULT_LIMITS, DEFAULT_LISTENERS, DEFAULT_LOGGING, DEFAULT_MODE, DEFAULT_POLICY, DEFAULT_TIMEOUTS } from './defaults.ts'
+
+export interface ListenerAddress {
+  host: string
+  /** 0 = any free port. */
+  port: number
+}
+
+/** Where the policy bundle comes from. */
+export type BundleSource =
+  | { kind: 'embedded' }
+  | { kind: 'file'; path: string }
+  | { kind: 'http'; url: string }
+
+export interface ConfigSource {
+  /** Absolute path of the config file. */
+  file: string
+  /** Its directory: relative paths in the config are relative to this. */
+  dir: string
+  /** The text that was parsed. */
+  text: string
+  /** sha256 of the text (hex): equal hashes mean nothing changed. */
+  hash: string
+}
+
+export interface ResolvedConfig {
+  version: 1
+  mode: Mode
+  listeners: {
+    proxy: ListenerAddress
+    admin: ListenerAddress
+    /** Present only when the config enables it. */
+    transparent_http?: ListenerAddress
+    transparent_tls?: ListenerAddress
+  }
+  limits: Required<Limits>
+  timeouts: Required<Timeouts>
+  logging: { level: 'debug' | 'info' | 'warn' | 'error'; records: 'stdout' | string }
+  policy: {
+    bundle: BundleSource
+    entrypoint: string
+    poll: { min_delay_ms: number; max_delay_ms: number }
+    /** public_key is absolute. */
+    signing?: PolicySigning
+    data: Record<string, unknown>
+  }
+  /** Config values win; each absent field comes from the injector's environment variables. */
+  agent: Agent & { labels: Labels }
+  tls: Tls
+  transparent: Transparent
+  credentials: Record<string, CredentialProvider>
+  /** As written, with required defaulting to false. */
+  tasks: Tasks & { required: boolean }
+  approvals: Approvals
+  tools: Tool[]
+  source: ConfigSource
+}
+
+export function sourceOf(text: string, file: string): ConfigSource {
+  const abs = resolve(file)
+  return { file: abs, dir: resolve(abs, '..'), text, hash: createHash('sha256').update(text).digest('hex') }
+}
+
+/** policy.bundle as written -> where to load it from. */
+export function bundleSource(bundle: string | undefined, dir: string): BundleSource {
+  if (bundle === undefined) return { kind: 'embedded' }
+  if (/^https?:\/\//i.test(bundle)) return { kind: 'http', url: bundle }
+  return { kind: 'file', path: isAbsolute(bundle) ? bundle : resolve(dir, bundle) }
+}
+
+/** Fills every default into a schema-valid config. */
+export function resolveConfig(raw: ToolgateConfig, source: ConfigSource, env: NodeJS.ProcessEnv): ResolvedConfig {
+  const l = raw.listeners ?? {}
+  const listeners: ResolvedConfig['listeners'] = {
+    proxy: { ...DEFAULT_LISTENERS.proxy, ...l.proxy },
+    admin: { ...DEFAULT_LISTENERS.admin, ...l.admin },
+  }
+  if (l.transparent_http) listeners.transparent_http = { ...DEFAULT_LISTENERS.transparent_http, ...l.transparent_http }
+  if (l.transparent_tls) listeners.transparent_tls = { ...DEFAULT_LISTENERS.transparent_tls, ...l.transparent_tls }
+
+  const p = raw.policy ?? {}
+  const policy: ResolvedConfig['policy'] = {
+    bundle: bundleSource(p.bundle, source.dir),
+    entrypoint: p.entrypoint ?? DEFAULT_POLICY.entrypoint,
+    poll: { ...DEFAULT_POLICY.poll, ...p.poll },
+    data: (p.data as Record<string, unknown> | undefined) ?? {},
+  }
+  if (p.signing) policy.signing = { ...p.signing, public_key: resolve(source.dir, p.signing.public_key) }
+
+  const records = raw.logging?.records ?? DEFAULT_LOGGING.records
+  const a = raw.agent ?? {}
+  const agent: ResolvedConfig['agent'] = { ...a, labels: a.labels ?? {} }
+  for (const [field, variable] of Object.entries(AGENT_ENV) as Array<[keyof typeof AGENT_ENV, string]>) {
+    const fromEnv = env[variable]
+    if (agent[field] === undefined && fromEnv !== undefined && fromEnv !== '') agent[field] = fromEnv
+  }
+
+  return {
+    version: 1,
+    mode: raw.mode ?? DEFAULT_MODE,
+    listeners,
+    limits: { ...DEFAULT_LIMITS, ...raw.limits },
+    timeouts: { ...DEFAULT_TIMEOUTS, ...raw.timeouts },
+    logging: {
+      level: raw.logging?.level ?? DEFAULT_LOGGING.level,
+      records: records === 'stdout' ? records : resolve(source.dir, records),
+    },
+    policy,
+    agent,
+    tls: raw.tls ?? {},
+    transparent: raw.transparent ?? {},
+    credentials: raw.credentials ?? {},
+    tasks: { ...raw.tasks, required: raw.tasks?.required ?? false },
+    approvals: raw.approvals ?? {},
+    tools: raw.tools,
+    source,
+  }
+}

@@ -1,0 +1,78 @@
+// One instantiated policy: the WASM module of a parsed bundle with its data loaded, bound to one
+// entrypoint. Built completely (and checked: entrypoint present, every builtin it needs
+// available) before the engine swaps it in, so a bad bundle never replaces a good one.
+// Memory is bounded: the module's linear memory may grow to maxMemoryPages and no further (an
+// evaluation that needs more fails, and the call is denied).
+
+import { loadPolicy } from '@open-policy-agent/opa-wasm'
+import type { LoadedPolicy } from '@open-policy-agent/opa-wasm'
+import { createHostBuiltins, SDK_BUILTINS } from './builtins.ts'
+import type { HostBuiltins } from './builtins.ts'
+import type { ParsedBundle } from './bundle.ts'
+
+export const DEFAULT_MAX_MEMORY_PAGES = 1024 // 64 MiB
+
+export class PolicyLoadError extends Error {
+  override name = 'PolicyLoadError'
+}
+
+export interface WasmPolicy {
+  readonly revision: string
+  readonly entrypoint: string
+  /** Evaluates at the given instant (time.now_ns); returns the raw result set. Throws on error. */
+  evaluate(input: unknown, nowNs: bigint): unknown
+  /** Current size of the module's linear memory, in bytes. */
+  memoryBytes(): number
+}
+
+interface Exports {
+  builtins(): number
+  opa_json_dump(addr: number): number
+}
+
+function readCString(mem: { buffer: ArrayBuffer }, addr: number): string {
+  const bytes = new Uint8Array(mem.buffer)
+  let end = addr
+  while (end < bytes.length && bytes[end] !== 0) end++
+  return new TextDecoder().decode(bytes.subarray(addr, end))
+}
+
+/** Builtin names the module calls on the host (its `builtins` export). */
+function requiredBuiltins(policy: LoadedPolicy): string[] {
+  const ex = (policy.wasmInstance as unknown as { exports: Exports }).exports
+  return Object.keys(JSON.parse(readCString(policy.mem, ex.opa_json_dump(ex.builtins()))) as Record<string, number>)
+}
+
+export async function instantiatePolicy(bundle: ParsedBundle, entrypoint: string, extraData: Record<string, unknown> | undefined, maxMemoryPages = DEFAULT_MAX_MEMORY_PAGES): Promise<WasmPolicy> {
+  const host: HostBuiltins = createHostBuiltins()
+  let policy: LoadedPolicy
+  try {
+    policy = await loadPolicy(bundle.wasm, { initial: 5, maximum: maxMemoryPages }, host.functions)
+  } catch (err) {
+    throw new PolicyLoadError(`policy.wasm cannot be loaded: ${String((err as Error)?.message ?? err)}`)
+  }
+  const entrypoints = policy.entrypoints as Record<string, number>
+  if (!Object.prototype.hasOwnProperty.call(entrypoints, entrypoint)) {
+    throw new PolicyLoadError(`policy.wasm has no entrypoint ${entrypoint} (it has: ${Object.keys(entrypoints).join(', ') || 'none'})`)
+  }
+  const missing = requiredBuiltins(policy).filter((b) => !SDK_BUILTINS.has(b) && !(b in host.functions))
+  if (missing.length > 0) throw new PolicyLoadError(`policy.wasm needs builtins toolgate does not provide: ${missing.join(', ')}`)
+
+  // The operator's policy.data goes under data.toolgate_config and wins over bundle data there.
+  const data = extraData === undefined ? bundle.data : { ...bundle.data, toolgate_config: extraData }
+  try {
+    policy.setData(data)
+  } catch (err) {
+    throw new PolicyLoadError(`bundle data cannot be loaded into the policy: ${String((err as Error)?.message ?? err)}`)
+  }
+  const entrypointId = entrypoints[entrypoint] as number
+  return {
+    revision: bundle.manifest.revision,
+    entrypoint,
+    evaluate(input, nowNs) {
+      host.setNow(nowNs)
+      return policy.evaluate(input, entrypointId)
+    },
+    memoryBytes: () => policy.mem.buffer.byteLength,
+  }
+}

@@ -1,0 +1,147 @@
+// Injector settings: what the webhook adds to an opted-in pod. The chart renders them into a
+// ConfigMap (charts/toolgate/templates/injector-configmap.yaml) that `toolgate inject --settings`
+// reads; every field has a default so an empty file is a working (proxy-variable) setup.
+// Validated with ajv; unknown fields are an error, so a typo in values.yaml does not pass silently.
+
+import { readFileSync } from 'node:fs'
+import { Ajv } from 'ajv'
+import { parse as parseYaml } from 'yaml'
+
+export type InterceptionMode = 'proxy' | 'transparent'
+
+export interface ResourceSettings {
+  requests: Record<string, string>
+  limits: Record<string, string>
+}
+
+export interface InjectorSettings {
+  /** Sidecar image (entrypoint: the toolgate binary). */
+  image: string
+  imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never'
+  /** true: init container with restartPolicy Always (Kubernetes >= 1.29); false: a regular container. */
+  nativeSidecar: boolean
+  /** Default interception mode; the annotation toolgate.dev/mode overrides it per pod. */
+  mode: InterceptionMode
+  optIn: {
+    /** Namespace label whose value `namespaceValue` opts every pod of the namespace in. */
+    namespaceLabel: string
+    namespaceValue: string
+    /** Pod label (and annotation of the same name) whose value `true` opts in and `false` opts out. */
+    podLabel: string
+    /** Honour the pod annotation `podLabel: "true"` as opt-in (needs the webhook to see all pods). */
+    annotation: boolean
+  }
+  /** Namespaces never injected (the injector's own is added by the command). */
+  skipNamespaces: string[]
+  /** Label that marks the injector's own pods; they are never injected. */
+  injectorLabel: { key: string; value: string }
+  config: {
+    /** ConfigMap (in the pod's namespace) holding toolgate.yaml; annotation toolgate.dev/config overrides. */
+    configMap: string
+    key: string
+    mountPath: string
+  }
+  /** ConfigMap (in the pod's namespace) with the policy bundle; '' = the sidecar's embedded bundle. */
+  policyBundle: { configMap: string; mountPath: string }
+  /** Secrets (in the pod's namespace) mounted only into the sidecar, at credentials.mountPath/<name>. */
+  credentials: { secrets: string[]; mountPath: string }
+  /** The sidecar's own projected service-account token: its workload identity for token exchange. */
+  token: { audience: string; expirationSeconds: number; mountPath: string }
+  /** The per-pod CA certificate, written by the sidecar, read-only in agent containers. */
+  ca: { mountPath: string; file: string }
+  ports: { proxy: number; admin: number; transparentHttp: number; transparentTls: number }
+  /** UID the sidecar runs as; transparent mode excludes it from the redirect. */
+  proxyUid: number
+  transparent: { excludeCidrs: string[]; excludePorts: number[] }
+  /** Extra NO_PROXY entries for agent containers (loopback is always there). */
+  noProxy: string[]
+  resources: ResourceSettings
+  /** Probe command run inside the sidecar (the admin listener is loopback-only, so kubelet httpGet cannot reach it). */
+  probe: { command: string[] }
+}
+
+const PROBE_SCRIPT =
+  "fetch('http://127.0.0.1:'+process.argv[1]+process.argv[2]).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+
+export function defaultSettings(): InjectorSettings {
+  return {
+    image: 'ghcr.io/toolgate/toolgate:0.1.0',
+    imagePullPolicy: 'IfNotPresent',
+    nativeSidecar: true,
+    mode: 'transparent',
+    optIn: { namespaceLabel: 'toolgate.dev/injection', namespaceValue: 'enabled', podLabel: 'toolgate.dev/inject', annotation: false },
+    skipNamespaces: ['kube-system', 'kube-public', 'kube-node-lease'],
+    injectorLabel: { key: 'toolgate.dev/component', value: 'injector' },
+    config: { configMap: 'toolgate-config', key: 'toolgate.yaml', mountPath: '/etc/toolgate' },
+    policyBundle: { configMap: '', mountPath: '/etc/toolgate/policy' },
+    credentials: { secrets: [], mountPath: '/etc/toolgate/credentials' },
+    token: { audience: 'toolgate', expirationSeconds: 600, mountPath: '/var/run/secrets/toolgate' },
+    ca: { mountPath: '/var/run/toolgate/ca', file: 'ca.crt' },
+    ports: { proxy: 15001, admin: 15000, transparentHttp: 15002, transparentTls: 15003 },
+    proxyUid: 15337,
+    transparent: { excludeCidrs: [], excludePorts: [] },
+    noProxy: [],
+    resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+    probe: { command: ['node', '-e', PROBE_SCRIPT] },
+  }
+}
+
+const str = { type: 'string' }
+const nonEmpty = { type: 'string', minLength: 1 }
+const port = { type: 'integer', minimum: 1, maximum: 65535 }
+const strMap = { type: 'object', additionalProperties: { type: 'string' } }
+const obj = (properties: Record<string, unknown>) => ({ type: 'object', additionalProperties: false, properties })
+
+const settingsSchema = obj({
+  image: nonEmpty,
+  imagePullPolicy: { enum: ['Always', 'IfNotPresent', 'Never'] },
+  nativeSidecar: { type: 'boolean' },
+  mode: { enum: ['proxy', 'transparent'] },
+  optIn: obj({ namespaceLabel: nonEmpty, namespaceValue: nonEmpty, podLabel: nonEmpty, annotation: { type: 'boolean' } }),
+  skipNamespaces: { type: 'array', items: nonEmpty },
+  injectorLabel: obj({ key: nonEmpty, value: str }),
+  config: obj({ configMap: nonEmpty, key: nonEmpty, mountPath: nonEmpty }),
+  policyBundle: obj({ configMap: str, mountPath: nonEmpty }),
+  credentials: obj({ secrets: { type: 'array', items: nonEmpty }, mountPath: nonEmpty }),
+  token: obj({ audience: nonEmpty, expirationSeconds: { type: 'integer', minimum: 600, maximum: 86400 }, mountPath: nonEmpty }),
+  ca: obj({ mountPath: nonEmpty, file: nonEmpty }),
+  ports: obj({ proxy: port, admin: port, transparentHttp: port, transparentTls: port }),
+  proxyUid: { type: 'integer', minimum: 1 },
+  transparent: obj({ excludeCidrs: { type: 'array', items: nonEmpty }, excludePorts: { type: 'array', items: port } }),
+  noProxy: { type: 'array', items: nonEmpty },
+  resources: obj({ requests: strMap, limits: strMap }),
+  probe: obj({ command: { type: 'array', items: nonEmpty, minItems: 1 } }),
+})
+
+const validate = new Ajv({ allErrors: true, strict: true }).compile(settingsSchema)
+
+/** Deep merge of plain objects; arrays and scalars from `over` replace. */
+function merge<T>(base: T, over: unknown): T {
+  if (over === undefined || over === null) return base
+  if (typeof base !== 'object' || base === null || Array.isArray(base) || typeof over !== 'object' || Array.isArray(over)) return over as T
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) }
+  for (const [k, v] of Object.entries(over as Record<string, unknown>)) out[k] = merge(out[k], v)
+  return out as T
+}
+
+/** Settings from a partial object (YAML/JSON parsed); throws one Error listing every problem. */
+export function resolveSettings(partial: unknown, source = 'settings'): InjectorSettings {
+  if (partial !== undefined && partial !== null && (typeof partial !== 'object' || Array.isArray(partial))) {
+    throw new Error(`${source}: expected a mapping of injector settings`)
+  }
+  if (partial && !validate(partial)) {
+    const problems = (validate.errors ?? []).map((e) => {
+      const where = e.instancePath || '/'
+      if (e.keyword === 'additionalProperties') return `${where}: unknown field '${String(e.params['additionalProperty'])}'`
+      if (e.keyword === 'enum') return `${where}: must be one of ${(e.params['allowedValues'] as unknown[]).join(', ')}`
+      return `${where}: ${e.message ?? 'invalid'}`
+    })
+    throw new Error(`${source}: invalid injector settings:\n  ${problems.join('\n  ')}`)
+  }
+  return merge(defaultSettings(), partial)
+}
+
+export function loadSettingsFile(file: string): InjectorSettings {
+  const text = readFileSync(file, 'utf8')
+  return resolveSettings(parseYaml(text) as unknown, file)
+}

@@ -1,0 +1,239 @@
+// Terminates TLS on a tunnel the proxy decided to inspect (CONNECT to an inspected tool, or a
+// redirected TLS connection) with a leaf certificate minted for the tunnel's host, then feeds the
+// decrypted connection to an internal, non-listening http.Server. Each request on it (keep-alive
+// included) goes to the request pipeline on its own, with the tunnel's authority attached so
+// classify can check that Host agrees with it. Only HTTP/1.1 is offered (ALPN), TLS 1.2 minimum.
+
+import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http'
+import { TLSSocket } from 'node:tls'
+import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { Counter, Gauge, type Registry } from 'prom-client'
+import type { LeafCache } from './leaf-cache.ts'
+import type { Logger } from '../../record/log.ts'
+
+export interface TunnelAuthority {
+  host: string
+  port: number
+  scheme: 'https'
+}
+
+/** The slice of the request pipeline the interceptor needs (RequestPipeline.handle fits). */
+export interface InterceptedRequestHandler {
+  handle(req: IncomingMessage, res: ServerResponse, ctx: {
+    via: 'intercepted' | 'transparent'
+    tunnelAuthority: TunnelAuthority
+    upgrade?: { socket: Duplex; head: Buffer }
+  }): void
+}
+
+export interface InterceptorLimits {
+  /** Time allowed for the TLS handshake (default 10 s). */
+  handshakeTimeoutMs?: number
+  /** A connection with no traffic for this long is closed (default 60 s). */
+  idleTimeoutMs?: number
+  /** Time to receive a request's headers (default 30 s). */
+  headersTimeoutMs?: number
+  keepAliveTimeoutMs?: number
+  maxHeaderBytes?: number
+  /** Most intercepted connections open at once; more are closed right away (default 1024). */
+  maxConnections?: number
+}
+
+export interface InterceptorOptions {
+  leafCache: LeafCache
+  pipeline: InterceptedRequestHandler
+  logger: Logger
+  limits?: InterceptorLimits
+  registry?: Registry
+}
+
+type Via = 'intercepted' | 'transparent'
+
+interface ConnectionInfo {
+  authority: TunnelAuthority
+  via: Via
+}
+
+export class TlsInterceptor {
+  private readonly leafCache: LeafCache
+  private readonly pipeline: InterceptedRequestHandler
+  private readonly logger: Logger
+  private readonly limits: Required<InterceptorLimits>
+  private readonly server: Server
+  /** Authority of each decrypted connection, looked up by the request's socket. */
+  private readonly info = new WeakMap<object, ConnectionInfo>()
+  private readonly open = new Set<Duplex>()
+  private readonly handshakes: Counter<'result'> | null
+  private readonly openGauge: Gauge | null
+  private closed = false
+
+  constructor(opts: InterceptorOptions) {
+    this.leafCache = opts.leafCache
+    this.pipeline = opts.pipeline
+    this.logger = opts.logger
+    this.limits = {
+      handshakeTimeoutMs: 10_000,
+      idleTimeoutMs: 60_000,
+      headersTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 5_000,
+      maxHeaderBytes: 32 * 1024,
+      maxConnections: 1024,
+      ...opts.limits,
+    }
+    this.handshakes = opts.registry ? new Counter({ name: 'toolgate_tls_handshakes_total', help: 'TLS handshakes on intercepted connections by result', labelNames: ['result'], registers: [opts.registry] }) : null
+    this.openGauge = opts.registry ? new Gauge({ name: 'toolgate_tls_intercepted_connections', help: 'Intercepted TLS connections open now', registers: [opts.registry] }) : null
+    this.server = this.createInnerServer()
+  }
+
+  /** Takes over a CONNECT tunnel (after the 200 was written) for an inspected tool. */
+  intercept(socket: Duplex, head: Buffer, tunnelAuthority: TunnelAuthority): void {
+    this.terminate(socket, head, tunnelAuthority, 'intercepted')
+  }
+
+  /**
+   * Terminates TLS on `socket` for `authority` and serves the requests inside it. `head` holds
+   * bytes already read from the socket (they are replayed first). Used by CONNECT interception
+   * and by the transparent TLS listener.
+   */
+  terminate(socket: Duplex, head: Buffer, authority: TunnelAuthority, via: Via): void {
+    if (this.closed || this.open.size >= this.limits.maxConnections) {
+      this.handshakes?.inc({ result: 'refused_limit' })
+      socket.destroy()
+      return
+    }
+    this.open.add(socket)
+    this.openGauge?.inc()
+    socket.once('close', () => {
+      this.open.delete(socket)
+      this.openGauge?.dec()
+    })
+    socket.on('error', () => socket.destroy())
+    socket.pause()
+    if (head.length > 0) socket.unshift(head)
+    // The bytes of the ClientHello may already be waiting; the whole handshake is bounded.
+    const handshakeTimer = setTimeout(() => {
+      this.handshakes?.inc({ result: 'timeout' })
+      socket.destroy()
+    }, this.limits.handshakeTimeoutMs)
+    handshakeTimer.unref()
+
+    this.leafCache.get(authority.host).then(
+      (leaf) => {
+        if (socket.destroyed) { clearTimeout(handshakeTimer); return }
+        const expected = sniForm(authority.host)
+        let sniMismatch: string | null = null
+        let secured = false
+        const tlsSocket = new TLSSocket(socket as Socket, {
+          isServer: true,
+          secureContext: leaf.context,
+          ALPNProtocols: ['http/1.1'],
+          minVersion: 'TLSv1.2',
+          requestCert: false,
+          // SNI, when sent, must name the tunnel's host: otherwise the client believes it talks to
+          // one host while toolgate decides on another.
+          SNICallback: (servername, cb) => {
+            if (sniForm(servername) === expected) cb(null, leaf.context)
+            else {
+              sniMismatch = servername.slice(0, 255)
+              cb(new Error('SNI does not match the tunnel host'), undefined)
+            }
+          },
+        })
+        tlsSocket.on('error', (err: Error & { code?: string }) => {
+          clearTimeout(handshakeTimer)
+          if (secured) { tlsSocket.destroy(); return }
+          const result = sniMismatch !== null ? 'sni_mismatch' : clientRejected(err) ? 'client_rejected_certificate' : 'failed'
+          this.handshakes?.inc({ result })
+          this.logger.info('intercepted TLS handshake failed', {
+            via,
+            host: authority.host,
+            port: authority.port,
+            result,
+            reason: result === 'client_rejected_certificate'
+              ? 'the client does not trust the toolgate CA for this host (certificate pinning, or the CA bundle is not installed)'
+              : result === 'sni_mismatch' ? `SNI ${JSON.stringify(sniMismatch)} does not match the tunnel host` : err.code ?? err.message,
+          })
+          tlsSocket.destroy()
+          socket.destroy()
+        })
+        tlsSocket.once('secure', () => {
+          clearTimeout(handshakeTimer)
+          secured = true
+          this.handshakes?.inc({ result: 'ok' })
+          this.info.set(tlsSocket, { authority, via })
+          tlsSocket.setTimeout(this.limits.idleTimeoutMs, () => tlsSocket.destroy())
+          tlsSocket.once('close', () => socket.destroy())
+          this.server.emit('connection', tlsSocket)
+        })
+      },
+      (err: Error) => {
+        clearTimeout(handshakeTimer)
+        this.handshakes?.inc({ result: 'mint_failed' })
+        this.logger.warn('cannot mint a leaf certificate', { host: authority.host.slice(0, 255), reason: err.message })
+        socket.destroy()
+      },
+    )
+  }
+
+  /** Stops taking new tunnels and closes the open ones. */
+  close(): void {
+    this.closed = true
+    for (const s of this.open) s.destroy()
+    this.server.closeAllConnections()
+  }
+
+  get openConnections(): number { return this.open.size }
+
+  private createInnerServer(): Server {
+    const server = createServer({
+      maxHeaderSize: this.limits.maxHeaderBytes,
+      headersTimeout: this.limits.headersTimeoutMs,
+      requestTimeout: 0,
+      keepAliveTimeout: this.limits.keepAliveTimeoutMs,
+      joinDuplicateHeaders: false,
+      insecureHTTPParser: false,
+    })
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const info = this.info.get(req.socket)
+      if (!info) { req.socket.destroy(); return }
+      this.pipeline.handle(req, res, { via: info.via, tunnelAuthority: info.authority })
+    })
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const info = this.info.get(socket)
+      if (!info) { socket.destroy(); return }
+      const res = new ServerResponse(req)
+      res.assignSocket(socket as Socket)
+      res.shouldKeepAlive = false
+      this.pipeline.handle(req, res, { via: info.via, tunnelAuthority: info.authority, upgrade: { socket, head } })
+    })
+    // A CONNECT inside a tunnel would be a tunnel in a tunnel: never allowed.
+    server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+      writeRaw(socket, 405, 'Method Not Allowed', { error: 'bad_request', reason: 'CONNECT is not allowed inside an intercepted tunnel' })
+    })
+    server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
+      if (!socket.writable) { socket.destroy(); return }
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+      writeRaw(socket, status, status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request', { error: 'bad_request', reason: `malformed request (${err.code ?? 'parse error'})` })
+    })
+    return server
+  }
+}
+
+function writeRaw(socket: Duplex, status: number, text: string, body: Record<string, unknown>): void {
+  const json = JSON.stringify(body)
+  socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`)
+}
+
+/** Host as it appears in SNI: lower case, no trailing dot, no IPv6 brackets. */
+function sniForm(host: string): string {
+  let h = host.toLowerCase()
+  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1)
+  return h.endsWith('.') ? h.slice(0, -1) : h
+}
+
+/** True when the client aborted the handshake because it does not accept our certificate. */
+function clientRejected(err: Error & { code?: string }): boolean {
+  return /ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|DECRYPT_ERROR)/.test(err.code ?? '') ||
+    /alert (bad certificate|unknown ca|certificate unknown)/i.test(err.message)
+}

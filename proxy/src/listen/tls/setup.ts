@@ -1,0 +1,48 @@
+// Builds TLS interception from the config: the per-pod CA (generated or mounted, its certificate
+// published for the agent), the leaf cache and the interceptor. The composition root calls this
+// once at start; the CA lives as long as the process (a reload does not replace it, because the
+// agent has already loaded the published certificate).
+
+import { resolve } from 'node:path'
+import type { Registry } from 'prom-client'
+import { CertificateAuthority } from './ca.ts'
+import { LeafCache } from './leaf-cache.ts'
+import { TlsInterceptor, type InterceptedRequestHandler } from './interceptor.ts'
+import type { ResolvedConfig } from '../../config/resolved.ts'
+import type { Logger } from '../../record/log.ts'
+
+export interface TlsInterception {
+  ca: CertificateAuthority
+  leafCache: LeafCache
+  interceptor: TlsInterceptor
+}
+
+export async function createTlsInterception(opts: { config: ResolvedConfig; pipeline: InterceptedRequestHandler; logger: Logger; registry?: Registry }): Promise<TlsInterception> {
+  const { config } = opts
+  const caCfg = config.tls.ca ?? {}
+  const dir = config.source.dir
+  const ca = await CertificateAuthority.create({
+    ...(caCfg.cert_file !== undefined ? { certFile: resolve(dir, caCfg.cert_file) } : {}),
+    ...(caCfg.key_file !== undefined ? { keyFile: resolve(dir, caCfg.key_file) } : {}),
+    ...(caCfg.validity_hours !== undefined ? { validityHours: caCfg.validity_hours } : {}),
+  })
+  if (caCfg.publish_cert_to !== undefined) await ca.publish(resolve(dir, caCfg.publish_cert_to))
+  opts.logger.info('TLS interception CA ready', { origin: ca.origin, subject: ca.subject, not_after: ca.notAfter.toISOString(), published_to: caCfg.publish_cert_to ?? null })
+  const leafCache = new LeafCache({ ca, maxEntries: config.tls.leaf_cache_size ?? 1000, ...(opts.registry ? { registry: opts.registry } : {}) })
+  const t = config.timeouts
+  const interceptor = new TlsInterceptor({
+    leafCache,
+    pipeline: opts.pipeline,
+    logger: opts.logger.child({ component: 'tls' }),
+    limits: {
+      handshakeTimeoutMs: t.client_headers_ms,
+      idleTimeoutMs: t.idle_ms,
+      headersTimeoutMs: t.client_headers_ms,
+      keepAliveTimeoutMs: t.keep_alive_ms,
+      maxHeaderBytes: config.limits.max_header_bytes,
+      maxConnections: config.limits.max_connections,
+    },
+    ...(opts.registry ? { registry: opts.registry } : {}),
+  })
+  return { ca, leafCache, interceptor }
+}

@@ -1,0 +1,12 @@
+// Builds the Helm v3 CLI (pinned in k8s/tools/helm/go.mod) from the Go module proxy, caches it per
+// machine and places it at <repo>/.cache/bin/helm for the chart tests (test/k8s).
+import { buildGoTool } from '../k8s/tools/build-go-tool.js'
+
+buildGoTool({
+  label: 'prepare-helm',
+  name: 'helm',
+  module: 'helm',
+  pinned: 'helm.sh/helm/v3',
+  pkg: 'helm.sh/helm/v3/cmd/helm',
+  versionArgs: ['version', '--short'],
+})

@@ -1,0 +1,210 @@
+// Unit tests of mutatePod / injectionVerdict: every injection rule, on plain pod objects.
+// (The same rules run against a real API server in apiserver.test.ts.)
+import t from 'tap'
+import { ANNOTATION } from '../../proxy/src/inject/annotations.ts'
+import { InjectionError, injectionVerdict, mutatePod, type NamespaceInfo } from '../../proxy/src/inject/mutate.ts'
+import type { Container, JsonPatchOp, Pod } from '../../proxy/src/inject/pod.ts'
+import { defaultSettings, resolveSettings, type InjectorSettings } from '../../proxy/src/inject/settings.ts'
+
+const optedNs: NamespaceInfo = { name: 'agents', labels: { 'toolgate.dev/injection': 'enabled' } }
+const plainNs: NamespaceInfo = { name: 'agents' }
+
+function basePod(extra: Partial<Pod['spec']> = {}, meta: Pod['metadata'] = {}): Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'agent', labels: { app: 'agent' }, annotations: { keep: 'me' }, ...meta },
+    spec: {
+      serviceAccountName: 'agent-sa',
+      containers: [
+        {
+          name: 'agent',
+          image: 'agent:1',
+          env: [{ name: 'KEEP', value: '1' }, { name: 'HTTP_PROXY', value: 'http://evil:3128' }],
+          volumeMounts: [
+            { name: 'data', mountPath: '/data' },
+            { name: 'kube-api-access-abcde', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true },
+          ],
+        },
+      ],
+      volumes: [
+        { name: 'data', emptyDir: {} },
+        {
+          name: 'kube-api-access-abcde',
+          projected: { sources: [{ serviceAccountToken: { expirationSeconds: 3607, path: 'token' } }, { configMap: { name: 'kube-root-ca.crt' } }] },
+        },
+      ],
+      nodeSelector: { pool: 'agents' },
+      ...extra,
+    },
+  }
+}
+
+/** Applies our patch (only whole-field add/replace on existing parents) to a copy of the pod. */
+function apply(pod: Pod, ops: JsonPatchOp[]): Pod {
+  const out = structuredClone(pod) as unknown as Record<string, Record<string, unknown>>
+  for (const op of ops) {
+    const [, parent, key] = op.path.split('/') as [string, string, string | undefined]
+    if (op.op === 'remove') throw new Error('unexpected remove')
+    if (key === undefined) out[parent] = op.value as Record<string, unknown>
+    else {
+      const k = key.replaceAll('~1', '/').replaceAll('~0', '~')
+      if (op.op === 'replace' && !(k in out[parent]!)) throw new Error(`replace of missing ${op.path}`)
+      if (op.op === 'add' && k in out[parent]!) throw new Error(`add over existing ${op.path}`)
+      out[parent]![k] = op.value
+    }
+  }
+  return out as unknown as Pod
+}
+
+function inject(pod: Pod, ns = optedNs, s: InjectorSettings = defaultSettings()): Pod {
+  const ops = mutatePod(pod, ns, s)
+  if (ops === null) throw new Error('expected injection')
+  return apply(pod, ops)
+}
+
+const byName = (cs: Container[] | undefined, n: string) => (cs ?? []).find((c) => c.name === n)
+const envOf = (c: Container | undefined) => Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value]))
+
+t.test('opt-in and opt-out rules', async (t) => {
+  const s = defaultSettings()
+  t.equal(mutatePod(basePod(), plainNs, s), null, 'not opted in: untouched')
+  t.ok(mutatePod(basePod(), optedNs, s), 'namespace label opts in')
+  t.ok(mutatePod(basePod({}, { labels: { 'toolgate.dev/inject': 'true' } }), plainNs, s), 'pod label opts in')
+  t.equal(mutatePod(basePod({}, { annotations: { 'toolgate.dev/inject': 'true' } }), plainNs, s), null, 'annotation opt-in is off by default')
+  const withAnn = resolveSettings({ optIn: { annotation: true } })
+  t.ok(mutatePod(basePod({}, { annotations: { 'toolgate.dev/inject': 'true' } }), plainNs, withAnn), 'annotation opt-in when enabled')
+  t.equal(mutatePod(basePod({}, { annotations: { 'toolgate.dev/inject': 'false' } }), optedNs, s), null, 'annotation opts out of a namespace opt-in')
+  t.equal(mutatePod(basePod({}, { labels: { 'toolgate.dev/inject': 'false' } }), optedNs, s), null, 'label opts out')
+  for (const ns of ['kube-system', 'kube-public', 'kube-node-lease']) {
+    t.equal(mutatePod(basePod({}, { labels: { 'toolgate.dev/inject': 'true' } }), { name: ns, labels: optedNs.labels! }, s), null, `${ns} skipped`)
+  }
+  t.equal(mutatePod(basePod({}, { labels: { 'toolgate.dev/component': 'injector', 'toolgate.dev/inject': 'true' } }), optedNs, s), null, 'own pods skipped')
+  t.equal(mutatePod(basePod({ hostNetwork: true }), optedNs, s), null, 'hostNetwork skipped')
+  t.match(injectionVerdict(basePod(), plainNs, s).reason, /not opted in/)
+})
+
+t.test('idempotent: an injected pod is left alone', async (t) => {
+  const once = inject(basePod())
+  t.ok(once.metadata?.annotations?.[ANNOTATION.status], 'status annotation set')
+  t.equal(mutatePod(once, optedNs, defaultSettings()), null, 'second pass: no patch')
+  t.equal(JSON.parse(once.metadata!.annotations![ANNOTATION.status]!).mode, 'transparent')
+})
+
+t.test('native sidecar, transparent mode (defaults)', async (t) => {
+  const pod = inject(basePod({ initContainers: [{ name: 'setup', image: 'setup:1' }] }))
+  const names = pod.spec.initContainers!.map((c) => c.name)
+  t.same(names, ['toolgate-init', 'toolgate', 'setup'], 'iptables first, then the sidecar, then the pod\'s own init containers')
+  const side = byName(pod.spec.initContainers, 'toolgate')!
+  t.equal(side.restartPolicy, 'Always', 'native sidecar')
+  t.same(pod.spec.containers.map((c) => c.name), ['agent'], 'no extra regular container')
+  const ipt = byName(pod.spec.initContainers, 'toolgate-init')!
+  t.same((ipt['args'] as string[]).slice(0, 4), ['iptables', 'install', '--proxy-uid', '15337'])
+  t.match(ipt['securityContext'], { capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] }, allowPrivilegeEscalation: false })
+  t.match(side['securityContext'], { runAsUser: 15337, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } })
+  const probe = side['readinessProbe'] as { exec: { command: string[] } }
+  t.same(probe.exec.command.slice(-2), ['15000', '/readyz'], 'readiness on the admin listener')
+  t.ok(side['livenessProbe'] && side['startupProbe'], 'liveness and startup probes')
+  t.same(side.resources, { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } })
+  const setup = byName(pod.spec.initContainers, 'setup')!
+  t.equal(envOf(setup)['HTTPS_PROXY'], 'http://127.0.0.1:15001', 'agent init containers are proxied too')
+})
+
+t.test('classic sidecar, proxy mode', async (t) => {
+  const s = resolveSettings({ nativeSidecar: false, mode: 'proxy' })
+  const pod = inject(basePod(), optedNs, s)
+  t.same(pod.spec.containers.map((c) => c.name), ['toolgate', 'agent'], 'sidecar first among containers')
+  t.equal(byName(pod.spec.containers, 'toolgate')!.restartPolicy, undefined)
+  t.equal(pod.spec.initContainers, undefined, 'no init containers added in proxy mode')
+})
+
+t.test('per-pod mode annotation overrides the default', async (t) => {
+  const pod = inject(basePod({}, { annotations: { [ANNOTATION.mode]: 'proxy' } }))
+  t.same(pod.spec.initContainers!.map((c) => c.name), ['toolgate'], 'no iptables init in proxy mode')
+  const t2 = inject(basePod({}, { annotations: { [ANNOTATION.mode]: 'transparent' } }), optedNs, resolveSettings({ mode: 'proxy' }))
+  t.ok(byName(t2.spec.initContainers, 'toolgate-init'), 'transparent by annotation')
+  t.throws(() => mutatePod(basePod({}, { annotations: { [ANNOTATION.mode]: 'sneaky' } }), optedNs, defaultSettings()), InjectionError)
+})
+
+t.test('agent containers: proxy env, CA, no token, no secrets', async (t) => {
+  const s = resolveSettings({ credentials: { secrets: ['github-token'] }, noProxy: ['.svc.cluster.local'] })
+  const input = basePod()
+  input.spec.volumes!.push({ name: 'gh', secret: { secretName: 'github-token' } })
+  input.spec.containers[0]!.volumeMounts!.push({ name: 'gh', mountPath: '/gh' })
+  const pod = inject(input, optedNs, s)
+  const agent = byName(pod.spec.containers, 'agent')!
+  const env = envOf(agent)
+  t.equal(env['HTTP_PROXY'], 'http://127.0.0.1:15001', 'agent HTTP_PROXY replaced, not duplicated')
+  t.equal(agent.env!.filter((e) => e.name === 'HTTP_PROXY').length, 1)
+  t.equal(env['KEEP'], '1', 'own env kept')
+  t.equal(env['NO_PROXY'], 'localhost,127.0.0.1,::1,.svc.cluster.local')
+  for (const k of ['SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'REQUESTS_CA_BUNDLE']) t.equal(env[k], '/var/run/toolgate/ca/ca.crt', k)
+  const mounts = agent.volumeMounts!.map((m) => m.name)
+  t.same(mounts, ['data', 'toolgate-ca'], 'token and secret mounts removed, CA added')
+  t.equal(agent.volumeMounts!.find((m) => m.name === 'toolgate-ca')!.readOnly, true, 'CA read-only for the agent')
+  t.equal(pod.spec.automountServiceAccountToken, false)
+  t.notOk(pod.spec.volumes!.some((v) => v.name.startsWith('kube-api-access')), 'token volume removed')
+  // The sidecar has the token (own audience), config, credential secret.
+  const side = byName(pod.spec.initContainers, 'toolgate')!
+  t.same(side.volumeMounts!.map((m) => m.name).sort(), ['toolgate-ca', 'toolgate-config', 'toolgate-cred-github-token', 'toolgate-tmp', 'toolgate-token'])
+  const tok = pod.spec.volumes!.find((v) => v.name === 'toolgate-token')!
+  t.same(tok.projected!.sources, [{ serviceAccountToken: { audience: 'toolgate', expirationSeconds: 600, path: 'token' } }])
+  t.same(envOf(side)['HTTP_PROXY'], undefined, 'sidecar itself is not proxied')
+  t.same(side.env!.map((e) => e.name), ['POD_NAMESPACE', 'POD_NAME', 'SERVICE_ACCOUNT', 'TOOLGATE_INTERCEPTION'])
+})
+
+t.test('config name, extra secrets, resources by annotation; policy bundle by setting', async (t) => {
+  const s = resolveSettings({ policyBundle: { configMap: 'toolgate-policy' } })
+  const pod = inject(
+    basePod({}, {
+      annotations: {
+        [ANNOTATION.config]: 'team-a-config',
+        [ANNOTATION.credentialSecrets]: 'a-secret, b-secret',
+        [ANNOTATION.cpuRequest]: '100m',
+        [ANNOTATION.memoryLimit]: '1Gi',
+      },
+    }),
+    optedNs,
+    s,
+  )
+  const cfg = pod.spec.volumes!.find((v) => v.name === 'toolgate-config')!
+  t.equal(cfg.configMap!.name, 'team-a-config')
+  t.ok(pod.spec.volumes!.find((v) => v.name === 'toolgate-policy' && v.configMap?.name === 'toolgate-policy'))
+  t.ok(pod.spec.volumes!.find((v) => v.secret?.secretName === 'b-secret'))
+  const side = byName(pod.spec.initContainers, 'toolgate')!
+  t.same(side.resources, { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '1Gi' } })
+  t.throws(() => mutatePod(basePod({}, { annotations: { [ANNOTATION.cpuRequest]: 'lots' } }), optedNs, s), /not a Kubernetes quantity/)
+  t.throws(() => mutatePod(basePod({}, { annotations: { [ANNOTATION.config]: '../etc' } }), optedNs, s), /not a valid object name/)
+})
+
+t.test('preserves what it does not own', async (t) => {
+  const before = basePod()
+  const pod = inject(before)
+  t.same(pod.spec['nodeSelector'], { pool: 'agents' })
+  t.equal(pod.metadata!.annotations!['keep'], 'me')
+  t.same(pod.metadata!.labels, { app: 'agent' })
+  t.equal(pod.spec.serviceAccountName, 'agent-sa')
+  t.same(before.spec.containers[0]!.env!.length, 2, 'input not mutated')
+  const ops = mutatePod(before, optedNs, defaultSettings())!
+  t.same(ops.map((o) => o.path).sort(), ['/metadata/annotations', '/spec/automountServiceAccountToken', '/spec/containers', '/spec/initContainers', '/spec/volumes'])
+})
+
+t.test('reserved names are refused, pods without metadata handled', async (t) => {
+  const bad = basePod()
+  bad.spec.volumes!.push({ name: 'toolgate-ca', emptyDir: {} })
+  t.throws(() => mutatePod(bad, optedNs, defaultSettings()), /reserved/)
+  const bad2 = basePod()
+  bad2.spec.containers.push({ name: 'toolgate' })
+  t.throws(() => mutatePod(bad2, optedNs, defaultSettings()), /reserved/)
+  const bare: Pod = { spec: { containers: [{ name: 'a', image: 'a' }] } }
+  const ops = mutatePod(bare, optedNs, defaultSettings())!
+  t.same(ops[0], { op: 'add', path: '/metadata', value: {} })
+  t.ok(apply(bare, ops).metadata!.annotations![ANNOTATION.status])
+})
+
+t.test('settings validation is clear', async (t) => {
+  t.throws(() => resolveSettings({ mode: 'maybe' }), /\/mode: must be one of proxy, transparent/)
+  t.throws(() => resolveSettings({ imagee: 'x' }), /unknown field 'imagee'/)
+  t.throws(() => resolveSettings({ token: { expirationSeconds: 60 } }), /expirationSeconds/)
+  t.equal(resolveSettings({}).image, defaultSettings().image)
+})

@@ -1,0 +1,167 @@
+// Task registry, task admin API and step-up approvals on a real HTTP server (loopback, port 0).
+
+import t from 'tap'
+import { createServer, type Server } from 'node:http'
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import { Registry } from 'prom-client'
+import { TaskRegistry } from '../../proxy/src/tasks/registry.ts'
+import { handleTasksApi } from '../../proxy/src/admin/api-tasks.ts'
+import { ApprovalGate } from '../../proxy/src/admin/api-approvals.ts'
+import { silentLogger } from '../../proxy/src/record/log.ts'
+
+type Route = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, url: URL) => Promise<boolean>
+
+async function serve(t: Tap.Test, routes: Route[]): Promise<string> {
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://admin')
+      for (const r of routes) if (await r(req, res, url)) return
+      res.writeHead(404)
+      res.end()
+    })()
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+declare namespace Tap { type Test = typeof t }
+
+const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+
+t.test('task API: create, get, delete (→ revoke), precise 4xx', async (t) => {
+  const tasks = new TaskRegistry({ defaultTtlS: 60, maxTtlS: 300, maxTasks: 2, registry: new Registry() })
+  t.teardown(() => tasks.close())
+  const revoked: string[] = []
+  const ended: string[] = []
+  tasks.on('ended', (task, reason) => ended.push(`${task.id}:${reason}`))
+  const base = await serve(t, [(req, res, url) => handleTasksApi(req, res, url, { tasks, knownTools: () => new Set(['search', 'kv']), revokeTask: async (id) => { revoked.push(id) } })])
+
+  const r = await fetch(`${base}/v1/tasks`, json({ intent: 'find papers', tools: ['search'], ttl_s: 120 }))
+  t.equal(r.status, 201)
+  const task = (await r.json()) as { id: string; expires_at: string; started_at: string; tools: string[]; calls: number }
+  t.match(task, { id: /^tsk_[A-Za-z0-9_-]{22}$/, tools: ['search'], calls: 0 })
+  t.equal(Date.parse(task.expires_at) - Date.parse(task.started_at), 120_000)
+  t.equal(r.headers.get('location'), `/v1/tasks/${task.id}`)
+
+  tasks.countCall(task.id)
+  const g = await fetch(`${base}/v1/tasks/${task.id}`)
+  t.equal(g.status, 200)
+  t.match(await g.json(), { id: task.id, calls: 1, intent: 'find papers' })
+  t.same(tasks.policyView(tasks.get(task.id)), { id: task.id, intent: 'find papers', declared_tools: ['search'], started_at: task.started_at, expires_at: task.expires_at, calls: 1 })
+
+  const cases: [RequestInit, number, RegExp][] = [
+    [json({ intent: '', tools: ['search'] }), 400, /intent must be a non-empty string/],
+    [json({ intent: 'x', tools: 'search' }), 400, /tools must be an array/],
+    [json({ intent: 'x', tools: ['Search!'] }), 400, /each tool must be a tool name/],
+    [json({ intent: 'x', tools: ['kv', 'kv'] }), 400, /listed twice/],
+    [json({ intent: 'x', tools: ['kv'], ttl_s: 301 }), 400, /ttl_s must be at most 300/],
+    [json({ intent: 'x', tools: ['kv'], ttl_s: 1.5 }), 400, /positive integer/],
+    [json({ intent: 'x', tools: ['kv'], admin: true }), 400, /unknown field "admin"/],
+    [json({ intent: 'x', tools: ['nosuch'] }), 400, /unknown tool\(s\): nosuch/],
+    [json([1]), 400, /JSON object/],
+    [{ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"intent":' }, 400, /not valid JSON/],
+    [{ method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' }, 415, /application\/json/],
+    [{ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ intent: 'x'.repeat(20000), tools: [] }) }, 413, /at most 16384 bytes/],
+    [{ method: 'PUT' }, 405, /use POST/],
+  ]
+  for (const [init, status, reason] of cases) {
+    const res = await fetch(`${base}/v1/tasks`, init)
+    t.equal(res.status, status, `${init.method} ${String(init.body).slice(0, 40)} → ${status}`)
+    t.match(((await res.json()) as { reason: string }).reason, reason)
+  }
+  const second = await fetch(`${base}/v1/tasks`, json({ intent: 'two', tools: [] }))
+  t.equal(second.status, 201)
+  const third = await fetch(`${base}/v1/tasks`, json({ intent: 'three', tools: [] }))
+  t.equal(third.status, 429, 'max_tasks bound')
+
+  const d = await fetch(`${base}/v1/tasks/${task.id}`, { method: 'DELETE' })
+  t.equal(d.status, 200)
+  t.match(await d.json(), { id: task.id, ended: true })
+  t.same(revoked, [task.id], 'delete revoked the task credentials')
+  t.same(ended, [`${task.id}:deleted`], "'ended' emitted once")
+  t.equal((await fetch(`${base}/v1/tasks/${task.id}`)).status, 404, 'gone after delete')
+  t.equal((await fetch(`${base}/v1/tasks/${task.id}`, { method: 'DELETE' })).status, 404, 'second delete is 404')
+  t.equal((await fetch(`${base}/v1/tasks/..%2f`)).status, 404)
+  t.equal((await fetch(`${base}/v1/other`)).status, 404, 'not its path: falls through')
+})
+
+t.test('task TTL: expired tasks end with reason expired (sweeper and lookup)', async (t) => {
+  let now = 1_000_000
+  const tasks = new TaskRegistry({ defaultTtlS: 10, maxTtlS: 10, maxTasks: 10, now: () => now, sweepMs: 20 })
+  t.teardown(() => tasks.close())
+  const ended: string[] = []
+  tasks.on('ended', (task, reason) => ended.push(`${task.intent}:${reason}`))
+  const a = tasks.create({ intent: 'a', tools: [] })
+  const b = tasks.create({ intent: 'b', tools: [], ttl_s: 5 })
+  if (!a.ok || !b.ok) throw new Error('create')
+  now += 5000
+  t.equal(tasks.get(b.task.id), undefined, 'lookup sees the expiry')
+  t.ok(b.task.ended)
+  t.ok(tasks.get(a.task.id), 'the other one is still open')
+  now += 5000
+  await new Promise((r) => setTimeout(r, 60))
+  t.same(ended, ['b:expired', 'a:expired'], 'the sweeper ended the rest')
+  t.equal(tasks.size, 0)
+  t.throws(() => new TaskRegistry({ defaultTtlS: 20, maxTtlS: 10, maxTasks: 1 }))
+})
+
+t.test('approvals: approve, deny, timeout, bounded pending, webhook, records', async (t) => {
+  const records: Record<string, unknown>[] = []
+  const hooks: Record<string, unknown>[] = []
+  const hook = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => { hooks.push(JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>); res.end() })
+  })
+  hook.listen(0, '127.0.0.1')
+  await once(hook, 'listening')
+  t.teardown(() => { hook.closeAllConnections(); hook.close() })
+  const registry = new Registry()
+  const gate = new ApprovalGate({ timeoutMs: 300, maxPending: 2, webhook: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`, records: { write: (r) => records.push(r) }, logger: silentLogger, registry })
+  t.teardown(() => gate.close())
+  const base = await serve(t, [(req, res, url) => gate.handleApi(req, res, url)])
+  const info = (id: string) => ({ decisionId: id, tool: 'db', method: 'DELETE', host: 'db.internal', path: '/rows', reason: 'destructive call', taskId: 'tsk_1' })
+
+  const p1 = gate.request(info('d1'))
+  const p2 = gate.request(info('d2'))
+  const overflow = await gate.request(info('d3'))
+  t.match(overflow, { approved: false, reason: /too many calls awaiting approval/ }, 'over the bound: denied at once')
+
+  const list = (await (await fetch(`${base}/v1/approvals`)).json()) as { approvals: { id: string }[] }
+  t.same(list.approvals.map((a) => a.id).sort(), ['d1', 'd2'])
+  t.match(await (await fetch(`${base}/v1/approvals/d1`)).json(), { id: 'd1', tool: 'db', reason: 'destructive call', task: 'tsk_1' })
+
+  const bad = await fetch(`${base}/v1/approvals/d1`, json({ decision: 'maybe' }))
+  t.equal(bad.status, 400)
+  t.match(await bad.json(), { reason: /"approve" or "deny"/ })
+  t.equal((await fetch(`${base}/v1/approvals/nope`, json({ decision: 'approve' }))).status, 404)
+  t.equal((await fetch(`${base}/v1/approvals/d1`, { method: 'DELETE' })).status, 405)
+
+  const ok = await fetch(`${base}/v1/approvals/d1`, json({ decision: 'approve', reason: 'ticket OPS-1' }))
+  t.equal(ok.status, 200)
+  t.same(await p1, { approved: true, reason: 'approved: ticket OPS-1' })
+  t.equal((await fetch(`${base}/v1/approvals/d1`, json({ decision: 'deny' }))).status, 404, 'answered once')
+  await fetch(`${base}/v1/approvals/d2`, json({ decision: 'deny' }))
+  t.same(await p2, { approved: false, reason: 'approval denied' })
+
+  const started = Date.now()
+  const timedOut = await gate.request(info('d4'))
+  t.match(timedOut, { approved: false, reason: /timed out after 300 ms/ })
+  t.ok(Date.now() - started < 1000)
+
+  const ac = new AbortController()
+  const cancelled = gate.request(info('d5'), ac.signal)
+  ac.abort()
+  t.match(await cancelled, { approved: false, reason: /cancelled/ })
+  t.equal(gate.size, 0, 'nothing left pending')
+
+  await new Promise((r) => setTimeout(r, 100))
+  t.ok(hooks.some((h) => h.id === 'd1' && h.type === 'approval_requested'), 'webhook announced the request')
+  const outcomes = records.filter((r) => r.type === 'approval_resolved').map((r) => `${r.approval_id}:${r.outcome}`).sort()
+  t.same(outcomes, ['d1:approved', 'd2:denied', 'd3:overflow', 'd4:timeout', 'd5:cancelled'])
+  t.equal(records.filter((r) => r.type === 'approval_requested').length, 4)
+  t.match(await registry.metrics(), /toolgate_approvals_total\{outcome="timeout"\} 1/)
+})

@@ -1,0 +1,75 @@
+// `toolgate iptables install|cleanup` for real, inside a throwaway network namespace: the rules
+// land as specified, installing twice gives the same rule set, cleanup removes everything.
+import t from 'tap'
+import { execFileSync } from 'node:child_process'
+import { main, parseCommand } from '../../proxy/src/listen/iptables/command.ts'
+import { chainRules } from '../../proxy/src/listen/iptables/rules.ts'
+import { createNetns, skipReason } from './helpers/netns.ts'
+import { repoRoot } from '../helpers/tools.ts'
+
+const nodeBin = process.execPath
+
+t.test('argument validation', async (t) => {
+  const run = async (argv: string[]): Promise<{ code: number; err: string; out: string }> => {
+    let err = ''
+    let out = ''
+    const code = await main(argv, { stderr: (s) => { err += s }, stdout: (s) => { out += s }, exec: async () => { throw new Error('must not run') } })
+    return { code, err, out }
+  }
+  t.equal((await run(['--help'])).code, 0)
+  t.match((await run(['install'])).err, /--proxy-uid is required/)
+  t.match((await run(['install', '--proxy-uid', 'root'])).err, /numeric UID/)
+  t.match((await run(['install', '--proxy-uid', '1', '--http-port', '70000'])).err, /port number/)
+  t.match((await run(['install', '--proxy-uid', '1', '--exclude-cidrs', '10.0.0.0/33'])).err, /not an IPv4 or IPv6 CIDR/)
+  t.match((await run(['reinstall', '--proxy-uid', '1'])).err, /install or cleanup/)
+  t.equal((await run(['install', '--proxy-uid', '1', '--bogus'])).code, 2)
+  const dry = await run(['install', '--proxy-uid', '1337', '--exclude-cidrs', '10.0.0.0/8,fd00::/8', '--exclude-ports', '22', '--dry-run'])
+  t.equal(dry.code, 0)
+  t.match(dry.out, /-A TOOLGATE_OUTPUT -m owner --uid-owner 1337 -j RETURN/)
+  t.match(dry.out, /-A TOOLGATE_OUTPUT -d 10.0.0.0\/8 -j RETURN/)
+  t.match(dry.out, /-A TOOLGATE_OUTPUT -d fd00::\/8 -j RETURN/)
+  t.match(dry.out, /--dport 443 -j REDIRECT --to-ports 15443/)
+  // Order matters: every RETURN comes before the first REDIRECT.
+  const p = parseCommand(['install', '--proxy-uid', '7', '--exclude-ports', '22', '--redirect-all', '15099'])
+  if (p === 'help') throw new Error('unexpected')
+  const rules = chainRules(p.rules, 4).map((r) => r.join(' '))
+  const firstRedirect = rules.findIndex((r) => r.includes('REDIRECT'))
+  t.ok(rules.slice(firstRedirect).every((r) => r.includes('REDIRECT')), 'no RETURN after a REDIRECT')
+  t.match(rules.at(-1), /^-p tcp -j REDIRECT --to-ports 15099$/, 'redirect-all comes last')
+})
+
+const skip = skipReason()
+t.test('install / reinstall / cleanup in a network namespace', { skip }, async (t) => {
+  const ns = createNetns({ veth: false })
+  t.teardown(() => ns.destroy())
+  const cli = (args: string[]): string => execFileSync('ip', ['netns', 'exec', ns.name, nodeBin, `${repoRoot}bin/toolgate.js`, 'iptables', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  const save = (bin: string): string => ns.exec([bin, '-t', 'nat']).split('\n').filter((l) => !l.startsWith('#') && !/^:\S+ \w+ \[/.test(l.replace(/\[\d+:\d+\]/, '[0:0]')) || l.startsWith(':TOOLGATE')).map((l) => l.replace(/\[\d+:\d+\]/g, '')).join('\n')
+  const args = ['install', '--proxy-uid', '1337', '--http-port', '15080', '--tls-port', '15443', '--exclude-cidrs', '192.0.2.0/24,2001:db8::/32', '--exclude-ports', '22,5432']
+  cli(args)
+  const once = save('iptables-save')
+  t.match(once, /-A OUTPUT -p tcp -j TOOLGATE_OUTPUT/)
+  t.match(once, /-A TOOLGATE_OUTPUT -m owner --uid-owner 1337 .*-j RETURN/)
+  t.match(once, /-A TOOLGATE_OUTPUT -d 192.0.2.0\/24 .*-j RETURN/)
+  t.match(once, /-A TOOLGATE_OUTPUT -p tcp -m tcp --dport 5432 .*-j RETURN/)
+  t.match(once, /-A TOOLGATE_OUTPUT -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 15080/)
+  t.notMatch(once, /2001:db8/, 'IPv6 CIDR not in the IPv4 table')
+  const v6 = save('ip6tables-save')
+  t.match(v6, /-A TOOLGATE_OUTPUT -d 2001:db8::\/32 .*-j RETURN/)
+  t.match(v6, /-A OUTPUT -p tcp -j TOOLGATE_OUTPUT/)
+
+  cli(args)
+  t.equal(save('iptables-save'), once, 'installing twice gives the same IPv4 rules')
+  t.equal(save('ip6tables-save'), v6, 'installing twice gives the same IPv6 rules')
+  t.equal((once.match(/-A OUTPUT -p tcp -j TOOLGATE_OUTPUT/g) ?? []).length, 1, 'one jump')
+
+  // A changed install replaces the chain contents (no stale rules).
+  cli(['install', '--proxy-uid', '1337', '--tls-port', '16443'])
+  const changed = save('iptables-save')
+  t.match(changed, /--to-ports 16443/)
+  t.notMatch(changed, /15443|192.0.2.0/)
+
+  cli(['cleanup'])
+  cli(['cleanup'])
+  t.notMatch(save('iptables-save'), /TOOLGATE/, 'cleanup removes the chain and the jump')
+  t.notMatch(save('ip6tables-save'), /TOOLGATE/)
+})
