@@ -17,6 +17,7 @@ import { createLogger, type Logger } from './record/log.ts'
 import { openRecordSink, type RecordSink } from './record/records.ts'
 import type { ResolvedConfig } from './config/resolved.ts'
 import type { PolicyEvaluator } from './decide/decide.ts'
+import { createCredentialServices } from './credential/wiring.ts'
 
 /** What the sidecar needs of a policy engine beyond evaluation. */
 export interface PolicyHandle extends PolicyEvaluator {
@@ -30,6 +31,7 @@ export interface StartOptions {
   records?: RecordSink
   /** Policy engine; default: started from config.policy. Tests may pass their own. */
   policy?: PolicyHandle
+  /** Task, credential and approval services; default: built from the config (credential/wiring.ts). */
   services?: Partial<PipelineServices>
   adminRoutes?: AdminRoute[]
   interceptor?: TunnelInterceptor | null
@@ -65,7 +67,11 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   const records = opts.records ?? openRecordSink(opts.config.logging.records)
   let runtime = buildRuntime(opts.config)
   const policy: PolicyHandle = opts.policy ?? (await startPolicyEngine(opts.config, metrics, logger))
-  const services: PipelineServices = { tasks: null, credentials: null, approvals: null, ...opts.services }
+  const owned = opts.services === undefined ? await createCredentialServices(opts.config, { registry: metrics.registry, logger, records }) : null
+  const services: PipelineServices = owned
+    ? { tasks: owned.tasks, credentials: owned.credentials, approvals: owned.approvals }
+    : { tasks: null, credentials: null, approvals: null, ...opts.services }
+  const adminRoutes: AdminRoute[] = [...(owned?.adminRoutes ?? []), ...(opts.adminRoutes ?? [])]
   const interceptor = opts.interceptor ?? null
 
   const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policy, services, records, metrics, logger })
@@ -84,7 +90,7 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
     if (!p.ready) reasons.push(`policy: ${p.reason ?? 'not ready'}`)
     return { ready: reasons.length === 0, reasons }
   }
-  const admin = createAdminServer({ metrics, logger, readiness, routes: () => opts.adminRoutes ?? [] })
+  const admin = createAdminServer({ metrics, logger, readiness, routes: () => adminRoutes })
 
   const cfg = opts.config.listeners
   const proxyAddr = await listen(proxy.server, cfg.proxy.host, cfg.proxy.port)
@@ -102,6 +108,7 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
       const next = buildRuntime(config)
       const previous = runtime
       runtime = next
+      owned?.applyConfig(config)
       // In-flight requests keep their snapshot; its pools close when those finish.
       void previous.pools.close()
       metrics.configReloads.inc({ result: 'success' })
@@ -113,6 +120,7 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
       admin.close()
       admin.closeAllConnections()
       await runtime.pools.destroy()
+      await owned?.close()
       await policy.close()
       await records.close()
     },

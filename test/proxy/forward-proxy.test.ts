@@ -4,6 +4,7 @@ import t from 'tap'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { ProxyAgent, fetch as undiciFetch, request } from 'undici'
+import { viaProxy } from '../helpers/proxy-client.ts'
 import { startUpstream, type Upstream } from '../helpers/upstream.ts'
 import { loopbackTool, startTestToolgate, testListeners, type TestToolgate } from '../helpers/toolgate.ts'
 
@@ -57,9 +58,9 @@ t.test('curl through the proxy: allowed call is forwarded in canonical form', as
 })
 
 t.test('denied calls get 403 with a JSON reason and a decision id that matches the record', async (t) => {
-  const res = await request(gate.proxyUrl, { method: 'GET', path: 'http://example.invalid/x', headers: { host: 'example.invalid' } })
-  t.equal(res.statusCode, 403)
-  const body = (await res.body.json()) as Record<string, string>
+  const res = await viaProxy(gate.proxyUrl, 'GET', 'http://example.invalid/x')
+  t.equal(res.status, 403)
+  const body = res.json() as Record<string, string>
   t.equal(body.error, 'denied')
   t.match(body.reason, /no tool in the allowlist matches http:\/\/example\.invalid:80/)
   const rec = gate.records.find((r) => r['id'] === body.decision_id) as Record<string, any>
@@ -67,18 +68,18 @@ t.test('denied calls get 403 with a JSON reason and a decision id that matches t
   t.equal(rec.decision, 'deny')
   t.equal(rec.stage, 'allowlist')
 
-  const admin = await request(gate.proxyUrl, { method: 'GET', path: `http://127.0.0.1:${up.port}/admin/users`, headers: { host: `127.0.0.1:${up.port}` } })
-  t.equal(admin.statusCode, 403)
-  t.match(((await admin.body.json()) as any).reason, /admin endpoints are off limits/, 'deny rule wins over the /** route')
+  const admin = await viaProxy(gate.proxyUrl, 'GET', `http://127.0.0.1:${up.port}/admin/users`)
+  t.equal(admin.status, 403)
+  t.match(admin.json().reason, /admin endpoints are off limits/, 'deny rule wins over the /** route')
 
-  const del = await request(gate.proxyUrl, { method: 'DELETE', path: `http://127.0.0.1:${up.port}/thing`, headers: { host: `127.0.0.1:${up.port}` } })
-  t.equal(del.statusCode, 403)
-  t.match(((await del.body.json()) as any).reason, /no route of tool echo allows DELETE \/thing/)
+  const del = await viaProxy(gate.proxyUrl, 'DELETE', `http://127.0.0.1:${up.port}/thing`)
+  t.equal(del.status, 403)
+  t.match(del.json().reason, /no route of tool echo allows DELETE \/thing/)
 })
 
 t.test('route prefix /t/<tool>/ forwards to the tool base URL', async (t) => {
   const res = await request(`${gate.proxyUrl}/t/echo/v1/items?id=7`)
-  t.equal(res.statusCode, 200)
+  t.equal(res.status, 200)
   const echoed = (await res.body.json()) as any
   t.equal(echoed.url, '/v1/items?id=7')
   t.equal(echoed.headers.host, `127.0.0.1:${up.port}`)
@@ -118,46 +119,43 @@ print(json.dumps({'requests': r.status_code, 'urllib': u.status, 'denied': denie
 
 t.test('redirects are passed back, never followed', async (t) => {
   const before = up.received.length
-  const res = await request(gate.proxyUrl, { method: 'GET', path: `http://127.0.0.1:${up.port}/redirect`, headers: { host: `127.0.0.1:${up.port}` } })
-  t.equal(res.statusCode, 302)
+  const res = await viaProxy(gate.proxyUrl, 'GET', `http://127.0.0.1:${up.port}/redirect`)
+  t.equal(res.status, 302)
   t.equal(res.headers.location, '/echo')
-  await res.body.dump()
   t.equal(up.received.length, before + 1, 'only the original request reached the upstream')
 })
 
 t.test('hop-by-hop response headers are removed', async (t) => {
-  const res = await request(gate.proxyUrl, { method: 'GET', path: `http://127.0.0.1:${up.port}/hop`, headers: { host: `127.0.0.1:${up.port}` } })
-  t.equal(res.statusCode, 200)
+  const res = await viaProxy(gate.proxyUrl, 'GET', `http://127.0.0.1:${up.port}/hop`)
+  t.equal(res.status, 200)
   t.notOk(res.headers['x-secret-hop'], 'header named in upstream Connection is dropped')
   t.notOk(res.headers['proxy-authenticate'])
-  t.equal(await res.body.text(), 'hop')
+  t.equal(res.body, 'hop')
 })
 
 t.test('upstream failures: timeout 504, refused 502, reset 502, each with a reason', async (t) => {
-  const slow = await request(gate.proxyUrl, { method: 'GET', path: `http://127.0.0.1:${up.port}/slow?ms=2000`, headers: { host: `127.0.0.1:${up.port}` } })
-  t.equal(slow.statusCode, 504)
-  t.match(((await slow.body.json()) as any).reason, /response headers in time/)
-  const reset = await request(gate.proxyUrl, { method: 'GET', path: `http://127.0.0.1:${up.port}/reset`, headers: { host: `127.0.0.1:${up.port}` } })
-  t.equal(reset.statusCode, 502)
-  await reset.body.dump()
+  const slow = await viaProxy(gate.proxyUrl, 'GET', `http://127.0.0.1:${up.port}/slow?ms=2000`)
+  t.equal(slow.status, 504)
+  t.match(slow.json().reason, /response headers in time/)
+  const reset = await viaProxy(gate.proxyUrl, 'GET', `http://127.0.0.1:${up.port}/reset`)
+  t.equal(reset.status, 502)
   t.equal(lastRecord().failure.kind, 'reset')
 })
 
 t.test('request body limit: declared too large → 413 before forwarding; streamed too large → 413', async (t) => {
   const before = up.received.length
-  const big = await request(gate.proxyUrl, { method: 'POST', path: `http://127.0.0.1:${up.port}/upload`, headers: { host: `127.0.0.1:${up.port}`, 'content-type': 'text/plain' }, body: 'x'.repeat(2048) })
-  t.equal(big.statusCode, 413)
-  await big.body.dump()
+  const big = await viaProxy(gate.proxyUrl, 'POST', `http://127.0.0.1:${up.port}/upload`, { headers: { 'content-type': 'text/plain' }, body: 'x'.repeat(2048) })
+  t.equal(big.status, 413)
   t.equal(up.received.length, before, 'nothing forwarded')
-  const small = await request(gate.proxyUrl, { method: 'POST', path: `http://127.0.0.1:${up.port}/upload`, headers: { host: `127.0.0.1:${up.port}`, 'content-type': 'text/plain' }, body: 'hello' })
-  t.equal(small.statusCode, 200)
-  t.equal(((await small.body.json()) as any).body, 'hello')
+  const small = await viaProxy(gate.proxyUrl, 'POST', `http://127.0.0.1:${up.port}/upload`, { headers: { 'content-type': 'text/plain' }, body: 'hello' })
+  t.equal(small.status, 200)
+  t.equal(small.json().body, 'hello')
 })
 
 t.test('a hostname that resolves to loopback is refused unless the tool names the address', async (t) => {
-  const res = await request(gate.proxyUrl, { method: 'GET', path: `http://localhost:${up.port}/x`, headers: { host: `localhost:${up.port}` } })
-  t.equal(res.statusCode, 403)
-  t.match(((await res.body.json()) as any).reason, /loopback/)
+  const res = await viaProxy(gate.proxyUrl, 'GET', `http://localhost:${up.port}/x`)
+  t.equal(res.status, 403)
+  t.match(res.json().reason, /loopback/)
   const rec = lastRecord()
   t.equal(rec.stage, 'destination')
   t.equal(rec.decision, 'deny')

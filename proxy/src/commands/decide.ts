@@ -15,8 +15,7 @@ import { Metrics } from '../record/metrics.ts'
 import { memorySink } from '../record/records.ts'
 import { silentLogger } from '../record/log.ts'
 import { decisionLabel } from '../record/decision-record.ts'
-import type { TaskService } from '../listen/services.ts'
-import type { PolicyInput } from '../decide/policy-input.ts'
+import { TaskRegistry } from '../tasks/registry.ts'
 
 const USAGE = `usage: toolgate decide [--config FILE] [--input FILE] [--json]
 
@@ -55,12 +54,16 @@ export function parseDecideLine(line: string): DecideLine | { error: string } {
   return { method: m[1]!.toUpperCase(), url: m[2]! }
 }
 
-/** A one-task TaskService so the policy sees the simulated task. */
-function simulatedTasks(task: DecideLine['task']): TaskService | null {
+/** A registry holding the one simulated task, so the policy sees it as it would a real one. */
+function simulatedTasks(task: DecideLine['task']): { tasks: TaskRegistry; id: string } | { error: string } | null {
   if (!task) return null
-  const now = Date.now()
-  const view: NonNullable<PolicyInput['task']> = { id: 'simulated', intent: task.intent ?? '', declared_tools: task.tools ?? [], started_at: new Date(now).toISOString(), expires_at: new Date(now + 3600_000).toISOString(), calls: 0 }
-  return { get: (id) => (id === 'simulated' ? { id, expiresAt: now + 3600_000 } : undefined), policyView: () => view, countCall: () => {} }
+  const tasks = new TaskRegistry({ defaultTtlS: 3600, maxTtlS: 86_400, maxTasks: 1, sweepMs: 3_600_000 })
+  const created = tasks.create({ intent: task.intent ?? 'simulated by toolgate decide', tools: task.tools ?? [] })
+  if (!created.ok) {
+    tasks.close()
+    return { error: `invalid task: ${created.error.reason}` }
+  }
+  return { tasks, id: created.task.id }
 }
 
 export const decideCommand: Command = {
@@ -96,17 +99,24 @@ export const decideCommand: Command = {
         denied++
         continue
       }
-      const tasks = simulatedTasks(parsed.task)
-      const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policy, services: { tasks, credentials: null, approvals: null }, records: memorySink(), metrics, logger: silentLogger })
+      const simulated = simulatedTasks(parsed.task)
+      if (simulated && 'error' in simulated) {
+        process.stdout.write(values.json ? JSON.stringify({ input: line, error: simulated.error }) + '\n' : `? ${line}\n    error: ${simulated.error}\n`)
+        denied++
+        continue
+      }
+      const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policy, services: { tasks: simulated?.tasks ?? null, credentials: null, approvals: null }, records: memorySink(), metrics, logger: silentLogger })
       const rawHeaders = Object.entries(parsed.headers ?? {}).flat()
-      if (tasks) rawHeaders.push('toolgate-task', 'simulated')
+      if (simulated) rawHeaders.push('toolgate-task', simulated.id)
       const c = classify({ via: 'forward', method: parsed.method, url: parsed.url, rawHeaders }, { allowlist: runtime.allowlist, newId: randomUUID, maxHeaderBytes: config.limits.max_header_bytes })
       if (!c.ok) {
+        simulated?.tasks.close()
         denied++
         process.stdout.write(values.json ? JSON.stringify({ input: parsed, decision: 'deny', stage: 'parse', status: c.status, reasons: [c.reason] }) + '\n' : `DENY ${parsed.method} ${parsed.url}\n    stage: parse (${c.status})\n    reason: ${c.reason}\n`)
         continue
       }
       const d = pipeline.decideCall(c.call, c.tool, c.routeMatch, runtime)
+      simulated?.tasks.close()
       const label = decisionLabel(d)
       if (!d.allow) denied++
       const out = { input: parsed, decision: label, tool: c.call.tool, route: c.call.route?.pattern ?? null, access: c.call.access, stage: d.stage, reasons: d.reasons, error: d.error, policy_revision: d.policyRevision, approval: d.approval, credential: d.credential }

@@ -7,7 +7,7 @@ import { formatConfigErrors } from '../config/errors.ts'
 import { ConfigWatcher } from '../config/watch.ts'
 import { createLogger } from '../record/log.ts'
 import type { ResolvedConfig } from '../config/resolved.ts'
-import { startSidecar } from '../sidecar.ts'
+import { startToolgate } from '../server.ts'
 
 const USAGE = `usage: toolgate run [--config FILE]
 
@@ -41,7 +41,7 @@ export const runCommand: Command = {
       config = loadEmbeddedConfig()
     }
     const logger = createLogger({ level: config.logging.level })
-    const sidecar = await startSidecar({ config, logger })
+    const sidecar = await startToolgate({ config, logger })
 
     let watcher: ConfigWatcher | null = null
     if (values.config) {

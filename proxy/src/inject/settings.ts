@@ -41,7 +41,8 @@ export interface InjectorSettings {
     key: string
     mountPath: string
   }
-  /** ConfigMap (in the pod's namespace) with the policy bundle; '' = the sidecar's embedded bundle. */
+  /** ConfigMap (in the pod's namespace) with the policy bundle; '' = the sidecar's embedded bundle. Mount paths are
+   *  siblings of the config mount, never inside it: a read-only configMap volume cannot hold mount points. */
   policyBundle: { configMap: string; mountPath: string }
   /** Secrets (in the pod's namespace) mounted only into the sidecar, at credentials.mountPath/<name>. */
   credentials: { secrets: string[]; mountPath: string }
@@ -73,8 +74,8 @@ export function defaultSettings(): InjectorSettings {
     skipNamespaces: ['kube-system', 'kube-public', 'kube-node-lease'],
     injectorLabel: { key: 'toolgate.dev/component', value: 'injector' },
     config: { configMap: 'toolgate-config', key: 'toolgate.yaml', mountPath: '/etc/toolgate' },
-    policyBundle: { configMap: '', mountPath: '/etc/toolgate/policy' },
-    credentials: { secrets: [], mountPath: '/etc/toolgate/credentials' },
+    policyBundle: { configMap: '', mountPath: '/etc/toolgate-policy' },
+    credentials: { secrets: [], mountPath: '/etc/toolgate-credentials' },
     token: { audience: 'toolgate', expirationSeconds: 600, mountPath: '/var/run/secrets/toolgate' },
     ca: { mountPath: '/var/run/toolgate/ca', file: 'ca.crt' },
     ports: { proxy: 15001, admin: 15000, transparentHttp: 15002, transparentTls: 15003 },

@@ -107,13 +107,17 @@ export class RequestPipeline {
     }
     if (!decision.pass) return this.finish(req, res, { call, decision, credential: null, status: decision.status, failure: null, startedAt })
 
+    // Aborted when the agent goes away, so a held approval or a token fetch stops waiting for it.
+    const abort = new AbortController()
+    res.on('close', () => { if (!res.writableFinished) abort.abort() })
+
     // Step-up approval: the call waits (bounded) until a human approves or denies.
     const { approvals, credentials, tasks } = this.deps.services
     if (decision.allow && decision.approval !== null) {
       if (!approvals) {
         decision = { ...decision, allow: false, pass: decision.mode === 'report', stage: 'approval', status: 403, reasons: [...decision.reasons, 'approval required but approvals are not configured'] }
       } else {
-        const verdict = await approvals.request({ decisionId: call.id, tool: call.tool ?? '', method: call.method, host: call.target.host, path: call.target.path, reason: decision.approval.reason, taskId: call.taskId })
+        const verdict = await approvals.request({ decisionId: call.id, tool: call.tool ?? '', method: call.method, host: call.target.host, path: call.target.path, reason: decision.approval.reason, taskId: call.taskId }, abort.signal)
         if (!verdict.approved) decision = { ...decision, allow: false, pass: false, stage: 'approval', status: 403, reasons: [...decision.reasons, verdict.reason] }
       }
       if (!decision.pass) return this.finish(req, res, { call, decision, credential: null, status: decision.status, failure: null, startedAt })
@@ -129,7 +133,7 @@ export class RequestPipeline {
         return this.finish(req, res, { call, decision: { ...decision, allow: false, pass: false, stage: 'credential', status: 503, reasons: ['credential providers are not configured'] }, credential: null, status: 503, failure: null, startedAt })
       }
       const task = call.taskId !== null && tasks ? tasks.get(call.taskId) ?? null : null
-      const got = await credentials.obtain({ decisionId: call.id, task, tool: call.tool ?? '', toolCredential, narrowing: decision.credential, agent: rt.agent })
+      const got = await credentials.obtain({ decisionId: call.id, task, tool: call.tool ?? '', toolCredential, narrowing: decision.credential, agent: rt.agent, signal: abort.signal })
       if (!got.ok) {
         return this.finish(req, res, { call, decision: { ...decision, allow: false, pass: false, stage: 'credential', status: got.status, reasons: [got.reason] }, credential: null, status: got.status, failure: null, startedAt })
       }
@@ -154,8 +158,6 @@ export class RequestPipeline {
         ? { status: 101, upstreamStatus: 101, upstreamSeconds: seconds, failure: null }
         : { status: up.status, upstreamStatus: null, upstreamSeconds: null, failure: { kind: up.status === 403 ? 'destination' : 'connect', reason: up.reason } }
     } else {
-      const abort = new AbortController()
-      res.on('close', () => { if (!res.writableFinished) abort.abort() })
       const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
       result = await forward({
         pools: rt.pools,

@@ -6,25 +6,21 @@ import type { Credential } from '../credential/credential.ts'
 import type { CredentialNarrowing } from '../decide/decision.ts'
 import type { PolicyInput } from '../decide/policy-input.ts'
 import type { ToolCredential } from '../config/schema.gen.ts'
+import type { Task } from '../tasks/registry.ts'
 
-export interface TaskLike {
-  id: string
-  expiresAt: number
-}
-
-export interface TaskService<T extends TaskLike = TaskLike> {
-  get(id: string): T | undefined
-  policyView(task: T): PolicyInput['task']
+export interface TaskService {
+  get(id: string): Task | undefined
+  policyView(task: Task): PolicyInput['task']
   countCall(id: string): void
 }
 
-export interface CredentialService<T extends TaskLike = TaskLike> {
-  obtain(req: { decisionId: string; task: T | null; tool: string; toolCredential: ToolCredential; narrowing: CredentialNarrowing | null; agent: PolicyInput['agent'] }): Promise<{ ok: true; credential: Credential } | { ok: false; status: number; reason: string }>
+export interface CredentialService {
+  obtain(req: { decisionId: string; task: Task | null; tool: string; toolCredential: ToolCredential; narrowing: CredentialNarrowing | null; agent: PolicyInput['agent']; signal?: AbortSignal }): Promise<{ ok: true; credential: Credential } | { ok: false; status: number; reason: string }>
   inject(headers: [string, string][], credential: Credential): [string, string][]
 }
 
 export interface ApprovalService {
-  request(info: { decisionId: string; tool: string; method: string; host: string; path: string; reason: string; taskId: string | null }): Promise<{ approved: boolean; reason: string }>
+  request(info: { decisionId: string; tool: string; method: string; host: string; path: string; reason: string; taskId: string | null }, signal?: AbortSignal): Promise<{ approved: boolean; reason: string }>
 }
 
 export interface PipelineServices {

@@ -132,6 +132,17 @@ export class PolicyEngine {
     return this.#active?.policy.memoryBytes() ?? 0
   }
 
+  /**
+   * The entrypoint's raw result set ([] when undefined, [{result}] otherwise), without the
+   * PolicyResult checks: for tools and tests that inspect other entrypoints. Throws when there is
+   * no bundle or the evaluation fails.
+   */
+  evaluateRaw(input: unknown): unknown {
+    const active = this.#active
+    if (!active) throw new Error(this.readiness().reason as string)
+    return active.policy.evaluate(input, evaluationInstant(input as PolicyInput))
+  }
+
   evaluate(input: PolicyInput): PolicyEvaluation {
     const active = this.#active
     if (!active) return { ok: false, error: this.readiness().reason as string, revision: null }
