@@ -1,6 +1,6 @@
 // Builds the OPA CLI from the Go module under policy/opa (version pinned in its go.mod), caches the
-// binary per machine, links it to <repo>/.cache/bin/opa, then runs `opa check --strict` and
-// `opa test` over the default policy so that `npm test` covers the Rego too.
+// binary per machine, copies it to <repo>/.cache/bin/opa, then runs `opa check --strict`,
+// `opa fmt --list` and `opa test` over the default policy so that `npm test` covers the Rego too.
 //
 // Idempotent and fast when cached: the cache key is the pinned OPA version plus a hash of
 // go.mod, go.sum and main.go, so a changed pin or dependency set builds a new binary.
@@ -42,16 +42,32 @@ const cacheRoot = process.env.TOOLGATE_CACHE || join(homedir(), '.cache', 'toolg
 const cachedDir = join(cacheRoot, 'opa', key)
 const cached = join(cachedDir, 'opa')
 
+/** The go command: on PATH, in /usr/local/go, or installed from Debian apt on a fresh machine.
+ * An older distro Go is fine: go.mod's `go` line makes it fetch the required toolchain from the
+ * Go module proxy (GOTOOLCHAIN=auto). */
+function findGo() {
+  for (const candidate of ['go', '/usr/local/go/bin/go', '/usr/lib/go/bin/go']) {
+    if (spawnSync(candidate, ['version'], { stdio: 'ignore' }).status === 0) return candidate
+  }
+  if (process.getuid?.() === 0 && spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0) {
+    console.log('prepare-opa: no Go toolchain found; installing golang-go from apt')
+    run('apt-get', ['update'])
+    run('apt-get', ['install', '-y', '--no-install-recommends', 'golang-go', 'ca-certificates', 'git'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+    if (spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0) return 'go'
+  }
+  fail('no Go toolchain: install Go (https://go.dev/dl) or run as root on Debian/Ubuntu so apt can install it')
+}
+
 if (!existsSync(cached)) {
   mkdirSync(cachedDir, { recursive: true })
   const tmp = join(cachedDir, `opa.tmp-${process.pid}`)
   console.log(`prepare-opa: building OPA ${version} (cache key ${key}); this takes a few minutes the first time`)
   // nice: the machine is shared; -trimpath keeps the binary independent of the checkout path.
-  const goArgs = ['go', 'build', '-trimpath', '-ldflags=-s -w', '-o', tmp, '.']
+  const goArgs = [findGo(), 'build', '-trimpath', '-buildvcs=false', '-ldflags=-s -w', '-o', tmp, '.']
   const hasNice = spawnSync('nice', ['--version'], { stdio: 'ignore' }).status === 0
   run(hasNice ? 'nice' : goArgs[0], hasNice ? ['-n', '10', ...goArgs] : goArgs.slice(1), {
     cwd: modDir,
-    env: { ...process.env, GOFLAGS: `${process.env.GOFLAGS ?? ''} -mod=readonly`.trim() },
+    env: { ...process.env, GOFLAGS: `${process.env.GOFLAGS ?? ''} -mod=readonly`.trim(), GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? 'auto' },
   })
   renameSync(tmp, cached) // atomic: a concurrent run sees either no binary or a whole one
 }
@@ -74,11 +90,13 @@ console.log(`prepare-opa: ${target} (OPA ${version})`)
 if (!process.argv.includes('--no-rego')) {
   const src = join(root, 'policy', 'src')
   run(target, ['check', '--strict', src])
+  const fmt = spawnSync(target, ['fmt', '--list', src], { encoding: 'utf8' })
+  if (fmt.status !== 0 || fmt.stdout.trim() !== '') fail(`Rego files not in opa fmt form (run .cache/bin/opa fmt -w policy/src): ${fmt.stdout.trim()} ${fmt.stderr ?? ''}`)
   const r = spawnSync(target, ['test', src], { encoding: 'utf8' })
   if (r.status !== 0) {
     process.stdout.write(r.stdout ?? '')
     process.stderr.write(r.stderr ?? '')
     fail(`opa test ${src} failed`)
   }
-  console.log(`prepare-opa: opa check --strict ok; opa test: ${(r.stdout.trim().split('\n').pop() ?? '').trim()}`)
+  console.log(`prepare-opa: opa check --strict, opa fmt ok; opa test: ${(r.stdout.trim().split('\n').pop() ?? '').trim()}`)
 }

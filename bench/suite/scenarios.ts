@@ -96,7 +96,9 @@ async function toolgateScenario(ctx: SuiteContext, name: string, yaml: string, t
   try {
     tg = await startToolgateProcess(ctx.dir, yaml, { configName: `${name}.yaml` })
   } catch (err) {
-    return { skip: `toolgate did not start: ${(err as Error).message.split('\n').find((l) => /Error|error/.test(l))?.trim().slice(0, 200) ?? 'unknown error'}` }
+    const msg = (err as Error).message
+    const line = msg.split('\n').find((l) => /Error\b|error"/.test(l))?.trim() ?? msg.replace(/\s+/g, ' ').slice(-240)
+    return { skip: `toolgate did not start: ${line.slice(0, 240)}` }
   }
   return { target: target(tg.proxyUrl), pids: [tg.pid], readyMs: tg.readyMs, verify, close: () => tg.stop() }
 }

@@ -8,7 +8,6 @@ import type { Server } from 'node:http'
 import { once } from 'node:events'
 import { RequestPipeline } from './listen/pipeline.ts'
 import { createProxyListener, type ListenerHandle } from './listen/proxy-listener.ts'
-import type { TunnelInterceptor } from './listen/connect.ts'
 import { buildRuntime, type Runtime } from './listen/runtime.ts'
 import type { PipelineServices } from './listen/services.ts'
 import { createAdminServer, type AdminRoute } from './admin/admin-server.ts'
@@ -18,6 +17,9 @@ import { openRecordSink, type RecordSink } from './record/records.ts'
 import type { ResolvedConfig } from './config/resolved.ts'
 import type { PolicyEvaluator } from './decide/decide.ts'
 import { createCredentialServices } from './credential/wiring.ts'
+import { createTlsInterception } from './listen/tls/setup.ts'
+import type { TlsInterceptor } from './listen/tls/interceptor.ts'
+import { startTransparentListeners } from './listen/transparent/listeners.ts'
 
 /** What the sidecar needs of a policy engine beyond evaluation. */
 export interface PolicyHandle extends PolicyEvaluator {
@@ -34,7 +36,8 @@ export interface StartOptions {
   /** Task, credential and approval services; default: built from the config (credential/wiring.ts). */
   services?: Partial<PipelineServices>
   adminRoutes?: AdminRoute[]
-  interceptor?: TunnelInterceptor | null
+  /** TLS interception for CONNECT tunnels; default: built from config.tls (per-pod CA). null: plain tunnels only. */
+  interceptor?: ((pipeline: RequestPipeline) => Promise<TlsInterceptor>) | null
   /** Metrics registry owner; default: a new one (process metrics included). */
   metrics?: Metrics
 }
@@ -42,6 +45,8 @@ export interface StartOptions {
 export interface Toolgate {
   readonly proxyUrl: string
   readonly adminUrl: string
+  /** Addresses of the transparent listeners, when the config enables them. */
+  readonly transparent: { http: string | null; tls: string | null }
   readonly metrics: Metrics
   runtime(): Runtime
   /** Swaps in a new config (already validated). Throws, keeping the old one, if it cannot be applied. */
@@ -72,12 +77,15 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
     ? { tasks: owned.tasks, credentials: owned.credentials, approvals: owned.approvals }
     : { tasks: null, credentials: null, approvals: null, ...opts.services }
   const adminRoutes: AdminRoute[] = [...(owned?.adminRoutes ?? []), ...(opts.adminRoutes ?? [])]
-  const interceptor = opts.interceptor ?? null
-
   const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policy, services, records, metrics, logger })
+  const makeInterceptor = opts.interceptor === undefined
+    ? async (p: RequestPipeline) => (await createTlsInterception({ config: opts.config, pipeline: p, logger, registry: metrics.registry })).interceptor
+    : opts.interceptor
+  const interceptor = makeInterceptor ? await makeInterceptor(pipeline) : null
+  const connectDeps = { pipeline, runtime: () => runtime, records, metrics }
   const proxy: ListenerHandle = createProxyListener({
     pipeline,
-    connect: { pipeline, runtime: () => runtime, records, metrics, interceptor: () => interceptor },
+    connect: { ...connectDeps, interceptor: () => interceptor },
     runtime,
     metrics,
     name: 'proxy',
@@ -95,12 +103,21 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   const cfg = opts.config.listeners
   const proxyAddr = await listen(proxy.server, cfg.proxy.host, cfg.proxy.port)
   const adminAddr = await listen(admin, cfg.admin.host, cfg.admin.port)
+  const transparent = await startTransparentListeners({ config: opts.config, pipeline, deps: connectDeps, interceptor, logger })
   listening = true
-  logger.info('toolgate listening', { proxy: urlOf(proxyAddr), admin: urlOf(adminAddr), tools: opts.config.tools.length, mode: opts.config.mode })
+  logger.info('toolgate listening', {
+    proxy: urlOf(proxyAddr),
+    admin: urlOf(adminAddr),
+    ...(transparent.http ? { transparent_http: urlOf(transparent.http) } : {}),
+    ...(transparent.tls ? { transparent_tls: urlOf(transparent.tls) } : {}),
+    tools: opts.config.tools.length,
+    mode: opts.config.mode,
+  })
 
   return {
     proxyUrl: urlOf(proxyAddr),
     adminUrl: urlOf(adminAddr),
+    transparent: { http: transparent.http ? urlOf(transparent.http) : null, tls: transparent.tls ? urlOf(transparent.tls) : null },
     metrics,
     runtime: () => runtime,
     readiness,
@@ -116,7 +133,8 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
     },
     async close(graceMs = opts.config.timeouts.shutdown_ms) {
       listening = false
-      await proxy.drain(graceMs)
+      await Promise.all([proxy.drain(graceMs), transparent.close(graceMs)])
+      interceptor?.close()
       admin.close()
       admin.closeAllConnections()
       await runtime.pools.destroy()

@@ -10,6 +10,7 @@ import { once } from 'node:events'
 import { request } from 'undici'
 import { repoRoot } from '../helpers/tools.ts'
 import { startUpstream } from '../helpers/upstream.ts'
+import { viaProxy } from '../helpers/proxy-client.ts'
 
 const exec = promisify(execFile)
 const bin = join(repoRoot, 'bin/toolgate.js')
@@ -118,11 +119,7 @@ tools:
       if (m) { clearTimeout(timer); resolve({ proxy: m[1]!, admin: m[2]! }) }
     })
   })
-  const get = async (path: string) => {
-    const r = await request(ports.proxy, { method: 'GET', path: `http://127.0.0.1:${up.port}${path}`, headers: { host: `127.0.0.1:${up.port}` } })
-    await r.body.dump()
-    return r.statusCode
-  }
+  const get = async (path: string) => (await viaProxy(ports.proxy, 'GET', `http://127.0.0.1:${up.port}${path}`)).status
   t.equal(await get('/a'), 200)
   t.equal(await get('/b'), 403)
 
@@ -144,12 +141,12 @@ tools:
   writeFileSync(file + '.new', cfg('/slow'))
   renameSync(file + '.new', file)
   await waitFor(async () => (await get('/slow?ms=1')) === 200, 5000)
-  const slow = request(ports.proxy, { method: 'GET', path: `http://127.0.0.1:${up.port}/slow?ms=700`, headers: { host: `127.0.0.1:${up.port}` } })
+  const slow = viaProxy(ports.proxy, 'GET', `http://127.0.0.1:${up.port}/slow?ms=700`)
   await new Promise((r) => setTimeout(r, 150))
   child.kill('SIGTERM')
   const res = await slow
-  t.equal(res.statusCode, 200, 'in-flight call completed during the drain')
-  t.equal(await res.body.text(), 'slow')
+  t.equal(res.status, 200, 'in-flight call completed during the drain')
+  t.equal(res.body, 'slow')
   const [code] = await once(child, 'exit')
   t.equal(code, 0, 'clean exit')
 })

@@ -99,7 +99,9 @@ t.test('native sidecar, transparent mode (defaults)', async (t) => {
   t.equal(side.restartPolicy, 'Always', 'native sidecar')
   t.same(pod.spec.containers.map((c) => c.name), ['agent'], 'no extra regular container')
   const ipt = byName(pod.spec.initContainers, 'toolgate-init')!
-  t.same((ipt['args'] as string[]).slice(0, 4), ['iptables', 'install', '--proxy-uid', '15337'])
+  t.same(ipt['args'], ['iptables', 'install', '--proxy-uid', '15337', '--http-port', '15002', '--tls-port', '15003', '--redirect-all', '15002'])
+  const ex = inject(basePod(), optedNs, resolveSettings({ transparent: { excludeCidrs: ['10.0.0.0/8'], excludePorts: [5432], redirectAll: false } }))
+  t.same((byName(ex.spec.initContainers, 'toolgate-init')!['args'] as string[]).slice(8), ['--exclude-cidrs', '10.0.0.0/8', '--exclude-ports', '5432'])
   t.match(ipt['securityContext'], { capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] }, allowPrivilegeEscalation: false })
   t.match(side['securityContext'], { runAsUser: 15337, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } })
   const probe = side['readinessProbe'] as { exec: { command: string[] } }

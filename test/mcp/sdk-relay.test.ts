@@ -12,7 +12,7 @@ import { startRelay, type Relay } from './helpers/relay.ts'
 const AGENT_TOKEN = 'agent-token-must-not-pass-4f1c'
 const SERVER_TOKEN = 'server-credential-9b7e'
 
-const textOf = (r: { content?: unknown }): string => ((r.content as { type: string; text: string }[]) ?? []).map((c) => c.text).join('\n')
+const textOf = (r: unknown): string => (((r as { content?: unknown }).content as { type: string; text: string }[]) ?? []).map((c) => c.text).join('\n')
 
 for (const mode of ['json', 'sse'] as const) {
   t.test(`through the relay, server answering with ${mode}`, async (t) => {

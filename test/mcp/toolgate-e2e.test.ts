@@ -2,11 +2,7 @@
 // Streamable HTTP, sessions, SSE responses) via toolgate's /t/<tool>/ route prefix, with the real
 // policy engine running a real WASM bundle compiled here by the pinned OPA CLI (the default policy
 // plus one Rego rule on tools/call arguments) and a static credential provider.
-//
-// Until the pipeline has its MCP stage (proxy/src/listen/pipeline.ts calling classify/mcp), the
-// MCP-specific assertions are marked todo (they run and report, but cannot fail the suite); the
-// lead removes the gate when wiring it. test/mcp/sdk-relay.test.ts covers the same scenarios with
-// a test-only relay in the meantime.
+
 import t from 'tap'
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
@@ -21,12 +17,10 @@ import { createCredentialServices } from '../../proxy/src/credential/wiring.ts'
 import { Metrics } from '../../proxy/src/record/metrics.ts'
 import { createLogger } from '../../proxy/src/record/log.ts'
 
-const wired = readFileSync(join(repoRoot, 'proxy/src/listen/pipeline.ts'), 'utf8').includes('classify/mcp/')
-const todo = wired ? false : 'the pipeline has no MCP stage yet (see docs/mcp.md, Wiring)'
 
 const AGENT_TOKEN = 'agent-token-must-not-pass-77aa'
 const SERVER_SECRET = 'mcp-server-secret-5d2c'
-const textOf = (r: { content?: unknown }): string => ((r.content as { text: string }[]) ?? []).map((c) => c.text).join('\n')
+const textOf = (r: unknown): string => (((r as { content?: unknown }).content as { text: string }[]) ?? []).map((c) => c.text).join('\n')
 
 // The default policy plus an arguments rule, compiled to WASM with the pinned OPA CLI.
 const dir = mkdtempSync(join(tmpdir(), 'toolgate-mcp-e2e-'))
@@ -86,12 +80,12 @@ await t.test('allowed calls work', async (t) => {
   t.equal(textOf(r), 'issue acme/app#7: it works')
 })
 
-await t.test('tools/list shows only allowed tools', { todo }, async (t) => {
+await t.test('tools/list shows only allowed tools', async (t) => {
   const { tools } = await client.listTools()
   t.same(tools.map((x) => x.name).sort(), ['echo', 'get_issue', 'list_issues', 'slow_count'])
 })
 
-await t.test('denied calls come back as tool errors and never reach the server', { todo }, async (t) => {
+await t.test('denied calls come back as tool errors and never reach the server', async (t) => {
   const r = await client.callTool({ name: 'delete_repo', arguments: { repo: 'acme/app' } }).catch((e: Error) => ({ isError: 'thrown', content: [{ text: e.message }] }))
   t.equal(r.isError, true)
   t.match(textOf(r), /denied by toolgate/)
@@ -99,7 +93,7 @@ await t.test('denied calls come back as tool errors and never reach the server',
   t.ok(gate.records.some((rec) => JSON.stringify(rec).includes('delete_repo')), 'the record names the MCP tool')
 })
 
-await t.test('a listed tool is decided again on call, by a Rego rule on its arguments', { todo }, async (t) => {
+await t.test('a listed tool is decided again on call, by a Rego rule on its arguments', async (t) => {
   const r = await client.callTool({ name: 'get_issue', arguments: { repo: 'acme/secret', number: 1 } }).catch((e: Error) => ({ isError: 'thrown', content: [{ text: e.message }] }))
   t.equal(r.isError, true)
   t.match(textOf(r), /acme\/secret is off limits/)

@@ -79,7 +79,7 @@ t.test('denied calls get 403 with a JSON reason and a decision id that matches t
 
 t.test('route prefix /t/<tool>/ forwards to the tool base URL', async (t) => {
   const res = await request(`${gate.proxyUrl}/t/echo/v1/items?id=7`)
-  t.equal(res.status, 200)
+  t.equal(res.statusCode, 200)
   const echoed = (await res.body.json()) as any
   t.equal(echoed.url, '/v1/items?id=7')
   t.equal(echoed.headers.host, `127.0.0.1:${up.port}`)
@@ -163,6 +163,7 @@ t.test('a hostname that resolves to loopback is refused unless the tool names th
 
 t.test('metrics count decisions by tool', async (t) => {
   const res = await request(`${gate.adminUrl}/metrics`)
+  t.equal(res.statusCode, 200)
   const text = await res.body.text()
   t.match(text, /toolgate_requests_total\{tool="echo",decision="allow",stage=""\} \d+/)
   t.match(text, /toolgate_requests_total\{tool="none",decision="deny",stage="allowlist"\} \d+/)

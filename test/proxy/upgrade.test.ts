@@ -41,7 +41,7 @@ t.teardown(async () => {
 function handshake(path: string, extra = ''): Promise<{ head: string; socket: import('node:net').Socket }> {
   const port = Number(new URL(gate.proxyUrl).port)
   const socket = connect(port, '127.0.0.1')
-  socket.write(`GET /t/ws${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade, X-Hop-Secret\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Hop-Secret: hop\r\nProxy-Authorization: Basic c2VjcmV0\r\ntoolgate-task: \r\n${extra}\r\n`)
+  socket.write(`GET /t/ws${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade, X-Hop-Secret\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Hop-Secret: hop\r\nProxy-Authorization: Basic c2VjcmV0\r\n${extra}\r\n`)
   return new Promise((resolve, reject) => {
     let buf = ''
     socket.on('data', function onData(c: Buffer) {

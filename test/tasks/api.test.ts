@@ -1,6 +1,6 @@
 // Task registry, task admin API and step-up approvals on a real HTTP server (loopback, port 0).
 
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createServer, type Server } from 'node:http'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
@@ -12,7 +12,7 @@ import { silentLogger } from '../../proxy/src/record/log.ts'
 
 type Route = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, url: URL) => Promise<boolean>
 
-async function serve(t: Tap.Test, routes: Route[]): Promise<string> {
+async function serve(t: Test, routes: Route[]): Promise<string> {
   const server: Server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://admin')
@@ -27,7 +27,6 @@ async function serve(t: Tap.Test, routes: Route[]): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 }
 
-declare namespace Tap { type Test = typeof t }
 
 const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
 

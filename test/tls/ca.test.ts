@@ -91,7 +91,7 @@ t.test('cache: concurrent gets share one minting, LRU bounded, invalid hosts ref
   t.equal(leaves.size, 3)
   t.equal(await leaves.get('x.test'), a, 'recently used entry kept')
   for (const bad of ['', 'a b', 'a/b', '-x.test', 'x..test', 'a'.repeat(64) + '.test', 'host\r\nx']) {
-    t.throws(() => canonicalLeafHost(bad), undefined, `refuses ${JSON.stringify(bad)}`)
+    t.throws(() => canonicalLeafHost(bad), `refuses ${JSON.stringify(bad)}`)
   }
   await t.rejects(leaves.get('bad host'))
 })

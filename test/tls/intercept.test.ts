@@ -1,7 +1,7 @@
 // HTTPS through toolgate with real clients (curl, Python requests, Node fetch in a child process)
 // via HTTPS_PROXY / -x, to real HTTPS upstreams with their own test CA. Inspected tools are
 // terminated with a minted leaf and decided per request; passthrough tools are tunnelled as is.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -70,11 +70,9 @@ t.teardown(async () => {
 })
 
 /** Nothing the agent sees, and nothing toolgate logs or records, may contain the secret. */
-function assertNoSecret(t: Tap.Test, ...texts: string[]): void {
+function assertNoSecret(t: Test, ...texts: string[]): void {
   for (const s of [...texts, gate.logs.join('\n'), JSON.stringify(gate.records)]) t.notMatch(s, SECRET, 'secret not leaked')
 }
-type Tap = { Test: typeof t }
-declare namespace Tap { type Test = typeof t }
 
 t.test('the CA certificate (never the key) is published for the agent', async (t) => {
   const pem = readFileSync(toolgateCa, 'utf8')

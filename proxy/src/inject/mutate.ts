@@ -248,6 +248,8 @@ function iptablesContainer(s: InjectorSettings): Container {
   ]
   if (s.transparent.excludeCidrs.length > 0) args.push('--exclude-cidrs', s.transparent.excludeCidrs.join(','))
   if (s.transparent.excludePorts.length > 0) args.push('--exclude-ports', s.transparent.excludePorts.join(','))
+  // Other ports go to the HTTP listener, which refuses anything not aimed at port 80.
+  if (s.transparent.redirectAll) args.push('--redirect-all', String(s.ports.transparentHttp))
   return {
     name: OWNED.iptablesInit,
     image: s.image,

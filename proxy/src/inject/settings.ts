@@ -53,7 +53,9 @@ export interface InjectorSettings {
   ports: { proxy: number; admin: number; transparentHttp: number; transparentTls: number }
   /** UID the sidecar runs as; transparent mode excludes it from the redirect. */
   proxyUid: number
-  transparent: { excludeCidrs: string[]; excludePorts: number[] }
+  /** redirectAll: TCP to ports other than 80/443 goes to the transparent HTTP listener, which refuses it
+   *  (without it, only 80 and 443 are intercepted and other ports leave the pod unseen). */
+  transparent: { excludeCidrs: string[]; excludePorts: number[]; redirectAll: boolean }
   /** Extra NO_PROXY entries for agent containers (loopback is always there). */
   noProxy: string[]
   resources: ResourceSettings
@@ -80,7 +82,7 @@ export function defaultSettings(): InjectorSettings {
     ca: { mountPath: '/var/run/toolgate/ca', file: 'ca.crt' },
     ports: { proxy: 15001, admin: 15000, transparentHttp: 15002, transparentTls: 15003 },
     proxyUid: 15337,
-    transparent: { excludeCidrs: [], excludePorts: [] },
+    transparent: { excludeCidrs: [], excludePorts: [], redirectAll: true },
     noProxy: [],
     resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
     probe: { command: ['node', '-e', PROBE_SCRIPT] },
@@ -108,7 +110,7 @@ const settingsSchema = obj({
   ca: obj({ mountPath: nonEmpty, file: nonEmpty }),
   ports: obj({ proxy: port, admin: port, transparentHttp: port, transparentTls: port }),
   proxyUid: { type: 'integer', minimum: 1 },
-  transparent: obj({ excludeCidrs: { type: 'array', items: nonEmpty }, excludePorts: { type: 'array', items: port } }),
+  transparent: obj({ excludeCidrs: { type: 'array', items: nonEmpty }, excludePorts: { type: 'array', items: port }, redirectAll: { type: 'boolean' } }),
   noProxy: { type: 'array', items: nonEmpty },
   resources: obj({ requests: strMap, limits: strMap }),
   probe: obj({ command: { type: 'array', items: nonEmpty, minItems: 1 } }),

@@ -6,7 +6,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { randomUUID } from 'node:crypto'
-import type { Duplex } from 'node:stream'
+import type { Duplex, Readable } from 'node:stream'
 import { classify, type Classified, type RawRequest } from '../classify/request.ts'
 import type { CompiledTool, RouteMatch } from '../classify/allowlist.ts'
 import type { Scheme, ToolCall, Via } from '../classify/toolcall.ts'
@@ -14,7 +14,9 @@ import { decide, type AllowlistVerdict, type PolicyEvaluator } from '../decide/d
 import type { Decision } from '../decide/decision.ts'
 import type { PolicyInput } from '../decide/policy-input.ts'
 import type { CredentialRecord } from '../credential/credential.ts'
-import { forward, writeJsonError, type ForwardResult } from '../forward/forward.ts'
+import { forward, writeJsonError, type ForwardInput, type ForwardResult, type UpstreamRequest } from '../forward/forward.ts'
+import type { CompiledMcpRules } from '../classify/mcp/rules.ts'
+import { mcpDenial, messageCall, messageVerdict, parseMcpRequest, readBoundedBody, refusalReply, toolsListFilter, toolsListIds, withoutAgentCredentials, type MessageDecision } from './mcp-stage.ts'
 import { forwardUpgrade } from '../forward/upgrade.ts'
 import { decisionLabel, decisionRecord } from '../record/decision-record.ts'
 import type { RecordSink } from '../record/records.ts'
@@ -57,12 +59,12 @@ export class RequestPipeline {
   }
 
   /** Decides a classified call (shared by requests, CONNECT and `toolgate decide`). */
-  decideCall(call: ToolCall, tool: CompiledTool | null, match: RouteMatch | null, rt: Runtime): Decision {
+  decideCall(call: ToolCall, tool: CompiledTool | null, match: RouteMatch | null, rt: Runtime, verdict: AllowlistVerdict = allowlistVerdict(tool, match)): Decision {
     const started = process.hrtime.bigint()
     const { tasks } = this.deps.services
     const task = call.taskId !== null && tasks ? tasks.get(call.taskId) : undefined
     const mode = tool?.config.mode ?? rt.config.mode
-    return decide(call, allowlistVerdict(tool, match), {
+    return decide(call, verdict, {
       mode,
       policy: this.deps.policy(),
       agent: rt.agent,
@@ -91,14 +93,15 @@ export class RequestPipeline {
       return
     }
     const { call, tool, routeMatch, upstream } = classified
+    const mcp = tool !== null ? rt.mcp.get(tool.name) ?? null : null
+    if (mcp !== null && call.target.path === mcp.path) {
+      if (req.method === 'POST') return this.runMcpPost(req, res, ctx, rt, classified, mcp, startedAt)
+      // The endpoint's GET (server stream) and DELETE (end of session) read and end; what the
+      // server says on them is filtered like any tools/list answer.
+      call.access = 'read'
+    }
     let decision = this.decideCall(call, tool, routeMatch, rt)
-    if (decision.allow && tool?.config.passthrough) {
-      // Passthrough means an uninspected tunnel: toolgate never makes requests to such a tool itself.
-      decision = { ...decision, allow: false, pass: false, stage: 'allowlist', status: 403, reasons: [`tool ${tool.name} is passthrough: reachable through CONNECT only`] }
-    }
-    if (decision.allow && call.upgrade && !call.route?.upgrade) {
-      decision = { ...decision, allow: false, pass: false, stage: 'allowlist', status: 403, reasons: ['protocol upgrade is not allowed on this route'] }
-    }
+    decision = this.routeChecks(call, tool, decision)
     this.deps.metrics.decisionSeconds.observe({ decision: decisionLabel(decision) }, decision.decideSeconds)
 
     const contentLength = Number(req.headers['content-length'] ?? 0)
@@ -106,7 +109,81 @@ export class RequestPipeline {
       return this.finish(req, res, { call, decision, credential: null, status: 413, failure: { kind: 'request_too_large', reason: `request body exceeds ${rt.config.limits.max_request_body_bytes} bytes` }, startedAt })
     }
     if (!decision.pass) return this.finish(req, res, { call, decision, credential: null, status: decision.status, failure: null, startedAt })
+    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
+    const responseTransform = mcp !== null && call.target.path === mcp.path ? toolsListFilter(mcp, 'any', rt.config.limits.max_inspected_body_bytes) : undefined
+    return this.proceed(req, res, ctx, rt, { call, tool, upstream, decision, body: hasBody ? req : null, startedAt, ...(responseTransform ? { responseTransform } : {}) })
+  }
 
+  /** Refusals that depend on the route and tool rather than on the policy. */
+  private routeChecks(call: ToolCall, tool: CompiledTool | null, decision: Decision): Decision {
+    if (decision.allow && tool?.config.passthrough) {
+      // Passthrough means an uninspected tunnel: toolgate never makes requests to such a tool itself.
+      return { ...decision, allow: false, pass: false, stage: 'allowlist', status: 403, reasons: [`tool ${tool.name} is passthrough: reachable through CONNECT only`] }
+    }
+    if (decision.allow && call.upgrade && !call.route?.upgrade) {
+      return { ...decision, allow: false, pass: false, stage: 'allowlist', status: 403, reasons: ['protocol upgrade is not allowed on this route'] }
+    }
+    return decision
+  }
+
+  /** A POST to an MCP endpoint: every JSON-RPC message decided, the same bytes forwarded or a JSON-RPC denial. */
+  private async runMcpPost(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, rt: Runtime, classified: Extract<Classified, { ok: true }>, mcp: CompiledMcpRules, startedAt: bigint): Promise<void> {
+    const { call, tool, routeMatch, upstream } = classified
+    // The allowlist (host, route, deny rules) still comes first, before any body is read.
+    const verdict = allowlistVerdict(tool, routeMatch)
+    if (verdict.kind !== 'allowed') {
+      const decision = this.decideCall(call, tool, routeMatch, rt, verdict)
+      return this.finish(req, res, { call, decision, credential: null, status: decision.status, failure: null, startedAt })
+    }
+    const max = rt.config.limits.max_inspected_body_bytes
+    const body = await readBoundedBody(req, max)
+    const parsed = parseMcpRequest(body, req.headers['content-type'], max)
+    if (!parsed.ok) {
+      const reply = refusalReply(parsed, call.id)
+      res.writeHead(reply.status, reply.headers)
+      res.end(reply.body)
+      const decision = this.decideCall(call, tool, routeMatch, rt, { kind: 'denied', reason: parsed.reason })
+      return this.finish(req, res, { call, decision: { ...decision, stage: 'parse', pass: false }, credential: null, status: reply.status, failure: null, startedAt })
+    }
+    const decisions: MessageDecision[] = parsed.messages.map((message, i) => {
+      const mcall = messageCall(call, message, i, mcp)
+      const decision = this.routeChecks(mcall, tool, this.decideCall(mcall, tool, routeMatch, rt, messageVerdict(message, mcp)))
+      this.deps.metrics.decisionSeconds.observe({ decision: decisionLabel(decision) }, decision.decideSeconds)
+      return { call: mcall, decision }
+    })
+    const denial = mcpDenial(parsed, decisions, mcp)
+    if (denial !== null) {
+      res.writeHead(denial.status, denial.headers)
+      res.end(denial.body)
+      for (const d of decisions) {
+        const failure = d.decision.pass ? { kind: 'batch_refused', reason: 'not forwarded: the batch it came in was denied' } : null
+        this.finish(req, res, { call: d.call, decision: d.decision, credential: null, status: denial.status, failure, startedAt })
+      }
+      return
+    }
+    // Every message passed: record the others now, forward under the first message's decision.
+    for (const d of decisions.slice(1)) {
+      this.finish(req, res, { call: d.call, decision: d.decision, credential: null, status: 0, failure: null, startedAt, forwardedWith: call.id })
+    }
+    const first = decisions[0]!
+    const approval = decisions.find((d) => d.decision.approval !== null)?.decision.approval ?? null
+    const decision: Decision = { ...first.decision, allow: decisions.every((d) => d.decision.allow), approval }
+    const responseTransform = toolsListFilter(mcp, toolsListIds(parsed), max)
+    return this.proceed(req, res, ctx, rt, { call: first.call, tool, upstream: { ...upstream, headers: withoutAgentCredentials(upstream.headers) }, decision, body: body!, startedAt, responseTransform })
+  }
+
+  /** After a passing decision: approval, task accounting, credential, forward, record. */
+  private async proceed(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, rt: Runtime, p: {
+    call: ToolCall
+    tool: CompiledTool | null
+    upstream: UpstreamRequest
+    decision: Decision
+    body: Readable | Buffer | null
+    startedAt: bigint
+    responseTransform?: ForwardInput['responseTransform']
+  }): Promise<void> {
+    const { call, tool, upstream, startedAt } = p
+    let decision = p.decision
     // Aborted when the agent goes away, so a held approval or a token fetch stops waiting for it.
     const abort = new AbortController()
     res.on('close', () => { if (!res.writableFinished) abort.abort() })
@@ -158,15 +235,15 @@ export class RequestPipeline {
         ? { status: 101, upstreamStatus: 101, upstreamSeconds: seconds, failure: null }
         : { status: up.status, upstreamStatus: null, upstreamSeconds: null, failure: { kind: up.status === 403 ? 'destination' : 'connect', reason: up.reason } }
     } else {
-      const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
       result = await forward({
         pools: rt.pools,
         tool: upstreamTool,
         request: { ...upstream, headers },
-        body: hasBody ? req : null,
+        body: p.body,
         maxRequestBodyBytes: rt.config.limits.max_request_body_bytes,
         maxResponseBodyBytes: rt.config.limits.max_response_body_bytes,
         signal: abort.signal,
+        ...(p.responseTransform ? { responseTransform: p.responseTransform } : {}),
       }, res)
     }
     if (result.upstreamSeconds !== null) {
@@ -178,9 +255,9 @@ export class RequestPipeline {
     this.finish(req, res, { call, decision, credential: credentialRecord, status: result.status, failure: result.failure, upstream: result, startedAt })
   }
 
-  private finish(req: IncomingMessage, res: ServerResponse, o: { call: ToolCall; decision: Decision; credential: CredentialRecord | null; status: number; failure: { kind: string; reason: string } | null; upstream?: ForwardResult; startedAt: bigint }): void {
+  private finish(req: IncomingMessage, res: ServerResponse, o: { call: ToolCall; decision: Decision; credential: CredentialRecord | null; status: number; failure: { kind: string; reason: string } | null; upstream?: ForwardResult; startedAt: bigint; forwardedWith?: string }): void {
     const { call, decision } = o
-    if (!res.headersSent && o.status !== 499) {
+    if (!res.headersSent && o.status !== 499 && o.forwardedWith === undefined) {
       if (!decision.pass || decision.stage === 'destination') {
         writeJsonError(res, o.status, { error: 'denied', reason: decision.reasons.join('; '), decision_id: call.id })
       } else if (o.failure) {
@@ -190,7 +267,7 @@ export class RequestPipeline {
     // An unread request body would otherwise stall the keep-alive connection.
     if (!req.readableEnded) req.resume()
     this.deps.metrics.requests.inc({ tool: call.tool ?? 'none', decision: decisionLabel(decision), stage: decision.stage ?? '' })
-    this.deps.records.write(decisionRecord({
+    const record = decisionRecord({
       call,
       decision,
       agent: this.deps.runtime().agent,
@@ -200,7 +277,10 @@ export class RequestPipeline {
       failure: o.failure,
       upstreamSeconds: o.upstream?.upstreamSeconds ?? null,
       totalSeconds: Number(process.hrtime.bigint() - o.startedAt) / 1e9,
-    }))
+    })
+    // Messages of one MCP batch share one upstream exchange, recorded under the first message.
+    if (o.forwardedWith !== undefined) record['forwarded_with'] = o.forwardedWith
+    this.deps.records.write(record)
   }
 
   private refuseUnparsed(res: ServerResponse, c: Extract<Classified, { ok: false }>, via: Via, startedAt: bigint): void {

@@ -8,11 +8,14 @@ import type { PolicyInput } from '../decide/policy-input.ts'
 import { UpstreamPools, type ToolUpstream } from '../forward/pools.ts'
 import type { ResolvedConfig } from '../config/resolved.ts'
 import { resolve } from 'node:path'
+import { compileMcpRules, type CompiledMcpRules } from '../classify/mcp/rules.ts'
 
 export interface Runtime {
   config: ResolvedConfig
   allowlist: Allowlist
   upstreams: Map<string, ToolUpstream>
+  /** Compiled MCP rules of the tools that are MCP servers. */
+  mcp: Map<string, CompiledMcpRules>
   pools: UpstreamPools
   agent: PolicyInput['agent']
 }
@@ -20,7 +23,9 @@ export interface Runtime {
 export function buildRuntime(config: ResolvedConfig): Runtime {
   const allowlist = compileAllowlist(config.tools)
   const upstreams = new Map<string, ToolUpstream>()
+  const mcp = new Map<string, CompiledMcpRules>()
   for (const tool of config.tools) {
+    if (tool.mcp) mcp.set(tool.name, compileMcpRules(tool.mcp))
     upstreams.set(tool.name, {
       name: tool.name,
       rules: destinationRules(tool.match.host, tool.allow_addresses ?? []),
@@ -43,6 +48,7 @@ export function buildRuntime(config: ResolvedConfig): Runtime {
     config,
     allowlist,
     upstreams,
+    mcp,
     pools,
     agent: { namespace: a.namespace ?? null, service_account: a.service_account ?? null, pod: a.pod ?? null, spiffe_id: a.spiffe_id ?? null, labels: a.labels ?? {} },
   }

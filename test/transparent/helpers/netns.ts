@@ -1,7 +1,7 @@
 // Network namespaces for the transparent-interception tests (root only). Each test makes its own
 // namespace with a unique name and, where needed, a veth pair on a private /30 chosen at random in
 // 10.213.0.0/16: those addresses exist only on this pair, so traffic never leaves the machine.
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFile, execFileSync, spawnSync } from 'node:child_process'
 import { randomBytes, randomInt } from 'node:crypto'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 
@@ -27,7 +27,10 @@ export interface Netns {
   hostAddr: string
   /** Address of the namespace end. */
   nsAddr: string
+  /** Blocks the event loop: only for commands that do not talk to servers in this process. */
   exec(args: string[], input?: string): string
+  /** Runs a command in the namespace without blocking (servers in this process keep serving). */
+  run(args: string[]): Promise<string>
   /** argv prefix that runs a command inside the namespace. */
   prefix: string[]
   /** Writes /etc/netns/<name>/hosts, which `ip netns exec` shows as /etc/hosts inside. */
@@ -62,6 +65,12 @@ export function createNetns(opts: { veth: boolean }): Netns {
     nsAddr,
     prefix: ['ip', 'netns', 'exec', name],
     exec: (args, input) => execFileSync('ip', ['netns', 'exec', name, ...args], { encoding: 'utf8', input: input ?? '', stdio: ['pipe', 'pipe', 'pipe'] }),
+    run: (args) => new Promise((resolve, reject) => {
+      execFile('ip', ['netns', 'exec', name, ...args], { encoding: 'utf8' }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`${args.join(' ')}: ${stderr || err.message}`))
+        else resolve(stdout)
+      })
+    }),
     hosts(entries) {
       mkdirSync(etc, { recursive: true })
       writeFileSync(`${etc}/hosts`, '127.0.0.1 localhost\n' + Object.entries(entries).map(([h, a]) => `${a} ${h}`).join('\n') + '\n')

@@ -55,14 +55,19 @@ export function parseRfc3339Ns(s: unknown): bigint | undefined {
   if (zone !== 'Z') {
     const oh = Number(zone.slice(1, 3))
     const om = Number(zone.slice(4, 6))
-    if (oh > 23 || om > 59) return undefined
+    if (oh > 24 || om > 60) return undefined // Go's limits
     offsetS = (oh * 3600 + om * 60) * (zone[0] === '-' ? -1 : 1)
   }
   const utc = new Date(0)
   utc.setUTCFullYear(year, month - 1, day) // setUTCFullYear: years 0-99 stay literal
   utc.setUTCHours(hour, minute, second, 0)
-  return (BigInt(utc.getTime()) / 1000n - BigInt(offsetS)) * 1_000_000_000n + fracNs
+  const ns = (BigInt(utc.getTime()) / 1000n - BigInt(offsetS)) * 1_000_000_000n + fracNs
+  // OPA: "time outside of valid range" beyond int64 nanoseconds (years ~1678-2262).
+  return ns < MIN_INT64 || ns > MAX_INT64 ? undefined : ns
 }
+
+const MIN_INT64 = -(1n << 63n)
+const MAX_INT64 = (1n << 63n) - 1n
 
 // ---- time.parse_duration_ns (Go time.ParseDuration)
 
@@ -72,8 +77,28 @@ const DURATION_UNITS: Record<string, bigint> = {
 const DURATION_PART = /^(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/
 const MAX_DURATION = (1n << 63n) - 1n
 
+// OPA extends Go's units with d, w and y (24h, 7d, 365d): such a string is rewritten into hours
+// (as a float, like OPA's rewriteSegment) and then parsed as a Go duration.
+const EXTENDED_UNIT_HOURS: Record<string, number> = { d: 24, w: 168, y: 8760 }
+const EXTENDED = /^([+-]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h|d|w|y))+)$/
+const EXTENDED_SEGMENT = /(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h|d|w|y)/g
+
 export function parseDurationNs(s: unknown): bigint | undefined {
   if (typeof s !== 'string' || s === '') return undefined
+  if (/[dwy]/.test(s)) {
+    const m = EXTENDED.exec(s)
+    if (!m) return undefined
+    let rewritten = m[1] as string
+    for (const [, digits, unit] of (m[2] as string).matchAll(EXTENDED_SEGMENT)) {
+      const hours = EXTENDED_UNIT_HOURS[unit as string]
+      rewritten += hours === undefined ? `${digits}${unit}` : `${Number(digits) * hours}h`
+    }
+    return /e/.test(rewritten) ? undefined : parseGoDuration(rewritten)
+  }
+  return parseGoDuration(s)
+}
+
+function parseGoDuration(s: string): bigint | undefined {
   let rest = s
   let sign = 1n
   if (rest[0] === '-' || rest[0] === '+') {
@@ -151,19 +176,29 @@ function createZoneParts(): (ms: number, zone: string) => Parts | undefined {
   }
 }
 
+const MAX_PARSE_CACHE = 256
+
 export function createHostBuiltins(): HostBuiltins {
   let nowNs = BigInt(Date.now()) * 1_000_000n
   const zoneParts = createZoneParts()
+  // The same timestamps (a task's expires_at) are parsed on every call of that task: remember a few.
+  const parsed = new Map<string, ArrayBuffer | undefined>()
+  const parseCached = (s: unknown): ArrayBuffer | undefined => {
+    if (typeof s !== 'string') return undefined
+    if (parsed.has(s)) return parsed.get(s)
+    const v = parseRfc3339Ns(s)
+    const out = v === undefined ? undefined : exactInt(v)
+    if (parsed.size >= MAX_PARSE_CACHE) parsed.delete(parsed.keys().next().value as string)
+    parsed.set(s, out)
+    return out
+  }
   const parts = (x: unknown): Parts | undefined => {
     const a = nsAndZone(x)
     return a ? zoneParts(a.ms, a.zone) : undefined
   }
   const functions: Record<string, Builtin> = {
     'time.now_ns': () => exactInt(nowNs),
-    'time.parse_rfc3339_ns': (s) => {
-      const v = parseRfc3339Ns(s)
-      return v === undefined ? undefined : exactInt(v)
-    },
+    'time.parse_rfc3339_ns': parseCached,
     'time.parse_duration_ns': (s) => {
       const v = parseDurationNs(s)
       return v === undefined ? undefined : exactInt(v)

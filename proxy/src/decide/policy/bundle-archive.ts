@@ -4,6 +4,7 @@
 // is any path that tries to leave the bundle ("..") or appears twice (ambiguous: refused, not
 // guessed).
 
+import { gunzipSync } from 'node:zlib'
 import { Parser } from 'tar'
 import type { ReadEntry } from 'tar'
 
@@ -39,6 +40,13 @@ export async function readArchive(archive: Uint8Array, limits: ArchiveLimits = D
   if (archive.byteLength < 2 || archive[0] !== 0x1f || archive[1] !== 0x8b) {
     throw new BundleFormatError('bundle is not a gzip-compressed tar archive')
   }
+  // Decompress first (bounded): a truncated or corrupt gzip stream fails here with a clear error.
+  let tarBytes: Buffer
+  try {
+    tarBytes = gunzipSync(archive, { maxOutputLength: limits.maxUnpackedBytes + limits.maxFiles * 1024 })
+  } catch (err) {
+    throw new BundleFormatError(`bundle archive cannot be decompressed: ${(err as Error).message}`)
+  }
   const files = new Map<string, Buffer>()
   let unpacked = 0
   let failure: Error | null = null
@@ -49,7 +57,6 @@ export async function readArchive(archive: Uint8Array, limits: ArchiveLimits = D
   await new Promise<void>((resolve) => {
     const parser = new Parser({
       strict: true,
-      maxDecompressionRatio: 200,
       onReadEntry: (entry: ReadEntry) => {
         if (failure) return entry.resume()
         if (entry.type === 'Directory') return entry.resume()
@@ -83,11 +90,15 @@ export async function readArchive(archive: Uint8Array, limits: ArchiveLimits = D
         })
       },
     })
-    parser.on('error', (err: Error) => fail(new BundleFormatError(`bundle archive is corrupt: ${err.message}`)))
+    parser.on('error', (err: Error) => {
+      fail(new BundleFormatError(`bundle archive is corrupt: ${err.message}`))
+      resolve()
+    })
     parser.on('warn', (_code: string, message: string) => fail(new BundleFormatError(`bundle archive is corrupt: ${message}`)))
     parser.on('close', () => resolve())
     parser.on('end', () => resolve())
-    parser.end(Buffer.from(archive.buffer, archive.byteOffset, archive.byteLength))
+    parser.on('abort', () => resolve())
+    parser.end(tarBytes)
   })
   if (failure) throw failure
   if (files.size === 0) throw new BundleFormatError('bundle archive contains no files')

@@ -297,7 +297,7 @@ export class PolicyEngine {
     const { minDelayMs, maxDelayMs } = pollDelays(this.#opts.poll)
     if (this.#failures === 0) return minDelayMs + Math.random() * (maxDelayMs - minDelayMs)
     // Exponential backoff from RETRY_BASE_MS, capped at maxDelayMs, with +/-20% jitter.
-    const backoff = Math.min(maxDelayMs, Math.max(RETRY_BASE_MS, Math.min(minDelayMs, RETRY_BASE_MS) * 2 ** Math.min(this.#failures - 1, 30)))
+    const backoff = Math.min(maxDelayMs, RETRY_BASE_MS * 2 ** Math.min(this.#failures - 1, 30))
     return Math.min(maxDelayMs, backoff * (0.8 + Math.random() * 0.4))
   }
 
