@@ -1,5 +1,6 @@
 // Starts `toolgate run --config FILE` as its own process (the way it runs in a pod) and reports
-// its listener addresses and how long it took to be ready: from spawn to the first 200 of the
+// its listener addresses (from the "toolgate listening" log line: the config must log at info)
+// and how long it took to be ready: from spawn to the first 200 of the
 // admin /readyz.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'

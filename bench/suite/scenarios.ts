@@ -66,7 +66,7 @@ const okUpstream = (p: Probe): string | null => (p.status === 200 && p.body.incl
 const okMcp = (p: Probe): string | null => (p.status === 200 && p.body.includes('bench-echo') && !p.body.includes('isError') ? null : `expected the echo tool's result, got ${p.status} ${p.body.slice(0, 200)}`)
 
 function recordsLine(ctx: SuiteContext, name: string): string {
-  return `logging: { level: warn, records: ${ctx.dir}/records-${name}.jsonl }`
+  return `logging: { level: info, records: ${ctx.dir}/records-${name}.jsonl }`
 }
 
 const listeners = `listeners:

@@ -93,10 +93,12 @@ t.test('time.now_ns is the evaluation instant from the input', async (t) => {
   writeFileSync(bundlePath, buildBundle(dir, { files: { 'fixture/policy.rego': REGO }, entrypoints: ['fixture/now'] }))
   const engine = await PolicyEngine.start({ source: { kind: 'file', path: bundlePath }, entrypoint: 'fixture/now', registry: new Registry(), logger: silentLogger })
   t.teardown(() => engine.close())
-  const nowNs = Date.UTC(2026, 4, 1, 8) * 1e6
-  const r = rawEvaluate(engine, { time: { now_ns: nowNs } })
-  t.equal(r['same_as_input'], true, 'time.now_ns() == input.time.now_ns inside the policy')
-  t.equal(r['now_ns'], nowNs)
+  // 535 ms: ms * 1e6 is not exactly representable as a double, the case that needs care.
+  for (const nowNs of [Date.UTC(2026, 4, 1, 8) * 1e6, Date.UTC(2026, 2, 14, 15, 9, 26, 535) * 1e6, Date.UTC(2026, 2, 14, 15, 9, 26, 1) * 1e6]) {
+    const r = rawEvaluate(engine, { time: { now_ns: nowNs } })
+    t.equal(r['same_as_input'], true, `time.now_ns() == input.time.now_ns inside the policy (${nowNs})`)
+    t.equal(r['now_ns'], nowNs)
+  }
 })
 
 /** The fixture entrypoints' values are not PolicyResults, so read the raw result set. */

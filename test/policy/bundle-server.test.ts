@@ -1,10 +1,12 @@
 // Bundle server polling (OPA bundle service protocol) against a real node http server started
 // here: ETag / If-None-Match with 304, a new revision swapped in, an outage that keeps the last
-// good bundle with backoff, start while the server is down, and an oversized response refused.
+// good bundle with backoff, start while the server is down, an oversized response refused, and
+// an https server verified against a configured CA file.
 
 import t, { type Test } from 'tap'
 import { createHash } from 'node:crypto'
 import { createServer } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Registry } from 'prom-client'
@@ -12,6 +14,7 @@ import { PolicyEngine } from '../../proxy/src/decide/policy/engine.ts'
 import type { PolicyEngineOptions } from '../../proxy/src/decide/policy/engine.ts'
 import { silentLogger } from '../../proxy/src/record/log.ts'
 import { baseInput, buildBundle, eventually, metricValue, tempDir } from './helpers.ts'
+import { makeServerCert, makeTestCa } from '../tls/helpers/https-upstream.ts'
 
 const REGO = `package fixture
 
@@ -138,4 +141,26 @@ t.test('unreachable server and oversized bundles are failures', async (t) => {
   const dead = 'http://127.0.0.1:9/bundle.tar.gz' // discard port: nothing listens
   const { engine: e2 } = await start(t, dead)
   t.match(e2.readiness().reason, /unreachable/)
+})
+
+t.test('https bundle server: verified against the configured CA file, refused without it', async (t) => {
+  const dir = tempDir(t)
+  const ca = makeTestCa(dir, 'bundle-ca')
+  const pair = makeServerCert(dir, ca, 'bundles', ['127.0.0.1'])
+  const bundle = bundleFor(dir, 'tls')
+  const server = createHttpsServer({ cert: pair.cert, key: pair.key }, (_req, res) => {
+    res.writeHead(200, { etag: '"tls"', 'content-length': bundle.length }).end(bundle)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.teardown(() => {
+    server.closeAllConnections()
+    return new Promise<void>((r) => server.close(() => r()))
+  })
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/bundle.tar.gz`
+  const { engine } = await start(t, url, { caFile: ca.certFile })
+  t.same(engine.readiness(), { ready: true, reason: null }, 'trusted through caFile')
+  t.equal(engine.revision, 'tls')
+  const { engine: untrusted } = await start(t, url)
+  t.equal(untrusted.readiness().ready, false, 'an unknown CA is refused (upstream TLS is always verified)')
+  t.match(untrusted.readiness().reason, /unreachable: .*(self-signed|unable to verify|certificate)/i)
 })

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { Registry } from 'prom-client'
 import { PolicyEngine } from '../../proxy/src/decide/policy/engine.ts'
 import type { BundleSigning } from '../../proxy/src/decide/policy/engine.ts'
-import { silentLogger } from '../../proxy/src/record/log.ts'
+import { createLogger, silentLogger } from '../../proxy/src/record/log.ts'
 import { baseInput, buildBundle, repack, tempDir, unpack } from './helpers.ts'
 
 const REGO = `package fixture
@@ -129,4 +129,26 @@ t.test('without signing configured, a signed bundle still loads (signature not r
   const dir = tempDir(t)
   const engine = await load(t, dir, signed(dir), undefined)
   t.equal(engine.readiness().ready, true)
+})
+
+t.test('an HMAC secret never appears in logs, reasons or metrics', async (t) => {
+  const dir = tempDir(t)
+  const signingSecret = 'hmac-signing-secret-0123456789abcdef'
+  const configuredSecret = 'hmac-configured-secret-fedcba9876543210'
+  const path = join(dir, 'hs.tar.gz')
+  writeFileSync(path, signed(dir, { alg: 'HS256', key: signingSecret }))
+  const logs: string[] = []
+  const registry = new Registry()
+  const engine = await PolicyEngine.start({
+    source: { kind: 'file', path }, entrypoint: 'fixture/decision', registry,
+    logger: createLogger({ level: 'debug', write: (l) => logs.push(l) }),
+    signing: { publicKeyPem: configuredSecret, algorithm: 'HS256' }, poll: { minDelayMs: 60_000, maxDelayMs: 60_000 },
+  })
+  t.teardown(() => engine.close())
+  t.equal(engine.readiness().ready, false, 'wrong secret refused')
+  const d = engine.evaluate(baseInput())
+  const everything = [...logs, engine.readiness().reason ?? '', JSON.stringify(d), await registry.metrics()].join('\n')
+  t.ok(logs.length > 0, 'the failure was logged')
+  t.notOk(everything.includes(signingSecret), 'signing secret absent')
+  t.notOk(everything.includes(configuredSecret), 'configured secret absent')
 })

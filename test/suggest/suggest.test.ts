@@ -58,7 +58,7 @@ t.test('suggest from records: reads allowed, writes flagged, output valid', asyn
   const out = join(dir, 'suggested.yaml')
   const r = await runSuggest(['--from', recordsFile, '--out', out])
   t.equal(r.code, 0, r.stderr)
-  t.match(r.stderr, /56 calls read \(3 lines skipped\)/)
+  t.match(r.stderr, /57 calls read \(3 lines skipped\)/)
   const text = readFileSync(out, 'utf8')
   const parsed = parseConfigText(text, out)
   t.ok(parsed.ok, 'the suggestion validates against the schema')

@@ -281,7 +281,9 @@ function ownedVolumes(s: InjectorSettings, configMap: string, secrets: string[])
     },
   ]
   if (s.policyBundle.configMap !== '') volumes.push({ name: OWNED.policyVolume, configMap: { name: s.policyBundle.configMap } })
-  for (const name of secrets) volumes.push({ name: OWNED.credentialVolumePrefix + name, secret: { secretName: name, defaultMode: 0o400 } })
+  // Default file mode (0644): the sidecar runs as a non-root UID without fsGroup, so 0400 root-owned
+  // files would be unreadable to it; no agent container mounts these volumes at all.
+  for (const name of secrets) volumes.push({ name: OWNED.credentialVolumePrefix + name, secret: { secretName: name } })
   return volumes
 }
 

@@ -84,9 +84,15 @@ function message(err: unknown): string {
   return m.length > MAX_ERROR_LENGTH ? `${m.slice(0, MAX_ERROR_LENGTH)}...` : m
 }
 
+/**
+ * time.now_ns() for this evaluation: input.time.now_ns exactly as the module reads it from the
+ * input's JSON text (String(n) is the same shortest round-trip digits JSON.stringify writes), not
+ * the double's binary value, which can differ in the last digits for ns since the epoch.
+ */
 function evaluationInstant(input: PolicyInput): bigint {
   const ns = input?.time?.now_ns
-  return typeof ns === 'number' && Number.isFinite(ns) ? BigInt(Math.trunc(ns)) : BigInt(Date.now()) * 1_000_000n
+  if (typeof ns === 'number' && Number.isInteger(ns) && Math.abs(ns) < 1e21) return BigInt(String(ns))
+  return BigInt(Date.now()) * 1_000_000n
 }
 
 export class PolicyEngine {
