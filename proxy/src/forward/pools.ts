@@ -3,7 +3,7 @@
 // connections only. Bounded: the least recently used pool is closed when the limit is reached.
 
 import { readFileSync } from 'node:fs'
-import { rootCertificates } from 'node:tls'
+import { createSecureContext, rootCertificates } from 'node:tls'
 import { isIP } from 'node:net'
 import { Pool } from 'undici'
 import { checkedLookup } from './lookup.ts'
@@ -69,7 +69,9 @@ export class UpstreamPools {
 
   private create(tool: ToolUpstream, origin: string): Pool {
     const s = this.settings
-    const ca = this.caFor(tool)
+    // One SecureContext per pool: passing `ca` to every connect would parse the whole trust
+    // store again for each new upstream connection.
+    const secureContext = createSecureContext({ ca: this.caFor(tool), minVersion: 'TLSv1.2' })
     const host = new URL(origin).hostname.replace(/^\[|\]$/g, '')
     return new Pool(origin, {
       connections: s.connectionsPerOrigin,
@@ -83,7 +85,7 @@ export class UpstreamPools {
         // Upstream TLS is always verified; nothing below TLS 1.2.
         rejectUnauthorized: true,
         minVersion: 'TLSv1.2',
-        ca,
+        secureContext,
         // Servername must not be an IP literal (RFC 6066); for IP origins verification uses the IP SAN.
         ...(isIP(host) ? {} : { servername: host }),
         lookup: checkedLookup(tool.rules),

@@ -18,6 +18,10 @@ export interface BundleSigning {
   /** JWS algorithm (RS256 when absent, OPA's default). */
   algorithm?: string
   scope?: string
+  /** Where the key came from (a file path), for error messages; never the key itself. */
+  keySource?: string
+  /** Set when the key could not be loaded: every bundle is refused with this reason. */
+  keyError?: string
 }
 
 export class BundleSignatureError extends Error {
@@ -31,11 +35,14 @@ export function isSignaturesFile(path: string): boolean {
 }
 
 function verificationKey(signing: BundleSigning, alg: string): KeyObject {
+  const from = signing.keySource ? ` (${signing.keySource})` : ''
+  if (signing.keyError !== undefined) throw new BundleSignatureError(`the configured verification key${from} ${signing.keyError}`)
+  if (signing.publicKeyPem === '') throw new BundleSignatureError(`the configured verification key${from} is empty`)
   if (alg.startsWith('HS')) return createSecretKey(Buffer.from(signing.publicKeyPem, 'utf8'))
   try {
     return createPublicKey(signing.publicKeyPem)
   } catch (err) {
-    throw new BundleSignatureError(`the configured verification key cannot be read: ${(err as Error).message}`)
+    throw new BundleSignatureError(`the configured verification key${from} cannot be read: ${(err as Error).message}`)
   }
 }
 
