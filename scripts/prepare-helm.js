@@ -9,4 +9,6 @@ buildGoTool({
   pinned: 'helm.sh/helm/v3',
   pkg: 'helm.sh/helm/v3/cmd/helm',
   versionArgs: ['version', '--short'],
+  // Helm's own release build stamps the full version (the source default is only 'v3.22').
+  ldflagsX: (version) => [`helm.sh/helm/v3/internal/version.version=${version}`],
 })

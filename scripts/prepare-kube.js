@@ -19,4 +19,12 @@ buildGoTool({
   pinned: 'k8s.io/kubernetes',
   pkg: 'k8s.io/kubernetes/cmd/kube-apiserver',
   versionArgs: ['--version'],
+  // What Kubernetes' own build (hack/lib/version.sh) stamps in: without it the server reports
+  // v0.0.0-master, which fails Helm's kubeVersion check and confuses version-dependent clients.
+  ldflagsX: (version) => {
+    const [major, minor] = version.replace(/^v/, '').split('.')
+    return ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version'].flatMap((p) => [
+      `${p}.gitVersion=${version}`, `${p}.gitMajor=${major}`, `${p}.gitMinor=${minor}`, `${p}.gitTreeState=clean`,
+    ])
+  },
 })

@@ -31,9 +31,10 @@ function fileHash(path) {
  * @param {string} o.pinned     module path whose required version is the cache key's version
  * @param {string} o.pkg        package to build ('.' for the wrapper's own main.go)
  * @param {string[]} [o.versionArgs] arguments that make the binary print its version (sanity check)
+ * @param {(version: string) => string[]} [o.ldflagsX] extra `-X` settings (part of the cache key)
  * @returns {string} the path in .cache/bin
  */
-export function buildGoTool({ label, name, module, pinned, pkg, versionArgs = ['--version'] }) {
+export function buildGoTool({ label, name, module, pinned, pkg, versionArgs = ['--version'], ldflagsX = () => [] }) {
   const modDir = join(repoRoot, 'k8s', 'tools', module)
   const goMod = readFileSync(join(modDir, 'go.mod'), 'utf8')
   const esc = pinned.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
@@ -41,7 +42,8 @@ export function buildGoTool({ label, name, module, pinned, pkg, versionArgs = ['
   if (!m) fail(label, `k8s/tools/${module}/go.mod does not pin ${pinned}`)
   const version = m[1]
 
-  const hash = createHash('sha256')
+  const ldflags = ['-s', '-w', ...ldflagsX(version).map((x) => `-X=${x}`)].join(' ')
+  const hash = createHash('sha256').update(ldflags).update('\0')
   const inputs = readdirSync(modDir).filter((f) => f === 'go.mod' || f === 'go.sum' || f.endsWith('.go')).sort()
   for (const f of inputs) hash.update(f).update('\0').update(readFileSync(join(modDir, f)))
   const key = `${version}-${hash.digest('hex').slice(0, 16)}`
@@ -56,7 +58,7 @@ export function buildGoTool({ label, name, module, pinned, pkg, versionArgs = ['
     const started = Date.now()
     // nice: the machine is shared. -trimpath: binary independent of the checkout path.
     // -mod=readonly: go.sum must already be complete (committed), never silently rewritten.
-    const goArgs = ['go', 'build', '-trimpath', '-ldflags=-s -w', '-o', tmp, pkg]
+    const goArgs = ['go', 'build', '-trimpath', `-ldflags=${ldflags}`, '-o', tmp, pkg]
     const hasNice = spawnSync('nice', ['--version'], { stdio: 'ignore' }).status === 0
     const r = spawnSync(hasNice ? 'nice' : 'go', hasNice ? ['-n', '10', ...goArgs] : goArgs.slice(1), {
       cwd: modDir,

@@ -24,6 +24,8 @@ import { startTransparentListeners } from './listen/transparent/listeners.ts'
 /** What the sidecar needs of a policy engine beyond evaluation. */
 export interface PolicyHandle extends PolicyEvaluator {
   readiness(): { ready: boolean; reason: string | null }
+  /** Applies new policy settings (source, signing, data); keeps the last good bundle on failure. */
+  reload?(opts: Awaited<ReturnType<typeof engineOptions>>): Promise<boolean>
   close(): Promise<void>
 }
 
@@ -126,6 +128,8 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
       const previous = runtime
       runtime = next
       owned?.applyConfig(config)
+      // Policy settings follow the config; a bundle that fails to load keeps the last good one.
+      if (opts.policy === undefined && policy.reload) await policy.reload(await engineOptions(config, metrics, logger))
       // In-flight requests keep their snapshot; its pools close when those finish.
       void previous.pools.close()
       metrics.configReloads.inc({ result: 'success' })
@@ -147,12 +151,10 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
 
 async function startPolicyEngine(config: ResolvedConfig, metrics: Metrics, logger: Logger): Promise<PolicyHandle> {
   const { PolicyEngine } = await import('./decide/policy/engine.ts')
-  return PolicyEngine.start({
-    source: config.policy.bundle,
-    entrypoint: config.policy.entrypoint,
-    registry: metrics.registry,
-    logger: logger.child({ component: 'policy' }),
-    ...(config.policy.poll ? { poll: config.policy.poll } : {}),
-    ...(config.policy.data ? { extraData: config.policy.data } : {}),
-  })
+  return PolicyEngine.start(await engineOptions(config, metrics, logger))
+}
+
+async function engineOptions(config: ResolvedConfig, metrics: Metrics, logger: Logger) {
+  const { policyEngineOptions } = await import('./decide/policy/options.ts')
+  return policyEngineOptions(config.policy, metrics.registry, logger.child({ component: 'policy' }))
 }

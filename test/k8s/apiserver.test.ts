@@ -54,11 +54,20 @@ if ((missing.length > 0 || !isRoot) && !process.env['CI']) {
     })
   const getPod = (ns: string, name: string) => api<Pod>('GET', `/api/v1/namespaces/${ns}/pods/${name}`)
 
-  async function startInjector(settingsFile: string): Promise<void> {
+  /**
+   * Runs `toolgate inject` locally with the arguments of the injector Deployment that helm stored,
+   * changing only what must differ outside a pod: local paths, a loopback port, and the API server
+   * address/credentials instead of the in-cluster ones.
+   */
+  async function startInjector(deploymentArgs: string[], settingsFile: string): Promise<void> {
+    const local = deploymentArgs.map((a) => {
+      if (a.startsWith('--settings=')) return `--settings=${settingsFile}`
+      if (a.startsWith('--listen=')) return '--listen=127.0.0.1:0'
+      if (a.startsWith('--cert-dir=')) return `--cert-dir=${join(cluster.dir, 'injector-tls')}`
+      return a
+    })
     const args = [
-      join(repoRoot, 'bin/toolgate.js'), 'inject', '--settings', settingsFile, '--listen', '127.0.0.1:0', '--namespace', RELEASE_NS,
-      '--self-managed-cert', '--cert-dir', join(cluster.dir, 'injector-tls'), '--webhook-config', MWC,
-      '--service-name', 'tg-toolgate-injector', '--extra-ips', '127.0.0.1',
+      join(repoRoot, 'bin/toolgate.js'), ...local, '--namespace', RELEASE_NS, '--extra-ips', '127.0.0.1',
       '--kube-server', cluster.server, '--kube-token-file', join(cluster.dir, 'admin.token'), '--kube-ca-file', join(cluster.dir, 'ca.crt'),
     ]
     writeFileSync(join(cluster.dir, 'admin.token'), cluster.token, { mode: 0o600 })
@@ -102,12 +111,15 @@ if ((missing.length > 0 || !isRoot) && !process.env['CI']) {
     ], { env })
     t.match(r.stdout, /STATUS: deployed/)
     t.match(r.stdout, /kubectl label namespace <ns> toolgate.dev\/injection=enabled/, 'NOTES rendered')
-    const dep = await api<{ status?: { readyReplicas?: number } }>('GET', `/apis/apps/v1/namespaces/${RELEASE_NS}/deployments/tg-toolgate-injector`)
+    const dep = await api<{ status?: { readyReplicas?: number }; spec: { template: { spec: { containers: Array<{ args: string[] }> } } } }>('GET', `/apis/apps/v1/namespaces/${RELEASE_NS}/deployments/tg-toolgate-injector`)
     t.notOk(dep.status?.readyReplicas, 'injector Deployment stored; its pods never run here (no kubelet)')
     const cm = await api<{ data: Record<string, string> }>('GET', `/api/v1/namespaces/${RELEASE_NS}/configmaps/tg-toolgate-injector-settings`)
     const settingsFile = join(cluster.dir, 'settings.yaml')
     writeFileSync(settingsFile, cm.data['settings.yaml']!)
-    await startInjector(settingsFile)
+    const deploymentArgs = dep.spec.template.spec.containers[0]!.args
+    t.equal(deploymentArgs[0], 'inject')
+    t.ok(deploymentArgs.includes('--self-managed-cert'), 'chart runs the injector in self-managed certificate mode')
+    await startInjector(deploymentArgs, settingsFile)
     const secret = await api<{ data: Record<string, string> }>('GET', `/api/v1/namespaces/${RELEASE_NS}/secrets/tg-toolgate-injector-tls`)
     t.ok(secret.data['tls.crt'] && secret.data['ca.crt'], 'self-managed certificate stored in its Secret')
     const cfg = await api<{ webhooks: Array<{ clientConfig: { caBundle?: string } }> }>('GET', `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${MWC}`)

@@ -3,7 +3,7 @@
 // passes `toolgate check`. Helm is the real binary built by scripts/prepare-helm.js.
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -159,6 +159,25 @@ if (!existsSync(helm)) {
     }
     const none = await render({})
     t.equal(find(none, 'PodMonitor').length + find(none, 'ConfigMap', 'tg-toolgate-dashboard').length, 0, 'off by default')
+  })
+
+  t.test('policy bundle from files/ becomes a binary ConfigMap the sidecar is pointed at', async (t) => {
+    // A copy of the chart, because files/policy-bundle.tar.gz is placed there at package time.
+    const copy = join(mkdtempSync(join(tmpdir(), 'tg-chart-')), 'toolgate')
+    cpSync(chart, copy, { recursive: true })
+    const bundle = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0xff, 0x00, 0x10, 0x80])
+    writeFileSync(join(copy, 'files/policy-bundle.tar.gz'), bundle)
+    const { stdout } = await exec(helm, ['template', 'tg', copy, '-n', 'toolgate-system', '--kube-version', KUBE, '--set', 'agentNamespaces={agents}'])
+    const objs = parseAllDocuments(stdout).map((d) => d.toJS() as Obj).filter((o) => o)
+    const cm = find(objs, 'ConfigMap', 'toolgate-policy')[0] as unknown as { metadata: { namespace: string }; binaryData: Record<string, string> }
+    t.equal(cm.metadata.namespace, 'agents')
+    t.same(Buffer.from(cm.binaryData['bundle.tar.gz']!, 'base64'), bundle, 'bytes survive')
+    t.equal(settingsOf(objs).policyBundle.configMap, 'toolgate-policy', 'injector mounts it')
+    const cfg = parseYaml((find(objs, 'ConfigMap', 'toolgate-config')[0] as unknown as { data: Record<string, string> }).data['toolgate.yaml']!) as { policy?: { bundle: string } }
+    t.equal(cfg.policy?.bundle, '/etc/toolgate-policy/bundle.tar.gz')
+    const without = await render({ agentNamespaces: ['agents'] })
+    t.equal(find(without, 'ConfigMap', 'toolgate-policy').length, 0, 'no file: no ConfigMap, embedded bundle')
+    t.equal(settingsOf(without).policyBundle.configMap, '')
   })
 
   t.test('values.schema.json rejects bad values clearly', async (t) => {

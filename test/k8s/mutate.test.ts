@@ -133,12 +133,18 @@ t.test('agent containers: proxy env, CA, no token, no secrets', async (t) => {
   const input = basePod()
   input.spec.volumes!.push({ name: 'gh', secret: { secretName: 'github-token' } })
   input.spec.containers[0]!.volumeMounts!.push({ name: 'gh', mountPath: '/gh' })
+  input.spec.containers[0]!.env!.push({ name: 'GH', valueFrom: { secretKeyRef: { name: 'github-token', key: 'token' } } })
+  input.spec.containers[0]!.env!.push({ name: 'OTHER', valueFrom: { secretKeyRef: { name: 'unrelated', key: 'k' } } })
+  input.spec.containers[0]!['envFrom'] = [{ secretRef: { name: 'github-token' } }, { configMapRef: { name: 'settings' } }]
   const pod = inject(input, optedNs, s)
   const agent = byName(pod.spec.containers, 'agent')!
   const env = envOf(agent)
   t.equal(env['HTTP_PROXY'], 'http://127.0.0.1:15001', 'agent HTTP_PROXY replaced, not duplicated')
   t.equal(agent.env!.filter((e) => e.name === 'HTTP_PROXY').length, 1)
   t.equal(env['KEEP'], '1', 'own env kept')
+  t.notOk('GH' in env, 'env from a credential Secret removed')
+  t.ok('OTHER' in env, 'env from other Secrets kept (not toolgate\'s to judge)')
+  t.same(agent['envFrom'], [{ configMapRef: { name: 'settings' } }], 'envFrom a credential Secret removed')
   t.equal(env['NO_PROXY'], 'localhost,127.0.0.1,::1,.svc.cluster.local')
   for (const k of ['SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'REQUESTS_CA_BUNDLE']) t.equal(env[k], '/var/run/toolgate/ca/ca.crt', k)
   const mounts = agent.volumeMounts!.map((m) => m.name)

@@ -17,7 +17,7 @@ t.before(async () => {
   up = await startUpstream()
   gate = await startTestToolgate(`version: 1
 ${testListeners}
-limits: { max_request_body_bytes: 1024 }
+limits: { max_request_body_bytes: 1024, max_response_body_bytes: 100000 }
 timeouts: { response_headers_ms: 300 }
 tools:
 ${loopbackTool('echo', up.port, `      - { methods: [GET, HEAD], path: "/**" }
@@ -150,6 +150,20 @@ t.test('request body limit: declared too large → 413 before forwarding; stream
   const small = await viaProxy(gate.proxyUrl, 'POST', `http://127.0.0.1:${up.port}/upload`, { headers: { 'content-type': 'text/plain' }, body: 'hello' })
   t.equal(small.status, 200)
   t.equal(small.json().body, 'hello')
+})
+
+t.test('response body limit: within it streams whole, over it the connection is cut', async (t) => {
+  const ok = await viaProxy(gate.proxyUrl, 'GET', `http://127.0.0.1:${up.port}/big?bytes=90000`)
+  t.equal(ok.status, 200)
+  t.equal(ok.body.length, 90000)
+  const cut = await viaProxy(gate.proxyUrl, 'GET', `http://127.0.0.1:${up.port}/big?bytes=400000`).then(
+    (r) => ({ complete: r.body.length === 400000 }),
+    () => ({ complete: false }),
+  )
+  t.equal(cut.complete, false, 'the agent never gets more than the limit as a complete response')
+  await new Promise((r) => setTimeout(r, 50))
+  const rec = gate.records.filter((r) => r['path'] === '/big').at(-1) as Record<string, any>
+  t.equal(rec.failure?.kind, 'response_too_large')
 })
 
 t.test('a hostname that resolves to loopback is refused unless the tool names the address', async (t) => {

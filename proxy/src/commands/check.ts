@@ -40,7 +40,8 @@ export const checkCommand: Command = {
     const config = loaded.config
     const errors: ConfigError[] = [...(await checkReferencedFiles(config))]
     const { PolicyEngine } = await import('../decide/policy/engine.ts')
-    const engine = await PolicyEngine.start({ source: config.policy.bundle, entrypoint: config.policy.entrypoint, registry: new Metrics({ processMetrics: false }).registry, logger: silentLogger, poll: undefined, ...(config.policy.data ? { extraData: config.policy.data } : {}) })
+    const { policyEngineOptions } = await import('../decide/policy/options.ts')
+    const engine = await PolicyEngine.start(policyEngineOptions(config.policy, new Metrics({ processMetrics: false }).registry, silentLogger))
     const policy = engine.readiness()
     await engine.close()
     if (!policy.ready) errors.push({ file: config.source.file, line: 0, column: 0, path: 'policy.bundle', message: policy.reason ?? 'policy bundle could not be loaded' })

@@ -87,7 +87,8 @@ export const decideCommand: Command = {
 
     const metrics = new Metrics({ processMetrics: false })
     const { PolicyEngine } = await import('../decide/policy/engine.ts')
-    const policy = await PolicyEngine.start({ source: config.policy.bundle, entrypoint: config.policy.entrypoint, registry: metrics.registry, logger: silentLogger, ...(config.policy.data ? { extraData: config.policy.data } : {}) })
+    const { policyEngineOptions } = await import('../decide/policy/options.ts')
+    const policy = await PolicyEngine.start(policyEngineOptions(config.policy, metrics.registry, silentLogger))
     const runtime = buildRuntime(config)
     const text = values.input ? await readFile(values.input, 'utf8') : await readStdin()
     let denied = 0

@@ -5,7 +5,6 @@
 // resolve, TLS, reset), 504 (connect or response-header timeout).
 
 import { Transform, type Readable, type TransformCallback } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import { isIP } from 'node:net'
 import type { ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
@@ -120,34 +119,43 @@ export async function forward(input: ForwardInput, res: ServerResponse): Promise
   if (body !== null && !Buffer.isBuffer(body)) body = body.pipe(byteLimit(input.maxRequestBodyBytes, 'request_too_large'))
 
   const started = process.hrtime.bigint()
-  let upstream: Dispatcher.ResponseData
+  let upstreamStatus: number | null = null
+  let upstreamSeconds: number | null = null
   try {
-    upstream = await input.pools.get(input.tool, request.origin).request({
+    // undici's stream() writes the body straight into the Writable the factory returns: for a
+    // response whose declared length is within the limit that is the client response itself
+    // (undici enforces the declared length); otherwise a byte limit (and the MCP filter) sit
+    // in between.
+    await input.pools.get(input.tool, request.origin).stream({
       path: request.path,
       method: request.method as Dispatcher.HttpMethod,
       headers: request.headers.flat(),
       body,
       signal: input.signal,
+    }, ({ statusCode, headers: raw }) => {
+      upstreamStatus = statusCode
+      upstreamSeconds = Number(process.hrtime.bigint() - started) / 1e9
+      const headers = responseHeaders(raw)
+      const extra = input.responseTransform?.(statusCode, headers) ?? null
+      if (extra) delete headers['content-length']
+      res.writeHead(statusCode, headers)
+      const declared = typeof headers['content-length'] === 'string' ? Number(headers['content-length']) : NaN
+      if (extra === null && declared <= input.maxResponseBodyBytes) return res
+      const limit = byteLimit(input.maxResponseBodyBytes, 'response_too_large')
+      const tail = extra ?? res
+      if (extra) extra.pipe(res)
+      limit.pipe(tail)
+      // A failure inside the chain must end the exchange, not leave the client waiting.
+      const fail = (err: Error): void => { limit.destroy(err); res.destroy() }
+      extra?.on('error', fail)
+      return limit
     })
   } catch (err) {
     const c = classifyError(err)
-    return { status: c.status, upstreamStatus: null, upstreamSeconds: null, failure: { kind: c.kind, reason: c.reason } }
-  }
-  const upstreamSeconds = Number(process.hrtime.bigint() - started) / 1e9
-
-  const headers = responseHeaders(upstream.headers)
-  const extra = input.responseTransform?.(upstream.statusCode, headers) ?? null
-  if (extra) delete headers['content-length']
-  res.writeHead(upstream.statusCode, headers)
-  try {
-    const limit = byteLimit(input.maxResponseBodyBytes, 'response_too_large')
-    if (extra) await pipeline(upstream.body, limit, extra, res)
-    else await pipeline(upstream.body, limit, res)
-  } catch (err) {
-    const c = classifyError(err)
+    if (upstreamStatus === null) return { status: c.status, upstreamStatus: null, upstreamSeconds: null, failure: { kind: c.kind, reason: c.reason } }
     // Headers are already sent: the only honest signal left is to cut the connection.
     res.destroy()
-    return { status: upstream.statusCode, upstreamStatus: upstream.statusCode, upstreamSeconds, failure: { kind: c.kind, reason: c.reason } }
+    return { status: upstreamStatus, upstreamStatus, upstreamSeconds, failure: { kind: c.kind, reason: c.reason } }
   }
-  return { status: upstream.statusCode, upstreamStatus: upstream.statusCode, upstreamSeconds, failure: null }
+  return { status: upstreamStatus ?? 502, upstreamStatus, upstreamSeconds, failure: null }
 }

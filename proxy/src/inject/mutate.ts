@@ -76,9 +76,15 @@ export function mutatePod(pod: Pod, ns: NamespaceInfo, s: InjectorSettings): Jso
   const forbidden = new Set(existingVolumes.filter((v) => isTokenVolume(v) || isSecretVolume(v, secrets)).map((v) => v.name))
   const caMount: VolumeMount = { name: OWNED.caVolume, mountPath: s.ca.mountPath, readOnly: true }
   const agentEnv = agentEnvironment(s)
+  const refersToSecret = (ref: unknown) => secrets.includes(String((ref as { name?: unknown } | undefined)?.name))
   const adaptAgent = (c: Container): Container => ({
     ...c,
-    env: [...(c.env ?? []).filter((e) => !agentEnv.some((a) => a.name === e.name)), ...agentEnv],
+    // Credential Secrets reach an agent neither as files nor as environment variables.
+    ...(Array.isArray(c['envFrom']) ? { envFrom: (c['envFrom'] as Array<Record<string, unknown>>).filter((e) => !refersToSecret(e['secretRef'])) } : {}),
+    env: [
+      ...(c.env ?? []).filter((e) => !agentEnv.some((a) => a.name === e.name) && !refersToSecret(e.valueFrom?.['secretKeyRef'])),
+      ...agentEnv,
+    ],
     volumeMounts: [
       ...(c.volumeMounts ?? []).filter((m) => !forbidden.has(m.name) && m.mountPath !== SA_TOKEN_PATH && m.mountPath !== s.ca.mountPath),
       caMount,
