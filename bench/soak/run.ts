@@ -129,7 +129,11 @@ const BAD_CONFIGS = [
   config(0).replace('methods: [GET], path: "/ok/{n}"', 'methods: 5, path: "/ok/{n}"'), // schema error
 ]
 
-const tg = await startToolgateProcess(dir, config(0), { configName: 'toolgate.yaml' })
+// The config gets a directory of its own, as a mounted ConfigMap does: toolgate watches the
+// config file's directory, and a busy file next to it (the records) would keep its debounce
+// from ever settling.
+mkdirSync(join(dir, 'config'))
+const tg = await startToolgateProcess(dir, config(0), { configName: 'config/toolgate.yaml' })
 const started = performance.now()
 const elapsedS = (): number => (performance.now() - started) / 1000
 

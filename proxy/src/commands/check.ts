@@ -3,7 +3,7 @@
 // file:line:col: path: message and exits 1 when there is any.
 
 import { parseFlags, type Command } from '../cli.ts'
-import { loadConfigFile } from '../config/load.ts'
+import { loadConfigOrReport } from './load-config.ts'
 import { checkReferencedFiles } from '../config/load.ts'
 import { formatConfigErrors, type ConfigError } from '../config/errors.ts'
 import { Metrics } from '../record/metrics.ts'
@@ -32,12 +32,8 @@ export const checkCommand: Command = {
       process.stderr.write(`toolgate check: --config is required\n${USAGE}`)
       return 2
     }
-    const loaded = await loadConfigFile(values.config)
-    if (!loaded.ok) {
-      process.stderr.write(formatConfigErrors(loaded.errors) + '\n')
-      return 1
-    }
-    const config = loaded.config
+    const config = await loadConfigOrReport(values.config)
+    if (config === null) return 1
     const errors: ConfigError[] = [...(await checkReferencedFiles(config))]
     const { PolicyEngine } = await import('../decide/policy/engine.ts')
     const { policyEngineOptions } = await import('../decide/policy/options.ts')

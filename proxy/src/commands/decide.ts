@@ -6,8 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import { randomUUID } from 'node:crypto'
 import { parseFlags, type Command } from '../cli.ts'
-import { loadConfigFile, loadEmbeddedConfig } from '../config/load.ts'
-import { formatConfigErrors } from '../config/errors.ts'
+import { loadConfigOrReport } from './load-config.ts'
 import { classify } from '../classify/request.ts'
 import { RequestPipeline } from '../listen/pipeline.ts'
 import { buildRuntime } from '../listen/runtime.ts'
@@ -75,15 +74,8 @@ export const decideCommand: Command = {
       process.stdout.write(USAGE)
       return 0
     }
-    let config
-    if (values.config) {
-      const loaded = await loadConfigFile(values.config)
-      if (!loaded.ok) {
-        process.stderr.write(formatConfigErrors(loaded.errors) + '\n')
-        return 1
-      }
-      config = loaded.config
-    } else config = loadEmbeddedConfig()
+    const config = await loadConfigOrReport(values.config)
+    if (config === null) return 1
 
     const metrics = new Metrics({ processMetrics: false })
     const { PolicyEngine } = await import('../decide/policy/engine.ts')

@@ -2,11 +2,9 @@
 // the last good config, logged and counted), drain and exit on SIGTERM/SIGINT.
 
 import { parseFlags, type Command } from '../cli.ts'
-import { loadConfigFile, loadEmbeddedConfig } from '../config/load.ts'
-import { formatConfigErrors } from '../config/errors.ts'
+import { loadConfigOrReport } from './load-config.ts'
 import { ConfigWatcher } from '../config/watch.ts'
 import { createLogger } from '../record/log.ts'
-import type { ResolvedConfig } from '../config/resolved.ts'
 import { startToolgate } from '../server.ts'
 
 const USAGE = `usage: toolgate run [--config FILE]
@@ -29,17 +27,8 @@ export const runCommand: Command = {
       process.stdout.write(USAGE)
       return 0
     }
-    let config: ResolvedConfig
-    if (values.config) {
-      const loaded = await loadConfigFile(values.config)
-      if (!loaded.ok) {
-        process.stderr.write(formatConfigErrors(loaded.errors) + '\n')
-        return 1
-      }
-      config = loaded.config
-    } else {
-      config = loadEmbeddedConfig()
-    }
+    const config = await loadConfigOrReport(values.config)
+    if (config === null) return 1
     const logger = createLogger({ level: config.logging.level })
     const sidecar = await startToolgate({ config, logger })
 

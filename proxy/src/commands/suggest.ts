@@ -5,7 +5,8 @@
 
 import { readFile, writeFile } from 'node:fs/promises'
 import { parseFlags, type Command } from '../cli.ts'
-import { parseConfigText, loadConfigFile } from '../config/load.ts'
+import { parseConfigText } from '../config/load.ts'
+import { loadConfigOrReport } from './load-config.ts'
 import { formatConfigErrors } from '../config/errors.ts'
 import { compileAllowlist } from '../classify/allowlist.ts'
 import { parseRecords } from '../suggest/observe.ts'
@@ -52,13 +53,10 @@ export const suggestCommand: Command = {
     let currentText: string | null = null
     let allowlist = compileAllowlist([])
     if (values.config) {
-      const loaded = await loadConfigFile(values.config)
-      if (!loaded.ok) {
-        process.stderr.write(formatConfigErrors(loaded.errors) + '\n')
-        return 1
-      }
-      currentText = loaded.config.source.text
-      allowlist = compileAllowlist(loaded.config.tools)
+      const current = await loadConfigOrReport(values.config)
+      if (current === null) return 1
+      currentText = current.source.text
+      allowlist = compileAllowlist(current.tools)
     }
     const suggestions = suggest(observed.calls, {
       existingNames: allowlist.tools.map((t) => t.name),
