@@ -10,6 +10,8 @@ export interface Child {
   proc: ChildProcess
   /** The first stdout line matching the ready pattern. */
   ready: RegExpExecArray
+  /** The last 16 KiB of stdout + stderr, for reporting a child that died. */
+  tail(): string
   stop(): Promise<void>
 }
 
@@ -26,12 +28,17 @@ export async function startChild(cmd: string, args: string[], readyPattern: RegE
     })
     proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${cmd} exited with ${code}: ${buffer.slice(-2000)}`)) })
   })
-  // Keep draining so a chatty child never blocks on a full pipe.
+  // Keep draining so a chatty child never blocks on a full pipe; keep a bounded tail.
+  let tail = buffer.slice(-16_384)
+  const keep = (c: Buffer): void => { tail = (tail + c.toString()).slice(-16_384) }
+  proc.stdout!.on('data', keep)
+  proc.stderr!.on('data', keep)
   proc.stdout!.resume()
   proc.stderr!.resume()
   return {
     proc,
     ready,
+    tail: () => tail,
     stop: async () => {
       if (proc.exitCode !== null || proc.signalCode !== null) return
       const exited = once(proc, 'exit')

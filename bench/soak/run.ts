@@ -135,6 +135,11 @@ const BAD_CONFIGS = [
 mkdirSync(join(dir, 'config'))
 const tg = await startToolgateProcess(dir, config(0), { configName: 'config/toolgate.yaml' })
 const started = performance.now()
+let crashed: string | null = null
+tg.child.proc.once('exit', (code, signal) => {
+  crashed = `toolgate exited (${code ?? signal}) during the soak; last output: ${tg.child.tail().slice(-1500)}`
+  process.stderr.write(`[soak] ${crashed}\n`)
+})
 const elapsedS = (): number => (performance.now() - started) / 1000
 
 // ---- config and bundle rewrites
@@ -235,15 +240,16 @@ writeAtomically(tg.configFile, config(++rev))
 if (bundles) writeAtomically(bundleFile, readFileSync(bundles.good[0]!))
 await new Promise((r) => setTimeout(r, 2500))
 clearInterval(sampler)
-const metrics = await scrape()
+const metrics = await scrape().catch(() => new Map<string, number>())
 await pool.close()
+const crashMessage: string | null = crashed
 await tg.stop()
 await up.stop()
 await upCred.stop()
 await mcp?.stop()
 
 // Secrets in the record file or the logs are leaks too.
-const records = readFileSync(join(dir, 'records.jsonl'), 'utf8')
+const records = (() => { try { return readFileSync(join(dir, 'records.jsonl'), 'utf8') } catch { return '' } })()
 if (records.includes(secret)) secretLeaks++
 const recordCount = records.split('\n').filter(Boolean).length
 
@@ -270,6 +276,7 @@ const reloads = series('toolgate_config_reloads_total')
 const bundleLoads = series('toolgate_policy_bundle_loads_total')
 const mem = memoryVerdict(memory, runSeconds)
 const failures: string[] = []
+if (crashMessage) failures.push(crashMessage)
 if (wrong > 0) failures.push(`${wrong} request(s) answered wrongly`)
 if (secretLeaks > 0) failures.push('the credential secret leaked into a response or record')
 if (mem.verdict === 'growing') failures.push(`memory keeps growing (RSS ${mem.rss?.slope_mib_per_min} MiB/min, heap ${mem.heap?.slope_mib_per_min} MiB/min)`)

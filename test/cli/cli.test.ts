@@ -26,7 +26,7 @@ async function toolgate(args: string[], input?: string): Promise<{ code: number;
 }
 
 t.test('--help on every command', async (t) => {
-  for (const cmd of [[], ['run'], ['check'], ['decide']]) {
+  for (const cmd of [[], ['run'], ['check'], ['decide'], ['suggest'], ['inject'], ['iptables']]) {
     const r = await toolgate([...cmd, '--help'])
     t.equal(r.code, 0, `${cmd.join(' ') || 'toolgate'} --help exits 0`)
     t.match(r.stdout, /usage: toolgate/)

@@ -1,6 +1,7 @@
 // Per-pod CA and leaf minting, checked with independent parsers: Node's X509Certificate and
 // the openssl CLI verify chains built from what toolgate produced.
 import t from 'tap'
+import { rootCertificates } from 'node:tls'
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -44,8 +45,14 @@ t.test('publish writes only the certificate, atomically', async (t) => {
   await ca.publish(out)
   await ca.publish(out) // overwrite is fine
   const text = readFileSync(out, 'utf8')
-  t.equal(text, ca.certPem)
+  t.equal(text.trimEnd(), ca.certPem.trimEnd())
   t.notMatch(text, /PRIVATE KEY/)
+  // With the public roots (what toolgate publishes for SSL_CERT_FILE): CA first, roots after.
+  await ca.publish(out, rootCertificates)
+  const bundle = readFileSync(out, 'utf8')
+  t.ok(bundle.startsWith(ca.certPem.trimEnd()), 'the toolgate CA comes first')
+  t.equal(bundle.match(/BEGIN CERTIFICATE/g)?.length, rootCertificates.length + 1, 'every public root follows')
+  t.notMatch(bundle, /PRIVATE KEY/)
   t.same(readdirSync(join(dir, 'shared')), ['ca.pem'], 'no temp files left behind')
   writeFileSync(join(dir, 'plain-file'), 'x')
   await t.rejects(ca.publish(join(dir, 'plain-file', 'ca.pem')), { name: 'CaError' }, 'a path under a regular file cannot be written')

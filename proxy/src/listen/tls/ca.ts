@@ -121,11 +121,17 @@ export class CertificateAuthority {
   }
 
   /** Writes the CA certificate to `path` atomically (temp file in the same directory + rename). */
-  async publish(path: string): Promise<void> {
+  /**
+   * Writes the CA certificate, followed by `alsoTrusted` (PEM certificates), atomically. The
+   * agent's SSL_CERT_FILE / REQUESTS_CA_BUNDLE replace its trust store, so the published bundle
+   * carries the public roots too: passthrough tunnels still present the real certificates.
+   */
+  async publish(path: string, alsoTrusted: readonly string[] = []): Promise<void> {
+    const content = [this.certPem.trimEnd(), ...alsoTrusted.map((pem) => pem.trimEnd())].join('\n') + '\n'
     const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
     try {
       await mkdir(dirname(path), { recursive: true })
-      await writeFile(tmp, this.certPem, { mode: 0o644 })
+      await writeFile(tmp, content, { mode: 0o644 })
       await rename(tmp, path)
     } catch (err) {
       await unlink(tmp).catch(() => {})

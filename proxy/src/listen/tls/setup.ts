@@ -4,6 +4,7 @@
 // agent has already loaded the published certificate).
 
 import { resolve } from 'node:path'
+import { rootCertificates } from 'node:tls'
 import type { Registry } from 'prom-client'
 import { CertificateAuthority } from './ca.ts'
 import { LeafCache } from './leaf-cache.ts'
@@ -26,7 +27,7 @@ export async function createTlsInterception(opts: { config: ResolvedConfig; pipe
     ...(caCfg.key_file !== undefined ? { keyFile: resolve(dir, caCfg.key_file) } : {}),
     ...(caCfg.validity_hours !== undefined ? { validityHours: caCfg.validity_hours } : {}),
   })
-  if (caCfg.publish_cert_to !== undefined) await ca.publish(resolve(dir, caCfg.publish_cert_to))
+  if (caCfg.publish_cert_to !== undefined) await ca.publish(resolve(dir, caCfg.publish_cert_to), rootCertificates)
   opts.logger.info('TLS interception CA ready', { origin: ca.origin, subject: ca.subject, not_after: ca.notAfter.toISOString(), published_to: caCfg.publish_cert_to ?? null })
   const leafCache = new LeafCache({ ca, maxEntries: config.tls.leaf_cache_size ?? 1000, ...(opts.registry ? { registry: opts.registry } : {}) })
   const t = config.timeouts
