@@ -10,7 +10,14 @@
 // fails within a minute. A window shorter than `minWindowS` (10 s) or with fewer than 8 samples
 // gives "insufficient" (reported, not a failure).
 
-export interface MemorySample { t_s: number; rss_mib: number; heap_used_mib: number }
+export interface MemorySample {
+  t_s: number
+  rss_mib: number
+  heap_used_mib: number
+  /** Diagnostics only (not judged): V8 heap committed, and memory outside the V8 heap (Buffers, WASM). */
+  heap_total_mib?: number
+  external_mib?: number
+}
 
 export interface TrendOptions { maxSlopeMiBPerMin: number; minGrowthMiB: number; minWindowS: number }
 

@@ -180,7 +180,12 @@ const sampler = setInterval(() => {
   scrape().then((m) => {
     const rss = m.get('toolgate_process_resident_memory_bytes')
     const heap = m.get('toolgate_nodejs_heap_size_used_bytes')
-    if (rss !== undefined && heap !== undefined) memory.push({ t_s: Math.round(t * 10) / 10, rss_mib: Math.round((rss / 2 ** 20) * 100) / 100, heap_used_mib: Math.round((heap / 2 ** 20) * 100) / 100 })
+    const mib = (v: number | undefined): number | undefined => (v === undefined ? undefined : Math.round((v / 2 ** 20) * 100) / 100)
+    const total = mib(m.get('toolgate_nodejs_heap_size_total_bytes'))
+    const external = mib(m.get('toolgate_nodejs_external_memory_bytes'))
+    if (rss !== undefined && heap !== undefined) {
+      memory.push({ t_s: Math.round(t * 10) / 10, rss_mib: mib(rss)!, heap_used_mib: mib(heap)!, ...(total !== undefined ? { heap_total_mib: total } : {}), ...(external !== undefined ? { external_mib: external } : {}) })
+    }
   }, () => {})
 }, 1000)
 

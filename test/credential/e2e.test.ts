@@ -13,8 +13,6 @@ import { startIdp, JWT_RESOURCE, OPAQUE_RESOURCE } from './idp.ts'
 import { startVerifier } from './verifier.ts'
 import { startTestToolgate, testListeners, testConfig } from '../helpers/toolgate.ts'
 import { createCredentialServices } from '../../proxy/src/credential/wiring.ts'
-import type { PolicyInput, PolicyResult } from '../../proxy/src/decide/policy-input.ts'
-import type { PolicyOutcome } from '../../proxy/src/decide/decide.ts'
 import { Metrics } from '../../proxy/src/record/metrics.ts'
 import { createLogger } from '../../proxy/src/record/log.ts'
 
@@ -39,6 +37,7 @@ tools:
   - name: api
     match: { scheme: http, host: 127.0.0.1, port: ${port} }
     routes:
+      - { methods: [GET], path: "/approve-me", access: delegate }
       - { methods: [GET], path: "/**" }
     credential: { provider: idp, resource: "${JWT_RESOURCE}", scopes: [read] }
   - name: opaque
@@ -53,20 +52,9 @@ const metrics = new Metrics({ processMetrics: false })
 const logs: string[] = []
 const svcRecords: Record<string, unknown>[] = []
 const services = await createCredentialServices(config, { registry: metrics.registry, logger: createLogger({ level: 'debug', write: (l) => { logs.push(l) } }), records: { write: (r) => { svcRecords.push(r) } } })
-// The policy here is an in-process evaluator with the decision contract of the Rego bundle (allow
-// a tool the task declared; ask for approval on /approve-me): the bundle itself is tested by the
-// policy tests, and this file tests the credential path behind a decision.
-const policy = {
-  evaluate: (input: PolicyInput): PolicyOutcome => {
-    const declared = input.task?.declared_tools.includes(input.tool.name) ?? false
-    const result: PolicyResult = { allow: declared, reasons: [declared ? 'tool declared by the task' : 'tool not declared by a task'] }
-    if (input.request.path === '/approve-me') result.approval = { reason: 'step-up test' }
-    return { ok: true, result, revision: 'test-policy' }
-  },
-  readiness: () => ({ ready: true, reason: null }),
-  close: async () => {},
-}
-const gate = await startTestToolgate(yaml, { policy, metrics, services: { tasks: services.tasks, credentials: services.credentials, approvals: services.approvals }, adminRoutes: services.adminRoutes })
+// The real policy engine on the embedded default bundle decides: reads inside a task that
+// declared the tool pass, and delegate access (the /approve-me route) asks for step-up approval.
+const gate = await startTestToolgate(yaml, { metrics, services: { tasks: services.tasks, credentials: services.credentials, approvals: services.approvals }, adminRoutes: services.adminRoutes })
 t.teardown(async () => { await gate.close(); await services.close() })
 
 const proxyAgent = new ProxyAgent(gate.proxyUrl)
