@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { freePort, waitForHttp } from './ports.ts'
+import { track } from './processes.ts'
 
 export const NGINX_CANDIDATES = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx']
 
@@ -44,6 +45,7 @@ http {
 }
 `)
   const proc = spawn(binary, ['-p', root, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] })
+  track(proc)
   let stderr = ''
   proc.stderr!.on('data', (c: Buffer) => { stderr += c.toString() })
   const failed = once(proc, 'exit').then(([code]) => { throw new Error(`nginx exited ${code}: ${stderr.slice(-500)}`) })

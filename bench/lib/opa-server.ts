@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { freePort, waitForHttp } from './ports.ts'
-import { repoRoot } from './processes.ts'
+import { repoRoot, track } from './processes.ts'
 
 export function findOpa(): string | null {
   const p = join(repoRoot, '.cache', 'bin', 'opa')
@@ -17,6 +17,7 @@ export interface OpaProcess { proc: ChildProcess; pid: number; port: number; sto
 export async function startOpaServer(binary: string): Promise<OpaProcess> {
   const port = await freePort()
   const proc = spawn(binary, ['run', '--server', '--addr', `127.0.0.1:${port}`, '--log-level', 'error', '--disable-telemetry', join(repoRoot, 'policy', 'src')], { stdio: ['ignore', 'ignore', 'pipe'] })
+  track(proc)
   let stderr = ''
   proc.stderr!.on('data', (c: Buffer) => { stderr += c.toString() })
   const failed = once(proc, 'exit').then(([code]) => { throw new Error(`opa exited ${code}: ${stderr.slice(-500)}`) })

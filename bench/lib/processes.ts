@@ -15,8 +15,20 @@ export interface Child {
   stop(): Promise<void>
 }
 
+// Children still running when this process exits (a benchmark that threw half-way) are killed,
+// so a failed run never leaves servers behind.
+const live = new Set<ChildProcess>()
+process.once('exit', () => { for (const p of live) p.kill('SIGKILL') })
+
+/** Registers a child spawned elsewhere (nginx, opa) for that clean-up. */
+export function track(proc: ChildProcess): void {
+  live.add(proc)
+  proc.once('exit', () => live.delete(proc))
+}
+
 export async function startChild(cmd: string, args: string[], readyPattern: RegExp, opts: { env?: NodeJS.ProcessEnv; stream?: 'stdout' | 'stderr'; timeoutMs?: number } = {}): Promise<Child> {
   const proc = spawn(cmd, args, { cwd: repoRoot, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  track(proc)
   const stream = opts.stream === 'stderr' ? proc.stderr! : proc.stdout!
   let buffer = ''
   const ready = await new Promise<RegExpExecArray>((resolve, reject) => {

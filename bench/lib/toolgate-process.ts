@@ -2,8 +2,8 @@
 // its listener addresses (from the "toolgate listening" log line: the config must log at info)
 // and how long it took to be ready: from spawn to the first 200 of the
 // admin /readyz.
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { startChild, type Child } from './processes.ts'
 import { waitForHttp } from './ports.ts'
 
@@ -20,11 +20,12 @@ export interface ToolgateProcess {
 
 const LISTENING = /"msg":"toolgate listening".*?"proxy":"(http:\/\/[^"]+)".*?"admin":"(http:\/\/[^"]+)"/
 
-export async function startToolgateProcess(dir: string, configYaml: string, opts: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; configName?: string } = {}): Promise<ToolgateProcess> {
+export async function startToolgateProcess(dir: string, configYaml: string, opts: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; configName?: string; bin?: string } = {}): Promise<ToolgateProcess> {
   const configFile = join(dir, opts.configName ?? 'toolgate.yaml')
+  mkdirSync(dirname(configFile), { recursive: true })
   writeFileSync(configFile, configYaml)
   const spawnedAt = performance.now()
-  const child = await startChild(process.execPath, [...(opts.nodeArgs ?? []), 'bin/toolgate.js', 'run', '--config', configFile], LISTENING, { stream: 'stderr', ...(opts.env ? { env: opts.env } : {}), timeoutMs: 30_000 })
+  const child = await startChild(process.execPath, [...(opts.nodeArgs ?? []), opts.bin ?? 'bin/toolgate.js', 'run', '--config', configFile], LISTENING, { stream: 'stderr', ...(opts.env ? { env: opts.env } : {}), timeoutMs: 30_000 })
   const adminUrl = child.ready[2]!
   await waitForHttp(`${adminUrl}/readyz`, 15_000, 200, 1)
   const readyMs = performance.now() - spawnedAt
@@ -32,10 +33,10 @@ export async function startToolgateProcess(dir: string, configYaml: string, opts
 }
 
 /** Ready time measured on its own: spawn, poll /readyz every ms, stop. Median of `runs`. */
-export async function measureReady(dir: string, configYaml: string, runs = 3): Promise<{ medianMs: number; samplesMs: number[] }> {
+export async function measureReady(dir: string, configYaml: string, runs = 3, nodeArgs: string[] = [], bin?: string): Promise<{ medianMs: number; samplesMs: number[] }> {
   const samples: number[] = []
   for (let i = 0; i < runs; i++) {
-    const tg = await startToolgateProcess(dir, configYaml, { configName: `ready-${i}.yaml` })
+    const tg = await startToolgateProcess(dir, configYaml, { configName: `config-ready-${i}/toolgate.yaml`, nodeArgs, ...(bin ? { bin } : {}) })
     samples.push(tg.readyMs)
     await tg.stop()
   }

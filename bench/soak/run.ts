@@ -2,7 +2,7 @@
 // bad), policy bundle swaps (good and bad) and upstream faults, checking every answer.
 //
 //   node bench/soak/run.ts [--duration 60s] [--rate 200] [--json FILE] [--window 5s]
-//                          [--reload-every 2s] [--connections 64]
+//                          [--reload-every 2s] [--connections 64] [--node-args="FLAGS"]
 //
 // Traffic (bench/soak/traffic.ts): allowed, credentialed (static provider; the upstream checks
 // the secret), denied by deny rule and by method, unknown tool, MCP tools/call allowed and
@@ -31,6 +31,12 @@ const { values } = parseArgs({
     window: { type: 'string', default: '5s' },
     'reload-every': { type: 'string', default: '2s' },
     connections: { type: 'string', default: '64' },
+    // Node flags for toolgate (pass as --node-args="..."). Default: a bounded V8 heap, as
+    // recommended for production (docs/operations.md). Unbounded, V8 sizes its heap from the
+    // machine's memory and grows it lazily for minutes, which looks like a leak in RSS and hides
+    // real leaks; bounded, a JS leak shows as heap-used growth and then as a crash, and RSS
+    // growth means memory outside the heap. --node-args= (empty) runs Node's defaults.
+    'node-args': { type: 'string', default: '--max-old-space-size=64 --max-semi-space-size=4' },
   },
 })
 
@@ -133,10 +139,12 @@ const BAD_CONFIGS = [
 // config file's directory, and a busy file next to it (the records) would keep its debounce
 // from ever settling.
 mkdirSync(join(dir, 'config'))
-const tg = await startToolgateProcess(dir, config(0), { configName: 'config/toolgate.yaml' })
+const tg = await startToolgateProcess(dir, config(0), { configName: 'config/toolgate.yaml', nodeArgs: values['node-args']!.split(' ').filter(Boolean) })
 const started = performance.now()
 let crashed: string | null = null
+let stopping = false
 tg.child.proc.once('exit', (code, signal) => {
+  if (stopping) return
   crashed = `toolgate exited (${code ?? signal}) during the soak; last output: ${tg.child.tail().slice(-1500)}`
   process.stderr.write(`[soak] ${crashed}\n`)
 })
@@ -248,6 +256,7 @@ clearInterval(sampler)
 const metrics = await scrape().catch(() => new Map<string, number>())
 await pool.close()
 const crashMessage: string | null = crashed
+stopping = true
 await tg.stop()
 await up.stop()
 await upCred.stop()
@@ -292,7 +301,7 @@ if (configRewrites.bad > 0 && reloadCount(/failure/) === 0) failures.push('bad c
 const result = {
   soak: true,
   when: new Date().toISOString(),
-  settings: { duration_s: durationMs / 1000, rate, window_s: windowMs / 1000, reload_every_s: reloadEveryMs / 1000, mcp: mcp !== null, bundle_reloads: bundles !== null },
+  settings: { duration_s: durationMs / 1000, rate, node_args: values['node-args'], window_s: windowMs / 1000, reload_every_s: reloadEveryMs / 1000, mcp: mcp !== null, bundle_reloads: bundles !== null },
   run_seconds: Math.round(runSeconds * 10) / 10,
   requests: { sent: total, right: total - wrong, wrong, by_kind: byKind },
   wrong_samples: wrongSamples,

@@ -2,7 +2,8 @@
 // through the plain-HTTP allow scenario for --seconds, stops it (the profile is written on exit)
 // and prints where the time went: self time per function (file:line function) and per file,
 // as % of all samples. The raw .cpuprofile stays in --out for Chrome DevTools / speedscope.
-//   node bench/suite/profile.ts [--seconds 10] [--connections 32] [--scenario allow|cred|mcp] [--top 25]
+//   node bench/suite/profile.ts [--seconds 10] [--connections 32] [--top 25] [--bin dist/bin/toolgate.js]
+// --seconds 0 profiles start-up (and shutdown) only.
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
@@ -11,7 +12,7 @@ import { maxThroughput } from '../lib/loadgen.ts'
 import { repoRoot, startChild } from '../lib/processes.ts'
 import { startToolgateProcess } from '../lib/toolgate-process.ts'
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '32' }, top: { type: 'string', default: '25' }, out: { type: 'string', default: join(repoRoot, 'bench', 'results', 'profile') } } })
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '32' }, top: { type: 'string', default: '25' }, bin: { type: 'string', default: 'bin/toolgate.js' }, out: { type: 'string', default: join(repoRoot, 'bench', 'results', 'profile') } } })
 
 interface CpuNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number; children?: number[] }
 interface CpuProfile { nodes: CpuNode[]; samples: number[]; timeDeltas: number[] }
@@ -31,7 +32,7 @@ tools:
     data_classification: internal
     routes:
       - { name: item, methods: [GET], path: "/v1/items/{id}" }
-`, { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', out] })
+`, { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', out], bin: values.bin! })
 const before = new Set(readdirSync(out))
 const r = await maxThroughput({ origin: tg.proxyUrl, path: '/t/bench/v1/items/42', connections: Number(values.connections), durationMs: Number(values.seconds) * 1000 })
 await tg.stop()

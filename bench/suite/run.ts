@@ -9,8 +9,9 @@
 //
 //   node bench/suite/run.ts [--quick] [--rate 2000] [--seconds 10] [--max-seconds 5]
 //                           [--connections 32] [--only a,b] [--nginx-workers 1]
+//                           [--toolgate-node-args="--max-old-space-size=64"] [--toolgate-bin dist/bin/toolgate.js]
 // Output: a table on stdout, bench/results/suite.json, bench/results/suite.svg.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir, cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -35,6 +36,11 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '32' },
     only: { type: 'string' },
     'nginx-workers': { type: 'string', default: '1' },
+    // Node flags for the toolgate processes (as --toolgate-node-args="..."), e.g. a bounded heap.
+    'toolgate-node-args': { type: 'string', default: '' },
+    // Which toolgate entry point to run: the sources (bin/toolgate.js, types stripped at start)
+    // or the compiled tree of `npm run build` (dist/bin/toolgate.js), as a container image would.
+    'toolgate-bin': { type: 'string', default: 'bin/toolgate.js' },
     out: { type: 'string', default: join(repoRoot, 'bench', 'results') },
   },
 })
@@ -63,7 +69,10 @@ const ctx: SuiteContext = {
   mcpPort: Number(mcp.ready[1]), mcpPid: mcp.proc.pid!,
   upstreamPki, interceptPki, secretFile, connections,
   nginxWorkers: Number(values['nginx-workers']),
+  toolgateNodeArgs: values['toolgate-node-args']!.split(' ').filter(Boolean),
+  toolgateBin: values['toolgate-bin']!,
 }
+if (!existsSync(join(repoRoot, ctx.toolgateBin))) throw new Error(`${ctx.toolgateBin} does not exist (dist/: run npm run build first)`)
 
 async function probe(t: Target): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   const d: Dispatcher = t.dispatcher ? t.dispatcher() : new Pool(t.origin, { connections: 1 })
@@ -137,7 +146,7 @@ for (const s of scenarios) {
 let ready: SuiteResult['ready'] = null
 if (!only || only.has('toolgate') || only.has('ready')) {
   try {
-    const r = await measureReady(dir, allowConfig(ctx, 'ready'), 5)
+    const r = await measureReady(dir, allowConfig(ctx, 'ready'), 5, ctx.toolgateNodeArgs, ctx.toolgateBin)
     ready = { median_ms: Math.round(r.medianMs), samples_ms: r.samplesMs.map((v) => Math.round(v)) }
   } catch (err) {
     process.stderr.write(`[bench] ready: SKIPPED: ${(err as Error).message.slice(0, 200)}\n`)
@@ -162,7 +171,7 @@ const suite: SuiteResult = {
   when: new Date().toISOString(),
   node: process.version,
   machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', mem_gib: Math.round(totalmem() / 2 ** 30), loadavg_before: loadBefore.map(r3), loadavg_after: loadavg().map(r3) },
-  settings: { rate, seconds, warmup_seconds: warmupSeconds, max_seconds: maxSeconds, connections, quick, nginx_workers: ctx.nginxWorkers },
+  settings: { rate, seconds, warmup_seconds: warmupSeconds, max_seconds: maxSeconds, connections, quick, nginx_workers: ctx.nginxWorkers, toolgate_node_args: ctx.toolgateNodeArgs.join(' '), toolgate_bin: ctx.toolgateBin },
   scenarios: results,
   ready,
   targets: [],

@@ -23,6 +23,8 @@ export interface SuiteContext {
   secretFile: string
   connections: number
   nginxWorkers: number
+  toolgateNodeArgs: string[]
+  toolgateBin: string
 }
 
 export interface Target {
@@ -91,10 +93,12 @@ tools:
 ${benchTool(ctx.upstreamPort)}`
 }
 
+// Each config lives in a directory of its own (as a ConfigMap mount does): toolgate watches the
+// config's directory, and the records file being written next to it would wake it on every call.
 async function toolgateScenario(ctx: SuiteContext, name: string, yaml: string, target: (proxyUrl: string) => Target, verify: (p: Probe) => string | null): Promise<Prepared | { skip: string }> {
   let tg
   try {
-    tg = await startToolgateProcess(ctx.dir, yaml, { configName: `${name}.yaml` })
+    tg = await startToolgateProcess(ctx.dir, yaml, { configName: `config-${name}/toolgate.yaml`, nodeArgs: ctx.toolgateNodeArgs, bin: ctx.toolgateBin })
   } catch (err) {
     const msg = (err as Error).message
     const line = msg.split('\n').find((l) => /Error\b|error"/.test(l))?.trim() ?? msg.replace(/\s+/g, ' ').slice(-240)

@@ -154,3 +154,18 @@ t.test('the backup poll catches a change the directory watch cannot see', async 
   await waitFor('the polled change', () => h.changes.length === 1)
   t.same(h.changes[0]!.tools.map((x) => x.name), ['polled'])
 })
+
+t.test('a busy neighbour file does not postpone a reload', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'toolgate-watch-'))
+  const file = join(dir, 'toolgate.yaml')
+  writeFileSync(file, config(['a']))
+  const h = harness(file)
+  // A records file written every 10 ms next to the config (debounce is 50 ms): before the fix,
+  // every write restarted the debounce and the config change was never checked.
+  let n = 0
+  const noisy = setInterval(() => writeFileSync(join(dir, 'records.jsonl'), String(n++)), 10)
+  t.teardown(() => { clearInterval(noisy); h.watcher.close() })
+  writeFileSync(file, config(['a', 'z']))
+  await waitFor('the change despite the noise', () => h.changes.length === 1, 3000)
+  t.same(h.changes[0]!.tools.map((x) => x.name), ['a', 'z'])
+})

@@ -25,6 +25,11 @@ t.test('leak rule: a steady climb fails, a flat sawtooth and a warm-up step pass
   const heapLeak = Array.from({ length: 60 }, (_, i) => ({ t_s: i + 1, rss_mib: 100, heap_used_mib: 20 + i }))
   t.equal(memoryVerdict(heapLeak, 60).verdict, 'growing')
   t.equal(memoryVerdict(series(() => 100).slice(0, 5), 5).verdict, 'insufficient')
+  // A short run (< 60 s) judges the heap in use, not RSS, which is still settling.
+  const shortRss = Array.from({ length: 20 }, (_, i) => ({ t_s: i + 1, rss_mib: 100 + i * 2, heap_used_mib: 30 }))
+  t.equal(memoryVerdict(shortRss, 20).verdict, 'ok')
+  const shortHeap = Array.from({ length: 20 }, (_, i) => ({ t_s: i + 1, rss_mib: 100, heap_used_mib: 20 + i }))
+  t.equal(memoryVerdict(shortHeap, 20).verdict, 'growing')
 })
 
 t.test('short soak: mixed traffic, reloads and faults, every answer right, memory flat', async (t) => {

@@ -8,7 +8,7 @@
 
 import { watch, type FSWatcher, readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
-import { dirname, resolve } from 'node:path'
+import { basename, dirname, resolve } from 'node:path'
 import type { Logger } from '../record/log.ts'
 import type { ConfigError } from './errors.ts'
 import { parseConfigText, readBounded } from './load.ts'
@@ -39,6 +39,7 @@ export class ConfigWatcher {
   readonly #debounceMs: number
   #watcher: FSWatcher | null = null
   #debounce: NodeJS.Timeout | null = null
+  #pendingSince = 0
   #poll: NodeJS.Timeout | null = null
   /** Hash of the config in force (the last one onChange accepted). */
   #appliedHash: string | null = null
@@ -84,9 +85,14 @@ export class ConfigWatcher {
   #watchDirectory(): void {
     const dir = dirname(this.#file)
     try {
-      // Any entry of the directory may matter: the file, '..data', an editor's temporary file
-      // renamed over it. The content hash decides whether anything changed.
-      this.#watcher = watch(dir, { persistent: false }, () => this.#schedule())
+      // What matters is the file itself (an editor or kubectl renaming a new file over it is an
+      // event on its name) and Kubernetes' '..data' symlink swap. Other entries are ignored, so
+      // a busy neighbour (a records file next to the config) cannot keep postponing a reload;
+      // an event without a name is checked anyway. The content hash decides what changed.
+      const name = basename(this.#file)
+      this.#watcher = watch(dir, { persistent: false }, (_event, changed) => {
+        if (changed === null || changed === name || changed === '..data') this.#schedule()
+      })
       this.#watcher.on('error', (err) => {
         this.#opts.logger.warn('config directory watch failed; relying on polling', { dir, error: err.message })
         this.#watcher?.close()
@@ -99,7 +105,12 @@ export class ConfigWatcher {
 
   #schedule(): void {
     if (this.#closed) return
-    if (this.#debounce) clearTimeout(this.#debounce)
+    // Debounce, but never postpone a check by more than four debounce periods in a row.
+    const now = Date.now()
+    if (this.#debounce) {
+      if (now - this.#pendingSince >= 4 * this.#debounceMs) return
+      clearTimeout(this.#debounce)
+    } else this.#pendingSince = now
     this.#debounce = setTimeout(() => {
       this.#debounce = null
       void this.#check()
