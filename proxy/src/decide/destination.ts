@@ -36,6 +36,11 @@ const SPECIAL: Array<{ list: BlockList; kind: string }> = [
   ...SPECIAL_V6.map(([net, prefix, kind]) => ({ list: subnet(net, prefix, 'ipv6'), kind })),
 ]
 
+// Every special range in one list: the common case (a public address) is a single check.
+const ANY_SPECIAL = new BlockList()
+for (const [net, prefix] of SPECIAL_V4) ANY_SPECIAL.addSubnet(net, prefix, 'ipv4')
+for (const [net, prefix] of SPECIAL_V6) ANY_SPECIAL.addSubnet(net, prefix, 'ipv6')
+
 function subnet(net: string, prefix: number, type: 'ipv4' | 'ipv6'): BlockList {
   const list = new BlockList()
   list.addSubnet(net, prefix, type)
@@ -50,6 +55,7 @@ export function specialAddressKind(address: string): string | null {
   const mapped = family === 6 ? mappedIpv4(address) : null
   if (mapped !== null) return specialAddressKind(mapped)
   const type = family === 6 ? 'ipv6' : 'ipv4'
+  if (!ANY_SPECIAL.check(address, type)) return null
   for (const { list, kind } of SPECIAL) if (list.check(address, type)) return kind
   return null
 }
