@@ -73,17 +73,23 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   const metrics = opts.metrics ?? new Metrics()
   const records = opts.records ?? openRecordSink(opts.config.logging.records)
   let runtime = buildRuntime(opts.config)
-  const policy: PolicyHandle = opts.policy ?? (await startPolicyEngine(opts.config, metrics, logger))
-  const owned = opts.services === undefined ? await createCredentialServices(opts.config, { registry: metrics.registry, logger, records }) : null
-  const services: PipelineServices = owned
-    ? { tasks: owned.tasks, credentials: owned.credentials, approvals: owned.approvals }
-    : { tasks: null, credentials: null, approvals: null, ...opts.services }
-  const adminRoutes: AdminRoute[] = [...(owned?.adminRoutes ?? []), ...(opts.adminRoutes ?? [])]
-  const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policy, services, records, metrics, logger })
+  // The pipeline reads the policy and the services when a request arrives, so it can exist
+  // before they do; the three slow start-up steps (policy bundle and WASM compile, signing keys,
+  // the interception CA) then run concurrently. Nothing is served before all three are done.
+  let policyRef: PolicyHandle | null = null
+  const services: PipelineServices = { tasks: null, credentials: null, approvals: null, ...opts.services }
+  const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policyRef, services, records, metrics, logger })
   const makeInterceptor = opts.interceptor === undefined
     ? async (p: RequestPipeline) => (await createTlsInterception({ config: opts.config, pipeline: p, logger, registry: metrics.registry })).interceptor
     : opts.interceptor
-  const interceptor = makeInterceptor ? await makeInterceptor(pipeline) : null
+  const [policy, owned, interceptor] = await Promise.all([
+    opts.policy ?? startPolicyEngine(opts.config, metrics, logger),
+    opts.services === undefined ? createCredentialServices(opts.config, { registry: metrics.registry, logger, records }) : null,
+    makeInterceptor ? makeInterceptor(pipeline) : null,
+  ])
+  policyRef = policy
+  if (owned) Object.assign(services, { tasks: owned.tasks, credentials: owned.credentials, approvals: owned.approvals })
+  const adminRoutes: AdminRoute[] = [...(owned?.adminRoutes ?? []), ...(opts.adminRoutes ?? [])]
   const connectDeps = { pipeline, runtime: () => runtime, records, metrics }
   const proxy: ListenerHandle = createProxyListener({
     pipeline,
