@@ -24,5 +24,18 @@ for (const f of readdirSync(`${root}scripts`).filter((f) => /^prepare-.*\.js$/.t
 }
 run('config types up to date', node, ['scripts/gen-config-types.js', '--check'])
 run('typecheck', node, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.test.json'])
+// tap's own summary is `# { total, pass, fail }`; the closing line below states the same
+// counts in the plain 'N passed, N failed' form that CI reads.
 const extra = process.argv.slice(2)
-run('tap', node, ['node_modules/tap/dist/esm/run.mjs', ...(extra.length ? extra : [])])
+const started = Date.now()
+process.stdout.write('# tap\n')
+const tap = spawnSync(node, ['node_modules/tap/dist/esm/run.mjs', ...extra], { cwd: root, stdio: ['inherit', 'pipe', 'inherit'], env: process.env, maxBuffer: 1 << 30 })
+const out = tap.stdout.toString()
+process.stdout.write(out)
+const summary = /# \{ total: (\d+), pass: (\d+)(?:, fail: (\d+))?/.exec(out)
+process.stdout.write(`# tap: ${((Date.now() - started) / 1000).toFixed(1)}s\n`)
+if (summary) process.stdout.write(`tests: ${summary[2]} passed, ${summary[3] ?? 0} failed\n`)
+if (tap.status !== 0) {
+  console.error(`# tap failed (exit ${tap.status ?? tap.signal})`)
+  process.exit(tap.status ?? 1)
+}
