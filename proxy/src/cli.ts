@@ -2,6 +2,7 @@
 // flags with node:util parseArgs and answers --help; main() returns the exit code.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { assetPath } from './assets.ts'
 
 export interface Command {
   summary: string
@@ -55,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (name === '--version' || name === 'version') {
     const { readFileSync } = await import('node:fs')
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+    const pkg = JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version: string }
     process.stdout.write(`toolgate ${pkg.version}\n`)
     return 0
   }

@@ -4,7 +4,6 @@
 
 import { readFileSync } from 'node:fs'
 import { open } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
 import { compareConfigErrors, formatConfigErrors, formatPath, type ConfigError } from './errors.ts'
 import { resolveConfig, sourceOf, type ResolvedConfig } from './resolved.ts'
 import { schemaErrors } from './schema-check.ts'
@@ -12,13 +11,14 @@ import { semanticFindings } from './semantic.ts'
 import type { Tool, ToolgateConfig } from './schema.gen.ts'
 import { MAX_CONFIG_BYTES, parseYaml, type PathSegment } from './yaml-source.ts'
 import { allowlistErrors } from '../classify/allowlist.ts'
+import { assetPath } from '../assets.ts'
 
 export { checkReferencedFiles } from './referenced-files.ts'
 
 export type LoadResult = { ok: true; config: ResolvedConfig } | { ok: false; errors: ConfigError[] }
 
 /** The config shipped in config/: what `toolgate run` uses without --config. */
-export const EMBEDDED_CONFIG_PATH = fileURLToPath(new URL('../../../config/toolgate.default.yaml', import.meta.url))
+export const EMBEDDED_CONFIG_PATH = assetPath('config/toolgate.default.yaml')
 
 /**
  * Parses and validates config text. `file` names it in errors and anchors relative paths; `env`

@@ -3,30 +3,25 @@
 // line/column of the offending node, with a message a person can act on.
 
 import { readFileSync } from 'node:fs'
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
-import * as ajvFormats from 'ajv-formats'
+import type { ErrorObject, ValidateFunction } from 'ajv'
+// ajv's standalone code for the schema, generated (and checked up to date) by
+// scripts/gen-config-types.js, so nothing is compiled at start.
+import { validate as generatedValidate } from './schema-validator.gen.js'
 import type { ConfigError } from './errors.ts'
 import { formatPath } from './errors.ts'
 import { didYouMean } from './suggest.ts'
 import type { ParsedYaml, PathSegment } from './yaml-source.ts'
+import { assetPath } from '../assets.ts'
 
-const SCHEMA_URL = new URL('../../../config/toolgate.schema.json', import.meta.url)
+const SCHEMA_PATH = assetPath('config/toolgate.schema.json')
 
 type JsonSchema = { [k: string]: unknown }
 
 /** The schema as shipped (read once; never mutated). */
-export const configSchema: JsonSchema = JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as JsonSchema
-
-let compiled: ValidateFunction | null = null
+export const configSchema: JsonSchema = JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as JsonSchema
 
 function validator(): ValidateFunction {
-  if (compiled) return compiled
-  const ajv = new Ajv({ allErrors: true, discriminator: true, strict: true, strictRequired: false, allowUnionTypes: true, verbose: true })
-  // ajv-formats is CommonJS: its plugin is the module itself, seen as `default` from ESM.
-  const plugin = ajvFormats.default as unknown as ((a: Ajv) => Ajv) | { default: (a: Ajv) => Ajv }
-  ;(typeof plugin === 'function' ? plugin : plugin.default)(ajv)
-  compiled = ajv.compile(configSchema)
-  return compiled
+  return generatedValidate as ValidateFunction
 }
 
 /** Schema errors for `parsed.value`, each located in the source; [] when valid. */

@@ -5,9 +5,9 @@
 // redirects is misconfigured, and following them silently would change who we trust).
 
 import { readFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
 import { Agent, request } from 'undici'
 import type { Dispatcher } from 'undici'
+import { assetPath } from '../../assets.ts'
 
 export type FetchOutcome =
   | { kind: 'unchanged' }
@@ -18,7 +18,7 @@ export class BundleFetchError extends Error {
 }
 
 /** The committed default bundle, built from policy/src by scripts/build-policy.js. */
-export const EMBEDDED_BUNDLE_PATH = fileURLToPath(new URL('../../../../policy/default-bundle.tar.gz', import.meta.url))
+export const EMBEDDED_BUNDLE_PATH = assetPath('policy/default-bundle.tar.gz')
 
 export async function readBundleFile(path: string, maxBytes: number): Promise<Buffer> {
   let bytes: Buffer
