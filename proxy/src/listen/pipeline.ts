@@ -18,7 +18,7 @@ import { forward, writeJsonError, type ForwardInput, type ForwardResult, type Up
 import type { CompiledMcpRules } from '../classify/mcp/rules.ts'
 import { mcpDenial, messageCall, messageVerdict, parseMcpRequest, readBoundedBody, refusalReply, toolsListFilter, toolsListIds, withoutAgentCredentials, type MessageDecision } from './mcp-stage.ts'
 import { forwardUpgrade } from '../forward/upgrade.ts'
-import { decisionLabel, decisionRecord } from '../record/decision-record.ts'
+import { decisionLabel, decisionRecord, parseRefusalRecord } from '../record/decision-record.ts'
 import type { RecordSink } from '../record/records.ts'
 import type { Metrics } from '../record/metrics.ts'
 import type { Logger } from '../record/log.ts'
@@ -286,17 +286,6 @@ export class RequestPipeline {
   private refuseUnparsed(res: ServerResponse, c: Extract<Classified, { ok: false }>, via: Via, startedAt: bigint): void {
     writeJsonError(res, c.status, { error: c.status === 404 ? 'unknown_tool' : 'bad_request', reason: c.reason, decision_id: c.id })
     this.deps.metrics.requests.inc({ tool: 'none', decision: 'deny', stage: 'parse' })
-    this.deps.records.write({
-      type: 'decision',
-      id: c.id,
-      time: new Date().toISOString(),
-      via,
-      agent: this.deps.runtime().agent,
-      decision: 'deny',
-      stage: 'parse',
-      reasons: [c.reason],
-      status: c.status,
-      latency_ms: { total: Math.round(Number(process.hrtime.bigint() - startedAt) / 1e3) / 1e3 },
-    })
+    this.deps.records.write(parseRefusalRecord({ id: c.id, via, agent: this.deps.runtime().agent, reason: c.reason, status: c.status, startedAt }))
   }
 }

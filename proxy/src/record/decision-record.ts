@@ -62,3 +62,19 @@ export function decisionRecord(r: DecisionRecordInput): RecordFields {
     latency_ms: { decide: ms(decision.decideSeconds), upstream: ms(r.upstreamSeconds), total: ms(r.totalSeconds) },
   }
 }
+
+/** The record of a request refused before it could be classified (malformed or ambiguous). */
+export function parseRefusalRecord(r: { id: string; via: string; agent: PolicyInput['agent']; reason: string; status: number; startedAt: bigint | null }): RecordFields {
+  return {
+    type: 'decision',
+    id: r.id,
+    time: new Date().toISOString(),
+    via: r.via,
+    agent: r.agent,
+    decision: 'deny',
+    stage: 'parse',
+    reasons: [r.reason],
+    status: r.status,
+    latency_ms: { total: r.startedAt === null ? null : ms(Number(process.hrtime.bigint() - r.startedAt) / 1e9) },
+  }
+}

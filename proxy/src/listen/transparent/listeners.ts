@@ -6,7 +6,7 @@ import type { AddressInfo, Server as NetServer, Socket } from 'node:net'
 import { once } from 'node:events'
 import type { ResolvedConfig } from '../../config/resolved.ts'
 import type { Logger } from '../../record/log.ts'
-import type { ConnectDeps } from '../connect.ts'
+import type { TunnelDeps } from '../tunnel.ts'
 import type { TlsInterceptor } from '../tls/interceptor.ts'
 import { createTransparentHttpListener, type TransparentRequestHandler } from './http-listener.ts'
 import { createTransparentTlsListener } from './tls-listener.ts'
@@ -33,7 +33,7 @@ function track(server: NetServer): Set<Socket> {
 export async function startTransparentListeners(opts: {
   config: ResolvedConfig
   pipeline: TransparentRequestHandler
-  deps: Omit<ConnectDeps, 'interceptor'>
+  deps: TunnelDeps
   interceptor: TlsInterceptor | null
   logger: Logger
 }): Promise<TransparentListeners> {

@@ -5,21 +5,20 @@
 // gets a TCP pipe to the SNI host resolved through the tool's destination check, and anything else
 // is closed. No SNI means no destination (REDIRECT hides the original address): refused.
 
-import { createServer, connect as netConnect, type Server, type Socket } from 'node:net'
+import { createServer, type Server, type Socket } from 'node:net'
 import { randomUUID } from 'node:crypto'
 import { classify } from '../../classify/request.ts'
-import { checkedLookup } from '../../forward/lookup.ts'
-import { decisionLabel, decisionRecord } from '../../record/decision-record.ts'
-import type { Decision } from '../../decide/decision.ts'
+import { parseRefusalRecord } from '../../record/decision-record.ts'
+import { decideTunnel, pipeTunnel } from '../tunnel.ts'
 import type { ToolCall } from '../../classify/toolcall.ts'
-import type { ConnectDeps } from '../connect.ts'
+import type { TunnelDeps } from '../tunnel.ts'
 import type { Logger } from '../../record/log.ts'
 import type { TlsInterceptor } from '../tls/interceptor.ts'
 import { MAX_CLIENT_HELLO_BYTES, parseClientHello } from './client-hello.ts'
 
 export interface TransparentTlsOptions {
   /** The same dependencies the CONNECT handler uses: the decision is the same. */
-  deps: Omit<ConnectDeps, 'interceptor'>
+  deps: TunnelDeps
   interceptor: TlsInterceptor | null
   logger: Logger
   /** Time allowed to receive the ClientHello (default 10 s). */
@@ -67,7 +66,7 @@ export function createTransparentTlsListener(opts: TransparentTlsOptions): Serve
 
 function refuseEarly(opts: TransparentTlsOptions, socket: Socket, reason: string): void {
   const id = randomUUID()
-  opts.deps.records.write({ type: 'decision', id, time: new Date().toISOString(), via: 'transparent', decision: 'deny', stage: 'parse', reasons: [reason], status: 400 })
+  opts.deps.records.write(parseRefusalRecord({ id, via: 'transparent', agent: opts.deps.runtime().agent, reason, status: 400, startedAt: null }))
   opts.deps.metrics.requests.inc({ tool: 'none', decision: 'deny', stage: 'parse' })
   opts.logger.info('transparent TLS connection refused', { reason, decision_id: id })
   socket.destroy()
@@ -81,51 +80,23 @@ function decideAndRoute(opts: TransparentTlsOptions, socket: Socket, hello: Buff
   const classified = classify({ via: 'connect', method: 'CONNECT', url: `${sni}:${TLS_PORT}`, rawHeaders: [] }, { allowlist: rt.allowlist, newId: randomUUID, maxHeaderBytes: rt.config.limits.max_header_bytes })
   if (!classified.ok) { refuseEarly(opts, socket, classified.reason); return }
   const call: ToolCall = { ...classified.call, via: 'transparent' }
-  const tool = classified.tool
-  const inspect = tool !== null && !tool.config.passthrough && opts.interceptor !== null
-  let decision: Decision = deps.pipeline.decideCall(call, tool, null, rt)
-  if (inspect) decision = { ...decision, allow: true, pass: true, stage: null, reasons: ['connection opened for inspection'], status: 200 }
-  deps.metrics.decisionSeconds.observe({ decision: decisionLabel(decision) }, decision.decideSeconds)
-  const record = (status: number, failure: { kind: string; reason: string } | null, d: Decision = decision): void => {
-    deps.metrics.requests.inc({ tool: call.tool ?? 'none', decision: decisionLabel(d), stage: d.stage ?? '' })
-    deps.records.write(decisionRecord({ call, decision: d, agent: rt.agent, credential: null, upstreamStatus: null, status, failure, upstreamSeconds: null, totalSeconds: Number(process.hrtime.bigint() - startedAt) / 1e9 }))
-  }
-  if (!decision.pass) {
-    record(403, null)
+  const tunnel = decideTunnel(deps, rt, call, classified.tool, opts.interceptor !== null, startedAt)
+  if (!tunnel.decision.pass) {
+    tunnel.record(403, null)
     socket.destroy()
     return
   }
-  if (inspect && opts.interceptor) {
-    record(200, null)
+  if (tunnel.inspect && opts.interceptor) {
+    tunnel.record(200, null)
     opts.interceptor.terminate(socket, hello, { host: call.target.host, port: TLS_PORT, scheme: 'https' }, 'transparent')
     return
   }
-  const upstreamTool = rt.upstreams.get(call.tool ?? '')
-  if (!upstreamTool) { record(403, null); socket.destroy(); return }
-  const upstream = netConnect({ host: call.target.host, port: TLS_PORT, lookup: checkedLookup(upstreamTool.rules), timeout: rt.config.timeouts.connect_ms })
-  let established = false
-  upstream.once('timeout', () => {
-    if (established) return
-    upstream.destroy()
-    socket.destroy()
-    record(504, { kind: 'timeout', reason: 'upstream connect timed out' })
-  })
-  upstream.once('error', (err: Error & { code?: string }) => {
-    socket.destroy()
-    if (established) return
-    const blocked = err.code === 'TOOLGATE_DESTINATION_BLOCKED'
-    if (blocked) record(403, { kind: 'destination', reason: err.message }, { ...decision, allow: false, pass: false, stage: 'destination', status: 403, reasons: [err.message] })
-    else record(502, { kind: 'connect', reason: err.message })
-  })
-  upstream.once('connect', () => {
-    established = true
-    upstream.setTimeout(rt.config.timeouts.idle_ms, () => { upstream.destroy(); socket.destroy() })
-    upstream.write(hello)
-    upstream.pipe(socket)
-    socket.pipe(upstream)
-    socket.resume()
-    socket.on('close', () => upstream.destroy())
-    upstream.on('close', () => socket.destroy())
-    record(200, null)
+  // The ClientHello already read is the first thing the destination gets.
+  pipeTunnel(rt, call, socket, hello, {
+    established: () => tunnel.record(200, null),
+    failed: (status, failure) => {
+      socket.destroy()
+      tunnel.record(status, failure)
+    },
   })
 }
