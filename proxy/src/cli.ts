@@ -6,7 +6,9 @@ import { assetPath } from './assets.ts'
 
 export interface Command {
   summary: string
+  /** Full help text; main() prints it for --help / -h unless the command answers help itself. */
   usage: string
+  ownHelp?: boolean
   run(argv: string[]): Promise<number>
 }
 
@@ -18,11 +20,13 @@ const commands: Record<string, () => Promise<Command>> = {
   inject: async () => ({
     summary: 'serve the Kubernetes mutating admission webhook that injects the sidecar',
     usage: 'toolgate inject --help',
+    ownHelp: true,
     run: async (argv: string[]) => (await import('./inject/command.ts')).main(argv),
   }),
   iptables: async () => ({
     summary: 'install or remove the iptables rules of transparent interception (init container)',
     usage: 'toolgate iptables install|cleanup --help',
+    ownHelp: true,
     run: async (argv: string[]) => (await import('./listen/iptables/command.ts')).main(argv),
   }),
 }
@@ -45,7 +49,7 @@ export function usage(): string {
 
 /** parseArgs with a uniform error: unknown flags and missing values become a usage error. */
 export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, allowPositionals = false) {
-  return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true })
+  return parseArgs({ args: argv, options, allowPositionals, strict: true })
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -66,6 +70,10 @@ export async function main(argv: string[]): Promise<number> {
     return 2
   }
   const command = await load()
+  if (!command.ownHelp && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(command.usage)
+    return 0
+  }
   try {
     return await command.run(rest)
   } catch (err) {

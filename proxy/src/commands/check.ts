@@ -24,10 +24,6 @@ export const checkCommand: Command = {
   usage: USAGE,
   async run(argv) {
     const { values } = parseFlags(argv, { config: { type: 'string', short: 'c' } })
-    if (values.help) {
-      process.stdout.write(USAGE)
-      return 0
-    }
     if (!values.config) {
       process.stderr.write(`toolgate check: --config is required\n${USAGE}`)
       return 2

@@ -70,10 +70,6 @@ export const decideCommand: Command = {
   usage: USAGE,
   async run(argv) {
     const { values } = parseFlags(argv, { config: { type: 'string', short: 'c' }, input: { type: 'string', short: 'i' }, json: { type: 'boolean' } })
-    if (values.help) {
-      process.stdout.write(USAGE)
-      return 0
-    }
     const config = await loadConfigOrReport(values.config)
     if (config === null) return 1
 

@@ -23,10 +23,6 @@ export const runCommand: Command = {
   usage: USAGE,
   async run(argv) {
     const { values } = parseFlags(argv, { config: { type: 'string', short: 'c' } })
-    if (values.help) {
-      process.stdout.write(USAGE)
-      return 0
-    }
     const config = await loadConfigOrReport(values.config)
     if (config === null) return 1
     const logger = createLogger({ level: config.logging.level })

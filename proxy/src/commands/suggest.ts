@@ -34,10 +34,6 @@ export const suggestCommand: Command = {
   usage: USAGE,
   async run(argv) {
     const { values } = parseFlags(argv, { from: { type: 'string', short: 'f' }, config: { type: 'string', short: 'c' }, out: { type: 'string', short: 'o' }, 'min-distinct': { type: 'string' } })
-    if (values.help) {
-      process.stdout.write(USAGE)
-      return 0
-    }
     if (!values.from) {
       process.stderr.write(`toolgate suggest: --from is required\n${USAGE}`)
       return 2
