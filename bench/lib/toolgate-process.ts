@@ -33,10 +33,10 @@ export async function startToolgateProcess(dir: string, configYaml: string, opts
 }
 
 /** Ready time measured on its own: spawn, poll /readyz every ms, stop. Median of `runs`. */
-export async function measureReady(dir: string, configYaml: string, runs = 3, nodeArgs: string[] = [], bin?: string): Promise<{ medianMs: number; samplesMs: number[] }> {
+export async function measureReady(dir: string, configYaml: string, runs = 3, opts: { nodeArgs?: string[]; bin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ medianMs: number; samplesMs: number[] }> {
   const samples: number[] = []
   for (let i = 0; i < runs; i++) {
-    const tg = await startToolgateProcess(dir, configYaml, { configName: `config-ready-${i}/toolgate.yaml`, nodeArgs, ...(bin ? { bin } : {}) })
+    const tg = await startToolgateProcess(dir, configYaml, { ...opts, configName: `config-ready-${i}/toolgate.yaml` })
     samples.push(tg.readyMs)
     await tg.stop()
   }

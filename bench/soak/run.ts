@@ -22,6 +22,7 @@ import { startToolgateProcess } from '../lib/toolgate-process.ts'
 import { summarize } from '../lib/loadgen.ts'
 import { buildMix, picker } from './traffic.ts'
 import { memoryVerdict, type MemorySample } from './memory-trend.ts'
+import { SIDECAR_RUNTIME } from '../../proxy/src/inject/settings.ts'
 
 const { values } = parseArgs({
   options: {
@@ -31,12 +32,12 @@ const { values } = parseArgs({
     window: { type: 'string', default: '5s' },
     'reload-every': { type: 'string', default: '2s' },
     connections: { type: 'string', default: '64' },
-    // Node flags for toolgate (pass as --node-args="..."). Default: a bounded V8 heap, as
-    // recommended for production (docs/operations.md). Unbounded, V8 sizes its heap from the
+    // Node flags for toolgate (pass as --node-args="..."). Default: the bounded V8 heap the
+    // injected sidecar runs with (SIDECAR_RUNTIME, docs/operations.md). Unbounded, V8 sizes its heap from the
     // machine's memory and grows it lazily for minutes, which looks like a leak in RSS and hides
     // real leaks; bounded, a JS leak shows as heap-used growth and then as a crash, and RSS
     // growth means memory outside the heap. --node-args= (empty) runs Node's defaults.
-    'node-args': { type: 'string', default: '--max-old-space-size=64 --max-semi-space-size=4' },
+    'node-args': { type: 'string', default: SIDECAR_RUNTIME.nodeOptions },
   },
 })
 

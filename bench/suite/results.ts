@@ -39,7 +39,7 @@ export interface SuiteResult {
   when: string
   node: string
   machine: { cpus: number; cpu_model: string; mem_gib: number; loadavg_before: number[]; loadavg_after: number[] }
-  settings: { rate: number; seconds: number; warmup_seconds: number; max_seconds: number; connections: number; quick: boolean; nginx_workers: number; toolgate_node_args: string; toolgate_bin: string }
+  settings: { rate: number; seconds: number; warmup_seconds: number; max_seconds: number; connections: number; quick: boolean; nginx_workers: number; toolgate_node_args: string; toolgate_runtime: string; toolgate_env: { NODE_OPTIONS: string | null; MALLOC_ARENA_MAX: string | null }; toolgate_bin: string }
   scenarios: ScenarioResult[]
   ready: { median_ms: number; samples_ms: number[] } | null
   targets: TargetResult[]

@@ -25,6 +25,7 @@ import { scenarios, allowConfig, type Prepared, type SuiteContext, type Target }
 import { evaluateTargets, type ScenarioResult, type SuiteResult } from './results.ts'
 import { renderTable } from './table.ts'
 import { renderSvg } from './svg.ts'
+import { SIDECAR_RUNTIME } from '../../proxy/src/inject/settings.ts'
 
 const { values } = parseArgs({
   options: {
@@ -36,14 +37,28 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '32' },
     only: { type: 'string' },
     'nginx-workers': { type: 'string', default: '1' },
-    // Node flags for the toolgate processes (as --toolgate-node-args="..."), e.g. a bounded heap.
+    // Node flags for the toolgate processes (as --toolgate-node-args="...").
     'toolgate-node-args': { type: 'string', default: '' },
+    // Memory settings of the toolgate processes: `sidecar` (NODE_OPTIONS and MALLOC_ARENA_MAX as
+    // the injected sidecar gets them, proxy/src/inject/settings.ts SIDECAR_RUNTIME) or `node`
+    // (Node's and glibc's defaults, for comparison).
+    'toolgate-runtime': { type: 'string', default: 'sidecar' },
     // Which toolgate entry point to run: the sources (bin/toolgate.js, types stripped at start)
     // or the compiled tree of `npm run build` (dist/bin/toolgate.js), as a container image would.
     'toolgate-bin': { type: 'string', default: 'bin/toolgate.js' },
     out: { type: 'string', default: join(repoRoot, 'bench', 'results') },
   },
 })
+/** Environment of the toolgate processes for --toolgate-runtime. */
+function runtimeEnv(kind: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env }
+  delete env['NODE_OPTIONS']
+  delete env['MALLOC_ARENA_MAX']
+  if (kind === 'node') return env
+  if (kind !== 'sidecar') throw new Error(`--toolgate-runtime: expected sidecar or node, got ${kind}`)
+  return { ...env, NODE_OPTIONS: SIDECAR_RUNTIME.nodeOptions, MALLOC_ARENA_MAX: String(SIDECAR_RUNTIME.mallocArenaMax) }
+}
+
 const quick = values.quick === true
 const rate = Number(values.rate ?? 2000)
 const seconds = Number(values.seconds ?? (quick ? 4 : 10))
@@ -70,6 +85,7 @@ const ctx: SuiteContext = {
   upstreamPki, interceptPki, secretFile, connections,
   nginxWorkers: Number(values['nginx-workers']),
   toolgateNodeArgs: values['toolgate-node-args']!.split(' ').filter(Boolean),
+  toolgateEnv: runtimeEnv(values['toolgate-runtime']!),
   toolgateBin: values['toolgate-bin']!,
 }
 if (!existsSync(join(repoRoot, ctx.toolgateBin))) throw new Error(`${ctx.toolgateBin} does not exist (dist/: run npm run build first)`)
@@ -146,7 +162,7 @@ for (const s of scenarios) {
 let ready: SuiteResult['ready'] = null
 if (!only || only.has('toolgate') || only.has('ready')) {
   try {
-    const r = await measureReady(dir, allowConfig(ctx, 'ready'), 5, ctx.toolgateNodeArgs, ctx.toolgateBin)
+    const r = await measureReady(dir, allowConfig(ctx, 'ready'), 5, { nodeArgs: ctx.toolgateNodeArgs, bin: ctx.toolgateBin, env: ctx.toolgateEnv })
     ready = { median_ms: Math.round(r.medianMs), samples_ms: r.samplesMs.map((v) => Math.round(v)) }
   } catch (err) {
     process.stderr.write(`[bench] ready: SKIPPED: ${(err as Error).message.slice(0, 200)}\n`)
@@ -171,7 +187,7 @@ const suite: SuiteResult = {
   when: new Date().toISOString(),
   node: process.version,
   machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', mem_gib: Math.round(totalmem() / 2 ** 30), loadavg_before: loadBefore.map(r3), loadavg_after: loadavg().map(r3) },
-  settings: { rate, seconds, warmup_seconds: warmupSeconds, max_seconds: maxSeconds, connections, quick, nginx_workers: ctx.nginxWorkers, toolgate_node_args: ctx.toolgateNodeArgs.join(' '), toolgate_bin: ctx.toolgateBin },
+  settings: { rate, seconds, warmup_seconds: warmupSeconds, max_seconds: maxSeconds, connections, quick, nginx_workers: ctx.nginxWorkers, toolgate_node_args: ctx.toolgateNodeArgs.join(' '), toolgate_runtime: values['toolgate-runtime']!, toolgate_env: { NODE_OPTIONS: ctx.toolgateEnv['NODE_OPTIONS'] ?? null, MALLOC_ARENA_MAX: ctx.toolgateEnv['MALLOC_ARENA_MAX'] ?? null }, toolgate_bin: ctx.toolgateBin },
   scenarios: results,
   ready,
   targets: [],

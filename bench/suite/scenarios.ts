@@ -24,6 +24,8 @@ export interface SuiteContext {
   connections: number
   nginxWorkers: number
   toolgateNodeArgs: string[]
+  /** Environment of the toolgate processes (NODE_OPTIONS, MALLOC_ARENA_MAX as the sidecar runs). */
+  toolgateEnv: NodeJS.ProcessEnv
   toolgateBin: string
 }
 
@@ -98,7 +100,7 @@ ${benchTool(ctx.upstreamPort)}`
 async function toolgateScenario(ctx: SuiteContext, name: string, yaml: string, target: (proxyUrl: string) => Target, verify: (p: Probe) => string | null): Promise<Prepared | { skip: string }> {
   let tg
   try {
-    tg = await startToolgateProcess(ctx.dir, yaml, { configName: `config-${name}/toolgate.yaml`, nodeArgs: ctx.toolgateNodeArgs, bin: ctx.toolgateBin })
+    tg = await startToolgateProcess(ctx.dir, yaml, { configName: `config-${name}/toolgate.yaml`, nodeArgs: ctx.toolgateNodeArgs, bin: ctx.toolgateBin, env: ctx.toolgateEnv })
   } catch (err) {
     const msg = (err as Error).message
     const line = msg.split('\n').find((l) => /Error\b|error"/.test(l))?.trim() ?? msg.replace(/\s+/g, ' ').slice(-240)
@@ -215,6 +217,16 @@ tools:
       const n = await startNginx(bin, ctx.dir, ctx.upstreamPort, ctx.nginxWorkers)
       const { withDescendants } = await import('../lib/procstat.ts')
       return { target: { origin: `http://127.0.0.1:${n.port}`, path: `/t/bench${ITEM}` }, pids: withDescendants([n.pid]), notes: `worker_processes ${n.workers}`, verify: okUpstream, close: () => n.stop() }
+    },
+  },
+  {
+    name: 'node-proxy',
+    description: 'the floor of a Node proxy: node:http server + undici pool forwarding, no policy, no records (bench/lib/pdp-proxy.ts without --opa)',
+    baseline: 'direct',
+    toolgate: false,
+    setup: async (ctx) => {
+      const proxy = await startChild(process.execPath, ['bench/lib/pdp-proxy.ts', '--upstream', String(ctx.upstreamPort)], /listening (\d+)/)
+      return { target: { origin: `http://127.0.0.1:${proxy.ready[1]}`, path: `/t/bench${ITEM}` }, pids: [proxy.proc.pid!], verify: okUpstream, close: () => proxy.stop() }
     },
   },
   {

@@ -21,7 +21,7 @@ export function renderTable(s: SuiteResult): string {
   const t = s.settings
   const lines = [
     `toolgate benchmark suite - ${s.when} - node ${s.node} - ${s.machine.cpus} CPUs (${s.machine.cpu_model}), load avg before ${s.machine.loadavg_before.join(' ')}`,
-    `toolgate: ${t.toolgate_bin}${t.toolgate_node_args ? ` with ${t.toolgate_node_args}` : ''}; nginx: ${t.nginx_workers} worker(s)`,
+    `toolgate: ${t.toolgate_bin}${t.toolgate_node_args ? ` with ${t.toolgate_node_args}` : ''}, runtime ${t.toolgate_runtime} (NODE_OPTIONS=${t.toolgate_env.NODE_OPTIONS ?? '-'}, MALLOC_ARENA_MAX=${t.toolgate_env.MALLOC_ARENA_MAX ?? '-'}); nginx: ${t.nginx_workers} worker(s)`,
     `fixed rate ${t.rate} req/s for ${t.seconds} s (after ${t.warmup_seconds} s warm-up), ${t.connections} connections; max throughput closed-loop for ${t.max_seconds} s; +pXX = added vs the baseline in "vs"`,
     '',
     pad(rows),

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { parseAllDocuments, parse as parseYaml } from 'yaml'
 import { repoRoot } from '../helpers/tools.ts'
-import { resolveSettings } from '../../proxy/src/inject/settings.ts'
+import { resolveSettings, SIDECAR_RUNTIME } from '../../proxy/src/inject/settings.ts'
 
 const exec = promisify(execFile)
 const helm = join(repoRoot, '.cache/bin/helm')
@@ -56,6 +56,7 @@ if (!existsSync(helm)) {
     const s = settingsOf(objs)
     t.equal(s.nativeSidecar, true)
     t.equal(s.mode, 'transparent')
+    t.same(s.runtime, SIDECAR_RUNTIME, 'the chart ships the same sidecar memory settings the benchmarks measure')
     t.ok(s.skipNamespaces.includes('toolgate-system') && s.skipNamespaces.includes('kube-system'), 'own and system namespaces skipped')
     const hooks = webhooksOf(objs)
     t.same(hooks.map((h) => h.clientConfig.service.path), ['/inject/namespace', '/inject/pod'])

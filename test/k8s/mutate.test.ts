@@ -158,7 +158,21 @@ t.test('agent containers: proxy env, CA, no token, no secrets', async (t) => {
   const tok = pod.spec.volumes!.find((v) => v.name === 'toolgate-token')!
   t.same(tok.projected!.sources, [{ serviceAccountToken: { audience: 'toolgate', expirationSeconds: 600, path: 'token' } }])
   t.same(envOf(side)['HTTP_PROXY'], undefined, 'sidecar itself is not proxied')
-  t.same(side.env!.map((e) => e.name), ['POD_NAMESPACE', 'POD_NAME', 'SERVICE_ACCOUNT', 'TOOLGATE_INTERCEPTION'])
+  t.same(side.env!.map((e) => e.name), ['POD_NAMESPACE', 'POD_NAME', 'SERVICE_ACCOUNT', 'TOOLGATE_INTERCEPTION', 'NODE_OPTIONS', 'MALLOC_ARENA_MAX'])
+  t.equal(envOf(side)['NODE_OPTIONS'], '--max-old-space-size=128 --max-semi-space-size=2', 'bounded heap by default')
+  t.equal(envOf(side)['MALLOC_ARENA_MAX'], '2')
+})
+
+t.test('sidecar runtime settings: overridden, or left to Node and glibc', async (t) => {
+  const tuned = inject(basePod(), optedNs, resolveSettings({ runtime: { nodeOptions: '--max-old-space-size=256' } }))
+  const side = byName(tuned.spec.initContainers, 'toolgate')!
+  t.equal(envOf(side)['NODE_OPTIONS'], '--max-old-space-size=256')
+  t.equal(envOf(side)['MALLOC_ARENA_MAX'], '2', 'the other field keeps its default')
+  const plain = inject(basePod(), optedNs, resolveSettings({ runtime: { nodeOptions: '', mallocArenaMax: 0 } }))
+  const env = byName(plain.spec.initContainers, 'toolgate')!.env!.map((e) => e.name)
+  t.notOk(env.includes('NODE_OPTIONS') || env.includes('MALLOC_ARENA_MAX'), 'neither variable is set')
+  t.throws(() => resolveSettings({ runtime: { mallocArenaMax: -1 } }), /\/runtime\/mallocArenaMax/)
+  t.throws(() => resolveSettings({ runtime: { nodeOptions: 'a\nb' } }), /\/runtime\/nodeOptions/)
 })
 
 t.test('config name, extra secrets, resources by annotation; policy bundle by setting', async (t) => {

@@ -21,8 +21,12 @@ default defaults := {}
 
 defaults := data.toolgate_defaults
 
-# object.union merges recursively; the operator's config wins.
-settings := object.union(defaults, config)
+# object.union merges recursively; the operator's config wins. WASM evaluation does not keep
+# rule values between calls, so the merge would run on every decision: skip it when the
+# operator set nothing (the common case), it is then the defaults as they are.
+settings := defaults if {
+	config == {}
+} else := object.union(defaults, config)
 
 access := input.tool.access
 

@@ -231,6 +231,8 @@ function sidecarContainer(s: InjectorSettings, mode: InterceptionMode, secrets: 
       field('POD_NAME', 'metadata.name'),
       field('SERVICE_ACCOUNT', 'spec.serviceAccountName'),
       { name: 'TOOLGATE_INTERCEPTION', value: mode },
+      ...(s.runtime.nodeOptions !== '' ? [{ name: 'NODE_OPTIONS', value: s.runtime.nodeOptions }] : []),
+      ...(s.runtime.mallocArenaMax > 0 ? [{ name: 'MALLOC_ARENA_MAX', value: String(s.runtime.mallocArenaMax) }] : []),
     ],
     ports: [
       { name: 'toolgate-proxy', containerPort: s.ports.proxy, protocol: 'TCP' },

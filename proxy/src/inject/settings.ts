@@ -61,6 +61,23 @@ export interface InjectorSettings {
   resources: ResourceSettings
   /** Probe command run inside the sidecar (the admin listener is loopback-only, so kubelet httpGet cannot reach it). */
   probe: { command: string[] }
+  /** The sidecar's Node.js memory settings (see SIDECAR_RUNTIME). */
+  runtime: { nodeOptions: string; mallocArenaMax: number }
+}
+
+/**
+ * Memory settings of the sidecar process. Node sizes its heap for a machine, not a sidecar: by
+ * default the young generation alone may take 3 x 16 MiB, and V8 grows the old generation
+ * lazily while there is room, so one sidecar under load reached 250-300 MiB RSS with ~20 MiB of
+ * live objects. A 2 MiB semi-space and a 128 MiB old-generation cap (below the default 256Mi
+ * container limit, so V8 collects harder before the kernel would kill the pod) cut that to
+ * ~130-145 MiB for ~5 % more CPU per call; MALLOC_ARENA_MAX=2 stops glibc from giving each
+ * libuv/V8 worker thread its own malloc arena (another ~10 MiB). Measured in docs/benchmarks.md;
+ * the benchmark suite runs toolgate with these same settings.
+ */
+export const SIDECAR_RUNTIME: InjectorSettings['runtime'] = {
+  nodeOptions: '--max-old-space-size=128 --max-semi-space-size=2',
+  mallocArenaMax: 2,
 }
 
 const PROBE_SCRIPT =
@@ -86,6 +103,7 @@ export function defaultSettings(): InjectorSettings {
     noProxy: [],
     resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
     probe: { command: ['node', '-e', PROBE_SCRIPT] },
+    runtime: { ...SIDECAR_RUNTIME },
   }
 }
 
@@ -114,6 +132,8 @@ const settingsSchema = obj({
   noProxy: { type: 'array', items: nonEmpty },
   resources: obj({ requests: strMap, limits: strMap }),
   probe: obj({ command: { type: 'array', items: nonEmpty, minItems: 1 } }),
+  // '' leaves NODE_OPTIONS unset; 0 leaves MALLOC_ARENA_MAX unset (glibc's default).
+  runtime: obj({ nodeOptions: { type: 'string', pattern: '^[^\\n]*$' }, mallocArenaMax: { type: 'integer', minimum: 0, maximum: 64 } }),
 })
 
 const validate = new Ajv({ allErrors: true, strict: true }).compile(settingsSchema)
