@@ -221,11 +221,11 @@ tools:
   },
   {
     name: 'node-proxy',
-    description: 'the floor of a Node proxy: node:http server + undici pool forwarding, no policy, no records (bench/lib/pdp-proxy.ts without --opa)',
+    description: 'the floor of a Node proxy: node:http server + undici pool forwarding, no policy, no records (bench/lib/pdp-proxy.ts without --opa), same Node memory settings as toolgate',
     baseline: 'direct',
     toolgate: false,
     setup: async (ctx) => {
-      const proxy = await startChild(process.execPath, ['bench/lib/pdp-proxy.ts', '--upstream', String(ctx.upstreamPort)], /listening (\d+)/)
+      const proxy = await startChild(process.execPath, ['bench/lib/pdp-proxy.ts', '--upstream', String(ctx.upstreamPort)], /listening (\d+)/, { env: ctx.toolgateEnv })
       return { target: { origin: `http://127.0.0.1:${proxy.ready[1]}`, path: `/t/bench${ITEM}` }, pids: [proxy.proc.pid!], verify: okUpstream, close: () => proxy.stop() }
     },
   },

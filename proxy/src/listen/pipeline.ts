@@ -88,7 +88,7 @@ export class RequestPipeline {
     if (ctx.tunnelAuthority) raw.tunnelAuthority = ctx.tunnelAuthority
     const classified: Classified = classify(raw, { allowlist: rt.allowlist, newId: randomUUID, maxHeaderBytes: rt.config.limits.max_header_bytes })
     if (!classified.ok) {
-      this.refuseUnparsed(res, classified, ctx.via, startedAt)
+      this.refuseUnparsed(res, rt, classified, ctx.via, startedAt)
       req.resume()
       return
     }
@@ -106,9 +106,9 @@ export class RequestPipeline {
 
     const contentLength = Number(req.headers['content-length'] ?? 0)
     if (decision.pass && contentLength > rt.config.limits.max_request_body_bytes) {
-      return this.finish(req, res, { call, decision, credential: null, status: 413, failure: { kind: 'request_too_large', reason: `request body exceeds ${rt.config.limits.max_request_body_bytes} bytes` }, startedAt })
+      return this.finish(req, res, rt, { call, decision, credential: null, status: 413, failure: { kind: 'request_too_large', reason: `request body exceeds ${rt.config.limits.max_request_body_bytes} bytes` }, startedAt })
     }
-    if (!decision.pass) return this.finish(req, res, { call, decision, credential: null, status: decision.status, failure: null, startedAt })
+    if (!decision.pass) return this.finish(req, res, rt, { call, decision, credential: null, status: decision.status, failure: null, startedAt })
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
     const responseTransform = mcp !== null && call.target.path === mcp.path ? toolsListFilter(mcp, 'any', rt.config.limits.max_inspected_body_bytes) : undefined
     return this.proceed(req, res, ctx, rt, { call, tool, upstream, decision, body: hasBody ? req : null, startedAt, ...(responseTransform ? { responseTransform } : {}) })
@@ -133,7 +133,7 @@ export class RequestPipeline {
     const verdict = allowlistVerdict(tool, routeMatch)
     if (verdict.kind !== 'allowed') {
       const decision = this.decideCall(call, tool, routeMatch, rt, verdict)
-      return this.finish(req, res, { call, decision, credential: null, status: decision.status, failure: null, startedAt })
+      return this.finish(req, res, rt, { call, decision, credential: null, status: decision.status, failure: null, startedAt })
     }
     const max = rt.config.limits.max_inspected_body_bytes
     const body = await readBoundedBody(req, max)
@@ -143,7 +143,7 @@ export class RequestPipeline {
       res.writeHead(reply.status, reply.headers)
       res.end(reply.body)
       const decision = this.decideCall(call, tool, routeMatch, rt, { kind: 'denied', reason: parsed.reason })
-      return this.finish(req, res, { call, decision: { ...decision, stage: 'parse', pass: false }, credential: null, status: reply.status, failure: null, startedAt })
+      return this.finish(req, res, rt, { call, decision: { ...decision, stage: 'parse', pass: false }, credential: null, status: reply.status, failure: null, startedAt })
     }
     const decisions: MessageDecision[] = parsed.messages.map((message, i) => {
       const mcall = messageCall(call, message, i, mcp)
@@ -157,13 +157,13 @@ export class RequestPipeline {
       res.end(denial.body)
       for (const d of decisions) {
         const failure = d.decision.pass ? { kind: 'batch_refused', reason: 'not forwarded: the batch it came in was denied' } : null
-        this.finish(req, res, { call: d.call, decision: d.decision, credential: null, status: denial.status, failure, startedAt })
+        this.finish(req, res, rt, { call: d.call, decision: d.decision, credential: null, status: denial.status, failure, startedAt })
       }
       return
     }
     // Every message passed: record the others now, forward under the first message's decision.
     for (const d of decisions.slice(1)) {
-      this.finish(req, res, { call: d.call, decision: d.decision, credential: null, status: 0, failure: null, startedAt, forwardedWith: call.id })
+      this.finish(req, res, rt, { call: d.call, decision: d.decision, credential: null, status: 0, failure: null, startedAt, forwardedWith: call.id })
     }
     const first = decisions[0]!
     const approval = decisions.find((d) => d.decision.approval !== null)?.decision.approval ?? null
@@ -197,7 +197,7 @@ export class RequestPipeline {
         const verdict = await approvals.request({ decisionId: call.id, tool: call.tool ?? '', method: call.method, host: call.target.host, path: call.target.path, reason: decision.approval.reason, taskId: call.taskId }, abort.signal)
         if (!verdict.approved) decision = { ...decision, allow: false, pass: false, stage: 'approval', status: 403, reasons: [...decision.reasons, verdict.reason] }
       }
-      if (!decision.pass) return this.finish(req, res, { call, decision, credential: null, status: decision.status, failure: null, startedAt })
+      if (!decision.pass) return this.finish(req, res, rt, { call, decision, credential: null, status: decision.status, failure: null, startedAt })
     }
     if (call.taskId !== null && tasks) tasks.countCall(call.taskId)
 
@@ -207,12 +207,12 @@ export class RequestPipeline {
     const toolCredential = tool?.config.credential
     if (toolCredential && decision.allow) {
       if (!credentials) {
-        return this.finish(req, res, { call, decision: { ...decision, allow: false, pass: false, stage: 'credential', status: 503, reasons: ['credential providers are not configured'] }, credential: null, status: 503, failure: null, startedAt })
+        return this.finish(req, res, rt, { call, decision: { ...decision, allow: false, pass: false, stage: 'credential', status: 503, reasons: ['credential providers are not configured'] }, credential: null, status: 503, failure: null, startedAt })
       }
       const task = call.taskId !== null && tasks ? tasks.get(call.taskId) ?? null : null
       const got = await credentials.obtain({ decisionId: call.id, task, tool: call.tool ?? '', toolCredential, narrowing: decision.credential, agent: rt.agent, signal: abort.signal })
       if (!got.ok) {
-        return this.finish(req, res, { call, decision: { ...decision, allow: false, pass: false, stage: 'credential', status: got.status, reasons: [got.reason] }, credential: null, status: got.status, failure: null, startedAt })
+        return this.finish(req, res, rt, { call, decision: { ...decision, allow: false, pass: false, stage: 'credential', status: got.status, reasons: [got.reason] }, credential: null, status: got.status, failure: null, startedAt })
       }
       headers = credentials.inject(headers, got.credential)
       credentialRecord = { provider: got.credential.provider, issuance_id: got.credential.issuanceId, expires_at: new Date(got.credential.expiresAt).toISOString() }
@@ -226,7 +226,7 @@ export class RequestPipeline {
       const protocol = String(req.headers['upgrade'] ?? '').toLowerCase()
       if (protocol !== 'websocket' || req.method !== 'GET') {
         const refused: Decision = { ...decision, allow: false, pass: false, stage: 'parse', status: 400, reasons: ['only GET WebSocket upgrades are supported'] }
-        return this.finish(req, res, { call, decision: refused, credential: null, status: 400, failure: null, startedAt })
+        return this.finish(req, res, rt, { call, decision: refused, credential: null, status: 400, failure: null, startedAt })
       }
       const started = process.hrtime.bigint()
       const up = await forwardUpgrade({ tool: upstreamTool, request: { ...upstream, headers }, protocol, client: { req, socket: ctx.upgrade.socket, head: ctx.upgrade.head }, connectTimeoutMs: rt.pools.connectTimeoutMs, ca: rt.pools.caFor(upstreamTool) })
@@ -252,10 +252,10 @@ export class RequestPipeline {
     if (result.failure?.kind === 'destination') {
       decision = { ...decision, allow: false, pass: false, stage: 'destination', status: 403, reasons: [result.failure.reason] }
     }
-    this.finish(req, res, { call, decision, credential: credentialRecord, status: result.status, failure: result.failure, upstream: result, startedAt })
+    this.finish(req, res, rt, { call, decision, credential: credentialRecord, status: result.status, failure: result.failure, upstream: result, startedAt })
   }
 
-  private finish(req: IncomingMessage, res: ServerResponse, o: { call: ToolCall; decision: Decision; credential: CredentialRecord | null; status: number; failure: { kind: string; reason: string } | null; upstream?: ForwardResult; startedAt: bigint; forwardedWith?: string }): void {
+  private finish(req: IncomingMessage, res: ServerResponse, rt: Runtime, o: { call: ToolCall; decision: Decision; credential: CredentialRecord | null; status: number; failure: { kind: string; reason: string } | null; upstream?: ForwardResult; startedAt: bigint; forwardedWith?: string }): void {
     const { call, decision } = o
     if (!res.headersSent && o.status !== 499 && o.forwardedWith === undefined) {
       if (!decision.pass || decision.stage === 'destination') {
@@ -270,7 +270,9 @@ export class RequestPipeline {
     const record = decisionRecord({
       call,
       decision,
-      agent: this.deps.runtime().agent,
+      // The agent as the request's own snapshot saw it: a reload during the call must not
+      // rewrite who made it.
+      agent: rt.agent,
       credential: o.credential,
       upstreamStatus: o.upstream?.upstreamStatus ?? null,
       status: o.status,
@@ -283,9 +285,9 @@ export class RequestPipeline {
     this.deps.records.write(record)
   }
 
-  private refuseUnparsed(res: ServerResponse, c: Extract<Classified, { ok: false }>, via: Via, startedAt: bigint): void {
+  private refuseUnparsed(res: ServerResponse, rt: Runtime, c: Extract<Classified, { ok: false }>, via: Via, startedAt: bigint): void {
     writeJsonError(res, c.status, { error: c.status === 404 ? 'unknown_tool' : 'bad_request', reason: c.reason, decision_id: c.id })
     this.deps.metrics.requests.inc({ tool: 'none', decision: 'deny', stage: 'parse' })
-    this.deps.records.write(parseRefusalRecord({ id: c.id, via, agent: this.deps.runtime().agent, reason: c.reason, status: c.status, startedAt }))
+    this.deps.records.write(parseRefusalRecord({ id: c.id, via, agent: rt.agent, reason: c.reason, status: c.status, startedAt }))
   }
 }
