@@ -49,9 +49,14 @@ const ts = await compile(schema, 'ToolgateConfig', {
 const ajv = new Ajv({ allErrors: true, discriminator: true, strict: true, strictRequired: false, allowUnionTypes: true, verbose: true, code: { source: true, esm: true } })
 const addFormats = ajvFormats.default?.default ?? ajvFormats.default
 addFormats(ajv)
+// ajv's standalone code require()s its runtime helpers (CommonJS); they become static imports, so
+// esbuild bundles them and dist/ runs without node_modules (a createRequire call would resolve
+// them from node_modules at run time, beside the bundle).
+const standalone = (standaloneCode.default ?? standaloneCode)(ajv, ajv.compile(JSON.parse(await readFile(schemaPath, 'utf8')))).replace(/^"use strict";/, '')
+const helpers = [...new Set([...standalone.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]))]
 const validatorCode = '// GENERATED from config/toolgate.schema.json by scripts/gen-config-types.js (ajv standalone). Do not edit.\n' +
-  "import { createRequire } from 'node:module'\nconst require = createRequire(import.meta.url)\n" +
-  (standaloneCode.default ?? standaloneCode)(ajv, ajv.compile(JSON.parse(await readFile(schemaPath, 'utf8')))).replace(/^"use strict";/, '') + '\n'
+  helpers.map((h, i) => `import ajvHelper${i} from '${h}.js'\n`).join('') +
+  helpers.reduce((code, h, i) => code.replaceAll(`require("${h}")`, `ajvHelper${i}`), standalone) + '\n'
 const validatorPath = `${root}proxy/src/config/schema-validator.gen.js`
 
 for (const [path, content] of [[outPath, ts], [validatorPath, validatorCode]]) {

@@ -17,7 +17,7 @@ import { openRecordSink, type RecordSink } from './record/records.ts'
 import type { ResolvedConfig } from './config/resolved.ts'
 import type { PolicyEvaluator } from './decide/decide.ts'
 import { createCredentialServices } from './credential/wiring.ts'
-import { createTlsInterception } from './listen/tls/setup.ts'
+import { defaultInterceptorFactory, LazyInterception } from './listen/interception.ts'
 import type { TlsInterceptor } from './listen/tls/interceptor.ts'
 import { startTransparentListeners } from './listen/transparent/listeners.ts'
 
@@ -38,8 +38,11 @@ export interface StartOptions {
   /** Task, credential and approval services; default: built from the config (credential/wiring.ts). */
   services?: Partial<PipelineServices>
   adminRoutes?: AdminRoute[]
-  /** TLS interception for CONNECT tunnels; default: built from config.tls (per-pod CA). null: plain tunnels only. */
-  interceptor?: ((pipeline: RequestPipeline) => Promise<TlsInterceptor>) | null
+  /**
+   * Builds TLS interception for a config that needs it (listen/interception.ts says when); default:
+   * per-pod CA from config.tls. null: no interception, so inspected HTTPS tools are refused.
+   */
+  interceptor?: ((pipeline: RequestPipeline, config: ResolvedConfig) => Promise<TlsInterceptor>) | null
   /** Metrics registry owner; default: a new one (process metrics included). */
   metrics?: Metrics
 }
@@ -51,6 +54,8 @@ export interface Toolgate {
   readonly transparent: { http: string | null; tls: string | null }
   readonly metrics: Metrics
   runtime(): Runtime
+  /** True once TLS interception (the per-pod CA) exists; it is created only when a config needs it. */
+  intercepting(): boolean
   /** Swaps in a new config (already validated). Throws, keeping the old one, if it cannot be applied. */
   applyConfig(config: ResolvedConfig): Promise<void>
   readiness(): { ready: boolean; reasons: string[] }
@@ -74,18 +79,21 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   const records = opts.records ?? openRecordSink(opts.config.logging.records)
   let runtime = buildRuntime(opts.config)
   // The pipeline reads the policy and the services when a request arrives, so it can exist
-  // before they do; the three slow start-up steps (policy bundle and WASM compile, signing keys,
-  // the interception CA) then run concurrently. Nothing is served before all three are done.
+  // before they do; the slow start-up steps (policy bundle and WASM compile, signing keys, the
+  // interception CA when the config needs one) then run concurrently. Nothing is served before
+  // all of them are done.
   let policyRef: PolicyHandle | null = null
   const services: PipelineServices = { tasks: null, credentials: null, approvals: null, ...opts.services }
   const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policyRef, services, records, metrics, logger })
-  const makeInterceptor = opts.interceptor === undefined
-    ? async (p: RequestPipeline) => (await createTlsInterception({ config: opts.config, pipeline: p, logger, registry: metrics.registry })).interceptor
-    : opts.interceptor
-  const [policy, owned, interceptor] = await Promise.all([
+  const custom = opts.interceptor
+  const interception = new LazyInterception(
+    custom === undefined ? defaultInterceptorFactory({ pipeline, logger, registry: metrics.registry }) : custom === null ? null : (config) => custom(pipeline, config),
+    logger,
+  )
+  const [policy, owned] = await Promise.all([
     opts.policy ?? startPolicyEngine(opts.config, metrics, logger),
     opts.services === undefined ? createCredentialServices(opts.config, { registry: metrics.registry, logger, records }) : null,
-    makeInterceptor ? makeInterceptor(pipeline) : null,
+    interception.ensure(opts.config),
   ])
   policyRef = policy
   if (owned) Object.assign(services, { tasks: owned.tasks, credentials: owned.credentials, approvals: owned.approvals })
@@ -93,7 +101,7 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   const connectDeps = { pipeline, runtime: () => runtime, records, metrics }
   const proxy: ListenerHandle = createProxyListener({
     pipeline,
-    connect: { ...connectDeps, interceptor: () => interceptor },
+    connect: { ...connectDeps, interceptor: () => interception.current() },
     runtime,
     metrics,
     name: 'proxy',
@@ -111,7 +119,7 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   const cfg = opts.config.listeners
   const proxyAddr = await listen(proxy.server, cfg.proxy.host, cfg.proxy.port)
   const adminAddr = await listen(admin, cfg.admin.host, cfg.admin.port)
-  const transparent = await startTransparentListeners({ config: opts.config, pipeline, deps: connectDeps, interceptor, logger })
+  const transparent = await startTransparentListeners({ config: opts.config, pipeline, deps: connectDeps, interceptor: () => interception.current(), logger })
   listening = true
   logger.info('toolgate listening', {
     proxy: urlOf(proxyAddr),
@@ -128,8 +136,12 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
     transparent: { http: transparent.http ? urlOf(transparent.http) : null, tls: transparent.tls ? urlOf(transparent.tls) : null },
     metrics,
     runtime: () => runtime,
+    intercepting: () => interception.current() !== null,
     readiness,
     async applyConfig(config) {
+      // A config that needs interception gets it before it takes effect: if it cannot be created,
+      // this throws with nothing changed, and the caller keeps the config in force.
+      await interception.ensure(config)
       const next = buildRuntime(config)
       const previous = runtime
       runtime = next
@@ -144,7 +156,7 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
     async close(graceMs = opts.config.timeouts.shutdown_ms) {
       listening = false
       await Promise.all([proxy.drain(graceMs), transparent.close(graceMs)])
-      interceptor?.close()
+      interception.close()
       admin.close()
       admin.closeAllConnections()
       await runtime.pools.destroy()

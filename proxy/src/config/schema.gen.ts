@@ -287,7 +287,7 @@ export interface Tls {
  */
 export interface TlsCa {
   /**
-   * Mounted CA certificate (PEM). With key_file; otherwise a CA is generated at start.
+   * Mounted CA certificate (PEM). With key_file; otherwise a CA is generated when interception is first needed (docs/tls.md).
    */
   cert_file?: string
   key_file?: string

@@ -2,9 +2,10 @@
 // the process) and rotated every rotationS. The JWKS publishes the next key one period before it
 // signs anything, so verifiers that cache the JWKS already know it, and keeps a retired key until
 // every token it signed has expired. Bounded: next + current + a few retired keys.
+// jose is loaded when the first key is made, so a sidecar without a jwt provider never loads it.
 
 import { randomUUID } from 'node:crypto'
-import { exportJWK, generateKeyPair, calculateJwkThumbprint, type CryptoKey, type JWK } from 'jose'
+import type { CryptoKey, JWK } from 'jose'
 
 export interface SigningKey {
   kid: string
@@ -67,6 +68,7 @@ export class JwtKeyRing {
 }
 
 async function newKey(now: number): Promise<SigningKey> {
+  const { exportJWK, generateKeyPair, calculateJwkThumbprint } = await import('jose')
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true })
   const jwk = await exportJWK(publicKey)
   const kid = (await calculateJwkThumbprint(jwk)).slice(0, 16) || randomUUID()

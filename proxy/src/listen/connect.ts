@@ -1,7 +1,7 @@
 // CONNECT handling: the tunnel is decided on its target (host and port) like any call. A
-// passthrough tool (or any tool while TLS interception is off) gets a plain TCP tunnel to the
-// checked destination address; an inspected tool's tunnel is handed to the TLS interceptor,
-// which decides every request inside it again. The shared part lives in tunnel.ts.
+// passthrough tool gets a plain TCP tunnel to the checked destination address; an inspected
+// tool's tunnel is handed to the TLS interceptor, which decides every request inside it again
+// (and is refused when there is no interceptor). The shared part lives in tunnel.ts.
 
 import type { Duplex } from 'node:stream'
 import type { IncomingMessage } from 'node:http'

@@ -35,11 +35,15 @@ export interface TunnelDecision {
 }
 
 export function decideTunnel(deps: TunnelDeps, rt: Runtime, call: ToolCall, tool: CompiledTool | null, canIntercept: boolean, startedAt: bigint): TunnelDecision {
-  const inspect = tool !== null && !tool.config.passthrough && canIntercept
+  const inspected = tool !== null && !tool.config.passthrough
+  const inspect = inspected && canIntercept
   // An inspected tunnel is only opened here; its requests are decided one by one inside it, so
   // the tunnel itself needs the allowlist match alone. Passthrough tunnels are decided in full.
   let decision = deps.pipeline.decideCall(call, tool, null, rt)
   if (inspect) decision = { ...decision, allow: true, pass: true, stage: null, reasons: ['tunnel opened for inspection'], status: 200 }
+  // A tool that must be inspected is never tunnelled unseen, whatever the mode: without an
+  // interceptor (interception switched off by the embedder) its tunnel is refused.
+  else if (inspected) decision = { ...decision, allow: false, pass: false, stage: 'allowlist', reasons: [`tool ${tool.config.name} must be inspected, but TLS interception is not available; a plain tunnel is refused`], status: 403 }
   deps.metrics.decisionSeconds.observe({ decision: decisionLabel(decision) }, decision.decideSeconds)
   const record = (status: number, failure: TunnelFailure | null): void => {
     const d: Decision = failure?.kind === 'destination' ? { ...decision, allow: false, pass: false, stage: 'destination', status: 403, reasons: [failure.reason] } : decision

@@ -1,9 +1,10 @@
 // OAuth2 client authentication at the token and revocation endpoints: client_secret_basic and
 // client_secret_post (RFC 6749 §2.3.1), private_key_jwt (RFC 7523 §2.2, signed with jose) or none
-// (public client). Secret and key files are re-read when they change.
+// (public client). Secret and key files are re-read when they change. jose is loaded on the first
+// private_key_jwt assertion only: the other methods never need it.
 
 import { createPrivateKey, randomUUID } from 'node:crypto'
-import { SignJWT, importPKCS8, type CryptoKey } from 'jose'
+import type { CryptoKey } from 'jose'
 import { SecretFile } from '../secret-file.ts'
 import { ProviderError } from './provider.ts'
 
@@ -59,6 +60,7 @@ export class ClientAuth {
       }
       case 'private_key_jwt': {
         const { key, alg } = await this.signingKey()
+        const { SignJWT } = await import('jose')
         const now = Math.floor(Date.now() / 1000)
         const assertion = await new SignJWT({})
           .setProtectedHeader({ alg, ...(this.keyId ? { kid: this.keyId } : {}) })
@@ -90,6 +92,7 @@ export class ClientAuth {
       throw new ProviderError('config', (err as Error).message, false)
     }
     if (this.imported?.version === file.version) return this.imported
+    const { importPKCS8 } = await import('jose')
     try {
       const alg = algorithmOf(file.value)
       const key = await importPKCS8(toPkcs8(file.value), alg)

@@ -3,9 +3,9 @@
 // audience (policy may narrow) or the tool name, scope, task_id, tool, jti; exp never past the
 // task's end or the policy's TTL. Verifiers fetch the JWKS from the admin listener. Self-signed
 // tokens cannot be revoked (there is no issuer-side state); their short lifetime bounds them.
+// jose is loaded on first use (jwt-keys.ts makes the keys when the provider is initialised).
 
 import { randomUUID } from 'node:crypto'
-import { SignJWT } from 'jose'
 import type { JwtProvider } from '../../config/schema.gen.ts'
 import type { PolicyInput } from '../../decide/policy-input.ts'
 import { JwtKeyRing } from '../jwt-keys.ts'
@@ -34,6 +34,7 @@ export class JwtTokenProvider implements TokenProvider {
     const exp = Math.floor(expMs / 1000)
     if (exp <= iat) throw new ProviderError('rejected', 'the task ends before a token could be valid', false)
     const key = await this.keys.signingKey()
+    const { SignJWT } = await import('jose')
     const claims: Record<string, unknown> = { tool: req.tool }
     if (req.scopes.length > 0) claims.scope = req.scopes.join(' ')
     if (req.taskId !== null) claims.task_id = req.taskId

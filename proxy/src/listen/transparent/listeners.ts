@@ -34,7 +34,8 @@ export async function startTransparentListeners(opts: {
   config: ResolvedConfig
   pipeline: TransparentRequestHandler
   deps: TunnelDeps
-  interceptor: TlsInterceptor | null
+  /** The TLS interceptor when there is one (it may be created after the listeners start). */
+  interceptor: () => TlsInterceptor | null
   logger: Logger
 }): Promise<TransparentListeners> {
   const { config } = opts
@@ -56,7 +57,7 @@ export async function startTransparentListeners(opts: {
     http = await bind(server, l.transparent_http.host, l.transparent_http.port)
   }
   if (l.transparent_tls) {
-    if (opts.interceptor === null) opts.logger.warn('transparent TLS listener without TLS interception: only passthrough tools can be reached')
+    if (opts.interceptor() === null) opts.logger.warn('transparent TLS listener without TLS interception: only passthrough tools can be reached')
     const server = createTransparentTlsListener({ deps: opts.deps, interceptor: opts.interceptor, logger: opts.logger, helloTimeoutMs: config.timeouts.client_headers_ms, maxConnections: config.limits.max_connections })
     servers.push({ server, sockets: track(server) })
     tls = await bind(server, l.transparent_tls.host, l.transparent_tls.port)

@@ -19,7 +19,8 @@ import { MAX_CLIENT_HELLO_BYTES, parseClientHello } from './client-hello.ts'
 export interface TransparentTlsOptions {
   /** The same dependencies the CONNECT handler uses: the decision is the same. */
   deps: TunnelDeps
-  interceptor: TlsInterceptor | null
+  /** Read per connection: interception may be created after the listener starts. */
+  interceptor: () => TlsInterceptor | null
   logger: Logger
   /** Time allowed to receive the ClientHello (default 10 s). */
   helloTimeoutMs?: number
@@ -80,15 +81,16 @@ function decideAndRoute(opts: TransparentTlsOptions, socket: Socket, hello: Buff
   const classified = classify({ via: 'connect', method: 'CONNECT', url: `${sni}:${TLS_PORT}`, rawHeaders: [] }, { allowlist: rt.allowlist, newId: randomUUID, maxHeaderBytes: rt.config.limits.max_header_bytes })
   if (!classified.ok) { refuseEarly(opts, socket, classified.reason); return }
   const call: ToolCall = { ...classified.call, via: 'transparent' }
-  const tunnel = decideTunnel(deps, rt, call, classified.tool, opts.interceptor !== null, startedAt)
+  const interceptor = opts.interceptor()
+  const tunnel = decideTunnel(deps, rt, call, classified.tool, interceptor !== null, startedAt)
   if (!tunnel.decision.pass) {
     tunnel.record(403, null)
     socket.destroy()
     return
   }
-  if (tunnel.inspect && opts.interceptor) {
+  if (tunnel.inspect && interceptor !== null) {
     tunnel.record(200, null)
-    opts.interceptor.terminate(socket, hello, { host: call.target.host, port: TLS_PORT, scheme: 'https' }, 'transparent')
+    interceptor.terminate(socket, hello, { host: call.target.host, port: TLS_PORT, scheme: 'https' }, 'transparent')
     return
   }
   // The ClientHello already read is the first thing the destination gets.
