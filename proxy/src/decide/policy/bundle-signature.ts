@@ -8,7 +8,6 @@
 
 import { createPublicKey, createSecretKey } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
-import { compactVerify, decodeProtectedHeader } from 'jose'
 import { opaFileDigest } from './opa-file-hash.ts'
 
 export interface BundleSigning {
@@ -81,6 +80,9 @@ export async function verifyBundleSignature(files: ReadonlyMap<string, Buffer>, 
   const token = tokens[0]
   if (typeof token !== 'string') throw new BundleSignatureError('.signatures.json: the signature is not a string')
 
+  // jose is loaded only when a bundle is actually verified: most sidecars never sign bundles,
+  // and its import is a measurable part of start-up.
+  const { compactVerify, decodeProtectedHeader } = await import('jose')
   let headerKid: string | undefined
   try {
     const h = decodeProtectedHeader(token)
