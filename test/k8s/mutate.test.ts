@@ -159,7 +159,7 @@ t.test('agent containers: proxy env, CA, no token, no secrets', async (t) => {
   t.same(tok.projected!.sources, [{ serviceAccountToken: { audience: 'toolgate', expirationSeconds: 600, path: 'token' } }])
   t.same(envOf(side)['HTTP_PROXY'], undefined, 'sidecar itself is not proxied')
   t.same(side.env!.map((e) => e.name), ['POD_NAMESPACE', 'POD_NAME', 'SERVICE_ACCOUNT', 'TOOLGATE_INTERCEPTION', 'NODE_OPTIONS', 'MALLOC_ARENA_MAX'])
-  t.equal(envOf(side)['NODE_OPTIONS'], '--max-old-space-size=128 --max-semi-space-size=2', 'bounded heap by default')
+  t.equal(envOf(side)['NODE_OPTIONS'], '--max-old-space-size=128 --max-semi-space-size=4', 'bounded heap by default')
   t.equal(envOf(side)['MALLOC_ARENA_MAX'], '2')
 })
 

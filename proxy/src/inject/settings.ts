@@ -68,15 +68,16 @@ export interface InjectorSettings {
 /**
  * Memory settings of the sidecar process. Node sizes its heap for a machine, not a sidecar: by
  * default the young generation alone may take 3 x 16 MiB, and V8 grows the old generation
- * lazily while there is room, so one sidecar under load reached 250-300 MiB RSS with ~20 MiB of
- * live objects. A 2 MiB semi-space and a 128 MiB old-generation cap (below the default 256Mi
- * container limit, so V8 collects harder before the kernel would kill the pod) cut that to
- * ~130-145 MiB for ~5 % more CPU per call; MALLOC_ARENA_MAX=2 stops glibc from giving each
- * libuv/V8 worker thread its own malloc arena (another ~10 MiB). Measured in docs/benchmarks.md;
- * the benchmark suite runs toolgate with these same settings.
+ * lazily while there is room, so one sidecar under load reached 180-300 MiB RSS with ~20 MiB of
+ * live objects. A 4 MiB semi-space and a 128 MiB old-generation cap (below the default 256Mi
+ * container limit, so V8 collects harder before the kernel would kill the pod) keep it at
+ * ~120-130 MiB; MALLOC_ARENA_MAX=2 stops glibc from giving each libuv/V8 worker thread its own
+ * malloc arena (another ~10 MiB). A 2 MiB semi-space saved only ~4 MiB more and cost ~8 % of
+ * throughput in interleaved runs. Measured in docs/benchmarks.md; the benchmark suite runs
+ * toolgate with these same settings.
  */
 export const SIDECAR_RUNTIME: InjectorSettings['runtime'] = {
-  nodeOptions: '--max-old-space-size=128 --max-semi-space-size=2',
+  nodeOptions: '--max-old-space-size=128 --max-semi-space-size=4',
   mallocArenaMax: 2,
 }
 
