@@ -3,6 +3,7 @@
 // and how to tell that its answer is the right one. A scenario whose piece of toolgate is not
 // there yet (or whose external tool is missing) returns a skip with the reason instead.
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { ProxyAgent, Pool, type Dispatcher } from 'undici'
 import { startToolgateProcess } from '../lib/toolgate-process.ts'
 import { findNginx, startNginx } from '../lib/nginx.ts'
@@ -221,11 +222,19 @@ tools:
   },
   {
     name: 'node-proxy',
-    description: 'the floor of a Node proxy: node:http server + undici pool forwarding, no policy, no records (bench/lib/pdp-proxy.ts without --opa), same Node memory settings as toolgate',
+    description: 'the floor of a Node proxy: node:http server + undici pool forwarding, no policy, no records (bench/lib/pdp-proxy.ts without --opa, bundled like dist/), same Node memory settings as toolgate',
     baseline: 'direct',
     toolgate: false,
     setup: async (ctx) => {
-      const proxy = await startChild(process.execPath, ['bench/lib/pdp-proxy.ts', '--upstream', String(ctx.upstreamPort)], /listening (\d+)/, { env: ctx.toolgateEnv })
+      // Bundled first, as toolgate's dist/ is: run from the .ts source, Node's type stripping
+      // alone adds ~20 MiB of RSS, which would flatter toolgate in the comparison.
+      const script = join(ctx.dir, 'node-proxy.mjs')
+      const { build } = await import('esbuild')
+      await build({
+        entryPoints: ['bench/lib/pdp-proxy.ts'], outfile: script, bundle: true, platform: 'node', format: 'esm', logLevel: 'warning',
+        banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+      })
+      const proxy = await startChild(process.execPath, [script, '--upstream', String(ctx.upstreamPort)], /listening (\d+)/, { env: ctx.toolgateEnv })
       return { target: { origin: `http://127.0.0.1:${proxy.ready[1]}`, path: `/t/bench${ITEM}` }, pids: [proxy.proc.pid!], verify: okUpstream, close: () => proxy.stop() }
     },
   },
