@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util'
 import { maxThroughput } from '../lib/loadgen.ts'
 import { repoRoot, startChild } from '../lib/processes.ts'
 import { startToolgateProcess } from '../lib/toolgate-process.ts'
+import { plainConfig } from './scenarios.ts'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '32' }, top: { type: 'string', default: '25' }, bin: { type: 'string', default: 'bin/toolgate.js' }, out: { type: 'string', default: join(repoRoot, 'bench', 'results', 'profile') } } })
 
@@ -21,18 +22,7 @@ const dir = mkdtempSync(join(tmpdir(), 'toolgate-prof-'))
 const out = values.out!
 mkdirSync(out, { recursive: true })
 const upstream = await startChild(process.execPath, ['bench/lib/upstream-server.ts'], /listening (\d+)/)
-const tg = await startToolgateProcess(dir, `version: 1
-listeners:
-  proxy: { host: 127.0.0.1, port: 0 }
-  admin: { host: 127.0.0.1, port: 0 }
-logging: { level: info, records: ${dir}/records.jsonl }
-tools:
-  - name: bench
-    match: { scheme: http, host: 127.0.0.1, port: ${upstream.ready[1]} }
-    data_classification: internal
-    routes:
-      - { name: item, methods: [GET], path: "/v1/items/{id}" }
-`, { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', out], bin: values.bin! })
+const tg = await startToolgateProcess(dir, plainConfig(Number(upstream.ready[1]), `${dir}/records.jsonl`), { configName: 'cfg/toolgate.yaml', nodeArgs: ['--cpu-prof', '--cpu-prof-dir', out], bin: values.bin! })
 const before = new Set(readdirSync(out))
 const r = await maxThroughput({ origin: tg.proxyUrl, path: '/t/bench/v1/items/42', connections: Number(values.connections), durationMs: Number(values.seconds) * 1000 })
 await tg.stop()

@@ -87,13 +87,17 @@ function benchTool(port: number, extra = ''): string {
 ${extra}`
 }
 
-/** The plain-HTTP toolgate config (policy: the embedded default bundle). Exported for profiling. */
-export function allowConfig(ctx: SuiteContext, name = 'allow'): string {
+/** The plain-HTTP toolgate config (policy: the embedded default bundle), records to `recordsFile`. */
+export function plainConfig(upstreamPort: number, recordsFile: string): string {
   return `version: 1
 ${listeners}
-${recordsLine(ctx, name)}
+logging: { level: info, records: ${recordsFile} }
 tools:
-${benchTool(ctx.upstreamPort)}`
+${benchTool(upstreamPort)}`
+}
+
+export function allowConfig(ctx: SuiteContext, name = 'allow'): string {
+  return plainConfig(ctx.upstreamPort, `${ctx.dir}/records-${name}.jsonl`)
 }
 
 // Each config lives in a directory of its own (as a ConfigMap mount does): toolgate watches the

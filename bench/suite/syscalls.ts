@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util'
 import { maxThroughput } from '../lib/loadgen.ts'
 import { startChild } from '../lib/processes.ts'
 import { startToolgateProcess } from '../lib/toolgate-process.ts'
+import { plainConfig } from './scenarios.ts'
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '5000' }, bin: { type: 'string', default: 'bin/toolgate.js' } } })
 const dir = mkdtempSync(join(tmpdir(), 'toolgate-sys-'))
@@ -34,18 +35,7 @@ async function traced(name: string, pid: number, origin: string): Promise<void> 
 const floor = await startChild(process.execPath, ['bench/lib/pdp-proxy.ts', '--upstream', port!], /listening (\d+)/)
 await traced('node-proxy', floor.proc.pid!, `http://127.0.0.1:${floor.ready[1]}`)
 await floor.stop()
-const tg = await startToolgateProcess(dir, `version: 1
-listeners:
-  proxy: { host: 127.0.0.1, port: 0 }
-  admin: { host: 127.0.0.1, port: 0 }
-logging: { level: info, records: ${dir}/records.jsonl }
-tools:
-  - name: bench
-    match: { scheme: http, host: 127.0.0.1, port: ${port} }
-    data_classification: internal
-    routes:
-      - { name: item, methods: [GET], path: "/v1/items/{id}" }
-`, { configName: 'cfg/toolgate.yaml', bin: values.bin! })
+const tg = await startToolgateProcess(dir, plainConfig(Number(port), `${dir}/records.jsonl`), { configName: 'cfg/toolgate.yaml', bin: values.bin! })
 await traced('toolgate', tg.pid, tg.proxyUrl)
 await tg.stop()
 await upstream.stop()
