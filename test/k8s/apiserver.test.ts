@@ -213,7 +213,15 @@ if ((missing.length > 0 || !isRoot) && !process.env['CI']) {
     const cfg = await api<{ webhooks: Array<{ failurePolicy: string }> }>('GET', path)
     for (const w of cfg.webhooks) w.failurePolicy = 'Ignore'
     await api('PUT', path, cfg)
-    await createPod('agents', 'while-down-ignore')
+    // The API server picks up webhook configuration changes through a watch, a moment after the
+    // PUT returns: until then the old failurePolicy (Fail) still applies, so retry for a bound.
+    const deadline = Date.now() + 15_000
+    for (;;) {
+      const failed = await createPod('agents', 'while-down-ignore').then(() => null, (e: unknown) => e)
+      if (failed === null) break
+      if (!(failed instanceof KubeApiError) || !/failed calling webhook/.test(failed.message) || Date.now() > deadline) throw failed
+      await new Promise((r) => setTimeout(r, 200))
+    }
     const pod = await getPod('agents', 'while-down-ignore')
     t.notOk(pod.metadata?.annotations?.['toolgate.dev/status'], 'Ignore: admitted without the sidecar')
     t.equal(pod.spec.initContainers, undefined)
