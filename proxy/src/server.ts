@@ -11,6 +11,7 @@ import { createProxyListener, type ListenerHandle } from './listen/proxy-listene
 import { buildRuntime, type Runtime } from './listen/runtime.ts'
 import type { PipelineServices } from './listen/services.ts'
 import { createAdminServer, type AdminRoute } from './admin/admin-server.ts'
+import { createHealthServer } from './admin/health-server.ts'
 import { Metrics } from './record/metrics.ts'
 import { createLogger, type Logger } from './record/log.ts'
 import { openRecordSink, type RecordSink } from './record/records.ts'
@@ -45,11 +46,15 @@ export interface StartOptions {
   interceptor?: ((pipeline: RequestPipeline, config: ResolvedConfig) => Promise<TlsInterceptor>) | null
   /** Metrics registry owner; default: a new one (process metrics included). */
   metrics?: Metrics
+  /** Where the health listener (/healthz, /readyz only: admin/health-server.ts) listens; none when absent. */
+  health?: { host: string; port: number }
 }
 
 export interface Toolgate {
   readonly proxyUrl: string
   readonly adminUrl: string
+  /** Address of the health listener, when started with one. */
+  readonly healthUrl: string | null
   /** Addresses of the transparent listeners, when the config enables them. */
   readonly transparent: { http: string | null; tls: string | null }
   readonly metrics: Metrics
@@ -119,11 +124,14 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   const cfg = opts.config.listeners
   const proxyAddr = await listen(proxy.server, cfg.proxy.host, cfg.proxy.port)
   const adminAddr = await listen(admin, cfg.admin.host, cfg.admin.port)
+  const health = opts.health ? createHealthServer(readiness) : null
+  const healthAddr = health && opts.health ? await listen(health, opts.health.host, opts.health.port) : null
   const transparent = await startTransparentListeners({ config: opts.config, pipeline, deps: connectDeps, interceptor: () => interception.current(), logger })
   listening = true
   logger.info('toolgate listening', {
     proxy: urlOf(proxyAddr),
     admin: urlOf(adminAddr),
+    ...(healthAddr ? { health: urlOf(healthAddr) } : {}),
     ...(transparent.http ? { transparent_http: urlOf(transparent.http) } : {}),
     ...(transparent.tls ? { transparent_tls: urlOf(transparent.tls) } : {}),
     tools: opts.config.tools.length,
@@ -133,6 +141,7 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   return {
     proxyUrl: urlOf(proxyAddr),
     adminUrl: urlOf(adminAddr),
+    healthUrl: healthAddr ? urlOf(healthAddr) : null,
     transparent: { http: transparent.http ? urlOf(transparent.http) : null, tls: transparent.tls ? urlOf(transparent.tls) : null },
     metrics,
     runtime: () => runtime,
@@ -159,6 +168,8 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
       interception.close()
       admin.close()
       admin.closeAllConnections()
+      health?.close()
+      health?.closeAllConnections()
       await runtime.pools.destroy()
       await owned?.close()
       await policy.close()

@@ -104,8 +104,10 @@ t.test('native sidecar, transparent mode (defaults)', async (t) => {
   t.same((byName(ex.spec.initContainers, 'toolgate-init')!['args'] as string[]).slice(8), ['--exclude-cidrs', '10.0.0.0/8', '--exclude-ports', '5432'])
   t.match(ipt['securityContext'], { capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] }, allowPrivilegeEscalation: false })
   t.match(side['securityContext'], { runAsUser: 15337, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } })
-  const probe = side['readinessProbe'] as { exec: { command: string[] } }
-  t.same(probe.exec.command.slice(-2), ['15000', '/readyz'], 'readiness on the admin listener')
+  const probe = side['readinessProbe'] as { httpGet: { path: string; port: number } }
+  t.same(probe.httpGet, { path: '/readyz', port: 15021, scheme: 'HTTP' }, 'readiness by httpGet on the health listener')
+  t.same((side['livenessProbe'] as { httpGet: unknown }).httpGet, { path: '/healthz', port: 15021, scheme: 'HTTP' })
+  t.same((side['args'] as string[]).slice(-2), ['--health', '0.0.0.0:15021'], 'the sidecar is told to serve the health listener there')
   t.ok(side['livenessProbe'] && side['startupProbe'], 'liveness and startup probes')
   t.same(side.resources, { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } })
   const setup = byName(pod.spec.initContainers, 'setup')!

@@ -16,7 +16,7 @@ export interface AdminOptions {
   routes: () => AdminRoute[]
 }
 
-function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+export function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body)
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
   res.end(text)
@@ -34,15 +34,24 @@ export function createAdminServer(opts: AdminOptions): Server {
   return server
 }
 
+/** Answers /healthz and /readyz (true), or leaves the request alone (false). Shared with the health listener. */
+export function answerHealth(path: string, readiness: AdminOptions['readiness'], res: ServerResponse): boolean {
+  if (path === '/healthz') {
+    send(res, 200, { status: 'ok' })
+    return true
+  }
+  if (path === '/readyz') {
+    const r = readiness()
+    send(res, r.ready ? 200 : 503, { ready: r.ready, reasons: r.reasons })
+    return true
+  }
+  return false
+}
+
 async function handle(opts: AdminOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://admin.local')
+  if (answerHealth(url.pathname, opts.readiness, res)) return
   switch (url.pathname) {
-    case '/healthz':
-      return send(res, 200, { status: 'ok' })
-    case '/readyz': {
-      const r = opts.readiness()
-      return send(res, r.ready ? 200 : 503, { ready: r.ready, reasons: r.reasons })
-    }
     case '/metrics': {
       const text = await opts.metrics.registry.metrics()
       return send(res, 200, text, opts.metrics.registry.contentType)

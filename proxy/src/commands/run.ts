@@ -6,6 +6,7 @@ import { loadConfigOrReport } from './load-config.ts'
 import { ConfigWatcher } from '../config/watch.ts'
 import { createLogger } from '../record/log.ts'
 import { startToolgate } from '../server.ts'
+import { parseListenAddress } from '../admin/health-server.ts'
 
 const USAGE = `usage: toolgate run [--config FILE]
 
@@ -14,19 +15,26 @@ Starts the sidecar. Without --config it runs on the embedded default config
 restart, an invalid one is reported and the last good config stays in force.
 
 options:
-  -c, --config FILE   toolgate.yaml to use
-  -h, --help          show this help
+  -c, --config FILE     toolgate.yaml to use
+      --health HOST:PORT  also serve /healthz and /readyz (only those) on this address, for
+                        kubelet httpGet probes; the admin listener stays where the config puts it
+  -h, --help            show this help
 `
 
 export const runCommand: Command = {
   summary: 'start the sidecar',
   usage: USAGE,
   async run(argv) {
-    const { values } = parseFlags(argv, { config: { type: 'string', short: 'c' } })
+    const { values } = parseFlags(argv, { config: { type: 'string', short: 'c' }, health: { type: 'string' } })
+    const health = values.health === undefined ? undefined : parseListenAddress(values.health)
+    if (health instanceof Error) {
+      process.stderr.write(`toolgate run: ${health.message}\n`)
+      return 2
+    }
     const config = await loadConfigOrReport(values.config)
     if (config === null) return 1
     const logger = createLogger({ level: config.logging.level })
-    const sidecar = await startToolgate({ config, logger })
+    const sidecar = await startToolgate({ config, logger, ...(health ? { health } : {}) })
 
     let watcher: ConfigWatcher | null = null
     if (values.config) {

@@ -50,7 +50,9 @@ export interface InjectorSettings {
   token: { audience: string; expirationSeconds: number; mountPath: string }
   /** The per-pod CA certificate, written by the sidecar, read-only in agent containers. */
   ca: { mountPath: string; file: string }
-  ports: { proxy: number; admin: number; transparentHttp: number; transparentTls: number }
+  /** health: the sidecar's /healthz + /readyz listener on the pod IP, for the kubelet's httpGet probes
+   *  (the admin listener is loopback-only, so the kubelet cannot reach it). */
+  ports: { proxy: number; admin: number; transparentHttp: number; transparentTls: number; health: number }
   /** UID the sidecar runs as; transparent mode excludes it from the redirect. */
   proxyUid: number
   /** redirectAll: TCP to ports other than 80/443 goes to the transparent HTTP listener, which refuses it
@@ -59,8 +61,6 @@ export interface InjectorSettings {
   /** Extra NO_PROXY entries for agent containers (loopback is always there). */
   noProxy: string[]
   resources: ResourceSettings
-  /** Probe command run inside the sidecar (the admin listener is loopback-only, so kubelet httpGet cannot reach it). */
-  probe: { command: string[] }
   /** The sidecar's Node.js memory settings (see SIDECAR_RUNTIME). */
   runtime: { nodeOptions: string; mallocArenaMax: number }
 }
@@ -81,9 +81,6 @@ export const SIDECAR_RUNTIME: InjectorSettings['runtime'] = {
   mallocArenaMax: 2,
 }
 
-const PROBE_SCRIPT =
-  "fetch('http://127.0.0.1:'+process.argv[1]+process.argv[2]).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-
 export function defaultSettings(): InjectorSettings {
   return {
     image: 'ghcr.io/toolgate/toolgate:0.1.0',
@@ -98,12 +95,11 @@ export function defaultSettings(): InjectorSettings {
     credentials: { secrets: [], mountPath: '/etc/toolgate-credentials' },
     token: { audience: 'toolgate', expirationSeconds: 600, mountPath: '/var/run/secrets/toolgate' },
     ca: { mountPath: '/var/run/toolgate/ca', file: 'ca.crt' },
-    ports: { proxy: 15001, admin: 15000, transparentHttp: 15002, transparentTls: 15003 },
+    ports: { proxy: 15001, admin: 15000, transparentHttp: 15002, transparentTls: 15003, health: 15021 },
     proxyUid: 15337,
     transparent: { excludeCidrs: [], excludePorts: [], redirectAll: true },
     noProxy: [],
     resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
-    probe: { command: ['node', '-e', PROBE_SCRIPT] },
     runtime: { ...SIDECAR_RUNTIME },
   }
 }
@@ -127,12 +123,11 @@ const settingsSchema = obj({
   credentials: obj({ secrets: { type: 'array', items: nonEmpty }, mountPath: nonEmpty }),
   token: obj({ audience: nonEmpty, expirationSeconds: { type: 'integer', minimum: 600, maximum: 86400 }, mountPath: nonEmpty }),
   ca: obj({ mountPath: nonEmpty, file: nonEmpty }),
-  ports: obj({ proxy: port, admin: port, transparentHttp: port, transparentTls: port }),
+  ports: obj({ proxy: port, admin: port, transparentHttp: port, transparentTls: port, health: port }),
   proxyUid: { type: 'integer', minimum: 1 },
   transparent: obj({ excludeCidrs: { type: 'array', items: nonEmpty }, excludePorts: { type: 'array', items: port }, redirectAll: { type: 'boolean' } }),
   noProxy: { type: 'array', items: nonEmpty },
   resources: obj({ requests: strMap, limits: strMap }),
-  probe: obj({ command: { type: 'array', items: nonEmpty, minItems: 1 } }),
   // '' leaves NODE_OPTIONS unset; 0 leaves MALLOC_ARENA_MAX unset (glibc's default).
   runtime: obj({ nodeOptions: { type: 'string', pattern: '^[^\\n]*$' }, mallocArenaMax: { type: 'integer', minimum: 0, maximum: 64 } }),
 })

@@ -1,0 +1,29 @@
+// Health listener (off unless `toolgate run --health HOST:PORT`): /healthz and /readyz only, as
+// on the admin listener, for kubelet httpGet probes. The admin listener stays on loopback because
+// it serves the task API and metrics; this one may listen on the pod IP because it tells nothing
+// but "alive" and "ready (or why not)". Everything else is 404, with small limits: it is
+// reachable from the network.
+
+import { createServer, type Server } from 'node:http'
+import { answerHealth, send, type AdminOptions } from './admin-server.ts'
+
+export function createHealthServer(readiness: AdminOptions['readiness']): Server {
+  const server = createServer({ maxHeaderSize: 4096, headersTimeout: 5_000, requestTimeout: 5_000, keepAliveTimeout: 5_000 })
+  server.maxRequestsPerSocket = 100
+  server.on('request', (req, res) => {
+    // Probes send no body; anything that does is not a probe.
+    req.resume()
+    const path = (req.url ?? '/').split('?')[0]!
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'method_not_allowed' })
+    if (!answerHealth(path, readiness, res)) send(res, 404, { error: 'not_found', reason: 'the health listener serves /healthz and /readyz only' })
+  })
+  return server
+}
+
+/** `HOST:PORT` (IPv6 as `[::]:PORT`) of --health, or an Error saying what is wrong. */
+export function parseListenAddress(text: string): { host: string; port: number } | Error {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(text)
+  const port = m ? Number(m[2]) : NaN
+  if (!m || !(port >= 0 && port <= 65535)) return new Error(`--health: expected HOST:PORT (e.g. 0.0.0.0:15021 or [::]:15021), got '${text}'`)
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port }
+}
