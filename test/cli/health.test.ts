@@ -54,12 +54,14 @@ tools: []
   t.equal(code, 0, 'clean exit closes it too')
 })
 
-t.test('--health with a bad address is a usage error', async (t) => {
-  for (const bad of ['15021', 'localhost', 'host:99999', ':15021', '[::1:15021']) {
-    const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
-      execFile(process.execPath, [bin, 'run', '--health', bad], { cwd: repoRoot }, (err, _out, stderr) => resolve({ code: err ? Number(err.code) : 0, stderr }))
-    })
-    t.equal(r.code, 2, `--health ${bad} exits 2`)
-    t.match(r.stderr, /--health: expected HOST:PORT/)
+t.test('a bad HOST:PORT is a usage error (run --health, and inject --listen, which parses it alike)', async (t) => {
+  for (const [cmd, flag] of [['run', '--health'], ['inject', '--listen']] as const) {
+    for (const bad of ['15021', 'localhost', 'host:99999', ':15021', '[::1:15021']) {
+      const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+        execFile(process.execPath, [bin, cmd, flag, bad], { cwd: repoRoot }, (err, _out, stderr) => resolve({ code: err ? Number(err.code) : 0, stderr }))
+      })
+      t.equal(r.code, 2, `${cmd} ${flag} ${bad} exits 2`)
+      t.match(r.stderr, new RegExp(`${flag}: expected HOST:PORT`))
+    }
   }
 })

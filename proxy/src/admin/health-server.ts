@@ -19,11 +19,3 @@ export function createHealthServer(readiness: AdminOptions['readiness']): Server
   })
   return server
 }
-
-/** `HOST:PORT` (IPv6 as `[::]:PORT`) of --health, or an Error saying what is wrong. */
-export function parseListenAddress(text: string): { host: string; port: number } | Error {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(text)
-  const port = m ? Number(m[2]) : NaN
-  if (!m || !(port >= 0 && port <= 65535)) return new Error(`--health: expected HOST:PORT (e.g. 0.0.0.0:15021 or [::]:15021), got '${text}'`)
-  return { host: m[1]!.replace(/^\[|\]$/g, ''), port }
-}

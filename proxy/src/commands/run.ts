@@ -6,7 +6,7 @@ import { loadConfigOrReport } from './load-config.ts'
 import { ConfigWatcher } from '../config/watch.ts'
 import { createLogger } from '../record/log.ts'
 import { startToolgate } from '../server.ts'
-import { parseListenAddress } from '../admin/health-server.ts'
+import { parseListenAddress } from '../listen/listen-address.ts'
 
 const USAGE = `usage: toolgate run [--config FILE]
 
@@ -26,7 +26,7 @@ export const runCommand: Command = {
   usage: USAGE,
   async run(argv) {
     const { values } = parseFlags(argv, { config: { type: 'string', short: 'c' }, health: { type: 'string' } })
-    const health = values.health === undefined ? undefined : parseListenAddress(values.health)
+    const health = values.health === undefined ? undefined : parseListenAddress('--health', values.health)
     if (health instanceof Error) {
       process.stderr.write(`toolgate run: ${health.message}\n`)
       return 2

@@ -8,6 +8,7 @@ import { inClusterOptions, KubeClient, type KubeClientOptions } from './kube-cli
 import { reconcileServingCert } from './self-managed-cert.ts'
 import { startWebhookServer } from './server.ts'
 import { defaultSettings, loadSettingsFile } from './settings.ts'
+import { parseListenAddress } from '../listen/listen-address.ts'
 
 export const USAGE = `usage: toolgate inject [options]
 
@@ -73,13 +74,12 @@ export async function main(argv: string[]): Promise<number> {
     return 2
   }
   const log = createLogger({ level, base: { component: 'injector' } })
-  const m = /^(.*):(\d+)$/.exec(v.listen)
-  if (!m) {
-    process.stderr.write(`toolgate inject: --listen must be HOST:PORT\n`)
+  const address = parseListenAddress('--listen', v.listen)
+  if (address instanceof Error) {
+    process.stderr.write(`toolgate inject: ${address.message}\n`)
     return 2
   }
-  const host = m[1]!.replace(/^\[(.*)\]$/, '$1')
-  const port = Number(m[2])
+  const { host, port } = address
 
   let settings
   try {
