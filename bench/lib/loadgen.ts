@@ -53,6 +53,21 @@ export function summarize(samples: Float64Array): Percentiles {
   return { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9), max: sorted[sorted.length - 1] ?? NaN, mean: sum / sorted.length }
 }
 
+/** Rounded to 3 decimals, as every benchmark reports its numbers. */
+export const r3 = (n: number): number => Math.round(n * 1000) / 1000
+
+type Tail = Pick<Percentiles, 'p50' | 'p99' | 'p999'>
+
+/** Latency a scenario adds over its baseline, percentile by percentile (ms, rounded). */
+export function addedLatency(scenario: Tail, baseline: Tail): { p50: number; p99: number; p999: number } {
+  return { p50: r3(scenario.p50 - baseline.p50), p99: r3(scenario.p99 - baseline.p99), p999: r3(scenario.p999 - baseline.p999) }
+}
+
+/** Scenario latency as a multiple of its baseline's. */
+export function latencyRatio(scenario: Tail, baseline: Tail): { p50: number; p99: number } {
+  return { p50: r3(scenario.p50 / baseline.p50), p99: r3(scenario.p99 / baseline.p99) }
+}
+
 function requestOptions(o: Omit<LoadOptions, 'rate'>): Dispatcher.RequestOptions {
   return { origin: o.origin, path: o.path, method: (o.method ?? 'GET') as Dispatcher.HttpMethod, headers: o.headers, body: o.body }
 }

@@ -9,7 +9,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { runLoad, summarize, type LoadResult } from '../lib/loadgen.ts'
+import { addedLatency, latencyRatio, r3, runLoad, summarize, type LoadResult } from '../lib/loadgen.ts'
 import { startChild } from '../lib/processes.ts'
 import { startToolgateProcess } from '../lib/toolgate-process.ts'
 import { parseMcpBody } from '../../proxy/src/classify/mcp/parse.ts'
@@ -62,7 +62,6 @@ for (let i = 0; i < n; i++) {
 }
 const stage = summarize(samples.sort())
 
-const r3 = (x: number): number => Math.round(x * 1000) / 1000
 const row = (name: string, r: LoadResult) => ({ name, sent: r.sent, errors: r.errors, statuses: r.statuses, rps: Math.round(r.achievedRate), p50_ms: r3(r.latencyMs.p50), p90_ms: r3(r.latencyMs.p90), p99_ms: r3(r.latencyMs.p99), p999_ms: r3(r.latencyMs.p999), max_ms: r3(r.latencyMs.max), lag_p99_ms: r3(r.lagMs.p99) })
 console.log(JSON.stringify({
   bench: 'mcp-tools-call',
@@ -72,7 +71,7 @@ console.log(JSON.stringify({
   seconds: durationMs / 1000,
   connections,
   rows: [row('direct', direct), row('toolgate', via)],
-  added_ms: { p50: r3(via.latencyMs.p50 - direct.latencyMs.p50), p99: r3(via.latencyMs.p99 - direct.latencyMs.p99), p999: r3(via.latencyMs.p999 - direct.latencyMs.p999) },
-  ratio: { p50: r3(via.latencyMs.p50 / direct.latencyMs.p50), p99: r3(via.latencyMs.p99 / direct.latencyMs.p99) },
+  added_ms: addedLatency(via.latencyMs, direct.latencyMs),
+  ratio: latencyRatio(via.latencyMs, direct.latencyMs),
   mcp_stage_us: { p50: r3(stage.p50 * 1000), p99: r3(stage.p99 * 1000), p999: r3(stage.p999 * 1000), mean: r3(stage.mean * 1000) },
 }, null, 2))

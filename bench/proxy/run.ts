@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { maxThroughput, rssMiB, runLoad, type LoadResult } from '../lib/loadgen.ts'
+import { addedLatency, latencyRatio, maxThroughput, r3, rssMiB, runLoad, type LoadResult } from '../lib/loadgen.ts'
 import { repoRoot, startChild } from '../lib/processes.ts'
 
 const { values } = parseArgs({ options: { rate: { type: 'string', default: '2000' }, seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '32' } } })
@@ -47,7 +47,6 @@ const rssPeak = await rssMiB(gate.proc.pid!)
 await gate.stop()
 await upstream.stop()
 
-const r3 = (n: number): number => Math.round(n * 1000) / 1000
 const row = (name: string, r: LoadResult) => ({ name, sent: r.sent, errors: r.errors, rps: Math.round(r.achievedRate), p50_ms: r3(r.latencyMs.p50), p99_ms: r3(r.latencyMs.p99), p999_ms: r3(r.latencyMs.p999), max_ms: r3(r.latencyMs.max) })
 const result = {
   bench: 'proxy-http',
@@ -57,8 +56,8 @@ const result = {
   seconds: durationMs / 1000,
   connections,
   rows: [row('direct', direct), row('toolgate', via)],
-  added_ms: { p50: r3(via.latencyMs.p50 - direct.latencyMs.p50), p99: r3(via.latencyMs.p99 - direct.latencyMs.p99), p999: r3(via.latencyMs.p999 - direct.latencyMs.p999) },
-  ratio: { p50: r3(via.latencyMs.p50 / direct.latencyMs.p50), p99: r3(via.latencyMs.p99 / direct.latencyMs.p99) },
+  added_ms: addedLatency(via.latencyMs, direct.latencyMs),
+  ratio: latencyRatio(via.latencyMs, direct.latencyMs),
   max_rps: { direct: Math.round(maxDirect.rps), toolgate: Math.round(maxVia.rps), ratio: r3(maxVia.rps / maxDirect.rps), errors: maxDirect.errors + maxVia.errors },
   toolgate_rss_mib: { idle: r3(rssIdle), after_rate_load: r3(rssLoaded), after_max_load: r3(rssPeak) },
   toolgate_ready_ms: Math.round(readyMs),

@@ -16,7 +16,7 @@ import { loadavg, tmpdir, cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Pool, type Dispatcher } from 'undici'
-import { maxThroughput, runLoad } from '../lib/loadgen.ts'
+import { addedLatency, maxThroughput, r3, runLoad } from '../lib/loadgen.ts'
 import { repoRoot, startChild } from '../lib/processes.ts'
 import { cpuSeconds, sampleRss } from '../lib/procstat.ts'
 import { writeTestPki } from '../lib/pki.ts'
@@ -67,7 +67,6 @@ const warmupSeconds = Number(values['warmup-seconds'] ?? (quick ? 1 : 2))
 const connections = Number(values.connections)
 const only = values.only ? new Set(values.only.split(',')) : null
 const node = process.execPath
-const r3 = (n: number): number => Math.round(n * 1000) / 1000
 
 const dir = mkdtempSync(join(tmpdir(), 'toolgate-suite-'))
 const secretFile = join(dir, 'bench-secret')
@@ -177,9 +176,7 @@ await mcp.stop()
 for (const r of results) {
   const base = results.find((b) => b.name === r.baseline)
   if (r.fixed_rate && base?.fixed_rate) {
-    const a = r.fixed_rate.latency_ms
-    const b = base.fixed_rate.latency_ms
-    r.added_ms = { p50: r3(a.p50 - b.p50), p99: r3(a.p99 - b.p99), p999: r3(a.p999 - b.p999) }
+    r.added_ms = addedLatency(r.fixed_rate.latency_ms, base.fixed_rate.latency_ms)
   }
 }
 const suite: SuiteResult = {
