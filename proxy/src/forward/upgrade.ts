@@ -11,6 +11,7 @@ import httpProxy from 'http-proxy'
 import { checkedLookup } from './lookup.ts'
 import type { ToolUpstream } from './pools.ts'
 import type { UpstreamRequest } from './forward.ts'
+import { idleBound } from '../listen/socket-guard.ts'
 
 export interface UpgradeInput {
   tool: ToolUpstream
@@ -19,6 +20,8 @@ export interface UpgradeInput {
   protocol: string
   client: { req: IncomingMessage; socket: Duplex; head: Buffer }
   connectTimeoutMs: number
+  /** An upgraded connection silent this long both ways is closed (timeouts.idle_ms). */
+  idleTimeoutMs?: number
   ca: string[]
 }
 
@@ -44,7 +47,16 @@ export function forwardUpgrade(input: UpgradeInput): Promise<{ ok: true } | { ok
       settled = true
       resolve(r)
     }
-    proxy.once('open', () => done({ ok: true }))
+    proxy.once('open', (upstream: Duplex) => {
+      // http-proxy clears both sockets' timeouts: bound them again, and tie their lives together,
+      // so a client closed by shutdown (or gone) never leaves the upstream half open, and back.
+      const idle = input.idleTimeoutMs ?? 60_000
+      idleBound(socket, idle)
+      idleBound(upstream, idle)
+      socket.once('close', () => upstream.destroy())
+      upstream.once('close', () => socket.destroy())
+      done({ ok: true })
+    })
     proxy.once('close', () => { agent.destroy(); proxy.close() })
     proxy.ws(req, socket, head, {}, (err: Error & { code?: string }) => {
       agent.destroy()

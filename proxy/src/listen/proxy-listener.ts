@@ -9,6 +9,7 @@ import type { RequestPipeline } from './pipeline.ts'
 import { handleConnect, type ConnectDeps } from './connect.ts'
 import type { Runtime } from './runtime.ts'
 import type { Metrics } from '../record/metrics.ts'
+import { guardSocket } from './socket-guard.ts'
 
 /** Removes an Upgrade offer (and its Connection token and HTTP2-Settings) from a request. */
 function stripUpgradeOffer(req: IncomingMessage): void {
@@ -49,6 +50,7 @@ export function createProxyListener(opts: { pipeline: RequestPipeline; connect: 
   const gauge = opts.metrics.openConnections.labels({ listener: opts.name })
   server.on('connection', (socket: Socket) => {
     sockets.add(socket)
+    guardSocket(socket)
     gauge.inc()
     socket.setTimeout(cfg.timeouts.idle_ms, () => socket.destroy())
     socket.once('close', () => {

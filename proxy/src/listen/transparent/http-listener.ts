@@ -8,6 +8,7 @@ import { createServer, ServerResponse, type IncomingMessage, type Server } from 
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from '../../record/log.ts'
+import { guardSocket } from '../socket-guard.ts'
 
 export interface TransparentRequestHandler {
   handle(req: IncomingMessage, res: ServerResponse, ctx: { via: 'transparent'; upgrade?: { socket: Duplex; head: Buffer } }): void
@@ -48,7 +49,10 @@ export function createTransparentHttpListener(opts: TransparentHttpOptions): Ser
     insecureHTTPParser: false,
   })
   server.maxConnections = opts.maxConnections ?? 1024
-  server.on('connection', (socket: Socket) => socket.setTimeout(opts.idleTimeoutMs ?? 60_000, () => socket.destroy()))
+  server.on('connection', (socket: Socket) => {
+    guardSocket(socket)
+    socket.setTimeout(opts.idleTimeoutMs ?? 60_000, () => socket.destroy())
+  })
   // Only the port is checked here (a refusal can only make things stricter); the Host header
   // itself is parsed and decided once, by classify.
   const portProblem = (req: IncomingMessage): string | null => {
