@@ -8,7 +8,7 @@
 import { isAbsolute, resolve } from 'node:path'
 import { createHash } from 'node:crypto'
 import type {
-  Agent, Approvals, CredentialProvider, Labels, Limits, Mode, PolicySigning, Tasks, Timeouts, Tls, Tool, ToolgateConfig, Transparent,
+  Agent, Approvals, CredentialProvider, Hardening, Labels, Limits, Mode, PolicySigning, Tasks, Timeouts, Tls, Tool, ToolgateConfig, Transparent,
 } from './schema.gen.ts'
 import { AGENT_ENV, DEFAULT_LIMITS, DEFAULT_LISTENERS, DEFAULT_LOGGING, DEFAULT_MODE, DEFAULT_POLICY, DEFAULT_TIMEOUTS } from './defaults.ts'
 
@@ -64,6 +64,8 @@ export interface ResolvedConfig {
   /** As written, with required defaulting to false. */
   tasks: Tasks & { required: boolean }
   approvals: Approvals
+  /** As written; forward/override-hints.ts and forward/reflection-guard.ts apply the defaults. */
+  hardening: Hardening
   tools: Tool[]
   source: ConfigSource
 }
@@ -124,6 +126,7 @@ export function resolveConfig(raw: ToolgateConfig, source: ConfigSource, env: No
     credentials: raw.credentials ?? {},
     tasks: { ...raw.tasks, required: raw.tasks?.required ?? false },
     approvals: raw.approvals ?? {},
+    hardening: raw.hardening ?? {},
     tools: raw.tools,
     source,
   }

@@ -86,7 +86,7 @@ export class RequestPipeline {
     const rt = this.deps.runtime()
     const raw: RawRequest = { via: ctx.via, method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders }
     if (ctx.tunnelAuthority) raw.tunnelAuthority = ctx.tunnelAuthority
-    const classified: Classified = classify(raw, { allowlist: rt.allowlist, newId: randomUUID, maxHeaderBytes: rt.config.limits.max_header_bytes })
+    const classified: Classified = classify(raw, { allowlist: rt.allowlist, newId: randomUUID, maxHeaderBytes: rt.config.limits.max_header_bytes, overrideHints: rt.overrideHints })
     if (!classified.ok) {
       this.refuseUnparsed(res, rt, classified, ctx.via, startedAt)
       req.resume()

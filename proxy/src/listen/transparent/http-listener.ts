@@ -9,6 +9,7 @@ import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from '../../record/log.ts'
 import { guardSocket } from '../socket-guard.ts'
+import { parseAbsoluteTarget } from '../../classify/request-target.ts'
 
 export interface TransparentRequestHandler {
   handle(req: IncomingMessage, res: ServerResponse, ctx: { via: 'transparent'; upgrade?: { socket: Duplex; head: Buffer } }): void
@@ -53,11 +54,20 @@ export function createTransparentHttpListener(opts: TransparentHttpOptions): Ser
     guardSocket(socket)
     socket.setTimeout(opts.idleTimeoutMs ?? 60_000, () => socket.destroy())
   })
-  // Only the port is checked here (a refusal can only make things stricter); the Host header
-  // itself is parsed and decided once, by classify.
+  // Only the port (and, for an absolute-form target, the scheme) is checked here (a refusal can
+  // only make things stricter); host and target are parsed and decided once, by classify. The
+  // connection was plain HTTP to port 80, so that is all a request on it may name: an
+  // absolute-form target naming https or another port is refused whether or not Host is sent.
   const portProblem = (req: IncomingMessage): string | null => {
+    const url = req.url ?? ''
+    if (!url.startsWith('/')) {
+      const t = parseAbsoluteTarget(url)
+      if (!t.ok) return t.reason
+      if (t.scheme !== 'http') return `request target names ${t.scheme}, but the connection was redirected from plain HTTP on port 80`
+      if (t.authority.port !== null && t.authority.port !== 80) return `request target names port ${t.authority.port}, but the connection was redirected from port 80`
+    }
     const host = req.headers.host
-    if (host === undefined) return null // classify refuses a missing Host
+    if (host === undefined) return null // classify refuses a missing Host (origin form) or takes the checked target's
     const p = hostPort(host)
     if (p === 'invalid') return 'Host header is not host[:port]'
     if (p !== null && p !== 80) return `Host names port ${p}, but the connection was redirected from port 80`
