@@ -4,6 +4,7 @@
 // through the stream's buffer, and the buffered size is exposed as a metric by the owner.
 
 import { createWriteStream, type WriteStream } from 'node:fs'
+import { jsonLine } from './json-line.ts'
 
 export type RecordFields = Record<string, unknown>
 
@@ -16,13 +17,13 @@ export interface RecordSink {
 export function openRecordSink(target: string): RecordSink {
   if (target === 'stdout') {
     return {
-      write: (r) => { process.stdout.write(JSON.stringify(r) + '\n') },
+      write: (r) => { process.stdout.write(jsonLine(r)) },
       close: async () => {},
     }
   }
   const stream: WriteStream = createWriteStream(target, { flags: 'a', mode: 0o600 })
   return {
-    write: (r) => { stream.write(JSON.stringify(r) + '\n') },
+    write: (r) => { stream.write(jsonLine(r)) },
     close: () => new Promise((resolve) => stream.end(resolve)),
   }
 }
