@@ -7,6 +7,7 @@
 import { Agent as HttpAgent, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent } from 'node:https'
 import type { Duplex } from 'node:stream'
+import type { SecureContext } from 'node:tls'
 import httpProxy from 'http-proxy'
 import { checkedLookup } from './lookup.ts'
 import type { ToolUpstream } from './pools.ts'
@@ -22,14 +23,15 @@ export interface UpgradeInput {
   connectTimeoutMs: number
   /** An upgraded connection silent this long both ways is closed (timeouts.idle_ms). */
   idleTimeoutMs?: number
-  ca: string[]
+  /** The shared TLS context of the tool's trust configuration (forward/pools.ts). */
+  secureContext: SecureContext
 }
 
 export function forwardUpgrade(input: UpgradeInput): Promise<{ ok: true } | { ok: false; status: number; reason: string }> {
   const { req, socket, head } = input.client
   const https = input.request.origin.startsWith('https:')
   const agentOptions = { lookup: checkedLookup(input.tool.rules), timeout: input.connectTimeoutMs, keepAlive: false }
-  const agent = https ? new HttpsAgent({ ...agentOptions, ca: input.ca, minVersion: 'TLSv1.2', rejectUnauthorized: true }) : new HttpAgent(agentOptions)
+  const agent = https ? new HttpsAgent({ ...agentOptions, secureContext: input.secureContext, minVersion: 'TLSv1.2', rejectUnauthorized: true }) : new HttpAgent(agentOptions)
   const proxy = httpProxy.createProxyServer({ target: input.request.origin, agent, xfwd: false, secure: true, ws: true, prependPath: false })
 
   // The decided request, and nothing else of what the agent sent.

@@ -229,7 +229,7 @@ export class RequestPipeline {
         return this.finish(req, res, rt, { call, decision: refused, credential: null, status: 400, failure: null, startedAt })
       }
       const started = process.hrtime.bigint()
-      const up = await forwardUpgrade({ tool: upstreamTool, request: { ...upstream, headers }, protocol, client: { req, socket: ctx.upgrade.socket, head: ctx.upgrade.head }, connectTimeoutMs: rt.pools.connectTimeoutMs, idleTimeoutMs: rt.config.timeouts.idle_ms, ca: rt.pools.caFor(upstreamTool) })
+      const up = await forwardUpgrade({ tool: upstreamTool, request: { ...upstream, headers }, protocol, client: { req, socket: ctx.upgrade.socket, head: ctx.upgrade.head }, connectTimeoutMs: rt.pools.connectTimeoutMs, idleTimeoutMs: rt.config.timeouts.idle_ms, secureContext: rt.pools.secureContextFor(upstreamTool) })
       const seconds = Number(process.hrtime.bigint() - started) / 1e9
       result = up.ok
         ? { status: 101, upstreamStatus: 101, upstreamSeconds: seconds, failure: null }

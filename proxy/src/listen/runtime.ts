@@ -44,7 +44,7 @@ export function buildRuntime(config: ResolvedConfig): Runtime {
     connectionsPerOrigin: config.limits.max_upstream_connections_per_origin,
     maxResponseHeaderBytes: config.limits.max_header_bytes * 4,
     extraCaFiles: (config.tls.upstream_ca_files ?? []).map((f) => resolve(config.source.dir, f)),
-    maxPools: 1024,
+    maxPools: 256,
   })
   const a = config.agent
   return {
