@@ -18,6 +18,7 @@ import { forward, writeJsonError, type ForwardInput, type ForwardResult, type Up
 import type { CompiledMcpRules } from '../classify/mcp/rules.ts'
 import { mcpDenial, messageCall, messageVerdict, parseMcpRequest, readBoundedBody, refusalReply, toolsListFilter, toolsListIds, withoutAgentCredentials, type MessageDecision } from './mcp-stage.ts'
 import { forwardUpgrade } from '../forward/upgrade.ts'
+import { reflectionGuard, type ReflectionGuard } from '../forward/reflection-guard.ts'
 import { decisionLabel, decisionRecord, parseRefusalRecord } from '../record/decision-record.ts'
 import type { RecordSink } from '../record/records.ts'
 import type { Metrics } from '../record/metrics.ts'
@@ -204,6 +205,7 @@ export class RequestPipeline {
     // Credentials only for allowed calls of tools that have one (never passthrough, never report-mode passes).
     let headers = upstream.headers
     let credentialRecord: CredentialRecord | null = null
+    let reflection: ReflectionGuard | null = null
     const toolCredential = tool?.config.credential
     if (toolCredential && decision.allow) {
       if (!credentials) {
@@ -215,6 +217,8 @@ export class RequestPipeline {
         return this.finish(req, res, rt, { call, decision: { ...decision, allow: false, pass: false, stage: 'credential', status: got.status, reasons: [got.reason] }, credential: null, status: got.status, failure: null, startedAt })
       }
       headers = credentials.inject(headers, got.credential)
+      const toolLabel = call.tool ?? 'none'
+      reflection = reflectionGuard(got.credential.value, rt.config.hardening.reflection?.action ?? 'redact', (place) => this.deps.metrics.credentialReflections.inc({ tool: toolLabel, place }))
       credentialRecord = { provider: got.credential.provider, issuance_id: got.credential.issuanceId, expires_at: new Date(got.credential.expiresAt).toISOString() }
     }
 
@@ -244,6 +248,7 @@ export class RequestPipeline {
         maxResponseBodyBytes: rt.config.limits.max_response_body_bytes,
         signal: abort.signal,
         ...(p.responseTransform ? { responseTransform: p.responseTransform } : {}),
+        ...(reflection ? { reflection } : {}),
       }, res)
     }
     if (result.upstreamSeconds !== null) {
@@ -252,10 +257,10 @@ export class RequestPipeline {
     if (result.failure?.kind === 'destination') {
       decision = { ...decision, allow: false, pass: false, stage: 'destination', status: 403, reasons: [result.failure.reason] }
     }
-    this.finish(req, res, rt, { call, decision, credential: credentialRecord, status: result.status, failure: result.failure, upstream: result, startedAt })
+    this.finish(req, res, rt, { call, decision, credential: credentialRecord, status: result.status, failure: result.failure, upstream: result, startedAt, ...(reflection && reflection.found.size > 0 ? { reflected: { action: reflection.action, places: [...reflection.found] } } : {}) })
   }
 
-  private finish(req: IncomingMessage, res: ServerResponse, rt: Runtime, o: { call: ToolCall; decision: Decision; credential: CredentialRecord | null; status: number; failure: { kind: string; reason: string } | null; upstream?: ForwardResult; startedAt: bigint; forwardedWith?: string }): void {
+  private finish(req: IncomingMessage, res: ServerResponse, rt: Runtime, o: { call: ToolCall; decision: Decision; credential: CredentialRecord | null; status: number; failure: { kind: string; reason: string } | null; upstream?: ForwardResult; startedAt: bigint; forwardedWith?: string; reflected?: { action: string; places: string[] } }): void {
     const { call, decision } = o
     if (!res.headersSent && o.status !== 499 && o.forwardedWith === undefined) {
       if (!decision.pass || decision.stage === 'destination') {
@@ -282,6 +287,8 @@ export class RequestPipeline {
     })
     // Messages of one MCP batch share one upstream exchange, recorded under the first message.
     if (o.forwardedWith !== undefined) record['forwarded_with'] = o.forwardedWith
+    // The injected credential came back in the response (forward/reflection-guard.ts).
+    if (o.reflected) record['credential_reflected'] = o.reflected
     this.deps.records.write(record)
   }
 
