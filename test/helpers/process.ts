@@ -38,7 +38,7 @@ export async function spawnToolgate(yaml: string, opts: { env?: Record<string, s
   let exitedWith: number | string | null | undefined
   const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => { exitedWith = code ?? signal; resolve(exitedWith) }))
   const listening = await new Promise<Record<string, string>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('toolgate did not start:\n' + err)), 60_000)
+    const timer = setTimeout(() => reject(new Error('toolgate did not start (it must log at level info or debug):\n' + err)), 60_000)
     child.stderr!.on('data', (c: Buffer) => {
       err += c.toString()
       if (err.length > 1_000_000) err = err.slice(-500_000)
