@@ -9,6 +9,8 @@ import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { startTestToolgate, type TestToolgate } from '../helpers/toolgate.ts'
 import { rawRequest } from '../helpers/raw.ts'
+import fc from 'fast-check'
+import { word, variant, apply, wrapper } from '../helpers/path-variants.ts'
 
 /** What a lenient framework would route a request to. */
 function lenientRoute(req: IncomingMessage): { method: string; path: string } {
@@ -18,7 +20,19 @@ function lenientRoute(req: IncomingMessage): { method: string; path: string } {
   const prefix = req.headers['x-forwarded-prefix']
   if (typeof prefix === 'string') path = prefix + path
   for (let i = 0; i < 3; i++) { try { path = decodeURIComponent(path) } catch { break } }
-  path = path.split('/').map((s) => s.split(';')[0]!.replace(/[. ]+$/, '')).filter((s) => s !== '').join('/')
+  // Dot segments resolved after decoding (as a double-decoding server does), then ";" parameters
+  // dropped, trailing dots/spaces stripped, empty segments merged.
+  const out: string[] = []
+  for (const raw of path.split('/')) {
+    const seg = raw.split(';')[0]!
+    if (seg === '..') out.pop()
+    else if (seg === '.') continue
+    else {
+      const s = seg.replace(/[. ]+$/, '')
+      if (s !== '') out.push(s)
+    }
+  }
+  path = out.join('/')
   const m = req.headers['x-http-method-override'] ?? req.headers['x-http-method'] ?? req.headers['x-method-override'] ?? u.searchParams.get('_method')
   return { method: String(m ?? req.method).toUpperCase(), path: '/' + path.toLowerCase() }
 }
@@ -81,6 +95,26 @@ t.test('variants of a denied path never reach the lenient upstream', async (t) =
   const res = await send('GET', '/public/page')
   t.equal(res.status, 200, 'an ordinary path passes')
   t.equal(received.at(-1)!.routed.path, '/public/page')
+})
+
+t.test('property, end to end: no lenient spelling of /admin/** reaches the lenient upstream as /admin', async (t) => {
+  let forwarded = 0
+  await fc.assert(fc.asyncProperty(
+    fc.array(word, { maxLength: 2 }),
+    fc.array(fc.array(variant, { maxLength: 3 }), { minLength: 3, maxLength: 3 }),
+    fc.boolean(),
+    wrapper,
+    async (rest, variants, slash, wrap) => {
+      const segs = ['admin', ...rest].map((s, i) => (variants[i] ?? []).reduce(apply, s))
+      let raw = '/' + segs.join('/') + (slash ? '/' : '')
+      if (wrap !== '') raw = wrap.slice(0, -1) + raw
+      const before = received.length
+      await send('GET', raw)
+      forwarded += received.length - before
+      return received.slice(before).every((r) => r.routed.path !== '/admin' && !r.routed.path.startsWith('/admin/'))
+    },
+  ), { numRuns: 300 })
+  t.equal(forwarded, 0, 'none of them was forwarded at all')
 })
 
 t.test('override hints are removed: the upstream routes on what was decided', async (t) => {
