@@ -26,7 +26,7 @@ import type { Task, TaskRegistry } from '../tasks/registry.ts'
 import { CredentialCache, type Waiters } from './cache.ts'
 import type { Credential } from './credential.ts'
 import { CredentialMetrics } from './credential-metrics.ts'
-import { refreshDue, served, usable, type CacheEntry, type Issued } from './entry.ts'
+import { refreshDue, served, servedAll, usable, type CacheEntry, type Issued } from './entry.ts'
 import { injectCredential, renderCredential } from './inject.ts'
 import { CredentialLifecycle } from './lifecycle.ts'
 import { buildProvider, type BuiltProvider } from './providers/build.ts'
@@ -138,7 +138,7 @@ export class CredentialBroker {
     const cached = this.cache.get(key)
     if (cached && cached.provider === provider && usable(cached.current, now) && (await isCurrent(cached))) {
       if (req.task?.ended) return refuse(`task ${req.task.id} has ended`)
-      served(cached.current, [req.decisionId])
+      served(cached.current, req.decisionId)
       this.metrics.cacheHits.inc({ provider: name })
       if (refreshDue(cached.current, now)) this.cache.refresh(key, ctx)
       return this.render(tc, cached.current, cached)
@@ -234,7 +234,7 @@ export class CredentialBroker {
       if (!cancel.aborted) this.failures.set(key, { until: this.now() + this.failureHoldMs, reason: `credential provider "${name}" failed: ${message}` })
       throw new ProviderError(err instanceof ProviderError ? err.kind : 'unavailable', message, false)
     }
-    served(issued, waiters.ids, waiters.count)
+    servedAll(issued, waiters.ids, waiters.count)
     // A background refresh while the old issuance is still served: the old one stays valid at the
     // issuer (calls under way use it) and is revoked with this entry.
     const carry = stale !== undefined && stale.provider === provider && usable(stale.current, issued.issuedAt)

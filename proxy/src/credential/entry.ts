@@ -46,7 +46,14 @@ export function refreshDue(i: Issued, now: number): boolean {
   return now >= i.issuedAt + (i.expiresAt - i.issuedAt) * REFRESH_AT
 }
 
-export function served(i: Issued, decisionIds: readonly string[], count = decisionIds.length): void {
+/** Counts a decision served by the issuance (ids kept up to MAX_DECISION_IDS). */
+export function served(i: Issued, decisionId: string): void {
+  i.decisionCount += 1
+  if (i.decisionIds.length < MAX_DECISION_IDS) i.decisionIds.push(decisionId)
+}
+
+/** Counts the decisions that waited for the fetch of the issuance. */
+export function servedAll(i: Issued, decisionIds: readonly string[], count: number): void {
   i.decisionCount += count
   for (const id of decisionIds) {
     if (i.decisionIds.length >= MAX_DECISION_IDS) break

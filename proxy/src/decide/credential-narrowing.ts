@@ -39,7 +39,7 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
 
 export function narrowCredential(input: NarrowingInput): Narrowed {
   const n = input.narrowing
-  const bad = [...input.configuredScopes, ...(n?.scope ?? [])].find((s) => !SCOPE_TOKEN.test(s))
+  const bad = firstBadScope(input.configuredScopes) ?? (n?.scope ? firstBadScope(n.scope) : undefined)
   if (bad !== undefined) return { ok: false, reason: `credential scope ${JSON.stringify(bad.slice(0, 64))} is not a single OAuth scope token` }
   let scopes = [...new Set(input.configuredScopes)].sort()
   if (n?.scope) {
@@ -55,4 +55,9 @@ export function narrowCredential(input: NarrowingInput): Narrowed {
     notAfter = notAfter === null ? limit : Math.min(notAfter, limit)
   }
   return { ok: true, shape: { audience: n?.audience ?? input.audience, resource: input.resource, scopes, notAfter } }
+}
+
+function firstBadScope(scopes: readonly string[]): string | undefined {
+  for (const s of scopes) if (!SCOPE_TOKEN.test(s)) return s
+  return undefined
 }
