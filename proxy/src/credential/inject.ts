@@ -20,9 +20,12 @@ export function injectCredential(headers: [string, string][], cred: Credential):
   return out
 }
 
-/** Header value from a per-tool template ('Bearer {token}' by default). */
+/**
+ * Header value from a per-tool template ('Bearer {token}' by default). The token is inserted
+ * verbatim: a replacement *string* would expand `$&`, `$'` and `` $` `` inside a secret.
+ */
 export function renderTemplate(template: string | undefined, token: string): string {
-  return (template ?? 'Bearer {token}').replaceAll('{token}', token)
+  return (template ?? 'Bearer {token}').replaceAll('{token}', () => token)
 }
 
 export interface Issuance {
