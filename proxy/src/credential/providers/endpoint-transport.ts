@@ -126,12 +126,24 @@ export async function withRetries(endpointUrl: string, send: () => Promise<Respo
   throw last ?? new ProviderError('unavailable', `identity provider ${endpoint} failed`, false)
 }
 
-/** ` (error=invalid_client)` for an OAuth error code, sanitised; '' otherwise. */
+/**
+ * Registered OAuth error codes (RFC 6749 §5.2, RFC 6750, RFC 7009, RFC 8693/8707, RFC 8628,
+ * RFC 9449, OpenID Connect). The `error` member is the server's text: a careless or hostile
+ * server can put anything there, a secret it was sent included, so only these are quoted.
+ */
+const OAUTH_ERRORS = new Set([
+  'invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope',
+  'access_denied', 'unsupported_response_type', 'server_error', 'temporarily_unavailable', 'invalid_token', 'insufficient_scope',
+  'unsupported_token_type', 'invalid_target', 'authorization_pending', 'slow_down', 'expired_token', 'invalid_dpop_proof',
+  'use_dpop_nonce', 'interaction_required', 'login_required', 'consent_required', 'account_selection_required',
+  'invalid_request_uri', 'invalid_request_object', 'request_not_supported', 'invalid_client_metadata', 'invalid_authorization_details',
+])
+
+/** ` (error=invalid_client)` for a registered OAuth error code, ` (error=unrecognised)` for any other; '' without one. */
 export function oauthError(json: unknown): string {
   const e = json !== null && typeof json === 'object' ? (json as { error?: unknown }).error : undefined
   if (typeof e !== 'string') return ''
-  const code = e.replace(/[^A-Za-z0-9_.-]/g, '').slice(0, 64)
-  return code ? ` (error=${code})` : ''
+  return OAUTH_ERRORS.has(e) ? ` (error=${e})` : ' (error=unrecognised)'
 }
 
 /** scheme://host[:port]/path of a URL, without userinfo or query (which could hold secrets). */
