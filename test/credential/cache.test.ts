@@ -180,3 +180,32 @@ t.test('private_key_jwt (oauth4webapi assertion): token and RFC 7009 revocation 
   const wrong = await h.obtain('kv', { provider: 'wrong', resource: OPAQUE_RESOURCE })
   t.match(wrong, { ok: false, status: 503, reason: /refused the token request: 401/ }, 'an assertion signed with another key is refused')
 })
+
+t.test('reload: a changed or removed provider revokes its entries, an unchanged one keeps them; shutdown revokes the rest', async (t) => {
+  const providers = (dir: string, attempts: number) => ({
+    keep: { type: 'oauth2_client_credentials' as const, token_url: idp.tokenUrl, revocation_url: idp.revocationUrl, client_id: 'cc-basic', client_secret_file: `${dir}/cc.secret` },
+    change: { type: 'oauth2_client_credentials' as const, token_url: idp.tokenUrl, revocation_url: idp.revocationUrl, client_id: 'cc-basic', client_secret_file: `${dir}/cc.secret`, max_attempts: attempts },
+    drop: { type: 'oauth2_client_credentials' as const, token_url: idp.tokenUrl, revocation_url: idp.revocationUrl, client_id: 'cc-basic', client_secret_file: `${dir}/cc.secret` },
+  })
+  const h = harness((dir) => providers(dir, 3))
+  h.file('cc.secret', idp.secrets.basic)
+  let closed = false
+  t.teardown(() => (closed ? undefined : h.close()))
+  const got = Object.fromEntries(await Promise.all(['keep', 'change', 'drop'].map(async (p) => [p, must(await h.obtain('kv', { provider: p, resource: OPAQUE_RESOURCE }))] as const)))
+  const { drop: _drop, ...rest } = providers(h.dir, 5)
+  h.broker.update(rest, h.dir)
+  await until('the reload revocations', () => revokedRecords(h).length === 2)
+  t.same(revokedRecords(h).map((r) => [r.provider, r.reason, r.result]).sort(), [['change', 'config_reload', 'revoked'], ['drop', 'config_reload', 'revoked']])
+  t.equal(await active(got.change!.credential.value), false)
+  t.equal(await active(got.drop!.credential.value), false)
+  t.equal(await active(got.keep!.credential.value), true, 'the unchanged provider kept its token')
+  const again = must(await h.obtain('kv', { provider: 'keep', resource: OPAQUE_RESOURCE }))
+  t.equal(again.credential.issuanceId, got.keep!.credential.issuanceId, 'and serves it from the cache')
+  t.match(await h.obtain('kv', { provider: 'drop', resource: OPAQUE_RESOURCE }), { ok: false, reason: /"drop" is not configured/ })
+
+  closed = true
+  await h.close()
+  t.match(revokedRecords(h).find((r) => r.provider === 'keep'), { reason: 'shutdown', result: 'revoked' })
+  t.equal(await active(got.keep!.credential.value), false, 'shutdown revoked what was still cached')
+  t.equal(h.records.filter((r) => r.type === 'credential_issued').length, revokedRecords(h).length, 'every issuance has exactly one closing record')
+})
