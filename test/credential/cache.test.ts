@@ -209,3 +209,33 @@ t.test('reload: a changed or removed provider revokes its entries, an unchanged 
   t.equal(await active(got.keep!.credential.value), false, 'shutdown revoked what was still cached')
   t.equal(h.records.filter((r) => r.type === 'credential_issued').length, revokedRecords(h).length, 'every issuance has exactly one closing record')
 })
+
+t.test('a failed refresh keeps the old issuance serving and is not retried by every call', async (t) => {
+  let now = Date.now()
+  const h = harness(() => ({
+    cc: { type: 'oauth2_client_credentials', token_url: idp.tokenUrl, revocation_url: idp.revocationUrl, client_id: 'cc-basic', client_secret_file: 'cc.secret', max_attempts: 1 },
+  }), { now: () => now, failureHoldMs: 1000 })
+  h.file('cc.secret', idp.secrets.basic)
+  t.teardown(() => h.close())
+  t.teardown(() => { idp.mode = 'ok' })
+  const a = must(await h.obtain('kv', opaque))
+  now += 50_000
+  idp.mode = 'fail500'
+  const before = idp.counts.token
+  must(await h.obtain('kv', opaque))
+  await until('the failed refresh', () => /result="unavailable"\} 1/.test(h.logs.join('\n')) || idp.counts.token > before)
+  await new Promise((r) => setTimeout(r, 50))
+  const served: Awaited<ReturnType<typeof h.obtain>>[] = []
+  for (let i = 0; i < 10; i++) {
+    served.push(await h.obtain('kv', opaque))
+    await new Promise((r) => setTimeout(r, 20)) // time for a refresh, had one been started, to reach the IdP
+  }
+  t.ok(served.every((r) => r.ok && r.credential.issuanceId === a.credential.issuanceId), 'the old issuance keeps serving')
+  t.equal(idp.counts.token - before, 1, 'one refresh attempt within the failure hold')
+  idp.mode = 'ok'
+  now += 1001
+  must(await h.obtain('kv', opaque))
+  await until('the next refresh', () => h.records.filter((r) => r.type === 'credential_issued').length === 2)
+  const b = must(await h.obtain('kv', opaque))
+  t.not(b.credential.issuanceId, a.credential.issuanceId, 'refreshed once the hold is over')
+})

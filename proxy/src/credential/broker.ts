@@ -69,6 +69,8 @@ export interface BrokerOptions {
 /** What one fetch needs (lru-cache's fetch context: the first caller's request). */
 interface FetchContext {
   taskId: string | null
+  /** A refresh while the current issuance still serves (it is carried, not replaced). */
+  background: boolean
   name: string
   provider: BuiltProvider
   req: ObtainRequest
@@ -133,14 +135,15 @@ export class CredentialBroker {
     if (!narrowed.ok) return refuse(narrowed.reason)
     const shape = narrowed.shape
     const key = JSON.stringify([name, req.task?.id ?? '-', req.tool, shape.audience, shape.resource, shape.scopes, req.narrowing?.ttl_s ?? null])
-    const ctx: FetchContext = { taskId: req.task?.id ?? null, name, provider, req, shape }
+    const ctx: FetchContext = { taskId: req.task?.id ?? null, background: false, name, provider, req, shape }
 
     const cached = this.cache.get(key)
     if (cached && cached.provider === provider && usable(cached.current, now) && (await isCurrent(cached))) {
       if (req.task?.ended) return refuse(`task ${req.task.id} has ended`)
       served(cached.current, req.decisionId)
       this.metrics.cacheHits.inc({ provider: name })
-      if (refreshDue(cached.current, now)) this.cache.refresh(key, ctx)
+      // A refresh that failed is not retried by every call: the failure hold applies here too.
+      if (refreshDue(cached.current, now) && !((this.failures.get(key)?.until ?? 0) > now)) this.cache.refresh(key, { ...ctx, background: true })
       return this.render(tc, cached.current, cached)
     }
 
@@ -237,7 +240,7 @@ export class CredentialBroker {
     servedAll(issued, waiters.ids, waiters.count)
     // A background refresh while the old issuance is still served: the old one stays valid at the
     // issuer (calls under way use it) and is revoked with this entry.
-    const carry = stale !== undefined && stale.provider === provider && usable(stale.current, issued.issuedAt)
+    const carry = ctx.background && stale !== undefined && stale.provider === provider && usable(stale.current, issued.issuedAt)
     const entry: CacheEntry = { key, providerName: name, provider, taskId: ctx.taskId, tool: req.tool, shape, current: issued, previous: carry ? stale.current : null }
     this.lifecycle.issued(entry, issued, shape)
     // The task ended (or the broker closed) while we were fetching: never cache it, revoke at once.
