@@ -239,3 +239,21 @@ t.test('a failed refresh keeps the old issuance serving and is not retried by ev
   const b = must(await h.obtain('kv', opaque))
   t.not(b.credential.issuanceId, a.credential.issuanceId, 'refreshed once the hold is over')
 })
+
+t.test('fetches beyond the bound: every waiting call is served, the cache keeps its bound, the overflow is revoked', async (t) => {
+  const h = harness(cc, { maxEntries: 2 })
+  h.file('cc.secret', idp.secrets.basic)
+  t.teardown(() => h.close())
+  const before = idp.counts.token
+  const got = await Promise.all(['a', 'b', 'c', 'a', 'b', 'c'].map((tool) => h.obtain(tool, opaque)))
+  t.ok(got.every((r) => r.ok), 'no call fails because its fetch was evicted while under way')
+  t.equal(idp.counts.token - before, 3, 'one fetch per key')
+  await until('the overflow revocation', () => revokedRecords(h).length === 1)
+  t.match(revokedRecords(h)[0], { reason: 'evicted', result: 'revoked' })
+  t.match(await h.registry.metrics(), /toolgate_credential_cache_entries 2\b/)
+  const cachedTools = ['a', 'b', 'c'].filter((tool) => !revokedRecords(h).some((r) => r.tool === tool))
+  t.equal(cachedTools.length, 2)
+  const before2 = idp.counts.token
+  for (const tool of cachedTools) must(await h.obtain(tool, opaque))
+  t.equal(idp.counts.token, before2, 'the two that stayed are served from the cache')
+})

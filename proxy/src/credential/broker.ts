@@ -245,8 +245,8 @@ export class CredentialBroker {
     this.lifecycle.issued(entry, issued, shape)
     // The task ended (or the broker closed) while we were fetching: never cache it, revoke at once.
     if (req.task?.ended || this.closed) {
-      await this.lifecycle.retire({ ...entry, previous: null }, 'task_ended_during_fetch')
-      throw new ProviderError('rejected', 'the task ended while its credential was being fetched', false)
+      await this.lifecycle.retire({ ...entry, previous: null }, this.closed ? 'shutdown' : 'task_ended_during_fetch')
+      throw new ProviderError('rejected', this.closed ? 'the broker shut down while the credential was being fetched' : 'the task ended while its credential was being fetched', false)
     }
     return entry
   }

@@ -8,7 +8,9 @@
 //   reason is the one drop() was given) or replaced by a newer fetch; each retires the entry's
 //   issuances through the lifecycle (revocation at the issuer, records).
 // - lru-cache calls no dispose for what sits under a fetch it aborts (the stale entry, and the
-//   entry the fetch produces if it lands after the abort): the fetch's abort listener retires both.
+//   entry the fetch produces if it lands after the abort): the fetch's abort listener retires
+//   them. An eviction of a fetch under way (the bound reached by fetches) does not fail the calls
+//   waiting for it: the fetch completes and its entry is cached again.
 // - An index from task id to its keys (fetches under way included) lets a task end reach all of
 //   its credentials.
 
@@ -49,6 +51,8 @@ export class CredentialCache<C extends FetchContext> {
   /** The reason of the drop() under way (dispose and abort listeners run synchronously inside it). */
   private ending: RetireReason | null = null
   private readonly retiring = new Map<CacheEntry, Promise<void>>()
+  /** Fetches evicted while under way (they still land, and calls still join them). */
+  private readonly evictedRuns = new Map<string, { run: Promise<CacheEntry>; waiters: Waiters; drop(reason: RetireReason): void }>()
 
   constructor(opts: CredentialCacheOptions<C>) {
     this.opts = opts
@@ -59,6 +63,8 @@ export class CredentialCache<C extends FetchContext> {
       allowStale: true,
       // A failed refresh keeps the old entry (it is retired when replaced or dropped, never lost).
       noDeleteOnFetchRejection: true,
+      // An aborted fetch settles when its fetchMethod does (runFetch decides what an abort means).
+      ignoreFetchAbort: true,
       dispose: (entry, key, why) => {
         if (why === 'set') {
           this.opts.replaced(entry)
@@ -91,7 +97,11 @@ export class CredentialCache<C extends FetchContext> {
    * Rejects with the fetch's error.
    */
   async fetch(key: string, context: C, decisionId: string): Promise<CacheEntry> {
-    const p = this.lru.fetch(key, withContext<C>({ context, forceRefresh: true, allowStale: false }))
+    const orphan = this.evictedRuns.get(key)
+    // A fetch evicted while under way is still the one fetch of its key until it lands.
+    const p = orphan && this.waiting.get(key) === orphan.waiters && this.lru.peek(key) === undefined
+      ? orphan.run
+      : this.lru.fetch(key, withContext<C>({ context, forceRefresh: true, allowStale: false }))
     const w = this.waiting.get(key)
     if (w) {
       w.count += 1
@@ -117,6 +127,8 @@ export class CredentialCache<C extends FetchContext> {
 
   /** Drops every entry (and fetch under way) whose current entry matches. */
   async dropWhere(match: (entry: CacheEntry) => boolean, reason: RetireReason): Promise<void> {
+    // Fetches under way without an entry to match (first fetches, evicted ones) are left to land:
+    // the broker never serves an entry of a replaced provider.
     const keys = new Set([...this.lru.keys(), ...this.waiting.keys()])
     const drops: Promise<void>[] = []
     for (const key of keys) {
@@ -129,6 +141,7 @@ export class CredentialCache<C extends FetchContext> {
   /** Drops everything, then waits for the fetches under way to finish (their results are retired). */
   async clear(reason: RetireReason): Promise<void> {
     const entries = [...this.lru.values()]
+    for (const orphan of this.evictedRuns.values()) orphan.drop(reason)
     this.ending = reason
     try {
       this.lru.clear()
@@ -142,6 +155,7 @@ export class CredentialCache<C extends FetchContext> {
 
   /** Removes key; dispose (or the abort listener of a fetch under way) retires with `reason`. */
   private async drop(key: string, reason: RetireReason): Promise<void> {
+    this.evictedRuns.get(key)?.drop(reason)
     const entry = this.lru.peek(key)
     this.ending = reason
     try {
@@ -176,37 +190,73 @@ export class CredentialCache<C extends FetchContext> {
     const waiters: Waiters = { ids: [], count: 0 }
     this.waiting.set(key, waiters)
     this.index(context.taskId, key)
+    // lru-cache aborts `signal` when the key is deleted, cleared or evicted while fetching, then
+    // disposes nothing under it. A drop (task end, reload, shutdown) cancels the provider request
+    // through `cancel`; an eviction (the bound was reached) does not: the calls waiting for this
+    // fetch are still served, and the result goes back into the cache when it lands.
+    const cancel = new AbortController()
     let produced: CacheEntry | null = null
-    let abortedWith: RetireReason | null = null
+    let droppedWith: RetireReason | null = null
+    let evicted = false
+    // Assigned below; the abort listener only fires after that (an eviction comes later).
+    let run: Promise<CacheEntry>
+    const dropped = (reason: RetireReason): void => {
+      if (droppedWith !== null) return
+      droppedWith = reason
+      cancel.abort()
+      if (produced) this.retire(produced, duringFetch(reason))
+    }
     signal.addEventListener('abort', () => {
-      // Deleted, evicted or cleared while fetching: lru-cache discards the result and disposes
-      // nothing, so what it held (stale) and whatever this fetch produced are retired here.
-      abortedWith = this.ending ?? 'evicted'
-      if (stale) this.retire(stale, abortedWith)
-      if (produced) this.retire(produced, duringFetch(abortedWith))
+      const reason = this.ending
+      if (stale) this.retire(stale, reason ?? 'evicted')
+      if (reason !== null) return dropped(reason)
+      evicted = true
+      // Out of lru-cache now, so a drop of the key reaches it through evictedRuns.
+      this.evictedRuns.set(key, { run, waiters, drop: dropped })
+      // Landed already (lru-cache has not stored it yet, and now will not): put it back.
+      if (produced) queueMicrotask(() => { if (droppedWith === null) this.reinsert(key, produced!, context.taskId, waiters) })
     }, { once: true })
-    const run = (async () => {
+    run = (async () => {
       try {
-        const entry = await this.opts.load(key, context, stale, signal, waiters)
-        if (abortedWith !== null) {
-          this.retire(entry, duringFetch(abortedWith))
+        const entry = await this.opts.load(key, context, stale, cancel.signal, waiters)
+        if (droppedWith !== null) {
+          this.retire(entry, duringFetch(droppedWith))
           throw new Error('the credential was dropped while it was being fetched')
         }
-        produced = entry
         // The refreshed entry took over the old current issuance: replacing must not retire it.
         if (stale && entry.previous === stale.current) stale.current.carried = true
+        if (evicted) this.reinsert(key, entry, context.taskId, waiters)
+        else produced = entry
         return entry
       } catch (err) {
-        if (!stale && abortedWith === null) this.unindex(context.taskId, key)
+        if (!stale && droppedWith === null) this.unindex(context.taskId, key)
         throw err
       } finally {
         if (this.waiting.get(key) === waiters) this.waiting.delete(key)
+        if (this.evictedRuns.get(key)?.waiters === waiters) this.evictedRuns.delete(key)
       }
     })()
     this.loading.add(run)
     void run.catch(() => {}).finally(() => this.loading.delete(run))
     return run
   }
+
+  /**
+   * An entry whose fetch was evicted while under way: cached again (evicting the least recently
+   * used entry instead), unless the key has been filled since, then retired.
+   */
+  private reinsert(key: string, entry: CacheEntry, taskId: string | null, own: Waiters): void {
+    const current = this.lru.peek(key)
+    if (current === entry) return
+    const other = this.waiting.get(key)
+    if (current === undefined && (other === undefined || other === own)) {
+      this.lru.set(key, entry)
+      return
+    }
+    this.unindex(taskId, key)
+    this.retire(entry, 'evicted')
+  }
+
 }
 
 /** lru-cache's fetch options are a conditional type TypeScript cannot resolve for a generic C. */
