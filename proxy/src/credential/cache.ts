@@ -256,7 +256,6 @@ export class CredentialCache<C extends FetchContext> {
     this.unindex(taskId, key)
     this.retire(entry, 'evicted')
   }
-
 }
 
 /** lru-cache's fetch options are a conditional type TypeScript cannot resolve for a generic C. */
