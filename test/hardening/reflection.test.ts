@@ -35,7 +35,10 @@ const ENCODINGS: Record<string, { name: string; encode: (b: Buffer) => Buffer }>
   'deflate-raw': { name: 'deflate', encode: (b) => zlib.deflateRawSync(b) },
   br: { name: 'br', encode: (b) => zlib.brotliCompressSync(b) },
   ...(zstd ? { zstd: { name: 'zstd', encode: (b: Buffer) => zstd(b) } } : {}),
+  stacked: { name: 'gzip, br', encode: (b) => zlib.brotliCompressSync(zlib.gzipSync(b)) },
 }
+// 150 MiB of zeros, gzip-compressed to ~150 KiB: inflates past the 100 MiB response limit.
+const bomb = zlib.gzipSync(Buffer.alloc(150 * 1024 * 1024))
 
 let upstream: Server
 let redact: TestToolgate
@@ -72,6 +75,12 @@ t.before(async () => {
       res.writeHead(200, { 'content-type': 'text/event-stream' })
       res.write('data: first\n\n')
       setTimeout(() => { res.write(`data: ${auth}\n\n`); res.end('data: last\n\n') }, 400)
+    } else if (kind === 'corrupt') {
+      res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': 64 })
+      res.end(Buffer.concat([zlib.gzipSync(body(auth)).subarray(0, 20), Buffer.alloc(44, 0x55)]))
+    } else if (kind === 'bomb') {
+      res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': bomb.length })
+      res.end(bomb)
     } else if (kind === 'compress') {
       res.writeHead(200, { 'content-encoding': 'compress', 'content-length': 3 })
       res.end('abc')
@@ -174,6 +183,37 @@ t.test('block: headers carrying the secret get 502; a body is cut', async (t) =>
   t.equal(lastRecord(block).failure?.kind, 'credential_reflected')
   const s = await get(block, '/split')
   t.same(leaks(s.raw), [], 'split across chunks: cut before the secret completes')
+})
+
+t.test('a corrupt compressed body is cut, and the sidecar keeps serving', async (t) => {
+  const got = await get(redact, '/corrupt')
+  t.not(got.error, null, 'cut')
+  t.same(leaks(got.raw), [])
+  t.equal((await get(redact, '/body')).status, 200)
+})
+
+t.test('a decompression bomb is cut at the response limit, inflated no faster than read', async (t) => {
+  const u = new URL(redact.proxyUrl)
+  const rssBefore = process.memoryUsage().rss
+  let peak = rssBefore
+  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss) }, 20)
+  // A slow reader: the decoder must wait for it rather than inflate everything into memory.
+  const got = await new Promise<{ bytes: number; error: string | null }>((resolve) => {
+    const req = request({ host: u.hostname, port: u.port, path: '/t/echo/bomb', agent: false }, (res) => {
+      let bytes = 0
+      res.on('data', (c: Buffer) => { bytes += c.length; if (bytes < 8 * 1024 * 1024) { res.pause(); setTimeout(() => res.resume(), 1) } })
+      res.on('end', () => resolve({ bytes, error: null }))
+      res.on('error', (e) => resolve({ bytes, error: e.message }))
+      res.on('aborted', () => resolve({ bytes, error: 'aborted' }))
+    })
+    req.on('error', (e) => resolve({ bytes: 0, error: e.message }))
+    req.end()
+  })
+  clearInterval(sampler)
+  t.not(got.error, null, 'cut')
+  t.ok(got.bytes <= 100 * 1024 * 1024, `at most the limit reached the agent (${got.bytes} bytes)`)
+  t.match(lastRecord(redact).failure, { kind: 'response_too_large' })
+  t.ok(peak - rssBefore < 100 * 1024 * 1024, `the inflated body was never held whole (RSS +${Math.round((peak - rssBefore) / 1048576)} MiB)`)
 })
 
 t.test('a content-coding the guard cannot undo is refused (fail closed)', async (t) => {

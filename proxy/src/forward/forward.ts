@@ -4,7 +4,7 @@
 // a precise status: 403 (destination refused), 413 (request body too large), 502 (connect,
 // resolve, TLS, reset), 504 (connect or response-header timeout).
 
-import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream'
+import { Duplex, Transform, Writable, type Readable, type TransformCallback } from 'node:stream'
 import { isIP } from 'node:net'
 import type { ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
@@ -128,6 +128,8 @@ export async function forward(input: ForwardInput, res: ServerResponse): Promise
   // Set when the response is refused before its headers reach the client (reflection guard).
   let refused: { kind: ForwardFailureKind; reason: string } | null = null
   const discard = (): Writable => new Writable({ write: (_c, _e, cb) => cb() })
+  let chainError: Error | null = null
+  let tailDone: Promise<void> | null = null
   try {
     // undici's stream() writes the body straight into the Writable the factory returns: for a
     // response whose declared length is within the limit that is the client response itself
@@ -146,7 +148,7 @@ export async function forward(input: ForwardInput, res: ServerResponse): Promise
       const guard = input.reflection
       // The guard reads the body without its content-coding; one it cannot undo is refused.
       const decoder = guard ? contentDecoder(headers['content-encoding']) : null
-      if (decoder !== null && !(decoder instanceof Transform)) {
+      if (decoder !== null && !(decoder instanceof Duplex)) {
         refused = { kind: 'response_uninspectable', reason: `response content-encoding ${JSON.stringify(decoder.unsupported)} cannot be inspected for the injected credential` }
         return discard()
       }
@@ -164,7 +166,7 @@ export async function forward(input: ForwardInput, res: ServerResponse): Promise
       const declared = typeof headers['content-length'] === 'string' ? Number(headers['content-length']) : NaN
       // Stages between undici and the client, in order; none at all for a plain response whose
       // declared length is within the limit (undici enforces the declared length).
-      const stages: Transform[] = []
+      const stages: Duplex[] = []
       if (decoder) stages.push(decoder)
       if (decoder || extra !== null || !(declared <= input.maxResponseBodyBytes)) stages.push(byteLimit(input.maxResponseBodyBytes, 'response_too_large'))
       if (guard) stages.push(guard.body())
@@ -172,9 +174,13 @@ export async function forward(input: ForwardInput, res: ServerResponse): Promise
       if (stages.length === 0) return res
       for (let i = 0; i + 1 < stages.length; i++) stages[i]!.pipe(stages[i + 1]!)
       stages[stages.length - 1]!.pipe(res)
-      // A failure inside the chain must end the exchange, not leave the client waiting.
-      const fail = (err: Error): void => { stages[0]!.destroy(err); res.destroy() }
+      // A failure inside the chain must end the exchange, not leave the client waiting; it is
+      // remembered, since it may come after undici has finished writing into the first stage.
+      const fail = (err: Error): void => { chainError ??= err; stages[0]!.destroy(err); res.destroy() }
       for (const stage of stages.slice(1)) stage.on('error', fail)
+      const last = stages[stages.length - 1]!
+      // The exchange is over when the last stage has handed everything to the client (or failed).
+      tailDone = new Promise<void>((resolve) => { last.once('end', resolve); last.once('close', resolve); last.once('error', () => resolve()) })
       return stages[0]!
     })
   } catch (err) {
@@ -183,6 +189,11 @@ export async function forward(input: ForwardInput, res: ServerResponse): Promise
     // Headers are already sent: the only honest signal left is to cut the connection.
     res.destroy()
     return { status: upstreamStatus, upstreamStatus, upstreamSeconds, failure: { kind: c.kind, reason: c.reason } }
+  }
+  if (tailDone !== null) await tailDone
+  if (chainError !== null) {
+    const c = classifyError(chainError)
+    return { status: upstreamStatus ?? c.status, upstreamStatus, upstreamSeconds, failure: { kind: c.kind, reason: c.reason } }
   }
   if (refused !== null) return { status: 502, upstreamStatus, upstreamSeconds, failure: refused }
   return { status: upstreamStatus ?? 502, upstreamStatus, upstreamSeconds, failure: null }

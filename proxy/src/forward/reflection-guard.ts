@@ -17,7 +17,7 @@
 // whose headers are already sent. Either way the call's record says credential_reflected and
 // toolgate_credential_reflections_total counts it. See docs/proxy.md.
 
-import { Transform, type TransformCallback } from 'node:stream'
+import { Duplex, Transform, type TransformCallback } from 'node:stream'
 import * as zlib from 'node:zlib'
 import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw } from 'node:zlib'
 
@@ -178,7 +178,7 @@ class BodyScanner extends Transform {
 
 // ---- content-coding ----
 
-type Decoder = () => Transform
+type Decoder = () => Duplex
 
 const DECODERS: Record<string, Decoder> = {
   gzip: () => createGunzip(),
@@ -187,7 +187,7 @@ const DECODERS: Record<string, Decoder> = {
   // "deflate" is zlib-wrapped by the spec, raw deflate by some servers: told apart by the header.
   deflate: () => new LazyDecoder((first) => ((first[0]! & 0x0f) === 8 && first.length > 1 && ((first[0]! << 8) | first[1]!) % 31 === 0 ? createInflate() : createInflateRaw())),
 }
-const zstd = (zlib as unknown as { createZstdDecompress?: () => Transform }).createZstdDecompress
+const zstd = (zlib as unknown as { createZstdDecompress?: () => Duplex }).createZstdDecompress
 if (zstd) DECODERS['zstd'] = () => zstd()
 
 /**
@@ -195,7 +195,7 @@ if (zstd) DECODERS['zstd'] = () => zstd()
  * or 'unsupported' naming the coding that cannot be undone. Each decoder is created only when
  * the first body byte arrives, so an empty body (HEAD, 204, 304) is not a truncated stream.
  */
-export function contentDecoder(contentEncoding: string | string[] | undefined): Transform | null | { unsupported: string } {
+export function contentDecoder(contentEncoding: string | string[] | undefined): Duplex | null | { unsupported: string } {
   if (contentEncoding === undefined) return null
   const codings = ([] as string[]).concat(contentEncoding).join(',').split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '' && c !== 'identity')
   if (codings.length === 0) return null
@@ -209,7 +209,7 @@ export function contentDecoder(contentEncoding: string | string[] | undefined): 
   return new LazyDecoder(() => chain(stages.map((s) => s())))
 }
 
-function chain(stages: Transform[]): Transform {
+function chain(stages: Duplex[]): Duplex {
   if (stages.length === 1) return stages[0]!
   const first = stages[0]!
   const last = stages[stages.length - 1]!
@@ -221,37 +221,57 @@ function chain(stages: Transform[]): Transform {
   return new LazyDecoder(() => first, last)
 }
 
-/** Creates its inner decoder on the first chunk (so an empty body ends cleanly), and relays it. */
-class LazyDecoder extends Transform {
-  private inner: Transform | null = null
-  private readonly make: (first: Buffer) => Transform
-  private readonly output: Transform | null
+/**
+ * Creates its inner decoder on the first chunk (so an empty body ends cleanly) and relays its
+ * output with back-pressure: when the next stage is full the decoder is paused, so a small
+ * compressed body that expands enormously (a decompression bomb) is never inflated faster than
+ * the client reads it; the byte limit after it then cuts it at max_response_body_bytes.
+ */
+class LazyDecoder extends Duplex {
+  private inner: Duplex | null = null
+  private out: Duplex | null = null
+  private readonly make: (first: Buffer) => Duplex
+  private readonly output: Duplex | null
 
-  constructor(make: (first: Buffer) => Transform, output: Transform | null = null) {
+  constructor(make: (first: Buffer) => Duplex, output: Duplex | null = null) {
     super()
     this.make = make
     this.output = output
   }
 
-  private start(first: Buffer): Transform {
+  private start(first: Buffer): Duplex {
     const inner = this.make(first)
     const out = this.output ?? inner
-    out.on('data', (d: Buffer) => this.push(d))
+    out.on('data', (d: Buffer) => { if (!this.push(d)) out.pause() })
+    out.once('end', () => this.push(null))
     inner.on('error', (e) => this.destroy(e))
     if (out !== inner) out.on('error', (e) => this.destroy(e))
     this.inner = inner
+    this.out = out
     return inner
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     const inner = this.inner ?? this.start(chunk)
-    inner.write(chunk, () => cb())
+    if (inner.write(chunk)) cb()
+    else inner.once('drain', () => cb())
   }
 
-  override _flush(cb: TransformCallback): void {
-    if (this.inner === null) { cb(); return }
-    const out = this.output ?? this.inner
-    out.once('end', () => cb())
+  override _final(cb: (err?: Error | null) => void): void {
+    if (this.inner === null) { this.push(null); cb(); return }
+    // Finished only once everything decoded has been handed on, so whoever waits for this
+    // stream's end (undici, then forward/) sees the whole body through.
+    this.out!.once('end', () => cb())
     this.inner.end()
+  }
+
+  override _read(): void {
+    this.out?.resume()
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.inner?.destroy()
+    if (this.out !== this.inner) this.out?.destroy()
+    cb(err)
   }
 }
