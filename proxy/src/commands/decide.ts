@@ -15,6 +15,7 @@ import { memorySink } from '../record/records.ts'
 import { silentLogger } from '../record/log.ts'
 import { decisionLabel } from '../record/decision-record.ts'
 import { TaskRegistry } from '../tasks/registry.ts'
+import { jsonLine } from '../record/json-line.ts'
 
 const USAGE = `usage: toolgate decide [--config FILE] [--input FILE] [--json]
 
@@ -84,24 +85,24 @@ export const decideCommand: Command = {
       if (line.trim() === '' || line.trim().startsWith('#')) continue
       const parsed = parseDecideLine(line)
       if ('error' in parsed) {
-        process.stdout.write(values.json ? JSON.stringify({ input: line, error: parsed.error }) + '\n' : `? ${line}\n    error: ${parsed.error}\n`)
+        process.stdout.write(values.json ? jsonLine({ input: line, error: parsed.error }) : `? ${line}\n    error: ${parsed.error}\n`)
         denied++
         continue
       }
       const simulated = simulatedTasks(parsed.task)
       if (simulated && 'error' in simulated) {
-        process.stdout.write(values.json ? JSON.stringify({ input: line, error: simulated.error }) + '\n' : `? ${line}\n    error: ${simulated.error}\n`)
+        process.stdout.write(values.json ? jsonLine({ input: line, error: simulated.error }) : `? ${line}\n    error: ${simulated.error}\n`)
         denied++
         continue
       }
       const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policy, services: { tasks: simulated?.tasks ?? null, credentials: null, approvals: null }, records: memorySink(), metrics, logger: silentLogger })
       const rawHeaders = Object.entries(parsed.headers ?? {}).flat()
       if (simulated) rawHeaders.push('toolgate-task', simulated.id)
-      const c = classify({ via: 'forward', method: parsed.method, url: parsed.url, rawHeaders }, { allowlist: runtime.allowlist, newId: randomUUID, maxHeaderBytes: config.limits.max_header_bytes })
+      const c = classify({ via: 'forward', method: parsed.method, url: parsed.url, rawHeaders }, { allowlist: runtime.allowlist, newId: randomUUID, maxHeaderBytes: config.limits.max_header_bytes, overrideHints: runtime.overrideHints })
       if (!c.ok) {
         simulated?.tasks.close()
         denied++
-        process.stdout.write(values.json ? JSON.stringify({ input: parsed, decision: 'deny', stage: 'parse', status: c.status, reasons: [c.reason] }) + '\n' : `DENY ${parsed.method} ${parsed.url}\n    stage: parse (${c.status})\n    reason: ${c.reason}\n`)
+        process.stdout.write(values.json ? jsonLine({ input: parsed, decision: 'deny', stage: 'parse', status: c.status, reasons: [c.reason] }) : `DENY ${parsed.method} ${parsed.url}\n    stage: parse (${c.status})\n    reason: ${c.reason}\n`)
         continue
       }
       const d = pipeline.decideCall(c.call, c.tool, c.routeMatch, runtime)
@@ -109,7 +110,7 @@ export const decideCommand: Command = {
       const label = decisionLabel(d)
       if (!d.allow) denied++
       const out = { input: parsed, decision: label, tool: c.call.tool, route: c.call.route?.pattern ?? null, access: c.call.access, stage: d.stage, reasons: d.reasons, error: d.error, policy_revision: d.policyRevision, approval: d.approval, credential: d.credential }
-      if (values.json) process.stdout.write(JSON.stringify(out) + '\n')
+      if (values.json) process.stdout.write(jsonLine(out))
       else {
         process.stdout.write(`${label.toUpperCase()} ${parsed.method} ${parsed.url}\n`)
         process.stdout.write(`    tool: ${c.call.tool ?? '(none)'}${c.call.route ? `  route: ${c.call.route.pattern}` : ''}${c.call.access ? `  access: ${c.call.access}` : ''}\n`)
