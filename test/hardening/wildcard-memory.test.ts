@@ -21,6 +21,6 @@ t.test('10,000 distinct wildcard hostnames: RSS stays bounded', { skip }, async 
   // Before: ~0.5-0.85 MB per name (520 MiB after the 500 warm-up names alone). Now the pool LRU
   // fills in the first few hundred names and memory then stays on a plateau.
   t.ok(result.peak_mib < 230, `peak RSS ${result.peak_mib} MiB stays below the 256Mi container limit (baseline ${result.baseline_mib} MiB)`)
-  t.ok(result.growth_mib < 64, `RSS grew ${result.growth_mib} MiB over 10,000 names`)
-  t.ok(result.second_half_growth_mib < 32, `and ${result.second_half_growth_mib} MiB over the last 5,000 (a plateau, not a line): ${result.series_mib.join(', ')}`)
+  t.ok(result.growth_mib < 100, `RSS grew ${result.growth_mib} MiB over 10,000 names`)
+  t.ok(result.second_half_growth_mib < 40, `and ${result.second_half_growth_mib} MiB over the last 5,000 (a plateau, not a line): ${result.series_mib.join(', ')}`)
 })
