@@ -1,4 +1,4 @@
-// The toolgate command line: run, check, decide, inject, iptables. Each command parses its own
+// The toolgate command line: run, check, decide, suggest, selftest, inject, iptables. Each command parses its own
 // flags with node:util parseArgs and answers --help; main() returns the exit code.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util'
@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<Command>> = {
   check: async () => (await import('./commands/check.ts')).checkCommand,
   decide: async () => (await import('./commands/decide.ts')).decideCommand,
   suggest: async () => (await import('./commands/suggest.ts')).suggestCommand,
+  selftest: async () => (await import('./commands/selftest.ts')).selftestCommand,
   inject: async () => ({
     summary: 'serve the Kubernetes mutating admission webhook that injects the sidecar',
     usage: 'toolgate inject --help',
@@ -36,6 +37,7 @@ const SUMMARIES: Record<string, string> = {
   check: 'validate a config and the policy bundle it names; print every problem with file:line:col',
   decide: 'print the decision for request descriptions (METHOD URL lines or JSON) without sending anything',
   suggest: 'write an allowlist from observed decision records (writes flagged for review)',
+  selftest: 'inside a pod: prove that toolgate is the only way out (prints each path blocked/open)',
   inject: 'serve the Kubernetes mutating admission webhook that injects the sidecar',
   iptables: 'install or remove the iptables rules of transparent interception (init container)',
 }
