@@ -1,0 +1,436 @@
+// Injected pods for real: etcd + kube-apiserver (cluster.ts), a kubelet with containerd, runc and
+// the CNI bridge (node.ts), and the toolgate image built from the Dockerfile's tree (images.ts).
+// `helm install` the chart, label a namespace, run agent pods (curl, Python and Node clients) and
+// check, in the running pods: start order, the redirect, the probes, allowed/denied calls with the
+// credential the agent never sees, transparent catching, raw TCP and IPv6, no token or Secret in
+// the agent, a run-to-completion pod, failurePolicy Fail, the drain on deletion, and
+// `toolgate selftest` in both modes.
+//
+// What is not real here, and why: there is no scheduler, controller-manager or kube-proxy (pods
+// are bare Pods with nodeName; the `default` ServiceAccount and kube-root-ca.crt are created by
+// the test; the Job controller does not run, so the "Job" is its pod: restartPolicy Never, checked
+// the way the Job controller checks it). The injector runs as a local `toolgate inject` process
+// with the Deployment's arguments (as in apiserver.test.ts): the API server cannot reach a pod's
+// Service without kube-proxy. Upstreams and canaries are servers on the node's bridge address.
+import t from 'tap'
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http'
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https'
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
+import { createSocket, type Socket as UdpSocket } from 'node:dgram'
+import { once } from 'node:events'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { repoRoot } from '../helpers/tools.ts'
+import { KubeApiError } from '../../proxy/src/inject/kube-client.ts'
+import type { Pod } from '../../proxy/src/inject/pod.ts'
+import { startCluster, type Cluster } from './cluster.ts'
+import { containerIdOf, liveNodeUnavailable, NODE_IP, NODE_IP6, NODE_NAME, startLiveNode, type LiveNode } from './node.ts'
+import { AGENT_UID, agentRootfs, packImage, pauseRootfs, toolgateRootfs, TOOLGATE_IMAGE_CONFIG } from './images.ts'
+
+const exec = promisify(execFile)
+const bin = (n: string) => join(repoRoot, '.cache/bin', n)
+const bins = { etcd: bin('etcd'), apiserver: bin('kube-apiserver'), helm: bin('helm'), kubelet: bin('kubelet'), pause: bin('pause') }
+const missing = Object.values(bins).filter((b) => !existsSync(b))
+const unavailable = liveNodeUnavailable()
+const RELEASE_NS = 'toolgate-system'
+const NS = 'agents'
+const MWC = `tg-toolgate-${RELEASE_NS}`
+const SECRET = 'sk-live-do-not-leak-8c1e52'
+const IMAGES = { toolgate: 'toolgate.test/toolgate:1', agent: 'toolgate.test/agent:1', pause: 'toolgate.test/pause:1' }
+const PORTS = { canary: 8081, raw: 5433 }
+
+type LivePod = Pod & { status?: { phase?: string; podIP?: string; conditions?: Array<{ type: string; status: string }>; containerStatuses?: ContainerStatus[]; initContainerStatuses?: ContainerStatus[] } }
+interface ContainerStatus { name: string; ready: boolean; started?: boolean; containerID?: string; state?: { running?: { startedAt: string }; terminated?: { exitCode: number; reason?: string; startedAt?: string; finishedAt?: string } } }
+
+if ((missing.length > 0 || unavailable !== null) && !process.env['CI']) {
+  t.plan(0, `live-node test skipped: ${missing.length ? `missing ${missing.join(', ')} (run node scripts/prepare-helm.js scripts/prepare-kube.js)` : unavailable}`)
+} else {
+  if (missing.length > 0 || unavailable !== null) throw new Error(`CI: ${missing.length ? `missing ${missing.join(', ')}` : unavailable}`)
+  let cluster: Cluster | undefined
+  let node: LiveNode | undefined
+  let injector: ChildProcess | null = null
+  let injectorLog = ''
+  let deploymentArgs: string[] = []
+  const work = mkdtempSync(join(tmpdir(), 'tg-live-'))
+  const closers: Array<() => void> = []
+  const timings: Record<string, number> = {}
+  const timed = async <T>(label: string, f: () => Promise<T> | T): Promise<T> => {
+    const t0 = Date.now()
+    try { return await f() } finally { timings[label] = Date.now() - t0 }
+  }
+
+  // What reached the node's servers (the pods' only reachable host).
+  const upstreamSeen: Array<{ path: string; headers: IncomingHttpHeaders; at: number }> = []
+  const canarySeen: string[] = []
+  const rawSeen: string[] = []
+  const udpSeen: string[] = []
+  const dohSeen: string[] = []
+
+  t.teardown(async () => {
+    injector?.kill('SIGKILL')
+    for (const c of closers) { try { c() } catch { /* already closed */ } }
+    // Order: the node (pods, kubelet, containerd, network) before the control plane it talks to.
+    await node?.stop()
+    await cluster?.stop()
+    rmSync(work, { recursive: true, force: true })
+    t.comment(`timings (ms): ${JSON.stringify(timings)}`)
+  })
+
+  const api = <T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown) => cluster!.client.call<T>(method, path, body)
+  /** DELETE (the injector's client has no use for it, so the test sends it itself). */
+  const del = (path: string) => new Promise<number>((resolve, reject) => {
+    const req = httpsRequest(`${cluster!.server}${path}`, { method: 'DELETE', ca: cluster!.caPem, headers: { authorization: `Bearer ${cluster!.token}` }, timeout: 10_000 }, (res) => {
+      res.resume()
+      res.on('end', () => (res.statusCode === 200 || res.statusCode === 202 ? resolve(res.statusCode) : reject(new Error(`DELETE ${path}: ${res.statusCode}`))))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+  const getPod = (name: string, ns = NS) => api<LivePod>('GET', `/api/v1/namespaces/${ns}/pods/${name}`)
+  const statusOf = (p: LivePod, name: string): ContainerStatus | undefined =>
+    [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])].find((c) => c.name === name)
+
+  async function waitFor<T>(what: string, f: () => Promise<T | null>, timeoutMs = 120_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs
+    let last: unknown = null
+    for (;;) {
+      try {
+        const v = await f()
+        if (v !== null) return v
+      } catch (e) { last = e }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}\n${node?.logs().slice(-4000) ?? ''}`)
+      await new Promise((r) => setTimeout(r, 500))
+    }
+  }
+  const waitRunning = (name: string) => waitFor(`pod ${name} running and ready`, async () => {
+    const p = await getPod(name)
+    if (p.status?.phase === 'Failed') throw new Error(`pod ${name} failed: ${JSON.stringify(p.status)}`)
+    return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p : null
+  })
+
+  /** Runs a command in a pod's container; the agent's node binary is /usr/local/bin/node. */
+  async function inPod(pod: LivePod, container: string, cmd: string[]) {
+    return node!.exec(containerIdOf(pod, container), cmd)
+  }
+  const nodeIn = (pod: LivePod, script: string) => inPod(pod, 'agent', ['/usr/local/bin/node', '-e', script])
+
+  async function startInjector(settingsFile: string): Promise<void> {
+    const local = deploymentArgs.map((a) => {
+      if (a.startsWith('--settings=')) return `--settings=${settingsFile}`
+      if (a.startsWith('--listen=')) return '--listen=127.0.0.1:0'
+      if (a.startsWith('--cert-dir=')) return `--cert-dir=${join(work, 'injector-tls')}`
+      return a
+    })
+    writeFileSync(join(work, 'admin.token'), cluster!.token, { mode: 0o600 })
+    const args = [join(repoRoot, 'bin/toolgate.js'), ...local, '--namespace', RELEASE_NS, '--extra-ips', '127.0.0.1',
+      '--kube-server', cluster!.server, '--kube-token-file', join(work, 'admin.token'), '--kube-ca-file', join(cluster!.dir, 'ca.crt')]
+    injectorLog = ''
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    injector = child
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`injector did not start:\n${injectorLog}`)), 30_000)
+      child.stderr!.on('data', (b: Buffer) => {
+        injectorLog = (injectorLog + b.toString()).slice(-100_000)
+        const m = /"msg":"injector listening"[^\n]*"port":(\d+)/.exec(injectorLog)
+        if (m) { clearTimeout(timer); resolve(Number(m[1])) }
+      })
+      child.once('exit', (code) => reject(new Error(`injector exited ${code}:\n${injectorLog}`)))
+    })
+    const cfg = await api<{ webhooks: Array<{ clientConfig: Record<string, unknown> & { service?: { path: string } } }> }>('GET', `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${MWC}`)
+    for (const w of cfg.webhooks) {
+      const path = w.clientConfig.service?.path ?? new URL(String(w.clientConfig['url'])).pathname
+      delete w.clientConfig.service
+      w.clientConfig['url'] = `https://127.0.0.1:${port}${path}`
+    }
+    await api('PUT', `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${MWC}`, cfg)
+  }
+
+  // The agent's first act, before anything else: a call through the proxy. With a native sidecar
+  // it can only succeed if the sidecar was serving before the agent started.
+  const AGENT_MAIN = `
+const http = require('node:http')
+const r = http.get({ host: '127.0.0.1', port: 15001, path: 'http://${NODE_IP}/allowed/first-call', agent: false }, (res) => {
+  res.resume(); console.log('FIRST-CALL ' + res.statusCode)
+})
+r.on('error', (e) => console.log('FIRST-CALL error ' + e.code))
+setInterval(() => {}, 1 << 30)
+process.on('SIGTERM', () => process.exit(0))
+`
+  const agentPod = (name: string, extra: { annotations?: Record<string, string>; restartPolicy?: string; command?: string[] } = {}) => ({
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name, annotations: extra.annotations ?? {}, labels: { app: 'agent' } },
+    spec: {
+      nodeName: NODE_NAME,
+      restartPolicy: extra.restartPolicy ?? 'Always',
+      terminationGracePeriodSeconds: 30,
+      containers: [{
+        name: 'agent', image: IMAGES.agent, imagePullPolicy: 'Never',
+        command: extra.command ?? ['/usr/local/bin/node', '-e', AGENT_MAIN],
+        securityContext: { runAsUser: AGENT_UID, runAsGroup: AGENT_UID, allowPrivilegeEscalation: false },
+      }],
+    },
+  })
+
+  t.before(async () => {
+    cluster = await timed('control plane start', () => startCluster(bins.etcd, bins.apiserver))
+    node = await timed('node start (containerd + kubelet Ready)', () => startLiveNode(cluster!, bins.kubelet))
+
+    // Images: the Dockerfile's tree, the agent tree, the pause binary; imported into containerd.
+    await timed('images build + import', () => {
+      const tg = toolgateRootfs(join(work, 'rootfs-toolgate'))
+      const agent = agentRootfs(tg, join(work, 'rootfs-agent'))
+      const pause = pauseRootfs(bins.pause, join(work, 'rootfs-pause'))
+      const packs: Array<[string, string, object]> = [
+        [tg, IMAGES.toolgate, TOOLGATE_IMAGE_CONFIG],
+        [agent, IMAGES.agent, { ...TOOLGATE_IMAGE_CONFIG, User: `${AGENT_UID}:${AGENT_UID}` }],
+        [pause, IMAGES.pause, { Entrypoint: ['/pause'], User: '65535:65535' }],
+      ]
+      for (const [root, ref, cfg] of packs) {
+        const tar = join(work, `${ref.replace(/[/:]/g, '_')}.tar`)
+        packImage(root, ref, cfg, tar)
+        node!.importImage(tar)
+        rmSync(tar)
+        rmSync(root, { recursive: true, force: true })
+      }
+    })
+
+    // Servers on the node's bridge address: the tool upstream (port 80), canaries for selftest.
+    const listen = async (s: NetServer, port: number, host = NODE_IP) => {
+      const sockets = new Set<Socket>()
+      s.on('connection', (c: Socket) => { sockets.add(c); c.on('close', () => sockets.delete(c)) })
+      s.listen(port, host)
+      await once(s, 'listening')
+      closers.push(() => { for (const c of sockets) c.destroy(); s.close() })
+    }
+    await listen(createHttpServer((req, res) => {
+      upstreamSeen.push({ path: req.url ?? '', headers: req.headers, at: Date.now() })
+      const ok = req.headers.authorization === `Bearer ${SECRET}`
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ path: req.url, credential_ok: ok }))
+    }), 80)
+    for (const host of [NODE_IP, NODE_IP6]) {
+      await listen(createHttpServer((req, res) => { canarySeen.push(`${host} ${req.url}`); res.end('canary') }), PORTS.canary, host)
+      await listen(createNetServer((s) => { rawSeen.push(host); s.end('RAW-OK\n') }), PORTS.raw, host)
+    }
+    const tlsDir = join(work, 'doh')
+    mkdirSync(tlsDir)
+    const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(tlsDir, 'k.pem'), '-out', join(tlsDir, 'c.pem'), '-days', '1', '-subj', '/CN=doh.test', '-addext', `subjectAltName=IP:${NODE_IP}`])
+    if (gen.status !== 0) throw new Error(`openssl: ${gen.stderr}`)
+    await listen(createHttpsServer({ key: readFileSync(join(tlsDir, 'k.pem')), cert: readFileSync(join(tlsDir, 'c.pem')) }, (req, res) => {
+      dohSeen.push(req.url ?? '')
+      res.writeHead(200, { 'content-type': 'application/dns-message' }).end(Buffer.alloc(12))
+    }) as unknown as NetServer, 443)
+    const udp: UdpSocket = createSocket('udp4')
+    udp.on('message', (m, r) => { udpSeen.push(`${r.address}:${m.length}`); udp.send(m.subarray(0, 32), r.port, r.address) })
+    udp.bind(443, NODE_IP)
+    await once(udp, 'listening')
+    closers.push(() => udp.close())
+  })
+
+  t.test('helm install the chart; label a namespace; the injector serves', async (t) => {
+    await api('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: RELEASE_NS } })
+    await api('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'toolgate.dev/injection': 'enabled' } } })
+    // No controller-manager: what its ServiceAccount and root-CA publishers would create.
+    for (const ns of [RELEASE_NS, NS]) {
+      await api('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } })
+      await api('POST', `/api/v1/namespaces/${ns}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-root-ca.crt' }, data: { 'ca.crt': cluster!.caPem } })
+    }
+    await api('POST', `/api/v1/namespaces/${NS}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'upstream-key' }, stringData: { token: SECRET } })
+    const values = {
+      image: { repository: IMAGES.toolgate.split(':')[0], tag: '1', pullPolicy: 'Never' },
+      certificate: { mode: 'selfManaged' },
+      agentNamespaces: [NS],
+      injection: { credentialSecrets: ['upstream-key'] },
+      sidecarConfig: {
+        credentials: { upstream: { type: 'static', secret_file: '/etc/toolgate-credentials/upstream-key/token' } },
+        tools: [{
+          name: 'upstream', description: 'test upstream on the node',
+          match: { scheme: 'http', host: NODE_IP, port: 80 },
+          routes: [{ name: 'allowed', methods: ['GET'], path: '/allowed/**' }],
+          credential: { provider: 'upstream' },
+        }],
+      },
+    }
+    writeFileSync(join(work, 'values.json'), JSON.stringify(values))
+    const home = join(work, 'helm-home')
+    const env = { ...process.env, KUBECONFIG: cluster!.kubeconfig, HELM_CACHE_HOME: join(home, 'c'), HELM_CONFIG_HOME: join(home, 'f'), HELM_DATA_HOME: join(home, 'd') }
+    const r = await timed('helm install', () => exec(bins.helm, ['install', 'tg', join(repoRoot, 'charts/toolgate'), '-n', RELEASE_NS, '-f', join(work, 'values.json'), '--timeout', '60s'], { env }))
+    t.match(r.stdout, /STATUS: deployed/)
+    const dep = await api<{ spec: { template: { spec: { containers: Array<{ args: string[]; image: string }> } } } }>('GET', `/apis/apps/v1/namespaces/${RELEASE_NS}/deployments/tg-toolgate-injector`)
+    t.equal(dep.spec.template.spec.containers[0]!.image, IMAGES.toolgate, 'the chart runs the image given with --set image.repository/tag')
+    deploymentArgs = dep.spec.template.spec.containers[0]!.args
+    const cm = await api<{ data: Record<string, string> }>('GET', `/api/v1/namespaces/${RELEASE_NS}/configmaps/tg-toolgate-injector-settings`)
+    writeFileSync(join(work, 'settings.yaml'), cm.data['settings.yaml']!)
+    await startInjector(join(work, 'settings.yaml'))
+  })
+
+  let agent: LivePod
+  t.test('an injected agent pod runs: native sidecar first, redirect installed, probes pass', async (t) => {
+    const created = await api<LivePod>('POST', `/api/v1/namespaces/${NS}/pods`, agentPod('agent'))
+    t.same(created.spec.initContainers?.map((c) => c.name), ['toolgate-init', 'toolgate'], 'injected: iptables init + native sidecar')
+    agent = await timed('agent pod create → Ready', () => waitRunning('agent'))
+    const init = statusOf(agent, 'toolgate-init')!
+    t.equal(init.state?.terminated?.exitCode, 0, 'the iptables init container succeeded')
+    const side = statusOf(agent, 'toolgate')!
+    t.ok(side.started && side.ready, 'sidecar started (startupProbe httpGet /healthz) and ready (readinessProbe httpGet /readyz)')
+    const main = statusOf(agent, 'agent')!
+    t.ok(Date.parse(main.state!.running!.startedAt) >= Date.parse(side.state!.running!.startedAt), 'the agent started after the sidecar')
+    const first = await waitFor('the agent\'s first call', async () => upstreamSeen.find((s) => s.path === '/allowed/first-call') ?? null, 20_000)
+    t.equal(first.headers.authorization, `Bearer ${SECRET}`, 'the agent\'s very first call went through the sidecar, credential injected')
+
+    // The redirect, as the init container left it in the pod's network namespace.
+    const pid = node!.pid(containerIdOf(agent, 'agent'))
+    const nat = spawnSync('nsenter', ['-t', String(pid), '-n', 'iptables-legacy', '-t', 'nat', '-S'], { encoding: 'utf8' }).stdout
+    t.match(nat, /-A OUTPUT -p tcp -j TOOLGATE_OUTPUT/)
+    t.match(nat, /-A TOOLGATE_OUTPUT -m owner --uid-owner 15337 .*-j RETURN/)
+    t.match(nat, /--dport 443 -j REDIRECT --to-ports 15003/)
+    const nat6 = spawnSync('nsenter', ['-t', String(pid), '-n', 'ip6tables-legacy', '-t', 'nat', '-S'], { encoding: 'utf8' }).stdout
+    t.match(nat6, /-A OUTPUT -p tcp -j TOOLGATE_OUTPUT/, 'IPv6 redirected too')
+    const filter = spawnSync('nsenter', ['-t', String(pid), '-n', 'iptables-legacy', '-t', 'filter', '-S'], { encoding: 'utf8' }).stdout
+    t.match(filter, /-A TOOLGATE_EGRESS .*-j REJECT/, 'non-TCP egress rejected')
+    // The kubelet's probes reach the health listener on the pod IP.
+    const health = await fetch(`http://${agent.status!.podIP}:15021/readyz`)
+    t.equal(health.status, 200, 'health listener on the pod IP answers /readyz')
+  })
+
+  t.test('allowed calls reach the upstream with the credential; the agent never sees it; denied is 403', async (t) => {
+    const before = upstreamSeen.length
+    const curl = await inPod(agent, 'agent', ['/usr/bin/curl', '-sS', '-w', '\\n%{http_code}', `http://${NODE_IP}/allowed/curl`])
+    t.match(curl.stdout, /"credential_ok":true[^]*\n200$/, 'curl (proxy variables)')
+    const py = await inPod(agent, 'agent', ['/usr/bin/python3', '-c', `import urllib.request as u; r = u.urlopen('http://${NODE_IP}/allowed/python'); print(r.status, r.read().decode())`])
+    t.match(py.stdout, /^200 .*"credential_ok":true/, `python urllib (proxy variables) ${py.stderr}`)
+    const nodeFetch = await nodeIn(agent, `fetch('http://${NODE_IP}/allowed/node').then(async (r) => console.log(r.status, await r.text()), (e) => console.log('error', e.cause?.code))`)
+    t.match(nodeFetch.stdout, /^200 .*"credential_ok":true/, 'node fetch, which ignores the proxy variables: caught by the redirect')
+    for (const out of [curl.stdout, py.stdout, nodeFetch.stdout, curl.stderr, py.stderr, nodeFetch.stderr]) t.notOk(out.includes(SECRET), 'the secret never reaches the agent')
+    const seen = upstreamSeen.slice(before)
+    t.same(seen.map((s) => s.path).sort(), ['/allowed/curl', '/allowed/node', '/allowed/python'])
+    t.ok(seen.every((s) => s.headers.authorization === `Bearer ${SECRET}`), 'each with the injected credential')
+
+    const denied = await inPod(agent, 'agent', ['/usr/bin/curl', '-sS', '-w', '\\n%{http_code}', `http://${NODE_IP}/forbidden`])
+    t.match(denied.stdout, /"error":"denied"[^]*"decision_id"[^]*\n403$/, 'denied: 403 with the decision id')
+    t.notOk(upstreamSeen.some((s) => s.path === '/forbidden'), 'the denied call never left the pod')
+  })
+
+  t.test('transparent mode: proxy variables ignored, raw TCP, IPv6 — all decided or refused', async (t) => {
+    const direct = await inPod(agent, 'agent', ['/usr/bin/curl', '-sS', '--noproxy', '*', '-w', '\\n%{http_code}', `http://${NODE_IP}/allowed/direct`])
+    t.match(direct.stdout, /"credential_ok":true[^]*\n200$/, 'curl --noproxy: caught, decided, credential injected')
+    const directDenied = await inPod(agent, 'agent', ['/usr/bin/curl', '-sS', '--noproxy', '*', '-w', '\\n%{http_code}', `http://${NODE_IP}/forbidden-direct`])
+    t.match(directDenied.stdout, /\n403$/, 'curl --noproxy to a denied path: 403')
+    t.notOk(upstreamSeen.some((s) => s.path === '/forbidden-direct'))
+    const raw = await nodeIn(agent, `
+const net = require('node:net')
+const go = (host) => new Promise((res) => { const s = net.connect({ host, port: ${PORTS.raw} }); let d = ''
+  s.on('data', (b) => d += b); s.on('error', (e) => res(host + ' error ' + e.code)); s.on('close', () => res(host + ' ' + JSON.stringify(d.slice(0, 80))))
+  s.on('connect', () => s.write('HELLO\\r\\n\\r\\n')); setTimeout(() => { s.destroy(); res(host + ' timeout') }, 5000) })
+Promise.all([go('${NODE_IP}'), go('${NODE_IP6}')]).then((r) => console.log(r.join('\\n')))`)
+    t.notMatch(raw.stdout, /RAW-OK/, `raw TCP to another port, IPv4 and IPv6, never reaches the server:\n${raw.stdout}`)
+    t.same(rawSeen, [], 'the raw server saw no connection')
+    const v6 = await inPod(agent, 'agent', ['/usr/bin/curl', '-sS', '-g', '--noproxy', '*', '-w', '\\n%{http_code}', `http://[${NODE_IP6}]:${PORTS.canary}/v6`])
+    t.match(v6.stdout, /\n(400|403)$/, `IPv6 egress is caught and refused (${v6.stdout.split('\n').pop()})`)
+    t.same(canarySeen, [], 'the IPv6 canary saw nothing')
+  })
+
+  t.test('the agent container has no service-account token and no credential Secret', async (t) => {
+    const agentSpec = agent.spec.containers.find((c) => c.name === 'agent')!
+    t.same((agentSpec.volumeMounts ?? []).map((m) => m.mountPath), ['/var/run/toolgate/ca'], 'only the CA is mounted')
+    const look = await nodeIn(agent, `
+const fs = require('node:fs'); const path = require('node:path'); const hits = []; let files = 0
+const walk = (d, depth) => { if (depth > 6) return; let es = []; try { es = fs.readdirSync(d, { withFileTypes: true }) } catch { return }
+  for (const e of es) { const p = path.join(d, e.name); if (e.isDirectory()) walk(p, depth + 1); else if (e.isFile()) { files++
+    try { const st = fs.statSync(p); if (st.size < 1 << 20 && fs.readFileSync(p).includes(${JSON.stringify(SECRET)})) hits.push(p) } catch {} } } }
+for (const d of ['/var/run', '/run', '/etc', '/tmp', '/var/lib']) walk(d, 0)
+console.log(JSON.stringify({ token: fs.existsSync('/var/run/secrets/kubernetes.io/serviceaccount'), creds: fs.existsSync('/etc/toolgate-credentials'),
+  env: Object.values(process.env).some((v) => v.includes(${JSON.stringify(SECRET)})), hits, files }))`)
+    const r = JSON.parse(look.stdout) as { token: boolean; creds: boolean; env: boolean; hits: string[]; files: number }
+    t.equal(r.token, false, 'no service-account token')
+    t.equal(r.creds, false, 'no credential Secret mount')
+    t.equal(r.env, false, 'the secret is in no environment variable')
+    t.same(r.hits, [], 'no file the agent can read holds the secret')
+    t.ok(r.files > 0, 'the scan read files')
+  })
+
+  t.test('toolgate selftest in transparent mode: every path blocked', async (t) => {
+    const before = { canary: canarySeen.length, raw: rawSeen.length, udp: udpSeen.length, doh: dohSeen.length }
+    const r = await timed('selftest (transparent)', () => inPod(agent, 'agent', ['/usr/local/bin/node', '/app/bin/toolgate.js', 'selftest', '--json',
+      '--canary', `${NODE_IP}:${PORTS.canary}`, '--canary-v6', `[${NODE_IP6}]:${PORTS.canary}`, '--udp', `${NODE_IP}:443`,
+      '--raw', `${NODE_IP}:${PORTS.raw}`, '--doh', `https://${NODE_IP}/dns-query`, '--control', 'http://127.0.0.1:15000/v1/tasks', '--timeout', '3000']))
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { probe?: string; verdict?: string; detail?: string })
+    const v = Object.fromEntries(lines.filter((l) => l.probe).map((l) => [l.probe, l.verdict]))
+    t.comment(r.stdout)
+    for (const p of ['ipv4', 'ipv6', 'udp-443', 'raw-ip', 'doh']) t.equal(v[p], 'blocked', `${p} blocked`)
+    t.same({ canary: canarySeen.length, raw: rawSeen.length, udp: udpSeen.length, doh: dohSeen.length }, before, 'and indeed no canary heard from the pod')
+    // The control API verdict against the truth: an unauthenticated task request from the agent.
+    const truth = await nodeIn(agent, `fetch('http://127.0.0.1:15000/v1/tasks', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }).then((r) => console.log(r.status), (e) => console.log('error'))`)
+    const status = truth.stdout.trim()
+    t.equal(v['control-api'], ['401', '403', '404', '405', 'error'].includes(status) ? 'blocked' : 'open', `control-api verdict matches what an unauthenticated caller gets (${status})`)
+    t.equal(r.code, v['control-api'] === 'open' ? 1 : 0, 'exit code follows the verdicts')
+  })
+
+  t.test('proxy mode: selftest reports the open paths honestly', async (t) => {
+    const created = await api<LivePod>('POST', `/api/v1/namespaces/${NS}/pods`, agentPod('agent-proxy', { annotations: { 'toolgate.dev/mode': 'proxy' } }))
+    t.same(created.spec.initContainers?.map((c) => c.name), ['toolgate'], 'proxy mode: no iptables init container')
+    const p = await waitRunning('agent-proxy')
+    const allowed = await inPod(p, 'agent', ['/usr/bin/curl', '-sS', '-w', '\\n%{http_code}', `http://${NODE_IP}/allowed/proxy-mode`])
+    t.match(allowed.stdout, /"credential_ok":true[^]*\n200$/, 'proxy variables work')
+    const before = { canary: canarySeen.length, raw: rawSeen.length, udp: udpSeen.length, doh: dohSeen.length }
+    const r = await timed('selftest (proxy)', () => inPod(p, 'agent', ['/usr/local/bin/node', '/app/bin/toolgate.js', 'selftest', '--json',
+      '--canary', `${NODE_IP}:${PORTS.canary}`, '--canary-v6', `[${NODE_IP6}]:${PORTS.canary}`, '--udp', `${NODE_IP}:443`,
+      '--raw', `${NODE_IP}:${PORTS.raw}`, '--doh', `https://${NODE_IP}/dns-query`, '--skip', 'control-api', '--timeout', '3000']))
+    t.comment(r.stdout)
+    const v = Object.fromEntries(r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { probe?: string; verdict?: string }).filter((l) => l.probe).map((l) => [l.probe, l.verdict]))
+    t.same(v, { 'ipv4': 'open', 'ipv6': 'open', 'udp-443': 'open', 'raw-ip': 'open', 'doh': 'open' }, 'every direct path is open without the redirect')
+    t.equal(r.code, 1, 'and selftest exits non-zero')
+    t.ok(canarySeen.length >= before.canary + 2 && rawSeen.length > before.raw && udpSeen.length > before.udp && dohSeen.length > before.doh, 'the canaries confirm it')
+    await del(`/api/v1/namespaces/${NS}/pods/agent-proxy`)
+  })
+
+  t.test('a run-to-completion pod (what a Job runs) completes: the native sidecar stops with it', async (t) => {
+    await api('POST', `/api/v1/namespaces/${NS}/pods`, agentPod('job-agent', {
+      restartPolicy: 'Never',
+      command: ['/usr/bin/curl', '-sS', '-f', `http://${NODE_IP}/allowed/job`],
+    }))
+    const done = await timed('job pod → Succeeded', () => waitFor('job pod to succeed', async () => {
+      const p = await getPod('job-agent')
+      if (p.status?.phase === 'Failed') throw new Error(`job pod failed: ${JSON.stringify(p.status)}`)
+      return p.status?.phase === 'Succeeded' ? p : null
+    }, 90_000))
+    t.equal(statusOf(done, 'agent')?.state?.terminated?.exitCode, 0, 'the agent exited 0')
+    t.ok(statusOf(done, 'toolgate')?.state?.terminated, 'the sidecar was stopped after the agent')
+    t.ok(upstreamSeen.some((s) => s.path === '/allowed/job'))
+  })
+
+  t.test('failurePolicy Fail: injector down refuses pod creation; back up, it succeeds', async (t) => {
+    injector!.kill('SIGKILL')
+    await once(injector!, 'exit')
+    const err = await api('POST', `/api/v1/namespaces/${NS}/pods`, agentPod('while-down')).then(() => null, (e: unknown) => e)
+    t.ok(err instanceof KubeApiError, 'create refused')
+    t.match((err as Error).message, /failed calling webhook/)
+    await t.rejects(getPod('while-down'), 'no pod stored')
+    await startInjector(join(work, 'settings.yaml'))
+    const created = await api<LivePod>('POST', `/api/v1/namespaces/${NS}/pods`, agentPod('after-up'))
+    t.ok(created.spec.initContainers?.some((c) => c.name === 'toolgate'), 'created and injected once the injector is back')
+    await waitRunning('after-up')
+  })
+
+  t.test('deleting the pod stops the sidecar within its drain bound', async (t) => {
+    const p = await getPod('after-up')
+    const sidecarId = containerIdOf(p, 'toolgate')
+    const t0 = Date.now()
+    await del(`/api/v1/namespaces/${NS}/pods/after-up`)
+    await waitFor('sidecar task to exit', async () => (node!.ctr(['tasks', 'ls']).stdout.split('\n').some((l) => l.startsWith(sidecarId) && /RUNNING/.test(l)) ? null : true), 40_000)
+    const took = Date.now() - t0
+    timings['pod delete → sidecar exited'] = took
+    // toolgate drains for at most timeouts.shutdown_ms (10 s by default) after SIGTERM; the pod's
+    // grace period is 30 s, after which the kubelet would SIGKILL.
+    t.ok(took < 15_000, `the sidecar exited ${took} ms after the delete (drain bound 10 s, grace 30 s)`)
+    const logDir = join(node!.dir, 'pod-logs')
+    const podDir = readdirSync(logDir).find((d) => d.startsWith(`${NS}_after-up_`))
+    if (podDir) {
+      const text = readdirSync(join(logDir, podDir, 'toolgate')).map((f) => readFileSync(join(logDir, podDir, 'toolgate', f), 'utf8')).join('')
+      t.match(text, /shutting down/, 'the sidecar logged its drain (SIGTERM, not SIGKILL)')
+      t.notOk(text.includes(SECRET), 'the secret is not in the sidecar\'s log')
+    }
+  })
+}
