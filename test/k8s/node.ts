@@ -22,7 +22,19 @@ export const NODE_IP6 = 'fd77:244:77::1'
 const POD_SUBNET = '10.244.77.0/24'
 const POD_SUBNET6 = 'fd77:244:77::/64'
 const CGROUP_ROOT = '/sys/fs/cgroup'
-const SYSCTLS = ['/proc/sys/net/ipv4/ip_forward', '/proc/sys/net/ipv6/conf/all/forwarding']
+// The kubelet requires these kernel settings (pkg/kubelet/cm setupKernelTunables) and, unless
+// protectKernelDefaults, sets them itself. The test sets them explicitly, lets the kubelet only
+// verify them (protectKernelDefaults: true: it exits if they differ), and restores the machine's
+// values at stop(), like the forwarding switches the CNI bridge plugin turns on.
+const KUBELET_SYSCTLS: Record<string, string> = {
+  '/proc/sys/vm/overcommit_memory': '1',
+  '/proc/sys/vm/panic_on_oom': '0',
+  '/proc/sys/kernel/panic': '10',
+  '/proc/sys/kernel/panic_on_oops': '1',
+  '/proc/sys/kernel/keys/root_maxkeys': '1000000',
+  '/proc/sys/kernel/keys/root_maxbytes': '25000000',
+}
+const SYSCTLS = ['/proc/sys/net/ipv4/ip_forward', '/proc/sys/net/ipv6/conf/all/forwarding', ...Object.keys(KUBELET_SYSCTLS)]
 
 export interface LiveNode {
   dir: string
@@ -164,7 +176,7 @@ function unmountUnder(prefixes: string[]): void {
 export async function startLiveNode(cluster: Cluster, kubeletBin: string, timeoutMs = 120_000): Promise<LiveNode> {
   const dir = mkdtempSync('/tmp/tg-node-')
   const log: string[] = []
-  const existedBefore = Object.fromEntries(['/run/containerd', '/var/lib/cni', '/run/netns', '/var/log/pods', '/var/lib/kubelet', '/etc/cni'].map((p) => [p, existsSync(p)]))
+  const existedBefore = Object.fromEntries(['/run/containerd', '/var/lib/cni', '/run/netns', '/var/log/pods', '/var/log/containers', '/var/lib/kubelet', '/etc/cni'].map((p) => [p, existsSync(p)]))
   const netnsBefore = existsSync('/run/netns') ? new Set(readdirSync('/run/netns')) : new Set<string>()
   const sysctlsBefore = SYSCTLS.map((f) => [f, existsSync(f) ? readFileSync(f, 'utf8').trim() : null] as const)
   const chainsBefore = chainSnapshot()
@@ -250,6 +262,7 @@ state = "${dir}/containerd/state"
       await new Promise((r) => setTimeout(r, 200))
     }
 
+    for (const [f, v] of Object.entries(KUBELET_SYSCTLS)) writeFileSync(f, v)
     const [port, healthz] = [await freePort(), await freePort()]
     writeFileSync(join(dir, 'resolv.conf'), 'nameserver 127.0.0.1\noptions ndots:1\n')
     writeFileSync(join(dir, 'kubelet.yaml'), [
