@@ -115,6 +115,13 @@ if ((missing.length > 0 || unavailable !== null) && !process.env['CI']) {
   async function inPod(pod: LivePod, container: string, cmd: string[]) {
     return node!.exec(containerIdOf(pod, container), cmd)
   }
+  /** A container's log as the kubelet wrote it (bounded). */
+  const containerLog = (pod: string, container: string): string => {
+    const logDir = join(node!.dir, 'pod-logs')
+    const podDir = readdirSync(logDir).find((d) => d.startsWith(`${NS}_${pod}_`))
+    if (!podDir || !existsSync(join(logDir, podDir, container))) return ''
+    return readdirSync(join(logDir, podDir, container)).map((f) => readFileSync(join(logDir, podDir, container, f), 'utf8')).join('').slice(-20_000)
+  }
   const nodeIn = (pod: LivePod, script: string) => inPod(pod, 'agent', ['/usr/local/bin/node', '-e', script])
 
   async function startInjector(settingsFile: string): Promise<void> {
@@ -152,7 +159,7 @@ if ((missing.length > 0 || unavailable !== null) && !process.env['CI']) {
   // it can only succeed if the sidecar was serving before the agent started.
   const AGENT_MAIN = `
 const http = require('node:http')
-const r = http.get({ host: '127.0.0.1', port: 15001, path: 'http://${NODE_IP}/allowed/first-call', agent: false }, (res) => {
+const r = http.get({ host: '127.0.0.1', port: 15001, path: 'http://${NODE_IP}/allowed/first-call', headers: { host: '${NODE_IP}' }, agent: false }, (res) => {
   res.resume(); console.log('FIRST-CALL ' + res.statusCode)
 })
 r.on('error', (e) => console.log('FIRST-CALL error ' + e.code))
@@ -278,6 +285,7 @@ process.on('SIGTERM', () => process.exit(0))
     const main = statusOf(agent, 'agent')!
     t.ok(Date.parse(main.state!.running!.startedAt) >= Date.parse(side.state!.running!.startedAt), 'the agent started after the sidecar')
     const first = await waitFor('the agent\'s first call', async () => upstreamSeen.find((s) => s.path === '/allowed/first-call') ?? null, 20_000)
+      .catch((e: Error) => { throw new Error(`${e.message.split('\n')[0]}; agent log: ${containerLog('agent', 'agent')}`) })
     t.equal(first.headers.authorization, `Bearer ${SECRET}`, 'the agent\'s very first call went through the sidecar, credential injected')
 
     // The redirect, as the init container left it in the pod's network namespace.
@@ -327,8 +335,11 @@ const go = (host) => new Promise((res) => { const s = net.connect({ host, port: 
 Promise.all([go('${NODE_IP}'), go('${NODE_IP6}')]).then((r) => console.log(r.join('\\n')))`)
     t.notMatch(raw.stdout, /RAW-OK/, `raw TCP to another port, IPv4 and IPv6, never reaches the server:\n${raw.stdout}`)
     t.same(rawSeen, [], 'the raw server saw no connection')
-    const v6 = await inPod(agent, 'agent', ['/usr/bin/curl', '-sS', '-g', '--noproxy', '*', '-w', '\\n%{http_code}', `http://[${NODE_IP6}]:${PORTS.canary}/v6`])
-    t.match(v6.stdout, /\n(400|403)$/, `IPv6 egress is caught and refused (${v6.stdout.split('\n').pop()})`)
+    // ip6tables redirects IPv6 TCP to the transparent listeners' ports on ::1, where nothing
+    // listens (they bind 127.0.0.1): refused, so IPv6 is blocked rather than decided.
+    const v6 = await inPod(agent, 'agent', ['/usr/bin/curl', '-sS', '-g', '--noproxy', '*', '-w', '\\n%{http_code}', `http://[${NODE_IP6}]/v6`, `http://[${NODE_IP6}]:${PORTS.canary}/v6`])
+    t.match(v6.stdout, /^(\n?000){2}$/, `IPv6 egress on port 80 and another port never connects (${JSON.stringify(v6.stdout)})`)
+    t.match(v6.stderr, /Connection refused|Failed to connect/, v6.stderr)
     t.same(canarySeen, [], 'the IPv6 canary saw nothing')
   })
 
@@ -425,12 +436,16 @@ console.log(JSON.stringify({ token: fs.existsSync('/var/run/secrets/kubernetes.i
     // toolgate drains for at most timeouts.shutdown_ms (10 s by default) after SIGTERM; the pod's
     // grace period is 30 s, after which the kubelet would SIGKILL.
     t.ok(took < 15_000, `the sidecar exited ${took} ms after the delete (drain bound 10 s, grace 30 s)`)
-    const logDir = join(node!.dir, 'pod-logs')
-    const podDir = readdirSync(logDir).find((d) => d.startsWith(`${NS}_after-up_`))
-    if (podDir) {
-      const text = readdirSync(join(logDir, podDir, 'toolgate')).map((f) => readFileSync(join(logDir, podDir, 'toolgate', f), 'utf8')).join('')
-      t.match(text, /shutting down/, 'the sidecar logged its drain (SIGTERM, not SIGKILL)')
-      t.notOk(text.includes(SECRET), 'the secret is not in the sidecar\'s log')
-    }
+    const text = containerLog('after-up', 'toolgate')
+    t.match(text, /shutting down/, 'the sidecar logged its drain (SIGTERM, not SIGKILL)')
+    t.notOk(text.includes(SECRET), 'the secret is not in the sidecar\'s log')
+  })
+
+  t.test('teardown leaves nothing behind', async (t) => {
+    injector?.kill('SIGKILL')
+    const t0 = Date.now()
+    await node!.stop()
+    timings['node teardown'] = Date.now() - t0
+    t.same(node!.leftovers(), [], 'no bridge, cgroup, process, mount, netns, iptables chain, sysctl change or state folder left')
   })
 }

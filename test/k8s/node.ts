@@ -48,6 +48,8 @@ export interface LiveNode {
   pid(containerId: string): number
   logs(): string
   stop(): Promise<void>
+  /** After stop(): what is still there that was not before (empty when teardown was complete). */
+  leftovers(): string[]
 }
 
 /** Why a live node cannot run here, or null. */
@@ -352,6 +354,23 @@ state = "${dir}/containerd/state"
     },
     logs: () => log.join(''),
     stop,
+    leftovers() {
+      const left: string[] = []
+      if (run('ip', ['link', 'show', BRIDGE]).code === 0) left.push(`bridge ${BRIDGE}`)
+      for (const cg of kubepodsCgroups()) left.push(`cgroup ${cg}`)
+      for (const p of pidsWith(sock)) left.push(`process ${p}`)
+      for (const p of [...pidsWith(kubeletBin)]) left.push(`kubelet process ${p}`)
+      const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '')
+      for (const m of mounts) if (m.startsWith(dir) || m.startsWith('/run/containerd')) left.push(`mount ${m}`)
+      if (existsSync('/run/netns')) for (const n of readdirSync('/run/netns')) if (!netnsBefore.has(n)) left.push(`netns ${n}`)
+      for (const [key, chains] of chainSnapshot()) {
+        for (const c of chains) if (!(chainsBefore.get(key)?.has(c) ?? false)) left.push(`chain ${key} ${c}`)
+      }
+      for (const [f, v] of sysctlsBefore) if (v !== null && readFileSync(f, 'utf8').trim() !== v) left.push(`sysctl ${f}`)
+      for (const [p, existed] of Object.entries(existedBefore)) if (!existed && existsSync(p)) left.push(`path ${p}`)
+      if (existsSync(dir)) left.push(`path ${dir}`)
+      return left
+    },
   }
 }
 
