@@ -88,14 +88,18 @@ async function stopChild(c: ChildProcess | null, graceMs = 10_000): Promise<void
   clearTimeout(timer)
 }
 
-/** Chains of every table, for both families, in both iptables backends the node may touch. */
+/** Only chains the kubelet (KUBE-*) and the CNI plugins (CNI-*) create are ours to remove: tests
+ *  running beside this one may add their own chains to the host's tables meanwhile. */
+const OWN_CHAIN = /^(KUBE-|CNI-)/
+
+/** The kubelet's and CNI's chains of every table, for both families, in both iptables backends. */
 function chainSnapshot(): Map<string, Set<string>> {
   const snap = new Map<string, Set<string>>()
   for (const bin of ['iptables-legacy', 'ip6tables-legacy', 'iptables-nft', 'ip6tables-nft']) {
     for (const table of ['filter', 'nat', 'mangle']) {
       const r = run(bin, ['-w', '5', '-t', table, '-S'])
       if (r.code !== 0) continue
-      snap.set(`${bin} ${table}`, new Set(r.stdout.split('\n').filter((l) => l.startsWith('-N ')).map((l) => l.slice(3).trim())))
+      snap.set(`${bin} ${table}`, new Set(r.stdout.split('\n').filter((l) => l.startsWith('-N ')).map((l) => l.slice(3).trim()).filter((c) => OWN_CHAIN.test(c))))
     }
   }
   return snap
@@ -198,7 +202,8 @@ export async function startLiveNode(cluster: Cluster, kubeletBin: string, timeou
     for (const p of pidsWith(sock)) { try { process.kill(p, 'SIGKILL') } catch { /* gone */ } }
     removeCgroups()
     const newNetns = existsSync('/run/netns') ? readdirSync('/run/netns').filter((n) => !netnsBefore.has(n)) : []
-    unmountUnder([dir, '/run/containerd', ...newNetns.map((n) => `/run/netns/${n}`)])
+    // /run/containerd only when this node created it (shim sockets live there whatever the config says).
+    unmountUnder([dir, ...(existedBefore['/run/containerd'] ? [] : ['/run/containerd']), ...newNetns.map((n) => `/run/netns/${n}`)])
     for (const n of newNetns) rmSync(`/run/netns/${n}`, { force: true })
     run('ip', ['link', 'del', BRIDGE])
     // veths whose peer lived in a deleted netns are gone with it; any left on the bridge go now.
