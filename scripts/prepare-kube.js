@@ -1,10 +1,11 @@
-// Builds etcd, kube-apiserver and the kubelet (pinned in k8s/tools/{etcd,kube-apiserver}/go.mod;
-// the kubelet comes from the same wrapper module as kube-apiserver, so both share one Kubernetes
-// version and one dependency set) from the Go module proxy, and the pod sandbox's `pause` binary
+// Builds etcd, kube-apiserver, kube-controller-manager and the kubelet (pinned in
+// k8s/tools/{etcd,kube-apiserver}/go.mod; the last three come from one wrapper module, so they
+// share one Kubernetes version and one dependency set; the controller manager runs only the Job
+// controller in the live-node test) from the Go module proxy, and the pod sandbox's `pause` binary
 // from the same Kubernetes module's C source. All are cached per machine and placed at
 // <repo>/.cache/bin for the real API server test (test/k8s/apiserver.test.ts) and the live-node
-// test (test/k8s/live.test.ts). kube-apiserver is the slow one (~10-20 min cold on two cores), the
-// kubelet adds a few minutes; later runs only compare hashes.
+// test (test/k8s/live.test.ts). kube-apiserver is the slow one (~10-20 min cold on two cores); the
+// others reuse most of its compiled packages and add minutes; later runs only compare hashes.
 import { spawnSync } from 'node:child_process'
 import { buildGoTool, buildCTool } from '../k8s/tools/build-go-tool.js'
 
@@ -24,7 +25,7 @@ const kubeVersionStamp = (version) => {
     `${p}.gitVersion=${version}`, `${p}.gitMajor=${major}`, `${p}.gitMinor=${minor}`, `${p}.gitTreeState=clean`,
   ])
 }
-for (const name of ['kube-apiserver', 'kubelet']) {
+for (const name of ['kube-apiserver', 'kube-controller-manager', 'kubelet']) {
   buildGoTool({
     label: 'prepare-kube',
     name,

@@ -3,13 +3,12 @@
 // `helm install` the chart, label a namespace, run agent pods (curl, Python and Node clients) and
 // check, in the running pods: start order, the redirect, the probes, allowed/denied calls with the
 // credential the agent never sees, transparent catching, raw TCP and IPv6, no token or Secret in
-// the agent, a run-to-completion pod, failurePolicy Fail, the drain on deletion, and
+// the agent, a Job that completes, failurePolicy Fail, the drain on deletion, and
 // `toolgate selftest` in both modes.
 //
-// What is not real here, and why: there is no scheduler, controller-manager or kube-proxy (pods
-// are bare Pods with nodeName; the `default` ServiceAccount and kube-root-ca.crt are created by
-// the test; the Job controller does not run, so the "Job" is its pod: restartPolicy Never, checked
-// the way the Job controller checks it). The injector runs as a local `toolgate inject` process
+// What is not real here, and why: there is no scheduler or kube-proxy, and kube-controller-manager
+// runs only its Job controller (pods are bare Pods with nodeName, the Job's template names the
+// node; the `default` ServiceAccount and kube-root-ca.crt are created by the test). The injector runs as a local `toolgate inject` process
 // with the Deployment's arguments (as in apiserver.test.ts): the API server cannot reach a pod's
 // Service without kube-proxy. Upstreams and canaries are servers on the node's bridge address.
 import t from 'tap'
@@ -27,12 +26,13 @@ import { repoRoot } from '../helpers/tools.ts'
 import { KubeApiError } from '../../proxy/src/inject/kube-client.ts'
 import type { Pod } from '../../proxy/src/inject/pod.ts'
 import { startCluster, type Cluster } from './cluster.ts'
+import { startControllerManager, type ControllerManager } from './controllers.ts'
 import { containerIdOf, liveNodeUnavailable, NODE_IP, NODE_IP6, NODE_NAME, startLiveNode, type LiveNode } from './node.ts'
 import { AGENT_UID, agentRootfs, packImage, pauseRootfs, toolgateRootfs, TOOLGATE_IMAGE_CONFIG } from './images.ts'
 
 const exec = promisify(execFile)
 const bin = (n: string) => join(repoRoot, '.cache/bin', n)
-const bins = { etcd: bin('etcd'), apiserver: bin('kube-apiserver'), helm: bin('helm'), kubelet: bin('kubelet'), pause: bin('pause') }
+const bins = { etcd: bin('etcd'), apiserver: bin('kube-apiserver'), helm: bin('helm'), kubelet: bin('kubelet'), kcm: bin('kube-controller-manager'), pause: bin('pause') }
 const missing = Object.values(bins).filter((b) => !existsSync(b))
 const unavailable = liveNodeUnavailable()
 const RELEASE_NS = 'toolgate-system'
@@ -51,6 +51,7 @@ if ((missing.length > 0 || unavailable !== null) && !process.env['CI']) {
   if (missing.length > 0 || unavailable !== null) throw new Error(`CI: ${missing.length ? `missing ${missing.join(', ')}` : unavailable}`)
   let cluster: Cluster | undefined
   let node: LiveNode | undefined
+  let kcm: ControllerManager | undefined
   let injector: ChildProcess | null = null
   let injectorLog = ''
   let deploymentArgs: string[] = []
@@ -73,6 +74,7 @@ if ((missing.length > 0 || unavailable !== null) && !process.env['CI']) {
     injector?.kill('SIGKILL')
     for (const c of closers) { try { c() } catch { /* already closed */ } }
     // Order: the node (pods, kubelet, containerd, network) before the control plane it talks to.
+    await kcm?.stop()
     await node?.stop()
     await cluster?.stop()
     rmSync(work, { recursive: true, force: true })
@@ -397,19 +399,27 @@ console.log(JSON.stringify({ token: fs.existsSync('/var/run/secrets/kubernetes.i
     await del(`/api/v1/namespaces/${NS}/pods/agent-proxy`)
   })
 
-  t.test('a run-to-completion pod (what a Job runs) completes: the native sidecar stops with it', async (t) => {
-    await api('POST', `/api/v1/namespaces/${NS}/pods`, agentPod('job-agent', {
-      restartPolicy: 'Never',
-      command: ['/usr/bin/curl', '-sS', '-f', `http://${NODE_IP}/allowed/job`],
-    }))
-    const done = await timed('job pod → Succeeded', () => waitFor('job pod to succeed', async () => {
-      const p = await getPod('job-agent')
-      if (p.status?.phase === 'Failed') throw new Error(`job pod failed: ${JSON.stringify(p.status)}`)
-      return p.status?.phase === 'Succeeded' ? p : null
-    }, 90_000))
-    t.equal(statusOf(done, 'agent')?.state?.terminated?.exitCode, 0, 'the agent exited 0')
-    t.ok(statusOf(done, 'toolgate')?.state?.terminated, 'the sidecar was stopped after the agent')
-    t.ok(upstreamSeen.some((s) => s.path === '/allowed/job'))
+  t.test('a Job whose agent exits completes: the native sidecar stops with it', async (t) => {
+    kcm = await timed('kube-controller-manager (job) start', () => startControllerManager(cluster!, bins.kcm, ['job']))
+    const job = agentPod('job-agent', { restartPolicy: 'Never', command: ['/usr/bin/curl', '-sS', '-f', `http://${NODE_IP}/allowed/job`] })
+    await api('POST', `/apis/batch/v1/namespaces/${NS}/jobs`, {
+      apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'job-agent' },
+      spec: { backoffLimit: 0, template: { metadata: { labels: { app: 'job-agent' } }, spec: job.spec } },
+    })
+    const done = await timed('Job → Complete', () => waitFor('the Job to complete', async () => {
+      const j = await api<{ status?: { conditions?: Array<{ type: string; status: string }>; succeeded?: number; failed?: number } }>('GET', `/apis/batch/v1/namespaces/${NS}/jobs/job-agent`)
+      if ((j.status?.failed ?? 0) > 0) throw new Error(`Job failed: ${JSON.stringify(j.status)}\n${kcm!.logs().slice(-2000)}`)
+      return j.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True') ? j : null
+    }, 120_000))
+    t.equal(done.status?.succeeded, 1, 'the Job controller counted one successful pod')
+    const pods = await api<{ items: LivePod[] }>('GET', `/api/v1/namespaces/${NS}/pods?labelSelector=job-name%3Djob-agent`)
+    t.equal(pods.items.length, 1)
+    const pod = pods.items[0]!
+    t.ok(pod.spec.initContainers?.some((c) => c.name === 'toolgate' && c.restartPolicy === 'Always'), 'the Job\'s pod was injected with a native sidecar')
+    t.equal(pod.status?.phase, 'Succeeded')
+    t.equal(statusOf(pod, 'agent')?.state?.terminated?.exitCode, 0, 'the agent exited 0')
+    t.ok(statusOf(pod, 'toolgate')?.state?.terminated, 'the sidecar was stopped after the agent')
+    t.ok(upstreamSeen.some((s) => s.path === '/allowed/job' && s.headers.authorization === `Bearer ${SECRET}`), 'the Job\'s call went through the sidecar')
   })
 
   t.test('failurePolicy Fail: injector down refuses pod creation; back up, it succeeds', async (t) => {
