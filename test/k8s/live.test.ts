@@ -7,12 +7,13 @@
 // `toolgate selftest` in both modes.
 //
 // What is not real here, and why: there is no scheduler or kube-proxy, and kube-controller-manager
-// runs only its Job controller (pods are bare Pods with nodeName, the Job's template names the
-// node; the `default` ServiceAccount and kube-root-ca.crt are created by the test). The injector runs as a local `toolgate inject` process
-// with the Deployment's arguments (as in apiserver.test.ts): the API server cannot reach a pod's
-// Service without kube-proxy. Upstreams and canaries are servers on the node's bridge address.
+// runs only its Job and EndpointSlice controllers (pods are bare Pods with nodeName, the Job's template names the
+// node; the `default` ServiceAccount and kube-root-ca.crt are created by the test). The injector
+// runs as a pod too: the Deployment's pod template as a bare Pod, reached through its Service's
+// EndpointSlice (the endpointslice controller runs; the API server routes to endpoints).
+// Upstreams and canaries are servers on the node's bridge address.
 import t from 'tap'
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { execFile, spawnSync } from 'node:child_process'
 import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http'
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https'
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
@@ -52,9 +53,6 @@ if ((missing.length > 0 || unavailable !== null) && !process.env['CI']) {
   let cluster: Cluster | undefined
   let node: LiveNode | undefined
   let kcm: ControllerManager | undefined
-  let injector: ChildProcess | null = null
-  let injectorLog = ''
-  let deploymentArgs: string[] = []
   const work = mkdtempSync(join(tmpdir(), 'tg-live-'))
   const closers: Array<() => void> = []
   const timings: Record<string, number> = {}
@@ -71,7 +69,6 @@ if ((missing.length > 0 || unavailable !== null) && !process.env['CI']) {
   const dohSeen: string[] = []
 
   t.teardown(async () => {
-    injector?.kill('SIGKILL')
     for (const c of closers) { try { c() } catch { /* already closed */ } }
     // Order: the node (pods, kubelet, containerd, network) before the control plane it talks to.
     await kcm?.stop()
@@ -107,8 +104,8 @@ if ((missing.length > 0 || unavailable !== null) && !process.env['CI']) {
       await new Promise((r) => setTimeout(r, 500))
     }
   }
-  const waitRunning = (name: string) => waitFor(`pod ${name} running and ready`, async () => {
-    const p = await getPod(name)
+  const waitRunning = (name: string, ns = NS) => waitFor(`pod ${name} running and ready`, async () => {
+    const p = await getPod(name, ns)
     if (p.status?.phase === 'Failed') throw new Error(`pod ${name} failed: ${JSON.stringify(p.status)}`)
     return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p : null
   })
@@ -126,35 +123,27 @@ if ((missing.length > 0 || unavailable !== null) && !process.env['CI']) {
   }
   const nodeIn = (pod: LivePod, script: string) => inPod(pod, 'agent', ['/usr/local/bin/node', '-e', script])
 
-  async function startInjector(settingsFile: string): Promise<void> {
-    const local = deploymentArgs.map((a) => {
-      if (a.startsWith('--settings=')) return `--settings=${settingsFile}`
-      if (a.startsWith('--listen=')) return '--listen=127.0.0.1:0'
-      if (a.startsWith('--cert-dir=')) return `--cert-dir=${join(work, 'injector-tls')}`
-      return a
+  /**
+   * The injector as a pod: the chart's Deployment cannot be scheduled here (no scheduler), so the
+   * test creates its pod template as a bare Pod on the node, under the Deployment's labels. The
+   * Service selects it, the EndpointSlice controller lists it once its readiness probe passes, and
+   * the API server (--enable-aggregator-routing) calls the webhook Service at that endpoint,
+   * verifying the chart's certificate for the Service's DNS name.
+   */
+  async function startInjectorPod(name: string): Promise<LivePod> {
+    const dep = await api<{ spec: { template: { metadata: { labels: Record<string, string> }; spec: Pod['spec'] } } }>('GET', `/apis/apps/v1/namespaces/${RELEASE_NS}/deployments/tg-toolgate-injector`)
+    const tpl = dep.spec.template
+    await api('POST', `/api/v1/namespaces/${RELEASE_NS}/pods`, {
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name, labels: tpl.metadata.labels },
+      spec: { ...tpl.spec, nodeName: NODE_NAME, affinity: undefined },
     })
-    writeFileSync(join(work, 'admin.token'), cluster!.token, { mode: 0o600 })
-    const args = [join(repoRoot, 'bin/toolgate.js'), ...local, '--namespace', RELEASE_NS, '--extra-ips', '127.0.0.1',
-      '--kube-server', cluster!.server, '--kube-token-file', join(work, 'admin.token'), '--kube-ca-file', join(cluster!.dir, 'ca.crt')]
-    injectorLog = ''
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] })
-    injector = child
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`injector did not start:\n${injectorLog}`)), 30_000)
-      child.stderr!.on('data', (b: Buffer) => {
-        injectorLog = (injectorLog + b.toString()).slice(-100_000)
-        const m = /"msg":"injector listening"[^\n]*"port":(\d+)/.exec(injectorLog)
-        if (m) { clearTimeout(timer); resolve(Number(m[1])) }
-      })
-      child.once('exit', (code) => reject(new Error(`injector exited ${code}:\n${injectorLog}`)))
-    })
-    const cfg = await api<{ webhooks: Array<{ clientConfig: Record<string, unknown> & { service?: { path: string } } }> }>('GET', `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${MWC}`)
-    for (const w of cfg.webhooks) {
-      const path = w.clientConfig.service?.path ?? new URL(String(w.clientConfig['url'])).pathname
-      delete w.clientConfig.service
-      w.clientConfig['url'] = `https://127.0.0.1:${port}${path}`
-    }
-    await api('PUT', `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${MWC}`, cfg)
+    const pod = await waitRunning(name, RELEASE_NS)
+    await waitFor('the injector endpoint', async () => {
+      const slices = await api<{ items: Array<{ endpoints?: Array<{ addresses: string[]; conditions?: { ready?: boolean } }> }> }>('GET', `/apis/discovery.k8s.io/v1/namespaces/${RELEASE_NS}/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dtg-toolgate-injector`)
+      return slices.items.some((sl) => (sl.endpoints ?? []).some((e) => e.addresses.includes(pod.status!.podIP!) && e.conditions?.ready === true)) ? true : null
+    }, 60_000)
+    return pod
   }
 
   // The agent's first act, before anything else: a call through the proxy. With a native sidecar
@@ -184,7 +173,8 @@ process.on('SIGTERM', () => process.exit(0))
   })
 
   t.before(async () => {
-    cluster = await timed('control plane start', () => startCluster(bins.etcd, bins.apiserver))
+    // Aggregator routing: the API server calls webhook Services at their endpoints (no kube-proxy).
+    cluster = await timed('control plane start', () => startCluster(bins.etcd, bins.apiserver, 90_000, ['--enable-aggregator-routing=true']))
     node = await timed('node start (containerd + kubelet Ready)', () => startLiveNode(cluster!, bins.kubelet))
 
     // Images: the Dockerfile's tree, the agent tree, the pause binary; imported into containerd.
@@ -238,7 +228,7 @@ process.on('SIGTERM', () => process.exit(0))
     closers.push(() => udp.close())
   })
 
-  t.test('helm install the chart; label a namespace; the injector serves', async (t) => {
+  t.test('helm install the chart; label a namespace; the injector runs as a pod and serves', async (t) => {
     await api('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: RELEASE_NS } })
     await api('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'toolgate.dev/injection': 'enabled' } } })
     // No controller-manager: what its ServiceAccount and root-CA publishers would create.
@@ -249,7 +239,6 @@ process.on('SIGTERM', () => process.exit(0))
     await api('POST', `/api/v1/namespaces/${NS}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'upstream-key' }, stringData: { token: SECRET } })
     const values = {
       image: { repository: IMAGES.toolgate.split(':')[0], tag: '1', pullPolicy: 'Never' },
-      certificate: { mode: 'selfManaged' },
       agentNamespaces: [NS],
       injection: { credentialSecrets: ['upstream-key'] },
       sidecarConfig: {
@@ -269,10 +258,10 @@ process.on('SIGTERM', () => process.exit(0))
     t.match(r.stdout, /STATUS: deployed/)
     const dep = await api<{ spec: { template: { spec: { containers: Array<{ args: string[]; image: string }> } } } }>('GET', `/apis/apps/v1/namespaces/${RELEASE_NS}/deployments/tg-toolgate-injector`)
     t.equal(dep.spec.template.spec.containers[0]!.image, IMAGES.toolgate, 'the chart runs the image given with --set image.repository/tag')
-    deploymentArgs = dep.spec.template.spec.containers[0]!.args
-    const cm = await api<{ data: Record<string, string> }>('GET', `/api/v1/namespaces/${RELEASE_NS}/configmaps/tg-toolgate-injector-settings`)
-    writeFileSync(join(work, 'settings.yaml'), cm.data['settings.yaml']!)
-    await startInjector(join(work, 'settings.yaml'))
+    t.equal(dep.spec.template.spec.containers[0]!.args[0], 'inject', 'the injector is the image\'s entrypoint with `inject`')
+    kcm = await timed('kube-controller-manager start', () => startControllerManager(cluster!, bins.kcm, ['job', 'endpointslice']))
+    const injectorPod = await timed('injector pod → Ready + endpoint', () => startInjectorPod('injector-1'))
+    t.equal(statusOf(injectorPod, 'injector')?.ready, true, 'the injector pod (the image, `inject`) passes its HTTPS readiness probe')
   })
 
   let agent: LivePod
@@ -400,7 +389,6 @@ console.log(JSON.stringify({ token: fs.existsSync('/var/run/secrets/kubernetes.i
   })
 
   t.test('a Job whose agent exits completes: the native sidecar stops with it', async (t) => {
-    kcm = await timed('kube-controller-manager (job) start', () => startControllerManager(cluster!, bins.kcm, ['job']))
     const job = agentPod('job-agent', { restartPolicy: 'Never', command: ['/usr/bin/curl', '-sS', '-f', `http://${NODE_IP}/allowed/job`] })
     await api('POST', `/apis/batch/v1/namespaces/${NS}/jobs`, {
       apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'job-agent' },
@@ -423,13 +411,17 @@ console.log(JSON.stringify({ token: fs.existsSync('/var/run/secrets/kubernetes.i
   })
 
   t.test('failurePolicy Fail: injector down refuses pod creation; back up, it succeeds', async (t) => {
-    injector!.kill('SIGKILL')
-    await once(injector!, 'exit')
-    const err = await api('POST', `/api/v1/namespaces/${NS}/pods`, agentPod('while-down')).then(() => null, (e: unknown) => e)
+    await del(`/api/v1/namespaces/${RELEASE_NS}/pods/injector-1?gracePeriodSeconds=0`)
+    await waitFor('the injector pod to be gone', async () => (await getPod('injector-1', RELEASE_NS).then(() => false, () => true)) ? true : null, 60_000)
+    const err = await waitFor('pod creation to be refused', async () => {
+      const e = await api('POST', `/api/v1/namespaces/${NS}/pods`, agentPod('while-down')).then(() => null, (x: unknown) => x)
+      if (e === null) throw new Error('a pod was created while the injector was down')
+      return e
+    }, 30_000)
     t.ok(err instanceof KubeApiError, 'create refused')
     t.match((err as Error).message, /failed calling webhook/)
     await t.rejects(getPod('while-down'), 'no pod stored')
-    await startInjector(join(work, 'settings.yaml'))
+    await timed('injector pod restart → Ready + endpoint', () => startInjectorPod('injector-2'))
     const created = await api<LivePod>('POST', `/api/v1/namespaces/${NS}/pods`, agentPod('after-up'))
     t.ok(created.spec.initContainers?.some((c) => c.name === 'toolgate'), 'created and injected once the injector is back')
     await waitRunning('after-up')
@@ -452,7 +444,7 @@ console.log(JSON.stringify({ token: fs.existsSync('/var/run/secrets/kubernetes.i
   })
 
   t.test('teardown leaves nothing behind', async (t) => {
-    injector?.kill('SIGKILL')
+    await kcm?.stop()
     const t0 = Date.now()
     await node!.stop()
     timings['node teardown'] = Date.now() - t0
