@@ -5,7 +5,7 @@
 // tell (e.g. UDP without any answer). Exit 2: usage error.
 
 import { isIP } from 'node:net'
-import { parseFlags, type Command } from '../cli.ts'
+import { parseFlags, type Command } from './command.ts'
 import { probeControl, probeDirect, probeDoh, probeRawIp, probeUdp, type HostPort, type ProbeResult } from '../selftest/probes.ts'
 
 const USAGE = `usage: toolgate selftest [options]
@@ -141,7 +141,7 @@ export function exitCodeOf(results: ProbeResult[]): number {
 }
 
 export const selftestCommand: Command = {
-  summary: 'prove from inside a pod that toolgate is the only way out (direct IPv4/IPv6, UDP, raw IP, control API, DoH)',
+  summary: 'inside a pod: prove that toolgate is the only way out (prints each path blocked/open)',
   usage: USAGE,
   async run(argv) {
     let plan: SelftestPlan
