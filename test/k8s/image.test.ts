@@ -75,9 +75,10 @@ t.test('the build stage runs the same two steps as the harness, with every input
 t.test('the harness tree: the dist/ bundle, Node, iptables, the user, and no shell', { skip: !hasIptables ? 'iptables not installed (apt-get install iptables)' : false }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tg-image-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const tree = toolgateRootfs(join(dir, 'rootfs'))
+  const built = toolgateRootfs(join(dir, 'rootfs'))
+  const tree = built.tree
   const listing = treeListing(tree)
-  const dist = treeListing(join(repoRoot, 'dist')).map((l) => `/app${l}`)
+  const dist = treeListing(built.dist).map((l) => `/app${l}`)
   t.same(listing.filter((l) => l.startsWith('/app/')), dist, '/app is exactly the npm run build output')
   for (const p of ['/usr/local/bin/node f 755', '/usr/sbin/xtables-legacy-multi f 755', '/usr/sbin/iptables-restore -> xtables-legacy-multi', '/usr/sbin/ip6tables -> xtables-legacy-multi', '/tmp d 1777', '/run d 1777']) {
     t.ok(listing.includes(p), p)

@@ -55,12 +55,16 @@ export function packImage(rootfs: string, ref: string, config: ImageConfig, out:
   rmSync(work, { recursive: true, force: true })
 }
 
-/** `npm run build` (dist/), then the image tree from the Dockerfile's script. */
-export function toolgateRootfs(out: string): string {
-  const r = spawnSync(process.execPath, [join(repoRoot, 'scripts/build.js')], { cwd: repoRoot, encoding: 'utf8' })
+/**
+ * `npm run build` (into `<out>.dist`, not the shared dist/: other tests build concurrently), then
+ * the image tree from the Dockerfile's script. Returns the tree and the build output it holds.
+ */
+export function toolgateRootfs(out: string): { tree: string; dist: string } {
+  const dist = `${out}.dist`
+  const r = spawnSync(process.execPath, [join(repoRoot, 'scripts/build.js'), '--out', dist], { cwd: repoRoot, encoding: 'utf8' })
   if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}\n${r.stderr}`)
-  buildRootfs({ out, dist: join(repoRoot, 'dist'), xtables: '/usr/sbin/xtables-legacy-multi' })
-  return out
+  buildRootfs({ out, dist, xtables: '/usr/sbin/xtables-legacy-multi' })
+  return { tree: out, dist }
 }
 
 function place(root: string, src: string): void {

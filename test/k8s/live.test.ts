@@ -179,7 +179,7 @@ process.on('SIGTERM', () => process.exit(0))
 
     // Images: the Dockerfile's tree, the agent tree, the pause binary; imported into containerd.
     await timed('images build + import', () => {
-      const tg = toolgateRootfs(join(work, 'rootfs-toolgate'))
+      const tg = toolgateRootfs(join(work, 'rootfs-toolgate')).tree
       const agent = agentRootfs(tg, join(work, 'rootfs-agent'))
       const pause = pauseRootfs(bins.pause, join(work, 'rootfs-pause'))
       const packs: Array<[string, string, object]> = [
