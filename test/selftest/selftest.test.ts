@@ -202,6 +202,26 @@ t.test('arguments: strict parsing, clear errors', async (t) => {
   t.equal(exitCodeOf([{ probe: 'a', target: '', verdict: 'unknown', detail: '' }, { probe: 'b', target: '', verdict: 'open', detail: '' }]), 1)
 })
 
+t.test('HOST:PORT parsing, for any host and port: accepted exactly when valid, and read back as written', async (t) => {
+  const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/)
+  const host = fc.array(label, { minLength: 1, maxLength: 4 }).map((ls) => ls.join('.'))
+  fc.assert(fc.property(host, fc.integer({ min: 0, max: 70000 }), (h, port) => {
+    const text = `${h}:${port}`
+    if (port < 1 || port > 65535) {
+      try { parseHostPort(text, 80, '--x'); return false } catch (e) { return /port/.test((e as Error).message) }
+    }
+    const r = parseHostPort(text, 80, '--x')
+    return r.host === h && r.port === port
+  }))
+  fc.assert(fc.property(fc.string(), (junk) => {
+    // Anything parsed is a host without spaces, brackets only around IPv6, and a port in range.
+    try {
+      const r = parseHostPort(junk, 80, '--x')
+      return !/[\s\[\]]/.test(r.host) && r.port >= 1 && r.port <= 65535
+    } catch { return true }
+  }))
+})
+
 t.test('the command: text output and exit code 1 when a path is open', async (t) => {
   const r = spawnSync(process.execPath, [join(repoRoot, 'bin/toolgate.js'), 'selftest', '--canary', `127.0.0.1:${canaryPort}`, '--skip', 'ipv6,udp-443,raw-ip,control-api,doh', '--json'], { encoding: 'utf8', timeout: 20_000 })
   t.equal(r.status, 1, r.stderr)

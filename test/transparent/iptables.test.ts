@@ -1,6 +1,7 @@
 // `toolgate iptables install|cleanup` for real, inside a throwaway network namespace: the rules
 // land as specified, installing twice gives the same rule set, cleanup removes everything.
 import t from 'tap'
+import fc from 'fast-check'
 import { execFileSync } from 'node:child_process'
 import { main, parseCommand } from '../../proxy/src/listen/iptables/command.ts'
 import { chainRules, egressRules, restoreInput } from '../../proxy/src/listen/iptables/rules.ts'
@@ -43,6 +44,25 @@ t.test('argument validation', async (t) => {
   t.ok(egress.some((r) => /^-p ipv6-icmp -j RETURN/.test(r)), 'neighbour discovery stays open')
   t.match(egress.at(-1), /^-j REJECT/, 'everything else is rejected last')
   t.notMatch(restoreInput({ ...p.rules, redirectAllPort: null }, 4), /TOOLGATE_EGRESS/, 'no egress chain without redirect-all')
+})
+
+t.test('egress rules, for any options: toolgate first, every exemption before the one REJECT, which is last', async (t) => {
+  const cidr4 = fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 32 })).map(([a, b, n]) => `${a}.${b}.0.0/${n}`)
+  const cidr6 = fc.tuple(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 128 })).map(([a, n]) => `${a.toString(16)}::/${n}`)
+  fc.assert(fc.property(
+    fc.integer({ min: 1, max: 65535 }), fc.array(fc.oneof(cidr4, cidr6), { maxLength: 5 }), fc.constantFrom<4 | 6>(4, 6),
+    (uid, excludeCidrs, family) => {
+      const o = { proxyUid: uid, httpPort: 15002, tlsPort: 15003, excludeCidrs, excludePorts: [], redirectAllPort: 15002 }
+      const rules = egressRules(o, family).map((r) => r.join(' '))
+      const rejects = rules.filter((r) => r.includes('REJECT'))
+      const wrongFamily = excludeCidrs.filter((c) => (c.includes(':') ? 6 : 4) !== family)
+      return rules[0] === `-m owner --uid-owner ${uid} -j RETURN`
+        && rejects.length === 1 && rules.at(-1)!.startsWith('-j REJECT')
+        && rules.slice(0, -1).every((r) => r.includes('-j RETURN'))
+        && rules.some((r) => r.startsWith('-p udp --dport 53 -j RETURN'))
+        && wrongFamily.every((c) => !rules.some((r) => r.includes(c)))
+        && restoreInput(o, family).includes(`:TOOLGATE_EGRESS - [0:0]`)
+    }))
 })
 
 const skip = skipReason()
