@@ -363,6 +363,12 @@ console.log(JSON.stringify({ token: fs.existsSync('/var/run/secrets/kubernetes.i
     t.comment(r.stdout)
     for (const p of ['ipv4', 'ipv6', 'udp-443', 'raw-ip', 'doh']) t.equal(v[p], 'blocked', `${p} blocked`)
     t.same({ canary: canarySeen.length, raw: rawSeen.length, udp: udpSeen.length, doh: dohSeen.length }, before, 'and indeed no canary heard from the pod')
+    // DoH by name: the TLS ClientHello carries SNI doh.test, which no allowlist entry names.
+    const byName = await inPod(agent, 'agent', ['/usr/local/bin/node', '/app/bin/toolgate.js', 'selftest', '--json', '--skip', 'ipv4,ipv6,udp-443,raw-ip,control-api',
+      '--doh', 'https://doh.test/dns-query', '--doh-address', NODE_IP, '--timeout', '3000'])
+    t.match(byName.stdout, /"probe":"doh","target":"https:\/\/doh.test\/dns-query","verdict":"blocked"/, 'DoH with SNI to an unlisted host: blocked')
+    t.equal(byName.code, 0)
+    t.equal(dohSeen.length, before.doh, 'the resolver heard nothing')
     // The control API verdict against the truth: an unauthenticated task request from the agent.
     const truth = await nodeIn(agent, `fetch('http://127.0.0.1:15000/v1/tasks', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }).then((r) => console.log(r.status), (e) => console.log('error'))`)
     const status = truth.stdout.trim()
