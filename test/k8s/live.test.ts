@@ -318,13 +318,19 @@ process.on('SIGTERM', () => process.exit(0))
     const directDenied = await inPod(agent, 'agent', ['/usr/bin/curl', '-sS', '--noproxy', '*', '-w', '\\n%{http_code}', `http://${NODE_IP}/forbidden-direct`])
     t.match(directDenied.stdout, /\n403$/, 'curl --noproxy to a denied path: 403')
     t.notOk(upstreamSeen.some((s) => s.path === '/forbidden-direct'))
+    // Another port on the node, over IPv4 and IPv6, and another address: the injector pod's
+    // webhook port (a TLS server that would answer a ClientHello, not these bytes).
+    const injectorIp = (await getPod('injector-1', RELEASE_NS)).status!.podIP!
     const raw = await nodeIn(agent, `
 const net = require('node:net')
-const go = (host) => new Promise((res) => { const s = net.connect({ host, port: ${PORTS.raw} }); let d = ''
+const go = (host, port) => new Promise((res) => { const s = net.connect({ host, port }); let d = ''
   s.on('data', (b) => d += b); s.on('error', (e) => res(host + ' error ' + e.code)); s.on('close', () => res(host + ' ' + JSON.stringify(d.slice(0, 80))))
   s.on('connect', () => s.write('HELLO\\r\\n\\r\\n')); setTimeout(() => { s.destroy(); res(host + ' timeout') }, 5000) })
-Promise.all([go('${NODE_IP}'), go('${NODE_IP6}')]).then((r) => console.log(r.join('\\n')))`)
-    t.notMatch(raw.stdout, /RAW-OK/, `raw TCP to another port, IPv4 and IPv6, never reaches the server:\n${raw.stdout}`)
+Promise.all([go('${NODE_IP}', ${PORTS.raw}), go('${NODE_IP6}', ${PORTS.raw}), go('${injectorIp}', 9443)]).then((r) => console.log(r.join('\\n')))`)
+    const lines = raw.stdout.trim().split('\n')
+    t.match(lines[0], /^10\.244\.77\.1 "HTTP\/1\.1 400 /, `raw TCP to another port: toolgate's refusal, not the server (${lines[0]})`)
+    t.match(lines[1], /^fd77:244:77::1 error ECONNREFUSED$/, `over IPv6: refused (${lines[1]})`)
+    t.match(lines[2], new RegExp(`^${injectorIp.replaceAll('.', '\\.')} "HTTP/1\\.1 400 `), `to another address (a pod's TLS port): toolgate's refusal (${lines[2]})`)
     t.same(rawSeen, [], 'the raw server saw no connection')
     // ip6tables redirects IPv6 TCP to the transparent listeners' ports on ::1, where nothing
     // listens (they bind 127.0.0.1): refused, so IPv6 is blocked rather than decided.
