@@ -11,6 +11,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SignJWT } from 'jose'
+import fc from 'fast-check'
 import { ProxyAgent, request } from 'undici'
 import { startTestToolgate, testListeners } from '../helpers/toolgate.ts'
 import { startUpstream } from '../helpers/upstream.ts'
@@ -67,8 +68,14 @@ const proxy = new ProxyAgent(gate.proxyUrl)
 t.teardown(() => proxy.close())
 
 const seen: string[] = []
+/** Every token minted in this test: none may show up in a record or log line. */
+const minted: string[] = []
 const nowS = () => Math.floor(Date.now() / 1000)
-const grant = (o: Partial<Parameters<typeof grantClaims>[0]> = {}) => orch.sign(grantClaims({ sub: ME, aud: AUD, tools: ['api'], ...o }), { typ: TYP })
+const grant = async (o: Partial<Parameters<typeof grantClaims>[0]> = {}) => {
+  const token = await orch.sign(grantClaims({ sub: ME, aud: AUD, tools: ['api'], ...o }), { typ: TYP })
+  minted.push(token)
+  return token
+}
 
 /** The agent's outbound call through the proxy. */
 async function call(method: string, path: string, headers: Record<string, string> = {}, body?: string) {
@@ -251,8 +258,44 @@ t.test('agent-declared tasks, when turned on, never unlock write or delegate, an
   upstream.received.length = 0
 })
 
-t.test('nothing the agent saw holds the secret', async (t) => {
+t.test('property: no unauthenticated control request succeeds or changes anything', async (t) => {
+  const token = await grant()
+  const reg = await hit(gate.controlUrl, 'POST', '/v1/tasks', { 'txn-token': token })
+  const taskId = (JSON.parse(reg.text) as { id: string }).id
+  const held = call('POST', '/approve-me', { 'txn-token': token }, '{"p":1}')
+  const approver = { authorization: `Bearer ${await corp.sign({ sub: 'alice@corp', aud: APPROVALS_AUD, groups: ['toolgate-approvers'], iat: nowS(), exp: nowS() + 60 })}` }
+  let approvalId = ''
+  for (let i = 0; i < 100 && approvalId === ''; i++) {
+    await new Promise((r) => setTimeout(r, 20))
+    approvalId = (JSON.parse((await hit(gate.controlUrl, 'GET', '/v1/approvals', approver)).text) as { approvals: Array<{ id: string }> }).approvals[0]?.id ?? ''
+  }
+  t.not(approvalId, '', 'a call is held')
+  const selfSigned = await attacker.sign({ sub: 'x', aud: [AUD, APPROVALS_AUD], groups: ['toolgate-approvers'], iat: nowS(), exp: nowS() + 60 })
+  const paths = ['/v1/tasks', `/v1/tasks/${taskId}`, '/v1/approvals', `/v1/approvals/${approvalId}`, '/v1/approvals/x', '/v1/tasks/tsk_x', '/metrics', '/', '/v1/tasks/', '/v1/approvals/']
+  const auths = [undefined, `Bearer ${token}`, `Bearer ${selfSigned}`, 'Bearer tgo_guess', 'Basic YTpi', 'Bearer ']
+  await fc.assert(fc.asyncProperty(
+    fc.constantFrom('GET', 'POST', 'DELETE', 'PUT', 'PATCH'),
+    fc.constantFrom(...paths),
+    fc.constantFrom(...auths),
+    fc.option(fc.constantFrom({ decision: 'approve' }, { decision: 'approve', reason: 'LGTM - security team' }, { decision_token: selfSigned }, { decision_token: token }, { intent: 'x', tools: ['api'], ttl_s: 86400 }), { nil: undefined }),
+    async (method, path, authorization, body) => {
+      const headers: Record<string, string> = authorization ? { authorization } : {}
+      const r = await hit(gate.controlUrl, method, path, headers, method === 'GET' || method === 'DELETE' ? undefined : body)
+      return r.status >= 400
+    },
+  ), { numRuns: 150 })
+  t.equal((await call('GET', '/read', { 'toolgate-task': taskId })).status, 200, 'the task is still open')
+  t.same(writesReached(), [], 'the held call is still held')
+  const ok = await hit(gate.controlUrl, 'POST', `/v1/approvals/${approvalId}`, approver, { decision: 'deny' })
+  t.equal(ok.status, 200)
+  t.equal((await held).status, 403, 'denied by the approver')
+})
+
+t.test('nothing the agent saw holds the secret; no token is in a record or log', async (t) => {
   const metrics = await (await fetch(`${gate.adminUrl}/metrics`)).text()
   const haystack = [seen.join('\n'), JSON.stringify(gate.records), gate.logs.join('\n'), metrics].join('\n')
   t.notOk(haystack.includes(SECRET), 'the static secret appears nowhere')
+  const logsAndRecords = [JSON.stringify(gate.records), gate.logs.join('\n'), metrics].join('\n')
+  t.ok(minted.length > 5)
+  for (const m of minted) t.notOk(logsAndRecords.includes(m.split('.')[2]!), 'a grant appears in no record, log or metric')
 })

@@ -91,6 +91,7 @@ t.test('every forgery and mistake is refused with a precise reason', async (t) =
     ['missing tctx', orch.sign(ok({ tctx: undefined }), { typ: TYP }), /the tctx claim \(intent, tools\) is missing/],
     ['tool not in config', orch.sign(grantClaims({ sub: ME, aud: AUD, tools: ['github', 'payroll'] }), { typ: TYP }), /tctx.tools names "payroll", which is not a tool in this config/],
     ['lifetime too long', orch.sign(ok({}, { ttlS: 601 }), { typ: TYP }), /lifetime 601 s \(exp - iat\) exceeds 600 s/],
+    ['issued in the future', orch.sign(ok({}, { iatOffsetS: 3600, ttlS: 300 }), { typ: TYP }), /issued in the future \(iat 20\d\d-/],
     ['garbage', 'not.a.jwt!', /not a compact JWS/],
     ['oversized', 'a'.repeat(9000), /longer than 8192 characters/],
   ]

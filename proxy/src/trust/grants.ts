@@ -13,7 +13,7 @@
 import type { JWTPayload } from 'jose'
 import type { PolicyInput } from '../decide/policy-input.ts'
 import { MAX_DECLARED_TOOLS, MAX_INTENT_CHARS, type Task, type TaskRegistry } from '../tasks/registry.ts'
-import { quote, verifyJwt, type TrustedIssuer } from './verify.ts'
+import { CLOCK_TOLERANCE_S, quote, verifyJwt, type TrustedIssuer } from './verify.ts'
 
 export const TXN_TOKEN_TYP = 'txntoken+jwt'
 const TOOL_NAME = /^[a-z0-9][a-z0-9_-]{0,63}(\/[A-Za-z0-9_.:-]{1,128})?$/
@@ -74,6 +74,9 @@ export class TaskGrants {
     if (!ids.includes(sub)) return bad(`sub ${quote(sub)} is another workload (this agent is ${ids.map((i) => quote(i)).join(' or ')})`)
     const lifetime = p.exp! - p.iat!
     if (lifetime > issuer.maxTtlS) return bad(`lifetime ${lifetime} s (exp - iat) exceeds ${issuer.maxTtlS} s allowed for issuer ${issuer.name}`)
+    // iat in the future would let a lifetime within max_ttl_s still end far away.
+    const nowS = Math.floor(Date.now() / 1000)
+    if (p.iat! > nowS + CLOCK_TOLERANCE_S) return bad(`issued in the future (iat ${new Date(p.iat! * 1000).toISOString()})`)
     const tctx = p['tctx']
     if (tctx === null || typeof tctx !== 'object' || Array.isArray(tctx)) return bad('the tctx claim (intent, tools) is missing')
     const c = tctx as Record<string, unknown>
