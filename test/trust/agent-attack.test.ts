@@ -295,6 +295,8 @@ t.test('nothing the agent saw holds the secret; no token is in a record or log',
   const metrics = await (await fetch(`${gate.adminUrl}/metrics`)).text()
   const haystack = [seen.join('\n'), JSON.stringify(gate.records), gate.logs.join('\n'), metrics].join('\n')
   t.notOk(haystack.includes(SECRET), 'the static secret appears nowhere')
+  t.match(metrics, /toolgate_task_grants_total\{issuer="unknown",result="refused"\} \d+/)
+  t.match(metrics, /toolgate_task_grants_total\{issuer="orchestrator",result="opened"\} \d+/)
   const logsAndRecords = [JSON.stringify(gate.records), gate.logs.join('\n'), metrics].join('\n')
   t.ok(minted.length > 5)
   for (const m of minted) t.notOk(logsAndRecords.includes(m.split('.')[2]!), 'a grant appears in no record, log or metric')

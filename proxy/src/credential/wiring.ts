@@ -52,7 +52,7 @@ export async function createCredentialServices(config: ResolvedConfig, deps: { r
     tasks,
   })
   await credentials.init()
-  const grants = new TaskGrants({ issuers: () => trust.issuers, audience: () => trust.audience, tasks, knownTools: () => toolNames, agent: () => agent })
+  const grants = new TaskGrants({ issuers: () => trust.issuers, audience: () => trust.audience, tasks, knownTools: () => toolNames, agent: () => agent, registry: deps.registry })
   const approvers = new Approvers({ approvers: () => trust.approvers, audience: () => trust.approvalAudience, kubernetes: () => trust.kubernetes })
   const approvals = new ApprovalGate({
     approvers,

@@ -11,6 +11,7 @@
 // The task's lifetime (exp), declared tools and limits come from the grant.
 
 import type { JWTPayload } from 'jose'
+import { Counter, type Registry } from 'prom-client'
 import type { PolicyInput } from '../decide/policy-input.ts'
 import { MAX_DECLARED_TOOLS, MAX_INTENT_CHARS, type Task, type TaskRegistry } from '../tasks/registry.ts'
 import { CLOCK_TOLERANCE_S, quote, verifyJwt, type TrustedIssuer } from './verify.ts'
@@ -31,6 +32,8 @@ export interface TaskGrantsOptions {
   tasks: TaskRegistry
   knownTools: () => ReadonlySet<string>
   agent: () => PolicyInput['agent']
+  /** Where toolgate_task_grants_total is registered (optional). */
+  registry?: Registry
 }
 
 export type GrantOutcome = { ok: true; task: Task; opened: boolean } | { ok: false; reason: string }
@@ -45,9 +48,14 @@ export function workloadIdentities(agent: PolicyInput['agent']): string[] {
 
 export class TaskGrants {
   private readonly o: TaskGrantsOptions
+  private readonly counter: Counter<'issuer' | 'result'> | null
 
   constructor(o: TaskGrantsOptions) {
     this.o = o
+    // Labels are bounded: configured issuer names (or "unknown") and three results.
+    this.counter = o.registry
+      ? new Counter({ name: 'toolgate_task_grants_total', help: 'Task grants presented, by issuer and result (opened, used, refused).', labelNames: ['issuer', 'result'] as const, registers: [o.registry] })
+      : null
   }
 
   /** Verifies a grant and returns its task (opening it on first sight). Never throws. */
@@ -56,11 +64,18 @@ export class TaskGrants {
     const audience = this.o.audience()
     if (issuers.length === 0 || audience === null) return { ok: false, reason: 'task grant refused: no task issuers are configured (tasks.issuers, tasks.audience)' }
     const v = await verifyJwt(token, issuers, { what: 'task grant', audience, typ: TXN_TOKEN_TYP, requiredClaims: ['txn', 'sub', 'aud'] })
-    if (!v.ok) return v
+    if (!v.ok) {
+      this.counter?.inc({ issuer: 'unknown', result: 'refused' })
+      return v
+    }
     const issuer = v.issuer as GrantIssuer
     const claims = this.claims(v.payload, issuer)
-    if (!claims.ok) return { ok: false, reason: `task grant refused: ${claims.reason}` }
+    if (!claims.ok) {
+      this.counter?.inc({ issuer: issuer.name, result: 'refused' })
+      return { ok: false, reason: `task grant refused: ${claims.reason}` }
+    }
     const r = this.o.tasks.openGrant({ issuer: issuer.name, maxTasks: issuer.maxTasks, ...claims.value })
+    this.counter?.inc({ issuer: issuer.name, result: r.ok ? (r.opened ? 'opened' : 'used') : 'refused' })
     return r.ok ? { ok: true, task: r.task, opened: r.opened } : { ok: false, reason: `task grant refused: ${r.reason}` }
   }
 
