@@ -250,6 +250,8 @@ approvals:
   t.match(messages, /duplicate name 'orch'/)
   t.match(messages, /tasks.issuers needs tasks.audience/)
   t.match(messages, /approvals.approvers needs approvals.audience/)
+  const same = parseConfigText(`${MINIMAL}tasks: { audience: x }\napprovals: { audience: x }\n`, join(dir, 'toolgate.yaml'), {})
+  t.match(same.ok ? '' : same.errors.map((e) => e.message).join('\n'), /approvals.audience must differ from tasks.audience/)
   const free = parseConfigText(`${MINIMAL}listeners:\n  admin: { host: 127.0.0.1, port: 0 }\n`, join(dir, 'toolgate.yaml'), {})
   t.same(free.ok && free.config.listeners.control, { host: '127.0.0.1', port: 0 })
   const clash = parseConfigText(`${MINIMAL}listeners:\n  control: { host: 127.0.0.1, port: 15000 }\n`, join(dir, 'toolgate.yaml'), {})

@@ -30,4 +30,9 @@ export function trustFindings(root: Obj, add: Add): void {
   if (tasks) keySources('tasks', 'issuers', arr(tasks.issuers), tasks.audience, add)
   const approvals = obj(root.approvals)
   if (approvals) keySources('approvals', 'approvers', arr(approvals.approvers), approvals.audience, add)
+  // One audience for both would let a token minted for one purpose be accepted for the other
+  // (an approver's token ending tasks, an issuer's control token approving calls).
+  if (typeof tasks?.audience === 'string' && tasks.audience === approvals?.audience) {
+    add(['approvals', 'audience'], 'approvals.audience must differ from tasks.audience: a token for one must never be accepted as the other')
+  }
 }
