@@ -174,7 +174,10 @@ t.test('approvals: approve, deny, timeout, bounded pending, webhook, records', a
   t.equal((await fetch(`${base}/v1/approvals/nope`, json({ decision: 'approve' }, approver))).status, 404)
   t.equal((await fetch(`${base}/v1/approvals/d1`, { method: 'DELETE' })).status, 405)
 
-  const ok = await fetch(`${base}/v1/approvals/d1`, json({ decision: 'approve', reason: 'ticket OPS-1' }, approver))
+  const shownOther = await fetch(`${base}/v1/approvals/d1`, json({ decision: 'approve', call_digest: 'digest-of-d2' }, approver))
+  t.equal(shownOther.status, 403, 'a bearer approval naming another digest is refused')
+  t.match(await shownOther.json(), { error: 'wrong_call', reason: /call_digest does not match the held call/ })
+  const ok = await fetch(`${base}/v1/approvals/d1`, json({ decision: 'approve', reason: 'ticket OPS-1', call_digest: 'digest-of-d1' }, approver))
   t.equal(ok.status, 200)
   t.same(await p1, { approved: true, reason: 'approved by alice@corp (corp): ticket OPS-1' })
   const replay = await fetch(`${base}/v1/approvals/d1`, json({ decision: 'deny' }, approver))

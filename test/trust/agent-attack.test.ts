@@ -153,6 +153,8 @@ t.test('a valid grant unlocks the declared write, with the credential injected',
   t.equal(writesReached()[0]!.headers.authorization, `Bearer ${SECRET}`, 'credential injected upstream')
   t.notOk(writesReached()[0]!.headers['txn-token'], 'the grant is not forwarded to the tool')
   t.match(lastDecision(), { decision: 'allow', task: /^tsk_/ })
+  const opened = gate.records.find((r) => r.type === 'task_opened' && r.task === lastDecision().task)
+  t.match(opened, { source: 'issuer', issuer: 'orchestrator', subject: ME, requester: /^spiffe:/, tools: ['api'] }, 'task_opened links the task to its grant')
   upstream.received.length = 0
 })
 
@@ -176,6 +178,7 @@ t.test('the agent cannot end a task, even holding its grant', async (t) => {
   t.equal((await call('GET', '/read', { 'toolgate-task': id })).status, 200, 'the task is still open')
   const issuerToken = await orch.sign({ sub: 'orchestrator', aud: AUD, iat: nowS(), exp: nowS() + 60 })
   t.equal((await hit(gate.controlUrl, 'DELETE', `/v1/tasks/${id}`, { authorization: `Bearer ${issuerToken}` })).status, 200, 'its issuer ends it')
+  t.match(gate.records.find((r) => r.type === 'task_ended' && r.task === id), { reason: 'deleted', issuer: 'orchestrator' })
   const after = await call('POST', '/write', { 'txn-token': token }, '{}')
   t.equal(after.status, 403)
   t.match(after.body.reason, /has ended; a new task needs a new grant/, 'the ended grant cannot reopen its task')

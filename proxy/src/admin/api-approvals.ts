@@ -3,7 +3,7 @@
 // call digest); an authenticated approver answers on the control listener (trust/approvers.ts):
 //   GET  /v1/approvals        (approver bearer) → 200 {approvals: [...pending]}
 //   GET  /v1/approvals/<id>   (approver bearer) → 200 pending approval | 404
-//   POST /v1/approvals/<id>   (approver bearer) {decision: 'approve'|'deny', reason?}
+//   POST /v1/approvals/<id>   (approver bearer) {decision: 'approve'|'deny', reason?, call_digest?}
 //                             or {decision_token: <signed approval decision>} → 200 | 400 | 401 | 403 | 404 | 409
 // An approval is single use and bound to its call: a signed decision must name this approval id
 // and the held call's digest; an answered id is remembered (bounded) so a replay is refused as
@@ -150,10 +150,10 @@ export class ApprovalGate {
     }
     const o = v as Record<string, unknown>
     const signed = o.decision_token !== undefined
-    const allowed = signed ? ['decision_token'] : ['decision', 'reason']
+    const allowed = signed ? ['decision_token'] : ['decision', 'reason', 'call_digest']
     const extra = Object.keys(o).find((k) => !allowed.includes(k))
     if (extra !== undefined) {
-      sendJson(res, 400, { error: 'invalid_request', reason: `unknown field "${extra.slice(0, 64)}" (expected ${signed ? 'decision_token alone' : 'decision, reason'})` })
+      sendJson(res, 400, { error: 'invalid_request', reason: `unknown field "${extra.slice(0, 64)}" (expected ${signed ? 'decision_token alone' : 'decision, reason, call_digest'})` })
       return true
     }
     let decision: 'approve' | 'deny'
@@ -189,9 +189,20 @@ export class ApprovalGate {
         sendJson(res, 400, { error: 'invalid_request', reason: 'reason must be a string of at most 500 characters' })
         return true
       }
+      if (o.call_digest !== undefined && typeof o.call_digest !== 'string') {
+        sendJson(res, 400, { error: 'invalid_request', reason: 'call_digest must be a string' })
+        return true
+      }
       const who = await this.approver(req, res)
       if (!who) return true
-      if (!this.pending.has(id)) return this.notPending(res, id)
+      const held = this.pending.get(id)
+      if (!held) return this.notPending(res, id)
+      // Optional, and recommended: the digest of the call the approver looked at, so that what is
+      // released is exactly what was shown.
+      if (o.call_digest !== undefined && o.call_digest !== held.info.callDigest) {
+        sendJson(res, 403, { error: 'wrong_call', reason: 'call_digest does not match the held call: method, target or body differ from what you were shown' })
+        return true
+      }
       decision = o.decision
       note = typeof o.reason === 'string' && o.reason !== '' ? o.reason : null
       approver = who

@@ -52,7 +52,10 @@ export async function createCredentialServices(config: ResolvedConfig, deps: { r
     tasks,
   })
   await credentials.init()
-  const grants = new TaskGrants({ issuers: () => trust.issuers, audience: () => trust.audience, tasks, knownTools: () => toolNames, agent: () => agent, registry: deps.registry })
+  const grants = new TaskGrants({ issuers: () => trust.issuers, audience: () => trust.audience, tasks, knownTools: () => toolNames, agent: () => agent, registry: deps.registry, records: deps.records })
+  tasks.on('ended', (task, reason) => {
+    deps.records.write({ type: 'task_ended', time: new Date().toISOString(), task: task.id, source: task.source, issuer: task.issuer, reason, calls: task.calls })
+  })
   const approvers = new Approvers({ approvers: () => trust.approvers, audience: () => trust.approvalAudience, kubernetes: () => trust.kubernetes })
   const approvals = new ApprovalGate({
     approvers,

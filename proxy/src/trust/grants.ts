@@ -34,6 +34,8 @@ export interface TaskGrantsOptions {
   agent: () => PolicyInput['agent']
   /** Where toolgate_task_grants_total is registered (optional). */
   registry?: Registry
+  /** Decision-record sink: a task_opened record links the task id to its grant (issuer, txn, sub, req_wl). */
+  records?: { write(rec: Record<string, unknown>): void }
 }
 
 export type GrantOutcome = { ok: true; task: Task; opened: boolean } | { ok: false; reason: string }
@@ -76,6 +78,13 @@ export class TaskGrants {
     }
     const r = this.o.tasks.openGrant({ issuer: issuer.name, maxTasks: issuer.maxTasks, ...claims.value })
     this.counter?.inc({ issuer: issuer.name, result: r.ok ? (r.opened ? 'opened' : 'used') : 'refused' })
+    if (r.ok && r.opened) {
+      const task = r.task
+      this.o.records?.write({
+        type: 'task_opened', time: new Date(task.startedAt).toISOString(), task: task.id, source: task.source, issuer: task.issuer,
+        txn: task.txn, subject: task.subject, requester: task.requester, tools: task.declaredTools, expires_at: new Date(task.expiresAt).toISOString(),
+      })
+    }
     return r.ok ? { ok: true, task: r.task, opened: r.opened } : { ok: false, reason: `task grant refused: ${r.reason}` }
   }
 
