@@ -94,10 +94,12 @@ export async function createCredentialServices(config: ResolvedConfig, deps: { r
       credentials.update(next.credentials, next.source.dir)
       toolNames = new Set(next.tools.map((tool) => tool.name))
       agent = next.agent as PolicyInput['agent']
+      grants.clear()
       try {
         const previous = trust
         trust = buildTrustSettings(next)
         void previous.kubernetes?.close()
+        grants.clear()
       } catch (err) {
         deps.logger.error('trust settings not applied; keeping the previous ones', { error: (err as Error).message })
       }
