@@ -8,6 +8,9 @@ import { resolve } from 'node:path'
 import { KubeClient, inClusterOptions, type KubeClientOptions } from '../inject/kube-client.ts'
 import type { KubernetesApprovers } from '../config/schema.gen.ts'
 
+/** TokenReviews in flight at most: whoever reaches the control listener cannot flood the API server. */
+export const MAX_REVIEWS_IN_FLIGHT = 4
+
 export type Reviewed = { ok: true; username: string } | { ok: false; reason: string }
 
 interface TokenReviewStatus {
@@ -18,6 +21,7 @@ export class TokenReviewer {
   private readonly client: KubeClient
   private readonly allowed: ReadonlySet<string>
   private readonly audiences: string[] | undefined
+  private inFlight = 0
 
   constructor(c: KubernetesApprovers, configDir: string, client?: KubeClient) {
     this.allowed = new Set(c.service_accounts)
@@ -41,6 +45,16 @@ export class TokenReviewer {
   }
 
   async review(token: string): Promise<Reviewed> {
+    if (this.inFlight >= MAX_REVIEWS_IN_FLIGHT) return { ok: false, reason: `too many TokenReviews in flight (at most ${MAX_REVIEWS_IN_FLIGHT}); try again` }
+    this.inFlight++
+    try {
+      return await this.reviewNow(token)
+    } finally {
+      this.inFlight--
+    }
+  }
+
+  private async reviewNow(token: string): Promise<Reviewed> {
     let r: TokenReviewStatus
     try {
       r = await this.client.call<TokenReviewStatus>('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
