@@ -10,6 +10,8 @@ import { send, type AdminRoute } from './admin-server.ts'
 export function createControlServer(opts: { logger: Logger; routes: () => AdminRoute[] }): Server {
   const server = createServer({ maxHeaderSize: 16384, headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 })
   server.maxRequestsPerSocket = 1000
+  // Reachable by the agent: bounded like everything it can reach.
+  server.maxConnections = 256
   server.on('request', (req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://control.local')
