@@ -164,3 +164,38 @@ t.test('a mounted public key (PEM) works instead of a JWKS URL; private keys are
   writeFileSync(join(dir, 'oct.json'), JSON.stringify({ kty: 'oct', k: 'c2VjcmV0' }))
   t.throws(() => trustedIssuer({ name: 'x', issuer: 'x', public_key_file: 'oct.json' }, dir), /symmetric \(oct\) keys are not accepted/)
 })
+
+function mostly<T>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<T>): fc.Arbitrary<T> {
+  return fc.oneof({ arbitrary: good, weight: 4 }, { arbitrary: bad, weight: 1 })
+}
+
+t.test('property: a grant opens a task exactly when every condition holds (oracle over signed claim sets)', async (t) => {
+  const { tasks, grants } = setup({ maxTtlS: 600, maxTasks: 1000 })
+  t.teardown(() => tasks.close())
+  const seen = { opened: 0, refused: 0 }
+  await fc.assert(fc.asyncProperty(
+    fc.record({
+      // Mostly valid values, so that both outcomes are common (all valid ~ 20 %).
+      sub: mostly(fc.constantFrom(ME, SPIFFE), fc.constantFrom('system:serviceaccount:agents:other', 'spiffe://prod.example/ns/x/sa/y')),
+      aud: mostly(fc.constantFrom<string | string[]>(AUD, [AUD, 'other']), fc.constantFrom<string | string[]>('toolgate://staging', ['other'])),
+      tools: mostly(fc.subarray(['github', 'slack', 'slack/post_message'], { minLength: 1 }), fc.constantFrom<string[]>([], ['payroll'], ['github', 'payroll'])),
+      ttlS: mostly(fc.constantFrom(60, 600), fc.constantFrom(601, 5000)),
+      iatOffsetS: mostly(fc.constant(0), fc.constantFrom(-700, 3600)),
+      typ: mostly(fc.constantFrom(TYP, 'application/txntoken+jwt'), fc.constant('JWT')),
+      signer: mostly(fc.constant('orch'), fc.constant('rogue')),
+    }),
+    async (g) => {
+      const claims = grantClaims({ sub: g.sub, aud: g.aud as string, tools: g.tools as string[], ttlS: g.ttlS, iatOffsetS: g.iatOffsetS })
+      const token = await (g.signer === 'orch' ? orch : other).sign(claims, { typ: g.typ })
+      const r = await grants.resolve(token)
+      const audOk = Array.isArray(g.aud) ? g.aud.includes(AUD) : g.aud === AUD
+      const expected = g.signer === 'orch' && (g.sub === ME || g.sub === SPIFFE) && audOk && g.tools.length > 0 && !g.tools.includes('payroll') &&
+        g.ttlS <= 600 && g.iatOffsetS === 0 && g.typ !== 'JWT'
+      if (r.ok !== expected) throw new Error(`expected ${expected} for ${JSON.stringify(g)}: ${r.ok ? 'opened' : r.reason}`)
+      if (r.ok && r.task.declaredTools.join() !== g.tools.join()) throw new Error('tools differ from the grant')
+      seen[r.ok ? 'opened' : 'refused']++
+      return true
+    },
+  ), { numRuns: 200 })
+  t.ok(seen.opened > 0 && seen.refused > 0, `both outcomes exercised: ${JSON.stringify(seen)}`)
+})
