@@ -6,7 +6,7 @@
 
 import { readFile } from 'node:fs/promises'
 import { randomUUID } from 'node:crypto'
-import { parseFlags, type Command } from '../cli.ts'
+import { parseFlags, type Command } from './command.ts'
 import { loadConfigOrReport } from './load-config.ts'
 import { classify } from '../classify/request.ts'
 import { RequestPipeline } from '../listen/pipeline.ts'
@@ -77,7 +77,7 @@ function simulatedTasks(task: DecideLine['task']): { tasks: TaskRegistry; id: st
 }
 
 export const decideCommand: Command = {
-  summary: 'explain decisions without sending',
+  summary: 'print the decision for request descriptions (METHOD URL lines or JSON) without sending anything',
   usage: USAGE,
   async run(argv) {
     const { values } = parseFlags(argv, { config: { type: 'string', short: 'c' }, input: { type: 'string', short: 'i' }, json: { type: 'boolean' } })
