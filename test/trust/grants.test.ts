@@ -199,3 +199,21 @@ t.test('property: a grant opens a task exactly when every condition holds (oracl
   ), { numRuns: 200 })
   t.ok(seen.opened > 0 && seen.refused > 0, `both outcomes exercised: ${JSON.stringify(seen)}`)
 })
+
+t.test('property: arbitrary tokens (random text, random JSON segments) are refused, never thrown', async (t) => {
+  const { tasks, grants } = setup()
+  t.teardown(() => tasks.close())
+  const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v) ?? 'null').toString('base64url')
+  const segmentsToken = fc.tuple(fc.jsonValue(), fc.jsonValue(), fc.string({ maxLength: 20 })).map(([h, p, s]) => `${b64(h)}.${b64(p)}.${b64(s)}`)
+  const headerish = fc.record({ alg: fc.constantFrom('ES256', 'RS256', 'none', 'HS256', 'NONE', 'EdDSA', 42), typ: fc.constantFrom(TYP, 'JWT', undefined), kid: fc.option(fc.string({ maxLength: 8 }), { nil: undefined }), crit: fc.option(fc.constant(['exp']), { nil: undefined }) })
+  const claimish = fc.record({ iss: fc.constantFrom(orch.issuer, 'x', 7, undefined), exp: fc.oneof(fc.integer(), fc.constant('tomorrow')), aud: fc.constantFrom(AUD, [AUD], 1) })
+  const structured = fc.tuple(headerish, claimish, fc.string({ maxLength: 40 })).map(([h, p, s]) => `${b64(h)}.${b64(p)}.${b64(s)}`)
+  let refused = 0
+  await fc.assert(fc.asyncProperty(fc.oneof(fc.string({ maxLength: 200 }), segmentsToken, structured), async (token) => {
+    const r = await grants.resolve(token)
+    if (!r.ok) refused++
+    return !r.ok && typeof r.reason === 'string' && r.reason.startsWith('task grant refused: ') && !r.reason.includes(token.length > 30 ? token : '\u0000')
+  }), { numRuns: 400 })
+  t.equal(refused, 400)
+  t.equal(tasks.size, 0)
+})
