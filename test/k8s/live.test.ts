@@ -359,11 +359,11 @@ console.log(JSON.stringify({ token: fs.existsSync('/var/run/secrets/kubernetes.i
     t.ok(r.files > 0, 'the scan read files')
   })
 
-  t.test('toolgate selftest in transparent mode: every path blocked', async (t) => {
+  t.test('toolgate selftest in transparent mode: every path blocked, exit 0', async (t) => {
     const before = { canary: canarySeen.length, raw: rawSeen.length, udp: udpSeen.length, doh: dohSeen.length }
     const r = await timed('selftest (transparent)', () => inPod(agent, 'agent', ['/usr/local/bin/node', '/app/bin/toolgate.js', 'selftest', '--json',
       '--canary', `${NODE_IP}:${PORTS.canary}`, '--canary-v6', `[${NODE_IP6}]:${PORTS.canary}`, '--udp', `${NODE_IP}:443`,
-      '--raw', `${NODE_IP}:${PORTS.raw}`, '--doh', `https://${NODE_IP}/dns-query`, '--control', 'http://127.0.0.1:15000/v1/tasks', '--timeout', '3000']))
+      '--raw', `${NODE_IP}:${PORTS.raw}`, '--doh', `https://${NODE_IP}/dns-query`, '--control', 'http://127.0.0.1:15004/v1/tasks', '--timeout', '3000']))
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { probe?: string; verdict?: string; detail?: string })
     const v = Object.fromEntries(lines.filter((l) => l.probe).map((l) => [l.probe, l.verdict]))
     t.comment(r.stdout)
@@ -376,10 +376,11 @@ console.log(JSON.stringify({ token: fs.existsSync('/var/run/secrets/kubernetes.i
     t.equal(byName.code, 0)
     t.equal(dohSeen.length, before.doh, 'the resolver heard nothing')
     // The control API verdict against the truth: an unauthenticated task request from the agent.
-    const truth = await nodeIn(agent, `fetch('http://127.0.0.1:15000/v1/tasks', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }).then((r) => console.log(r.status), (e) => console.log('error'))`)
+    const truth = await nodeIn(agent, `fetch('http://127.0.0.1:15004/v1/tasks', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }).then((r) => console.log(r.status), (e) => console.log('error'))`)
     const status = truth.stdout.trim()
     t.equal(v['control-api'], ['401', '403', '404', '405', 'error'].includes(status) ? 'blocked' : 'open', `control-api verdict matches what an unauthenticated caller gets (${status})`)
-    t.equal(r.code, v['control-api'] === 'open' ? 1 : 0, 'exit code follows the verdicts')
+    t.equal(v['control-api'], 'blocked', 'the control listener refuses an unauthenticated caller')
+    t.equal(r.code, 0, 'selftest exits 0: every path out is blocked')
   })
 
   t.test('proxy mode: selftest reports the open paths honestly', async (t) => {

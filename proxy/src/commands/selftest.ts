@@ -22,7 +22,7 @@ probes (the defaults are public endpoints; in tests, point them at your own cana
       --udp ADDR:PORT        QUIC-shaped datagram (default 1.1.1.1:443)
       --raw ADDR:PORT        TCP to an IP address on a non-HTTP port (default 1.1.1.1:853)
       --control URL          the control (task) API, called without credentials
-                             (default http://127.0.0.1:15000/v1/tasks)
+                             (default http://127.0.0.1:15004/v1/tasks)
       --doh URL              a DNS-over-HTTPS endpoint (default https://1.1.1.1/dns-query)
       --doh-address ADDR     connect to ADDR instead of resolving the DoH host
       --skip NAME,...        leave out probes (ipv4, ipv6, udp-443, raw-ip, control-api, doh)
@@ -112,7 +112,7 @@ export function parseSelftestArgs(argv: string[]): SelftestPlan {
     canaryV6: parseHostPort(values['canary-v6'] ?? '[2606:4700:4700::1111]:80', 80, '--canary-v6'),
     udp,
     raw,
-    control: parseUrl(values.control ?? 'http://127.0.0.1:15000/v1/tasks', '--control'),
+    control: parseUrl(values.control ?? 'http://127.0.0.1:15004/v1/tasks', '--control'),
     doh: parseUrl(values.doh ?? 'https://1.1.1.1/dns-query', '--doh'),
     dohAddress,
     skip,
