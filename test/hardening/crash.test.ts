@@ -77,7 +77,7 @@ t.teardown(async () => {
 })
 
 t.test('upgrade offer then reset, on every listener, protocol and path: the process keeps serving', async (t) => {
-  const listeners = [{ name: 'proxy', port: gate.proxyPort, prefix: '/t/ws' }, { name: 'transparent', port: gate.transparentHttpPort!, prefix: '' }, { name: 'admin', port: gate.adminPort, prefix: '' }]
+  const listeners = [{ name: 'proxy', port: gate.proxyPort, prefix: '/t/ws' }, { name: 'transparent', port: gate.transparentHttpPort!, prefix: '' }, { name: 'admin', port: gate.adminPort, prefix: '' }, ...(gate.controlPort !== null ? [{ name: 'control', port: gate.controlPort, prefix: '' }] : [])]
   const upstreamPort = (upstream.address() as AddressInfo).port
   for (const l of listeners) {
     for (const protocol of ['websocket', 'h2c'] as const) {

@@ -15,6 +15,8 @@ export interface ToolgateProcess {
   child: ChildProcess
   proxyPort: number
   adminPort: number
+  /** The control listener (tasks, approvals), when the build has one. */
+  controlPort: number | null
   transparentHttpPort: number | null
   stderr: () => string
   /** Resident set size in KiB, from /proc/<pid>/status. */
@@ -54,6 +56,7 @@ export async function spawnToolgate(yaml: string, opts: { env?: Record<string, s
     child,
     proxyPort: port(listening['proxy'])!,
     adminPort: port(listening['admin'])!,
+    controlPort: port(listening['control']),
     transparentHttpPort: port(listening['transparent_http']),
     stderr: () => err,
     rssKiB: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? NaN),
