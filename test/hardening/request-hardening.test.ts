@@ -66,6 +66,12 @@ tools:
     deny:
       - { path: "/admin/**" }
       - { path: "/items/{id}", methods: [DELETE] }
+  - name: rep
+    mode: report
+    match: { scheme: http, host: localhost, port: ${port} }
+    allow_addresses: [127.0.0.1/32]
+    deny:
+      - { path: "/admin/**" }
   - name: local
     match: { scheme: http, host: localhost, port: 80 }
     allow_addresses: [127.0.0.1/32]
@@ -129,6 +135,15 @@ t.test('override hints are removed: the upstream routes on what was decided', as
   }
   const rec = gate.records.at(-1) as Record<string, any>
   t.equal(rec.query, 'keep=_', 'the record shows the query that was forwarded')
+})
+
+t.test('report mode does not let an ambiguous path through: it is a parse refusal', async (t) => {
+  const port = Number(new URL(gate.proxyUrl).port)
+  const before = received.length
+  const res = await rawRequest(port, `GET /t/rep/public/%252e%252e/admin/x HTTP/1.1\r\nHost: x\r\n\r\n`)
+  t.equal(res.status, 400)
+  t.match(res.body, /ambiguous path/)
+  t.equal(received.length, before, 'not forwarded')
 })
 
 t.test('TRACE is refused on a tool without a route naming it', async (t) => {

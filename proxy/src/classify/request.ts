@@ -7,6 +7,7 @@ import type { Access, Classification, MatchedRoute, Scheme, Target, ToolCall, Vi
 import type { Allowlist, CompiledTool, RouteMatch } from './allowlist.ts'
 import { canonicalHost, defaultPort, formatAuthority, normalisePath, quote } from './target.ts'
 import { parseHeaders, policyHeaders, upstreamHeaders, TOKEN, type ParsedHeaders } from './headers.ts'
+import { lenientSegments } from './path-canonical.ts'
 import { DEFAULT_HINTS, withoutOverrideHeaders, withoutOverrideParams, type OverrideHints } from '../forward/override-hints.ts'
 import { parseAbsoluteTarget, parseAuthority, parseAuthorityTarget, parseOriginTarget, type Authority } from './request-target.ts'
 
@@ -208,6 +209,10 @@ export function classify(raw: RawRequest, opts: ClassifyOptions): Classified {
   const resolved = resolve(raw, h, opts.allowlist)
   if (!resolved.ok) return refuse(resolved)
   const { via } = resolved
+  // A path that lenient servers read as a different path (double-encoded separators or dot
+  // segments) is refused here, as a parse refusal, so that not even report mode lets it through.
+  const lenient = lenientSegments(resolved.target.path)
+  if (!lenient.ok) return refuse(bad(`ambiguous path: ${lenient.reason}`), { target: resolved.target })
   // Override hints never reach the upstream (and so are not what the call is decided and recorded as).
   const hints = opts.overrideHints ?? DEFAULT_HINTS
   const target = { ...resolved.target, query: withoutOverrideParams(resolved.target.query, hints) }
