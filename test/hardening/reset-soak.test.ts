@@ -144,8 +144,10 @@ async function settledRss(): Promise<number> {
 t.test('10,000 resets of every kind: still serving, RSS back within 10 MiB', async (t) => {
   // Warm-up with the same mix, long enough for V8's heap to reach its working size: code
   // compiled, the interception CA and leaf minted, pools made.
-  await soak(3000, 16)
-  await sleep(6000) // idle_ms (5 s) passes, so warm-up leftovers are closed
+  await soak(5000, 16)
+  // idle_ms (5 s) passes, so warm-up leftovers are closed, and V8's memory reducer (which acts
+  // after several seconds of idleness) has run: the same wait as after the soak.
+  await sleep(12_000)
   const baseline = await settledRss()
   const started = Date.now()
   // RSS after each fifth of the run: a leak shows as a line, a working set as a plateau.
@@ -160,7 +162,7 @@ t.test('10,000 resets of every kind: still serving, RSS back within 10 MiB', asy
   t.equal(Object.values(done).reduce((a, b) => a + b, 0), 10_000)
   const res = await rawRequest(gate.proxyPort, 'GET /t/ws/plain HTTP/1.1\r\nHost: x\r\n\r\n')
   t.equal(res.status, 200, 'and still serves')
-  await sleep(6000) // every half-open upgraded or tunnelled connection has hit idle_ms
+  await sleep(12_000) // every half-open upgraded or tunnelled connection has hit idle_ms; the memory reducer has run
   const after = await settledRss()
   const grew = (after - baseline) / 1024
   t.comment(JSON.stringify({ seconds, baseline_mib: Math.round(baseline / 102.4) / 10, after_mib: Math.round(after / 102.4) / 10, grew_mib: Math.round(grew * 10) / 10, series_mib: series, by_kind: done }))

@@ -57,6 +57,8 @@ export function forwardUpgrade(input: UpgradeInput): Promise<{ ok: true } | { ok
       idleBound(upstream, idle)
       socket.once('close', () => upstream.destroy())
       upstream.once('close', () => socket.destroy())
+      // The client may have gone before the upstream answered: its 'close' has already fired.
+      if (socket.destroyed) upstream.destroy()
       done({ ok: true })
     })
     proxy.once('close', () => { agent.destroy(); proxy.close() })
