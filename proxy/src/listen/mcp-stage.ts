@@ -1,18 +1,24 @@
-// The MCP part of the pipeline, for tools with `mcp`: a POST to the MCP endpoint is buffered
-// (bounded by limits.max_inspected_body_bytes), parsed once, and every JSON-RPC message in it is
-// decided on its own (tools/call: the name rules, then the policy with name and arguments);
-// the SAME bytes are forwarded only when every message passes. Denials are answered as
-// JSON-RPC, so the agent sees a tool error it can reason about. tools/list results coming back
-// are filtered by the name rules (list time: names only; every call is decided again).
+// The MCP part of the pipeline, for tools with `mcp`. First the endpoint gate: every request a
+// lenient router could send to the MCP handler is either inspected as MCP or refused
+// (classify/mcp/endpoint.ts). A POST to the endpoint is buffered (bounded by
+// limits.max_inspected_body_bytes), parsed once, checked against limits.max_batch_messages, and
+// every JSON-RPC message in it is decided on its own within limits.mcp_evaluation_budget_ms
+// (tools/call: the name rules, then the policy with name and arguments); the SAME bytes are
+// forwarded only when every message passes, and the request gets ONE record listing each
+// message's outcome. Denials are answered as JSON-RPC, so the agent sees a tool error it can
+// reason about. tools/list results coming back are filtered by the name rules (list time: names
+// only; every call is decided again).
 
 import type { IncomingMessage } from 'node:http'
 import type { Transform } from 'node:stream'
-import { randomUUID } from 'node:crypto'
 import { parseMcpBody, type McpMessage, type McpParse } from '../classify/mcp/parse.ts'
 import { mcpToolAccess, mcpToolAllowed, type CompiledMcpRules } from '../classify/mcp/rules.ts'
 import { jsonRpcBatchDenial, jsonRpcDenial, jsonRpcRefusal, type JsonRpcReply } from '../classify/mcp/respond.ts'
 import { createToolsListFilter } from '../classify/mcp/filter.ts'
 import type { ToolCall } from '../classify/toolcall.ts'
+import type { CompiledTool } from '../classify/allowlist.ts'
+import { endpointMethod, endpointRelation, requestHasBody } from '../classify/mcp/endpoint.ts'
+import { DENIED_CODE, jsonRpcError } from '../classify/mcp/respond.ts'
 import type { AllowlistVerdict } from '../decide/decide.ts'
 import type { Decision } from '../decide/decision.ts'
 
@@ -39,11 +45,10 @@ export function parseMcpRequest(body: Buffer | null, contentType: string | undef
 }
 
 /** The ToolCall of one message: the request's call with the JSON-RPC view and access class set. */
-export function messageCall(base: ToolCall, message: McpMessage, index: number, rules: CompiledMcpRules): ToolCall {
+export function messageCall(base: ToolCall, message: McpMessage, rules: CompiledMcpRules): ToolCall {
   const isToolCall = message.call.method === 'tools/call' && message.call.toolName !== null
   return {
     ...base,
-    id: index === 0 ? base.id : randomUUID(),
     mcp: message.call,
     // Listing, initialising and notifications read; tools/call has the access its rules give it.
     access: isToolCall ? mcpToolAccess(rules, message.call.toolName!) : 'read',
@@ -100,4 +105,76 @@ export function withoutAgentCredentials(headers: [string, string][]): [string, s
     const n = name.toLowerCase()
     return n !== 'authorization' && n !== 'cookie'
   })
+}
+
+export type EndpointGate =
+  | { kind: 'outside' }
+  | { kind: 'refuse'; reply: JsonRpcReply; reason: string }
+  | { kind: 'messages' }
+  | { kind: 'stream' }
+
+/**
+ * Where a request to an MCP tool stands: outside the endpoint family (the tool's routes decide;
+ * a tool without routes allows nothing but its endpoint), a POST of messages, a bodiless GET or
+ * DELETE (decided as a read, its answer filtered), or refused.
+ */
+export function mcpEndpointGate(rules: CompiledMcpRules, tool: CompiledTool, call: ToolCall, req: IncomingMessage, upgrade: boolean): EndpointGate {
+  const relation = endpointRelation(call.target.path, rules.path)
+  if (relation === 'other') {
+    if (tool.routes !== null) return { kind: 'outside' }
+    const reason = `tool ${tool.name} is an MCP server without routes: only its endpoint ${rules.path} is allowed`
+    return { kind: 'refuse', reason, reply: jsonRpcError(403, DENIED_CODE, reason, call.id) }
+  }
+  if (relation === 'variant') {
+    const reason = `path ${JSON.stringify(call.target.path.slice(0, 200))} is a variant of the MCP endpoint ${rules.path} (case, trailing "/", ";" parameters or a sub-path): send MCP to the endpoint itself`
+    return { kind: 'refuse', reason, reply: jsonRpcError(400, -32600, reason, call.id) }
+  }
+  const verdict = endpointMethod(req.method ?? '', requestHasBody(req.headers), upgrade)
+  if (!verdict.ok) {
+    const headers: Record<string, string> = verdict.status === 405 ? { allow: 'POST, GET, DELETE' } : {}
+    return { kind: 'refuse', reason: verdict.reason, reply: jsonRpcError(verdict.status, -32600, verdict.reason, call.id, null, headers) }
+  }
+  return verdict.kind === 'messages' ? { kind: 'messages' } : { kind: 'stream' }
+}
+
+/** A batch larger than limits.max_batch_messages is refused before any message is decided. */
+export function batchTooLarge(parsed: Extract<McpParse, { ok: true }>, max: number, decisionId: string): JsonRpcReply | null {
+  if (parsed.messages.length <= max) return null
+  return jsonRpcError(413, -32600, `${parsed.messages.length} messages in one request; at most ${max} (limits.max_batch_messages)`, decisionId)
+}
+
+/**
+ * Decides every message within a time budget: once the budget is spent, the remaining messages
+ * are not evaluated but denied (fail closed), so one request cannot hold the main thread for
+ * thousands of policy evaluations.
+ */
+export function decideWithinBudget(messages: readonly McpMessage[], budgetMs: number, decideOne: (m: McpMessage, i: number) => MessageDecision, denyOne: (m: McpMessage, i: number, reason: string) => MessageDecision): MessageDecision[] {
+  const started = process.hrtime.bigint()
+  const budgetNs = BigInt(budgetMs) * 1_000_000n
+  return messages.map((m, i) => {
+    if (i > 0 && process.hrtime.bigint() - started > budgetNs) return denyOne(m, i, `not decided: the request used up its evaluation budget of ${budgetMs} ms (limits.mcp_evaluation_budget_ms)`)
+    return decideOne(m, i)
+  })
+}
+
+/** Per-message outcomes for the request's one record (names and decisions, never arguments). */
+export function messageOutcomes(decisions: readonly MessageDecision[]): Record<string, unknown>[] {
+  return decisions.map((d, index) => ({
+    index,
+    id: d.call.mcp?.id ?? null,
+    method: d.call.mcp?.method ?? null,
+    tool: d.call.mcp?.toolName ?? null,
+    access: d.call.access,
+    decision: d.decision.allow ? 'allow' : d.decision.pass ? 'would_deny' : 'deny',
+    reasons: d.decision.reasons,
+  }))
+}
+
+/** The request's decision: the first denied message's, else the first message's with allow = all allowed. */
+export function requestDecision(decisions: readonly MessageDecision[]): MessageDecision {
+  const denied = decisions.find((d) => !d.decision.pass)
+  if (denied !== undefined) return denied
+  const first = decisions[0]!
+  const approval = decisions.find((d) => d.decision.approval !== null)?.decision.approval ?? null
+  return { call: first.call, decision: { ...first.decision, allow: decisions.every((d) => d.decision.allow), approval } }
 }

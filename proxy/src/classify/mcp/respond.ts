@@ -78,3 +78,14 @@ function reply(status: number, message: unknown): JsonRpcReply {
   const body = JSON.stringify(message)
   return { status, headers: { ...HEADERS, 'content-length': String(Buffer.byteLength(body)) }, body }
 }
+
+/**
+ * A request toolgate refuses before any message in it is decided (an endpoint variant, a method
+ * that carries no MCP messages, too many messages, headers that disagree with the body): one
+ * JSON-RPC error with id null (or the message's id when there is one), the status the
+ * situation calls for, and the decision id.
+ */
+export function jsonRpcError(status: number, code: number, reason: string, decisionId: string, id: string | number | null = null, headers: Record<string, string> = {}): JsonRpcReply {
+  const r = reply(status, { jsonrpc: '2.0', id, error: { code, message: `refused by toolgate: ${reason}`, data: { decision_id: decisionId } } })
+  return { ...r, headers: { ...r.headers, ...headers } }
+}

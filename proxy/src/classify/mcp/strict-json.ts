@@ -1,13 +1,15 @@
 // Strict JSON for bodies toolgate decides on. Two parsers that disagree about a body let an agent
 // show the policy one request and the server another, so anything parsers are known to disagree
 // about is refused here instead of being resolved one way: invalid UTF-8, a byte order mark,
-// duplicate object keys (compared after unescaping, so "a" and "\u0061" collide), raw control
+// duplicate object keys (compared after unescaping, so "a" and "\u0061" collide) and keys that
+// collide under case folding or carry NUL/control/format characters (keys.ts), raw control
 // characters inside strings, integers too large to survive an IEEE-754 double, numbers that
 // overflow to Infinity, and nesting deeper than a fixed bound (also bounds recursion here).
 // The AST comes from @humanwhocodes/momoa, which keeps duplicate members instead of merging them.
 
 import { parse as parseAst } from '@humanwhocodes/momoa'
 import type { ValueNode, ObjectNode } from '@humanwhocodes/momoa'
+import { objectKeysProblem } from './keys.ts'
 
 export type StrictJsonFailure = {
   ok: false
@@ -72,12 +74,10 @@ const INTEGER_LITERAL = /^-?(0|[1-9][0-9]*)$/
 function checkNode(node: ValueNode, text: string, at: string): string | null {
   switch (node.type) {
     case 'Object': {
-      const seen = new Set<string>()
+      const keys = objectKeysProblem(node.members.map((m) => memberName(m.name)))
+      if (keys !== null) return `${keys} at ${at}`
       for (const m of node.members) {
-        const name = memberName(m.name)
-        if (seen.has(name)) return `duplicate key ${JSON.stringify(name)} at ${at}`
-        seen.add(name)
-        const p = checkNode(m.value, text, `${at}.${name}`)
+        const p = checkNode(m.value, text, `${at}.${memberName(m.name)}`)
         if (p !== null) return p
       }
       return null
