@@ -39,9 +39,9 @@ export async function readBoundedBody(req: IncomingMessage, max: number): Promis
   return Buffer.concat(chunks)
 }
 
-export function parseMcpRequest(body: Buffer | null, contentType: string | undefined, max: number): McpParse {
+export function parseMcpRequest(body: Buffer | null, contentType: string | undefined, max: number, maxMessages: number): McpParse {
   // An oversized body is refused by the parser's own size check (413), with one code path.
-  return parseMcpBody(body ?? Buffer.alloc(max + 1), contentType, max)
+  return parseMcpBody(body ?? Buffer.alloc(max + 1), contentType, max, maxMessages)
 }
 
 /** The ToolCall of one message: the request's call with the JSON-RPC view and access class set. */

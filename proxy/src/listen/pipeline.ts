@@ -140,7 +140,7 @@ export class RequestPipeline {
     }
     const max = rt.config.limits.max_inspected_body_bytes
     const body = await readBoundedBody(req, max)
-    const parsed = parseMcpRequest(body, req.headers['content-type'], max)
+    const parsed = parseMcpRequest(body, req.headers['content-type'], max, rt.config.limits.max_batch_messages)
     if (!parsed.ok) return this.refuseMcp(req, res, rt, classified, refusalReply(parsed, call.id), parsed.reason, startedAt)
     const tooMany = batchTooLarge(parsed, rt.config.limits.max_batch_messages, call.id)
     if (tooMany !== null) return this.refuseMcp(req, res, rt, classified, tooMany, 'too many messages in one request', startedAt)

@@ -46,11 +46,11 @@ const ENVELOPE_KEYS = new Set(['jsonrpc', 'id', 'method', 'params', 'result', 'e
 const MAX_ID_CHARS = 256
 const INTEGER_LITERAL = /^-?(0|[1-9][0-9]*)$/
 
-export function parseMcpBody(body: Buffer, contentType: string | undefined, maxBytes: number): McpParse {
+export function parseMcpBody(body: Buffer, contentType: string | undefined, maxBytes: number, maxMessages = Infinity): McpParse {
   if (!isJsonContentType(contentType)) {
     return fail(`content type must be application/json, got ${contentType === undefined ? 'none' : JSON.stringify(contentType.slice(0, 100))}`, null, -32700, 415)
   }
-  const json = parseStrictJson(body, maxBytes)
+  const json = parseStrictJson(body, maxBytes, undefined, maxMessages)
   if (!json.ok) {
     const status = json.kind === 'too_large' ? 413 : 400
     return fail(json.reason, null, json.kind === 'ambiguous' ? -32600 : -32700, status)

@@ -24,7 +24,7 @@ export const MAX_JSON_DEPTH = 64
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** Parses and validates; the returned AST has already been checked for duplicate keys and numbers. */
-export function parseStrictJson(body: Uint8Array, maxBytes: number, maxDepth = MAX_JSON_DEPTH): StrictJson {
+export function parseStrictJson(body: Uint8Array, maxBytes: number, maxDepth = MAX_JSON_DEPTH, maxTopLevelElements = Infinity): StrictJson {
   if (body.length > maxBytes) return { ok: false, kind: 'too_large', reason: `body exceeds ${maxBytes} bytes` }
   if (body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) {
     return { ok: false, kind: 'ambiguous', reason: 'body starts with a byte order mark' }
@@ -35,7 +35,7 @@ export function parseStrictJson(body: Uint8Array, maxBytes: number, maxDepth = M
   } catch {
     return { ok: false, kind: 'encoding', reason: 'body is not valid UTF-8' }
   }
-  const scan = scanStructure(text, maxDepth)
+  const scan = scanStructure(text, maxDepth, maxTopLevelElements)
   if (scan !== null) return scan
   let root: ValueNode
   try {
@@ -48,10 +48,16 @@ export function parseStrictJson(body: Uint8Array, maxBytes: number, maxDepth = M
   return { ok: true, root, text }
 }
 
-/** One linear pass for what momoa tolerates or would recurse on: raw control chars in strings, depth. */
-function scanStructure(text: string, maxDepth: number): StrictJsonFailure | null {
+/**
+ * One linear pass for what momoa tolerates or would recurse on: raw control chars in strings,
+ * depth, and the element count of a top-level array (a batch too large to decide is refused
+ * here, before an AST of thousands of messages is built).
+ */
+function scanStructure(text: string, maxDepth: number, maxTopLevelElements: number): StrictJsonFailure | null {
   let depth = 0
   let inString = false
+  let topLevelCommas = 0
+  const rootIsArray = text.trimStart().startsWith('[')
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
     if (inString) {
@@ -64,6 +70,8 @@ function scanStructure(text: string, maxDepth: number): StrictJsonFailure | null
       if (++depth > maxDepth) return { ok: false, kind: 'too_large', reason: `JSON nesting deeper than ${maxDepth}` }
     } else if (c === 0x7d || c === 0x5d) {
       depth--
+    } else if (c === 0x2c && depth === 1 && rootIsArray && ++topLevelCommas >= maxTopLevelElements) {
+      return { ok: false, kind: 'too_large', reason: `more than ${maxTopLevelElements} messages in one request (limits.max_batch_messages)` }
     }
   }
   return null
