@@ -8,6 +8,8 @@ import { createToolsListFilter, McpFilterError, type ToolsListFilterOptions } fr
 const allowed = (name: string): boolean => name.startsWith('get_') || name === 'echo'
 const tools = (...names: string[]): unknown[] => names.map((name) => ({ name, description: `the ${name} tool`, inputSchema: { type: 'object' } }))
 const listResult = (id: string | number, ...names: string[]): string => JSON.stringify({ jsonrpc: '2.0', id, result: { tools: tools(...names), nextCursor: 'c2' } })
+/** A list result as toolgate rewrites it: fewer tools, and marked private (no cache may share this agent's view). */
+const filteredResult = (id: string | number, ...names: string[]): string => JSON.stringify({ jsonrpc: '2.0', id, result: { tools: tools(...names), nextCursor: 'c2', cacheScope: 'private' } })
 
 function filter(o: Partial<ToolsListFilterOptions> & { contentType: string }): Transform {
   return createToolsListFilter({ allowed, requestIds: new Set<string | number>([1]), maxBytes: 64 * 1024, ...o })
@@ -111,7 +113,7 @@ const expectedSse = [
   'id: ev-0\ndata:\n\n',
   'event: message\r\nid: ev-1\r\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}\r\n\r\n',
   `event: message\rid: ev-2\rdata: ${listResult(5, 'delete_repo')}\r\r`,
-  `event: message\nid: ev-3\ndata: ${listResult(1, 'get_issue')}\nretry: 1000\n\n`,
+  `event: message\nid: ev-3\ndata: ${filteredResult(1, 'get_issue')}\nretry: 1000\n\n`,
   'data: {"jsonrpc":"2.0","id":9,"result":{"content":[{"type":"text","text":"after"}]}}\n\n',
 ].join('')
 
@@ -133,7 +135,7 @@ t.test('SSE: byte-by-byte and 200 random chunkings give the same output', async 
   t.equal(same, 200, 'every chunking')
   // The same holds while the filter never goes passthrough ('any' rewrites every tools result).
   // (A rewritten data line always ends in LF; the event's other lines keep their own line ends.)
-  const anyExpected = expectedSse.replace(`data: ${listResult(5, 'delete_repo')}\r`, `data: ${JSON.stringify({ jsonrpc: '2.0', id: 5, result: { tools: [], nextCursor: 'c2' } })}\n`)
+  const anyExpected = expectedSse.replace(`data: ${listResult(5, 'delete_repo')}\r`, `data: ${JSON.stringify({ jsonrpc: '2.0', id: 5, result: { tools: [], nextCursor: 'c2', cacheScope: 'private' } })}\n`)
   for (let seed = 1000; seed < 1050; seed++) {
     const out = await run(filter({ contentType: 'text/event-stream', requestIds: 'any' }), chunkings(whole, seed))
     t.equal(out.toString(), anyExpected, `any, seed ${seed}`)
@@ -142,12 +144,12 @@ t.test('SSE: byte-by-byte and 200 random chunkings give the same output', async 
 
 t.test('SSE: a BOM at the start of the stream does not hide a data field', async (t) => {
   const out = await run(filter({ contentType: 'text/event-stream' }), [Buffer.from(`\ufeffdata: ${listResult(1, 'delete_repo', 'echo')}\n\n`)])
-  t.equal(out.toString(), `\ufeffdata: ${listResult(1, 'echo')}\n\n`)
+  t.equal(out.toString(), `\ufeffdata: ${filteredResult(1, 'echo')}\n\n`)
 })
 
 t.test('SSE: an unterminated last event is still filtered', async (t) => {
   const out = await run(filter({ contentType: 'text/event-stream' }), [Buffer.from(`id: 1\ndata: ${listResult(1, 'delete_repo', 'echo')}`)])
-  t.equal(out.toString(), `id: 1\ndata: ${listResult(1, 'echo')}\n`)
+  t.equal(out.toString(), `id: 1\ndata: ${filteredResult(1, 'echo')}\n`)
 })
 
 t.test('SSE: events are emitted as they complete, not at the end (large stream, bounded memory)', async (t) => {

@@ -15,6 +15,7 @@ import { parseMcpBody, type McpMessage, type McpParse } from '../classify/mcp/pa
 import { mcpToolAccess, mcpToolAllowed, type CompiledMcpRules } from '../classify/mcp/rules.ts'
 import { jsonRpcBatchDenial, jsonRpcDenial, jsonRpcRefusal, type JsonRpcReply } from '../classify/mcp/respond.ts'
 import { createToolsListFilter } from '../classify/mcp/filter.ts'
+import type { McpToolBook } from '../classify/mcp/pins.ts'
 import type { ToolCall } from '../classify/toolcall.ts'
 import type { CompiledTool } from '../classify/allowlist.ts'
 import { endpointMethod, endpointRelation, requestHasBody } from '../classify/mcp/endpoint.ts'
@@ -55,47 +56,75 @@ export function messageCall(base: ToolCall, message: McpMessage, rules: Compiled
   }
 }
 
-/** Allowlist verdict of one message: tools/call names must pass the tool's allow/deny globs. */
-export function messageVerdict(message: McpMessage, rules: CompiledMcpRules): AllowlistVerdict {
+/**
+ * Allowlist verdict of one message: tools/call names must pass the tool's allow/deny globs, and a
+ * tool whose definition changed since it was pinned is refused (pin.on_change: refuse).
+ */
+export function messageVerdict(message: McpMessage, rules: CompiledMcpRules, pinChanged: (toolName: string) => string[] | null = () => null): AllowlistVerdict {
   if (message.call.method !== 'tools/call' || message.call.toolName === null) return { kind: 'allowed' }
   const verdict = mcpToolAllowed(rules, message.call.toolName)
-  return verdict.allowed ? { kind: 'allowed' } : { kind: 'denied', reason: verdict.reason }
+  if (!verdict.allowed) return { kind: 'denied', reason: verdict.reason }
+  const changed = rules.pin.onChange === 'off' ? null : pinChanged(message.call.toolName)
+  if (changed !== null && rules.pin.onChange === 'refuse') {
+    return { kind: 'denied', reason: `the definition of MCP tool ${JSON.stringify(message.call.toolName.slice(0, 80))} changed since it was pinned (${changed.join(', ')}): refused until its new digest is declared in mcp.pin.definitions` }
+  }
+  return { kind: 'allowed' }
 }
 
 /** The JSON-RPC answer when the POST cannot be forwarded, or null when every message passed. */
-export function mcpDenial(parsed: Extract<McpParse, { ok: true }>, decisions: MessageDecision[], rules: CompiledMcpRules): JsonRpcReply | null {
+export function mcpDenial(parsed: Extract<McpParse, { ok: true }>, decisions: MessageDecision[], rules: CompiledMcpRules, modern = false): JsonRpcReply | null {
   const decisionId = decisions[0]!.call.id
   const refuseBatch = parsed.batch && rules.batches === 'refuse'
   if (!refuseBatch && decisions.every((d) => d.decision.pass)) return null
   const reasonOf = (d: MessageDecision): string => (d.decision.pass ? 'another message in this batch was denied' : d.decision.reasons.join('; '))
   if (!parsed.batch) {
     const d = decisions[0]!
-    return jsonRpcDenial(d.call.mcp?.id ?? null, reasonOf(d), decisionId, d.call.mcp?.method)
+    return jsonRpcDenial(d.call.mcp?.id ?? null, reasonOf(d), decisionId, d.call.mcp?.method, modern)
   }
   return jsonRpcBatchDenial(parsed.messages.map((m, i) => ({
     id: m.kind === 'request' ? m.call.id : null,
     method: m.call.method,
     message: refuseBatch ? 'batches are refused for this tool' : reasonOf(decisions[i]!),
-  })), decisionId)
+  })), decisionId, modern)
 }
 
 export function refusalReply(parsed: Extract<McpParse, { ok: false }>, decisionId: string): JsonRpcReply {
   return jsonRpcRefusal(parsed, decisionId)
 }
 
-/** Ids of the tools/list requests in a POST: their results are filtered on the way back. */
+/** Methods whose results list tools: tools/list, and server/discover of 2026-07-28 when it carries tools. */
+const LISTING_METHODS = new Set(['tools/list', 'server/discover'])
+
+/** Ids of the listing requests in a POST: their results are filtered on the way back. */
 export function toolsListIds(parsed: Extract<McpParse, { ok: true }>): Set<string | number> {
   const ids = new Set<string | number>()
-  for (const m of parsed.messages) if (m.kind === 'request' && m.call.method === 'tools/list' && m.call.id !== null) ids.add(m.call.id)
+  for (const m of parsed.messages) if (m.kind === 'request' && LISTING_METHODS.has(m.call.method) && m.call.id !== null) ids.add(m.call.id)
   return ids
 }
 
-export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string | number> | 'any', maxBytes: number): (status: number, headers: Record<string, string | string[]>) => Transform | null {
+/** Pin bookkeeping for a list filter: the book, the toolgate tool, and where a change is reported. */
+export interface PinContext {
+  book: McpToolBook
+  tool: string
+  report: (observation: { name: string; digest: string; changed: string[]; action: 'learned' | 'hidden' | 'flagged' }) => void
+}
+
+export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string | number> | 'any', maxBytes: number, pins?: PinContext): (status: number, headers: Record<string, string | string[]>) => Transform | null {
   return (status, headers) => {
     if (status < 200 || status >= 300) return null
     if (requestIds !== 'any' && requestIds.size === 0) return null
     const contentType = String(headers['content-type'] ?? '')
-    return createToolsListFilter({ contentType, allowed: (name) => mcpToolAllowed(rules, name).allowed, requestIds, maxBytes })
+    const inspect = pins === undefined || rules.pin.onChange === 'off' ? undefined : (def: Record<string, unknown>): boolean => {
+      const name = String(def['name'])
+      const seen = pins.book.observe(pins.tool, def, rules.pin.declared.get(name))
+      // A first sight is recorded too: its digest is what an operator declares in mcp.pin.definitions.
+      if (seen.state === 'new') pins.report({ name, digest: seen.digest, changed: [], action: 'learned' })
+      if (seen.state !== 'changed') return true
+      const action = rules.pin.onChange === 'refuse' ? 'hidden' : 'flagged'
+      pins.report({ name, digest: seen.digest, changed: seen.changed, action })
+      return action === 'flagged'
+    }
+    return createToolsListFilter({ contentType, allowed: (name) => mcpToolAllowed(rules, name).allowed, requestIds, maxBytes, ...(inspect ? { inspect } : {}) })
   }
 }
 
@@ -155,6 +184,41 @@ export function decideWithinBudget(messages: readonly McpMessage[], budgetMs: nu
     if (i > 0 && process.hrtime.bigint() - started > budgetNs) return denyOne(m, i, `not decided: the request used up its evaluation budget of ${budgetMs} ms (limits.mcp_evaluation_budget_ms)`)
     return decideOne(m, i)
   })
+}
+
+/** Fields of an MCP request's record: per-message outcomes of a batch, tools called despite a changed pin (on_change: flag). */
+export function mcpRecordFields(parsed: Extract<McpParse, { ok: true }>, decisions: readonly MessageDecision[], rules: CompiledMcpRules, pinChanged: (name: string) => string[] | null): Record<string, unknown> | undefined {
+  const out: Record<string, unknown> = {}
+  if (parsed.batch) out['mcp_messages'] = messageOutcomes(decisions)
+  if (rules.pin.onChange === 'flag') {
+    const flagged = parsed.messages.flatMap((m) => {
+      const changed = m.call.method === 'tools/call' && m.call.toolName !== null ? pinChanged(m.call.toolName) : null
+      return changed === null ? [] : [{ tool: m.call.toolName, changed }]
+    })
+    if (flagged.length > 0) out['mcp_pin_changed'] = flagged
+  }
+  return Object.keys(out).length > 0 ? out : undefined
+}
+
+/** Reports a changed tool definition seen in a listing as its own record (the listing's request is still recorded as usual). */
+export function pinReporter(book: McpToolBook, call: ToolCall, records: { write(r: Record<string, unknown>): void }): PinContext {
+  return {
+    book,
+    tool: call.tool ?? '',
+    report: (o) => records.write({
+      type: 'mcp_pin',
+      time: new Date().toISOString(),
+      decision_id: call.id,
+      tool: call.tool,
+      mcp_tool: o.name,
+      digest: o.digest,
+      changed: o.changed,
+      action: o.action,
+      reason: o.action === 'learned'
+        ? `pinned the definition of ${JSON.stringify(o.name.slice(0, 80))} as first listed`
+        : `the server changed the definition of ${JSON.stringify(o.name.slice(0, 80))} (${o.changed.join(', ')}) after it was pinned`,
+    }),
+  }
 }
 
 /** Per-message outcomes for the request's one record (names and decisions, never arguments). */

@@ -16,9 +16,13 @@ import type { PolicyInput } from '../decide/policy-input.ts'
 import type { CredentialRecord } from '../credential/credential.ts'
 import { forward, writeJsonError, type ForwardInput, type ForwardResult, type UpstreamRequest } from '../forward/forward.ts'
 import type { CompiledMcpRules } from '../classify/mcp/rules.ts'
-import { batchTooLarge, decideWithinBudget, mcpDenial, mcpEndpointGate, messageCall, messageOutcomes, messageVerdict, parseMcpRequest, readBoundedBody, refusalReply, requestDecision, toolsListFilter, toolsListIds, withoutAgentCredentials, type MessageDecision } from './mcp-stage.ts'
+import { batchTooLarge, decideWithinBudget, mcpDenial, mcpEndpointGate, mcpRecordFields, messageCall, messageVerdict, parseMcpRequest, readBoundedBody, refusalReply, requestDecision, toolsListFilter, toolsListIds, withoutAgentCredentials, type MessageDecision } from './mcp-stage.ts'
 import type { JsonRpcReply } from '../classify/mcp/respond.ts'
 import type { McpMessage } from '../classify/mcp/parse.ts'
+import { McpToolBook } from '../classify/mcp/pins.ts'
+import { checkMcpHeaders, HEADER_MISMATCH, readMcpHeaders } from '../classify/mcp/http-headers.ts'
+import { jsonRpcError } from '../classify/mcp/respond.ts'
+import { pinReporter } from './mcp-stage.ts'
 import { forwardUpgrade } from '../forward/upgrade.ts'
 import { decisionLabel, decisionRecord, parseRefusalRecord } from '../record/decision-record.ts'
 import type { RecordSink } from '../record/records.ts'
@@ -55,6 +59,8 @@ export function allowlistVerdict(tool: CompiledTool | null, match: RouteMatch | 
 
 export class RequestPipeline {
   private readonly deps: PipelineDeps
+  /** Pinned MCP tool definitions, kept across config reloads (classify/mcp/pins.ts). */
+  private readonly mcpBook = new McpToolBook()
 
   constructor(deps: PipelineDeps) {
     this.deps = deps
@@ -113,7 +119,7 @@ export class RequestPipeline {
     }
     if (!decision.pass) return this.finish(req, res, rt, { call, decision, credential: null, status: decision.status, failure: null, startedAt })
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
-    const responseTransform = gate.kind === 'stream' ? toolsListFilter(mcp!, 'any', rt.config.limits.max_inspected_body_bytes) : undefined
+    const responseTransform = gate.kind === 'stream' ? toolsListFilter(mcp!, 'any', rt.config.limits.max_inspected_body_bytes, pinReporter(this.mcpBook, call, this.deps.records)) : undefined
     return this.proceed(req, res, ctx, rt, { call, tool, upstream, decision, body: hasBody ? req : null, startedAt, ...(responseTransform ? { responseTransform } : {}) })
   }
 
@@ -144,9 +150,13 @@ export class RequestPipeline {
     if (!parsed.ok) return this.refuseMcp(req, res, rt, classified, refusalReply(parsed, call.id), parsed.reason, startedAt)
     const tooMany = batchTooLarge(parsed, rt.config.limits.max_batch_messages, call.id)
     if (tooMany !== null) return this.refuseMcp(req, res, rt, classified, tooMany, 'too many messages in one request', startedAt)
+    // MCP 2026-07-28: Mcp-Method / Mcp-Name / Mcp-Param-* must say what the body says.
+    const headers = checkMcpHeaders(readMcpHeaders(req.rawHeaders), parsed.messages, parsed.batch, (name) => this.mcpBook.headers(tool!.name, name))
+    if (!headers.ok) return this.refuseMcp(req, res, rt, classified, jsonRpcError(400, HEADER_MISMATCH, headers.reason, call.id, headers.id), headers.reason, startedAt)
+    const pinChanged = (name: string): string[] | null => this.mcpBook.changed(tool!.name, name)
     const decideOne = (message: McpMessage, reasonIfDenied?: string): MessageDecision => {
       const mcall = messageCall(call, message, mcp)
-      const verdict = reasonIfDenied !== undefined ? { kind: 'denied' as const, reason: reasonIfDenied } : messageVerdict(message, mcp)
+      const verdict = reasonIfDenied !== undefined ? { kind: 'denied' as const, reason: reasonIfDenied } : messageVerdict(message, mcp, pinChanged)
       const decision = this.routeChecks(mcall, tool, this.decideCall(mcall, tool, routeMatch, rt, verdict))
       this.deps.metrics.decisionSeconds.observe({ decision: decisionLabel(decision) }, decision.decideSeconds)
       return { call: mcall, decision }
@@ -154,15 +164,15 @@ export class RequestPipeline {
     const decisions = decideWithinBudget(parsed.messages, rt.config.limits.mcp_evaluation_budget_ms, (m) => decideOne(m), (m, _i, reason) => decideOne(m, reason))
     // One record per request: the request's decision, with each message's outcome in it.
     const chosen = requestDecision(decisions)
-    const extra = parsed.batch ? { mcp_messages: messageOutcomes(decisions) } : undefined
-    const denial = mcpDenial(parsed, decisions, mcp)
+    const extra = mcpRecordFields(parsed, decisions, mcp, pinChanged)
+    const denial = mcpDenial(parsed, decisions, mcp, headers.modern)
     if (denial !== null) {
       res.writeHead(denial.status, denial.headers)
       res.end(denial.body)
       const failure = chosen.decision.pass ? { kind: 'batch_refused', reason: 'not forwarded: batches are refused for this tool' } : null
       return this.finish(req, res, rt, { call: chosen.call, decision: chosen.decision, credential: null, status: denial.status, failure, startedAt, ...(extra ? { extra } : {}) })
     }
-    const responseTransform = toolsListFilter(mcp, toolsListIds(parsed), max)
+    const responseTransform = toolsListFilter(mcp, toolsListIds(parsed), max, pinReporter(this.mcpBook, call, this.deps.records))
     return this.proceed(req, res, ctx, rt, { call: chosen.call, tool, upstream: { ...upstream, headers: withoutAgentCredentials(upstream.headers) }, decision: chosen.decision, body: body!, startedAt, responseTransform, ...(extra ? { extra } : {}) })
   }
 

@@ -33,6 +33,8 @@ export interface ToolsListFilterOptions {
   maxBytes: number
   /** Told what was hidden, for the record (names only). */
   onFiltered?: (info: { id: string | number; removed: string[]; kept: number }) => void
+  /** Second look at a tool whose name is allowed (definition pinning): false hides it. */
+  inspect?: (tool: Record<string, unknown>) => boolean
   /** Told when an SSE event was dropped (and why), for the record. */
   onDropped?: (reason: string) => void
 }
@@ -193,13 +195,14 @@ function rewriteOne(msg: unknown, opts: ToolsListFilterOptions, pending: Set<str
   const removed: string[] = []
   const kept = (result['tools'] as unknown[]).filter((tool) => {
     const name = isObject(tool) ? tool['name'] : undefined
-    const ok = typeof name === 'string' && nameProblem(name) === null && opts.allowed(name)
+    const ok = typeof name === 'string' && nameProblem(name) === null && opts.allowed(name) && (opts.inspect?.(tool as Record<string, unknown>) ?? true)
     if (!ok) removed.push(typeof name === 'string' ? name : '(unnamed)')
     return ok
   })
   opts.onFiltered?.({ id, removed, kept: kept.length })
   if (removed.length === 0) return msg
-  return { ...msg, result: { ...result, tools: kept } }
+  // The filtered list is this agent's view, not the server's: no cache may share it (2026-07-28 cacheScope).
+  return { ...msg, result: { ...result, tools: kept, cacheScope: 'private' } }
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

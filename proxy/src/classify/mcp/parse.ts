@@ -23,7 +23,17 @@ export interface McpMessage {
   kind: 'request' | 'notification' | 'response'
   /** For responses, method is '' and toolName/arguments are null. */
   call: McpCall
+  /** The body value the 2026-07-28 Mcp-Name header mirrors (params.name or params.uri, see NAME_PARAM), or null. */
+  nameParam: string | null
+  /** params._meta["io.modelcontextprotocol/protocolVersion"] (2026-07-28 stateless requests), or null. */
+  metaVersion: string | null
+  /** params.taskId of a tasks/* request (the MCP tasks extension), or null. */
+  taskId: string | null
 }
+
+/** Methods whose params value is mirrored in the Mcp-Name header (MCP 2026-07-28, SEP-2243). */
+export const NAME_PARAM: Readonly<Record<string, string>> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' }
+export const PROTOCOL_VERSION_META_KEY = 'io.modelcontextprotocol/protocolVersion'
 
 /** JSON-RPC error code a refusal should carry: parse error, invalid request, invalid params. */
 export type McpRefusalCode = -32700 | -32600 | -32602
@@ -121,7 +131,20 @@ function parseMessage(node: ValueNode, text: string): ParsedMessage {
     const filled = readToolCall(paramsNode, call)
     if (filled !== null) return refuse(filled, -32602)
   }
-  return { ok: true, message: { kind: id === undefined ? 'notification' : 'request', call } }
+  const params = paramsNode?.type === 'Object' ? paramsNode : undefined
+  const str = (n: ValueNode | undefined): string | null => (n?.type === 'String' ? n.value : null)
+  const nameKey = NAME_PARAM[method.value]
+  const meta = params ? member(params, '_meta') : undefined
+  return {
+    ok: true,
+    message: {
+      kind: id === undefined ? 'notification' : 'request',
+      call,
+      nameParam: params && nameKey !== undefined ? str(member(params, nameKey)) : null,
+      metaVersion: meta?.type === 'Object' ? str(member(meta, PROTOCOL_VERSION_META_KEY)) : null,
+      taskId: params && method.value.startsWith('tasks/') ? str(member(params, 'taskId')) : null,
+    },
+  }
 }
 
 function parseResponse(
@@ -137,7 +160,7 @@ function parseResponse(
   if (!hasId) return refuse('a response needs an id')
   if (id === null && result !== undefined) return refuse('a result must carry a non-null id')
   if (error !== undefined && error.type !== 'Object') return refuse('error must be an object')
-  return { ok: true, message: { kind: 'response', call: { method: '', id, toolName: null, arguments: null } } }
+  return { ok: true, message: { kind: 'response', call: { method: '', id, toolName: null, arguments: null }, nameParam: null, metaVersion: null, taskId: null } }
 }
 
 function readId(node: ValueNode, text: string): { ok: true; value: string | number | null } | { ok: false; reason: string } {
