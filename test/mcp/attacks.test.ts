@@ -194,3 +194,40 @@ t.test('tool names outside the MCP rule are refused', async (t) => {
     t.match(r.json?.result?.content?.[0]?.text, /not an MCP tool name/)
   }
 })
+
+t.test('an argument key in another case than the schema property is refused once the tool is pinned', async (t) => {
+  // The Go SDK's own schema validation happens to refuse "Repo" here (its generated schemas say
+  // additionalProperties: false); a server whose schema allows other properties, or that unmarshals
+  // arguments into a struct without validating, reads "Repo" as repo, while a policy rule on
+  // input.mcp.arguments.repo sees nothing. toolgate refuses the case variant once it has seen the schema.
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'get_x', arguments: { Repo: 'acme/secret' } } })
+  const list = await send(via('go-vulnerable', '/mcp'), 'POST', JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/list' }))
+  t.equal(list.status, 200, 'listed through toolgate: the definition with its input schema is pinned')
+  const count = goVulnerable.ran.length
+  const r = await send(via('go-vulnerable', '/mcp'), 'POST', body)
+  t.equal(r.json?.result?.isError, true)
+  t.match(r.json?.result?.content?.[0]?.text, /argument "Repo" is a case variant of the tool's schema property "repo"/)
+  const ok = await send(via('go-vulnerable', '/mcp'), 'POST', JSON.stringify({ jsonrpc: '2.0', id: 6, method: 'tools/call', params: { name: 'get_x', arguments: { repo: 'acme/app' } } }))
+  t.match(ok.json?.result?.content?.[0]?.text, 'ran get_x', 'the exact spelling passes')
+  await until(() => goVulnerable.ran.length > count)
+  t.same(goVulnerable.ran.slice(count), ['get_x {"repo":"acme/app"}'])
+})
+
+t.test('MCP 2025-11-25 and 2025-06-18 still work through toolgate against go-sdk v1.2.0', async (t) => {
+  // The TypeScript SDK client (1.32.2) always offers its latest revision, 2025-11-25.
+  const client = new Client({ name: 'agent', version: '1.0.0' })
+  const transport = new StreamableHTTPClientTransport(new URL(via('go-vulnerable', '/mcp')))
+  await client.connect(transport)
+  t.teardown(() => client.close())
+  t.equal(transport.protocolVersion, '2025-11-25')
+  const count = goVulnerable.ran.length
+  const r = await client.callTool({ name: 'get_x', arguments: { repo: 'acme/old' } })
+  t.match((r.content as { text: string }[])[0]!.text, 'ran get_x')
+  // 2025-06-18, as a client of that revision sends it: initialize, then calls with the version header.
+  const init = await send(via('go-vulnerable', '/mcp'), 'POST', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'old', version: '1' } } }))
+  t.match(init.json?.result, { protocolVersion: '2025-06-18' })
+  const call = await send(via('go-vulnerable', '/mcp'), 'POST', JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'get_x', arguments: { repo: 'acme/older' } } }))
+  t.match(call.json?.result?.content?.[0]?.text, 'ran get_x')
+  await until(() => goVulnerable.ran.length >= count + 2)
+  t.same(goVulnerable.ran.slice(count), ['get_x {"repo":"acme/old"}', 'get_x {"repo":"acme/older"}'])
+})

@@ -60,10 +60,14 @@ export function messageCall(base: ToolCall, message: McpMessage, rules: Compiled
  * Allowlist verdict of one message: tools/call names must pass the tool's allow/deny globs, and a
  * tool whose definition changed since it was pinned is refused (pin.on_change: refuse).
  */
-export function messageVerdict(message: McpMessage, rules: CompiledMcpRules, pinChanged: (toolName: string) => string[] | null = () => null): AllowlistVerdict {
+export function messageVerdict(message: McpMessage, rules: CompiledMcpRules, pinChanged: (toolName: string) => string[] | null = () => null, caseVariant: (toolName: string, args: unknown) => { key: string; property: string } | null = () => null): AllowlistVerdict {
   if (message.call.method !== 'tools/call' || message.call.toolName === null) return { kind: 'allowed' }
   const verdict = mcpToolAllowed(rules, message.call.toolName)
   if (!verdict.allowed) return { kind: 'denied', reason: verdict.reason }
+  const variant = caseVariant(message.call.toolName, message.call.arguments)
+  if (variant !== null) {
+    return { kind: 'denied', reason: `argument ${JSON.stringify(variant.key.slice(0, 64))} is a case variant of the tool's schema property ${JSON.stringify(variant.property.slice(0, 64))} (case-insensitive servers read it as that property; the policy would not)` }
+  }
   const changed = rules.pin.onChange === 'off' ? null : pinChanged(message.call.toolName)
   if (changed !== null && rules.pin.onChange === 'refuse') {
     return { kind: 'denied', reason: `the definition of MCP tool ${JSON.stringify(message.call.toolName.slice(0, 80))} changed since it was pinned (${changed.join(', ')}): refused until its new digest is declared in mcp.pin.definitions` }

@@ -156,7 +156,7 @@ export class RequestPipeline {
     const pinChanged = (name: string): string[] | null => this.mcpBook.changed(tool!.name, name)
     const decideOne = (message: McpMessage, reasonIfDenied?: string): MessageDecision => {
       const mcall = messageCall(call, message, mcp)
-      const verdict = reasonIfDenied !== undefined ? { kind: 'denied' as const, reason: reasonIfDenied } : messageVerdict(message, mcp, pinChanged)
+      const verdict = reasonIfDenied !== undefined ? { kind: 'denied' as const, reason: reasonIfDenied } : messageVerdict(message, mcp, pinChanged, (name, args) => this.mcpBook.caseVariantArgument(tool!.name, name, args))
       const decision = this.routeChecks(mcall, tool, this.decideCall(mcall, tool, routeMatch, rt, verdict))
       this.deps.metrics.decisionSeconds.observe({ decision: decisionLabel(decision) }, decision.decideSeconds)
       return { call: mcall, decision }

@@ -16,6 +16,7 @@
 // treated as unknown: their Mcp-Param-* headers cannot be checked and are refused).
 
 import { createHash } from 'node:crypto'
+import { foldKey } from './keys.ts'
 
 export const MAX_PINNED = 10_000
 /** The fields of a tool definition that are pinned. */
@@ -38,6 +39,15 @@ interface Entry {
   definition: Record<string, unknown>
   changed: string[] | null
   headers: HeaderMap
+  /** Folded name -> exact name of the input schema's top-level properties. */
+  properties: ReadonlyMap<string, string>
+}
+
+function propertyFolds(inputSchema: unknown): Map<string, string> {
+  const out = new Map<string, string>()
+  const props = inputSchema !== null && typeof inputSchema === 'object' ? (inputSchema as Record<string, unknown>)['properties'] : undefined
+  if (props !== null && typeof props === 'object') for (const k of Object.keys(props as object)) out.set(foldKey(k), k)
+  return out
 }
 
 /** Deterministic JSON: object keys sorted, so the digest does not depend on key order. */
@@ -95,7 +105,7 @@ export class McpToolBook {
     const entry = this.entries.get(key)
     if (entry === undefined) {
       const changed = declared !== undefined && declared !== digest ? ['digest'] : null
-      if (this.entries.size < MAX_PINNED) this.entries.set(key, { digest, definition: pinned, changed, headers: headerMap(definition['inputSchema']) })
+      if (this.entries.size < MAX_PINNED) this.entries.set(key, { digest, definition: pinned, changed, headers: headerMap(definition['inputSchema']), properties: propertyFolds(definition['inputSchema']) })
       return changed === null ? { state: 'new', digest, changed: [] } : { state: 'changed', digest, changed }
     }
     if (entry.digest === digest && entry.changed === null) return { state: 'same', digest, changed: [] }
@@ -109,6 +119,21 @@ export class McpToolBook {
   /** Fields that changed when the tool's definition no longer matches its pin; null when it matches or is unknown. */
   changed(tool: string, name: string): string[] | null {
     return this.entries.get(this.key(tool, name))?.changed ?? null
+  }
+
+  /**
+   * An argument key that is a case variant of a property of the tool's pinned input schema
+   * ("Repo" for "repo"): the policy reads arguments.repo and sees nothing, while a server that
+   * matches keys case-insensitively (Go's encoding/json) runs with it. Null when none (or unknown tool).
+   */
+  caseVariantArgument(tool: string, name: string, args: unknown): { key: string; property: string } | null {
+    const props = this.entries.get(this.key(tool, name))?.properties
+    if (props === undefined || args === null || typeof args !== 'object' || Array.isArray(args)) return null
+    for (const k of Object.keys(args)) {
+      const property = props.get(foldKey(k))
+      if (property !== undefined && property !== k) return { key: k, property }
+    }
+    return null
   }
 
   /** The x-mcp-header map of a tool as pinned, or null when the tool was never listed. */
