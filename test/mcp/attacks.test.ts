@@ -231,3 +231,17 @@ t.test('MCP 2025-11-25 and 2025-06-18 still work through toolgate against go-sdk
   await until(() => goVulnerable.ran.length >= count + 2)
   t.same(goVulnerable.ran.slice(count), ['get_x {"repo":"acme/old"}', 'get_x {"repo":"acme/older"}'])
 })
+
+t.test('a WebSocket upgrade on the MCP endpoint is refused (an upgrade is never MCP)', async (t) => {
+  const { request: httpRequest } = await import('node:http')
+  const before = express.requests.length
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = httpRequest(via('express-mcp', '/mcp'), { headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' } })
+    req.on('response', (res) => { res.resume(); resolve(res.statusCode ?? 0) })
+    req.on('upgrade', (_res, socket) => { socket.destroy(); resolve(101) })
+    req.on('error', reject)
+    req.end()
+  })
+  t.equal(status, 400)
+  t.equal(express.requests.length, before)
+})
