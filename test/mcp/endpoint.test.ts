@@ -52,7 +52,7 @@ t.test('methods on the endpoint', async (t) => {
 })
 
 t.test('the evaluation budget: once spent, the remaining messages are denied unevaluated', async (t) => {
-  const messages: McpMessage[] = Array.from({ length: 50 }, (_, i) => ({ kind: 'request', call: { method: 'tools/call', id: i, toolName: 'get_x', arguments: null }, nameParam: 'get_x', metaVersion: null, taskId: null }))
+  const messages: McpMessage[] = Array.from({ length: 50 }, (_, i) => ({ kind: 'request', call: { method: 'tools/call', id: i, toolName: 'get_x', arguments: null }, nameParam: 'get_x', metaVersion: null, taskId: null, taskRequested: false }))
   let evaluated = 0
   const mk = (pass: boolean, reasons: string[]): MessageDecision => ({ call: {} as MessageDecision['call'], decision: { pass, allow: pass, reasons } as MessageDecision['decision'] })
   const out = decideWithinBudget(messages, 5, () => {

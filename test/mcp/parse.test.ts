@@ -89,7 +89,7 @@ t.test('refused: missing content type', async (t) => {
 
 t.test('accepted: tools/call with name, arguments and integer id', async (t) => {
   const r = p(call('"get_issue"', '{"repo":"a/b","n":42,"nested":{"x":[1,2.5,"y"]}}', '17'))
-  t.same(r, { ok: true, batch: false, messages: [{ kind: 'request', call: { method: 'tools/call', id: 17, toolName: 'get_issue', arguments: { repo: 'a/b', n: 42, nested: { x: [1, 2.5, 'y'] } } }, nameParam: 'get_issue', metaVersion: null, taskId: null }] })
+  t.same(r, { ok: true, batch: false, messages: [{ kind: 'request', call: { method: 'tools/call', id: 17, toolName: 'get_issue', arguments: { repo: 'a/b', n: 42, nested: { x: [1, 2.5, 'y'] } } }, nameParam: 'get_issue', metaVersion: null, taskId: null, taskRequested: false }] })
 })
 
 t.test('names are compared after JSON decoding: "\\u0064elete_repo" is delete_repo', async (t) => {
@@ -103,11 +103,11 @@ t.test('names are compared after JSON decoding: "\\u0064elete_repo" is delete_re
 })
 
 t.test('accepted: notification, string id, response, error response with null id, params absent', async (t) => {
-  t.same(p('{"jsonrpc":"2.0","method":"notifications/initialized"}'), { ok: true, batch: false, messages: [{ kind: 'notification', call: { method: 'notifications/initialized', id: null, toolName: null, arguments: null }, nameParam: null, metaVersion: null, taskId: null }] })
-  t.same(p('{"jsonrpc":"2.0","id":"x-1","method":"tools/list"}'), { ok: true, batch: false, messages: [{ kind: 'request', call: { method: 'tools/list', id: 'x-1', toolName: null, arguments: null }, nameParam: null, metaVersion: null, taskId: null }] })
-  t.same(p('{"jsonrpc":"2.0","id":5,"result":{"content":[]}}'), { ok: true, batch: false, messages: [{ kind: 'response', call: { method: '', id: 5, toolName: null, arguments: null }, nameParam: null, metaVersion: null, taskId: null }] })
-  t.same(p('{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}'), { ok: true, batch: false, messages: [{ kind: 'response', call: { method: '', id: null, toolName: null, arguments: null }, nameParam: null, metaVersion: null, taskId: null }] })
-  t.same(p(call('"x"', '{}', '-3')), { ok: true, batch: false, messages: [{ kind: 'request', call: { method: 'tools/call', id: -3, toolName: 'x', arguments: {} }, nameParam: 'x', metaVersion: null, taskId: null }] })
+  t.same(p('{"jsonrpc":"2.0","method":"notifications/initialized"}'), { ok: true, batch: false, messages: [{ kind: 'notification', call: { method: 'notifications/initialized', id: null, toolName: null, arguments: null }, nameParam: null, metaVersion: null, taskId: null, taskRequested: false }] })
+  t.same(p('{"jsonrpc":"2.0","id":"x-1","method":"tools/list"}'), { ok: true, batch: false, messages: [{ kind: 'request', call: { method: 'tools/list', id: 'x-1', toolName: null, arguments: null }, nameParam: null, metaVersion: null, taskId: null, taskRequested: false }] })
+  t.same(p('{"jsonrpc":"2.0","id":5,"result":{"content":[]}}'), { ok: true, batch: false, messages: [{ kind: 'response', call: { method: '', id: 5, toolName: null, arguments: null }, nameParam: null, metaVersion: null, taskId: null, taskRequested: false }] })
+  t.same(p('{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}'), { ok: true, batch: false, messages: [{ kind: 'response', call: { method: '', id: null, toolName: null, arguments: null }, nameParam: null, metaVersion: null, taskId: null, taskRequested: false }] })
+  t.same(p(call('"x"', '{}', '-3')), { ok: true, batch: false, messages: [{ kind: 'request', call: { method: 'tools/call', id: -3, toolName: 'x', arguments: {} }, nameParam: 'x', metaVersion: null, taskId: null, taskRequested: false }] })
   const noArgs = p('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ping_tool"}}')
   t.ok(noArgs.ok && noArgs.messages[0]!.call.arguments === null, 'absent arguments read as null')
   t.ok(p(call('"x"'), 'Application/JSON; charset="UTF-8"').ok, 'content type is case-insensitive, utf-8 charset accepted')

@@ -16,6 +16,7 @@ import { mcpToolAccess, mcpToolAllowed, type CompiledMcpRules } from '../classif
 import { jsonRpcBatchDenial, jsonRpcDenial, jsonRpcRefusal, type JsonRpcReply } from '../classify/mcp/respond.ts'
 import { createToolsListFilter } from '../classify/mcp/filter.ts'
 import type { McpToolBook } from '../classify/mcp/pins.ts'
+import { createdTaskId, type McpTaskBinding } from '../classify/mcp/task-binding.ts'
 import type { ToolCall } from '../classify/toolcall.ts'
 import type { CompiledTool } from '../classify/allowlist.ts'
 import { endpointMethod, endpointRelation, requestHasBody } from '../classify/mcp/endpoint.ts'
@@ -60,7 +61,12 @@ export function messageCall(base: ToolCall, message: McpMessage, rules: Compiled
  * Allowlist verdict of one message: tools/call names must pass the tool's allow/deny globs, and a
  * tool whose definition changed since it was pinned is refused (pin.on_change: refuse).
  */
-export function messageVerdict(message: McpMessage, rules: CompiledMcpRules, pinChanged: (toolName: string) => string[] | null = () => null, caseVariant: (toolName: string, args: unknown) => { key: string; property: string } | null = () => null): AllowlistVerdict {
+export function messageVerdict(message: McpMessage, rules: CompiledMcpRules, pinChanged: (toolName: string) => string[] | null = () => null, caseVariant: (toolName: string, args: unknown) => { key: string; property: string } | null = () => null, taskRefusal: (mcpTaskId: string) => string | null = () => null): AllowlistVerdict {
+  // tasks/get|result|update|cancel name a task: only one created through toolgate under this toolgate task.
+  if (message.taskId !== null) {
+    const refused = taskRefusal(message.taskId)
+    return refused === null ? { kind: 'allowed' } : { kind: 'denied', reason: refused }
+  }
   if (message.call.method !== 'tools/call' || message.call.toolName === null) return { kind: 'allowed' }
   const verdict = mcpToolAllowed(rules, message.call.toolName)
   if (!verdict.allowed) return { kind: 'denied', reason: verdict.reason }
@@ -99,11 +105,21 @@ export function refusalReply(parsed: Extract<McpParse, { ok: false }>, decisionI
 /** Methods whose results list tools: tools/list, and server/discover of 2026-07-28 when it carries tools. */
 const LISTING_METHODS = new Set(['tools/list', 'server/discover'])
 
-/** Ids of the listing requests in a POST: their results are filtered on the way back. */
+/** Ids of the listing requests in a POST (their results are filtered on the way back) and of task-augmented calls (their results may create an MCP task to bind). */
 export function toolsListIds(parsed: Extract<McpParse, { ok: true }>): Set<string | number> {
   const ids = new Set<string | number>()
-  for (const m of parsed.messages) if (m.kind === 'request' && LISTING_METHODS.has(m.call.method) && m.call.id !== null) ids.add(m.call.id)
+  for (const m of parsed.messages) if (m.kind === 'request' && (LISTING_METHODS.has(m.call.method) || m.taskRequested) && m.call.id !== null) ids.add(m.call.id)
   return ids
+}
+
+/** Binds the MCP tasks created in a response to the toolgate task of the request. */
+export function taskObserver(binding: McpTaskBinding, call: ToolCall, parsed: Extract<McpParse, { ok: true }>): (id: string | number, result: unknown) => void {
+  const augmented = new Set(parsed.messages.filter((m) => m.taskRequested && m.call.id !== null).map((m) => m.call.id!))
+  return (id, result) => {
+    if (!augmented.has(id)) return
+    const created = createdTaskId(result)
+    if (created !== null) binding.bind(call.tool ?? '', created, call.taskId)
+  }
 }
 
 /** Pin bookkeeping for a list filter: the book, the toolgate tool, and where a change is reported. */
@@ -113,7 +129,7 @@ export interface PinContext {
   report: (observation: { name: string; digest: string; changed: string[]; action: 'learned' | 'hidden' | 'flagged' }) => void
 }
 
-export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string | number> | 'any', maxBytes: number, pins?: PinContext): (status: number, headers: Record<string, string | string[]>) => Transform | null {
+export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string | number> | 'any', maxBytes: number, pins?: PinContext, observe?: (id: string | number, result: unknown) => void): (status: number, headers: Record<string, string | string[]>) => Transform | null {
   return (status, headers) => {
     if (status < 200 || status >= 300) return null
     if (requestIds !== 'any' && requestIds.size === 0) return null
@@ -128,7 +144,7 @@ export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string 
       pins.report({ name, digest: seen.digest, changed: seen.changed, action })
       return action === 'flagged'
     }
-    return createToolsListFilter({ contentType, allowed: (name) => mcpToolAllowed(rules, name).allowed, requestIds, maxBytes, ...(inspect ? { inspect } : {}) })
+    return createToolsListFilter({ contentType, allowed: (name) => mcpToolAllowed(rules, name).allowed, requestIds, maxBytes, ...(inspect ? { inspect } : {}), ...(observe ? { observe } : {}) })
   }
 }
 

@@ -20,9 +20,10 @@ import { batchTooLarge, decideWithinBudget, mcpDenial, mcpEndpointGate, mcpRecor
 import type { JsonRpcReply } from '../classify/mcp/respond.ts'
 import type { McpMessage } from '../classify/mcp/parse.ts'
 import { McpToolBook } from '../classify/mcp/pins.ts'
+import { McpTaskBinding } from '../classify/mcp/task-binding.ts'
 import { checkMcpHeaders, HEADER_MISMATCH, readMcpHeaders } from '../classify/mcp/http-headers.ts'
 import { jsonRpcError } from '../classify/mcp/respond.ts'
-import { pinReporter } from './mcp-stage.ts'
+import { pinReporter, taskObserver } from './mcp-stage.ts'
 import { forwardUpgrade } from '../forward/upgrade.ts'
 import { decisionLabel, decisionRecord, parseRefusalRecord } from '../record/decision-record.ts'
 import type { RecordSink } from '../record/records.ts'
@@ -61,6 +62,8 @@ export class RequestPipeline {
   private readonly deps: PipelineDeps
   /** Pinned MCP tool definitions, kept across config reloads (classify/mcp/pins.ts). */
   private readonly mcpBook = new McpToolBook()
+  /** MCP task ids bound to the toolgate task that created them (classify/mcp/task-binding.ts). */
+  private readonly mcpTasks = new McpTaskBinding()
 
   constructor(deps: PipelineDeps) {
     this.deps = deps
@@ -156,7 +159,7 @@ export class RequestPipeline {
     const pinChanged = (name: string): string[] | null => this.mcpBook.changed(tool!.name, name)
     const decideOne = (message: McpMessage, reasonIfDenied?: string): MessageDecision => {
       const mcall = messageCall(call, message, mcp)
-      const verdict = reasonIfDenied !== undefined ? { kind: 'denied' as const, reason: reasonIfDenied } : messageVerdict(message, mcp, pinChanged, (name, args) => this.mcpBook.caseVariantArgument(tool!.name, name, args))
+      const verdict = reasonIfDenied !== undefined ? { kind: 'denied' as const, reason: reasonIfDenied } : messageVerdict(message, mcp, pinChanged, (name, args) => this.mcpBook.caseVariantArgument(tool!.name, name, args), (id) => this.mcpTasks.refusal(tool!.name, id, call.taskId, (t) => this.deps.services.tasks?.get(t) !== undefined))
       const decision = this.routeChecks(mcall, tool, this.decideCall(mcall, tool, routeMatch, rt, verdict))
       this.deps.metrics.decisionSeconds.observe({ decision: decisionLabel(decision) }, decision.decideSeconds)
       return { call: mcall, decision }
@@ -172,7 +175,7 @@ export class RequestPipeline {
       const failure = chosen.decision.pass ? { kind: 'batch_refused', reason: 'not forwarded: batches are refused for this tool' } : null
       return this.finish(req, res, rt, { call: chosen.call, decision: chosen.decision, credential: null, status: denial.status, failure, startedAt, ...(extra ? { extra } : {}) })
     }
-    const responseTransform = toolsListFilter(mcp, toolsListIds(parsed), max, pinReporter(this.mcpBook, call, this.deps.records))
+    const responseTransform = toolsListFilter(mcp, toolsListIds(parsed), max, pinReporter(this.mcpBook, call, this.deps.records), taskObserver(this.mcpTasks, call, parsed))
     return this.proceed(req, res, ctx, rt, { call: chosen.call, tool, upstream: { ...upstream, headers: withoutAgentCredentials(upstream.headers) }, decision: chosen.decision, body: body!, startedAt, responseTransform, ...(extra ? { extra } : {}) })
   }
 

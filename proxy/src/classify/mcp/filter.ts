@@ -33,6 +33,8 @@ export interface ToolsListFilterOptions {
   maxBytes: number
   /** Told what was hidden, for the record (names only). */
   onFiltered?: (info: { id: string | number; removed: string[]; kept: number }) => void
+  /** Sees every awaited result (the MCP task a task-augmented tools/call created). */
+  observe?: (id: string | number, result: unknown) => void
   /** Second look at a tool whose name is allowed (definition pinning): false hides it. */
   inspect?: (tool: Record<string, unknown>) => boolean
   /** Told when an SSE event was dropped (and why), for the record. */
@@ -191,6 +193,7 @@ function rewriteOne(msg: unknown, opts: ToolsListFilterOptions, pending: Set<str
     pending.delete(id)
   }
   const result = msg['result']
+  opts.observe?.(id, result)
   if (!isObject(result) || !Array.isArray(result['tools'])) return msg
   const removed: string[] = []
   const kept = (result['tools'] as unknown[]).filter((tool) => {

@@ -29,6 +29,8 @@ export interface McpMessage {
   metaVersion: string | null
   /** params.taskId of a tasks/* request (the MCP tasks extension), or null. */
   taskId: string | null
+  /** A request that asks the server to run it as a task (params.task present): its result may create one. */
+  taskRequested: boolean
 }
 
 /** Methods whose params value is mirrored in the Mcp-Name header (MCP 2026-07-28, SEP-2243). */
@@ -143,6 +145,7 @@ function parseMessage(node: ValueNode, text: string): ParsedMessage {
       nameParam: params && nameKey !== undefined ? str(member(params, nameKey)) : null,
       metaVersion: meta?.type === 'Object' ? str(member(meta, PROTOCOL_VERSION_META_KEY)) : null,
       taskId: params && method.value.startsWith('tasks/') ? str(member(params, 'taskId')) : null,
+      taskRequested: params !== undefined && member(params, 'task')?.type === 'Object',
     },
   }
 }
@@ -160,7 +163,7 @@ function parseResponse(
   if (!hasId) return refuse('a response needs an id')
   if (id === null && result !== undefined) return refuse('a result must carry a non-null id')
   if (error !== undefined && error.type !== 'Object') return refuse('error must be an object')
-  return { ok: true, message: { kind: 'response', call: { method: '', id, toolName: null, arguments: null }, nameParam: null, metaVersion: null, taskId: null } }
+  return { ok: true, message: { kind: 'response', call: { method: '', id, toolName: null, arguments: null }, nameParam: null, metaVersion: null, taskId: null, taskRequested: false } }
 }
 
 function readId(node: ValueNode, text: string): { ok: true; value: string | number | null } | { ok: false; reason: string } {
