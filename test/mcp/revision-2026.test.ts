@@ -35,13 +35,18 @@ async function until(cond: () => boolean): Promise<void> {
 }
 
 t.test('the Python SDK client speaks 2026-07-28 through toolgate: list filtered, allowed call works, denied call is a tool error', async (t) => {
-  const out = await runPyClient(via('py-mcp'), ['get_x', 'delete_x'])
+  const out = await runPyClient(via('py-mcp'), ['get_x', 'delete_x', 'get_confirmed'])
   t.match(out[0], { step: 'connected', protocol_version: '2026-07-28' })
-  t.match(out[1], { step: 'list', tools: ['get_x'] })
+  t.match(out[1], { step: 'list', tools: ['get_confirmed', 'get_x'] })
   t.match(out[2], { step: 'call', tool: 'get_x', is_error: false, text: 'ran get_x' })
   t.match(out[3], { step: 'call', tool: 'delete_x', is_error: true, text: /denied by toolgate/ }, 'the denial parses as a 2026-07-28 CallToolResult (resultType)')
-  await until(() => py.ran.length > 0)
-  t.same(py.ran, ['get_x {"repo": "acme/app"}'], 'the server ran get_x (its Mcp-Param-Repo header checked against the pinned schema), never delete_x')
+  // Multi-round trip: the server answers InputRequiredResult, the client asks its user and retries
+  // the tools/call with inputResponses/requestState; toolgate passes the result through and decides the retry.
+  t.match(out[4], { step: 'elicited', message: 'Read acme/app?' })
+  t.match(out[5], { step: 'call', tool: 'get_confirmed', is_error: false, text: 'ran get_confirmed' })
+  await until(() => py.ran.length > 1)
+  t.same(py.ran, ['get_x {"repo": "acme/app"}', 'get_confirmed {"confirmed": true, "repo": "acme/app", "state": "round-1"}'], 'the server ran get_x (its Mcp-Param-Repo header checked against the pinned schema) and the confirmed call, never delete_x')
+  t.equal(gate.records.filter((r) => r['tool'] === 'py-mcp' && (r['mcp'] as { tool?: string } | null)?.tool === 'get_confirmed').length, 2, 'both rounds decided and recorded')
   const methods = gate.records.filter((r) => r['tool'] === 'py-mcp').map((r) => (r['mcp'] as { method: string } | null)?.method)
   t.ok(methods.includes('server/discover'), 'stateless: server/discover, no initialize')
   t.notOk(methods.includes('initialize'))

@@ -11,14 +11,21 @@ import json
 import sys
 
 from mcp import Client
+from mcp import types
 
 
 def out(**fields) -> None:
     print(json.dumps(fields), flush=True)
 
 
+async def answer_elicitation(context, params) -> types.ElicitResult:
+    """The user says yes to whatever the server asks (an InputRequiredResult round trip on 2026-07-28)."""
+    out(step="elicited", message=params.message)
+    return types.ElicitResult(action="accept", content={"ok": True})
+
+
 async def main(url: str, tools: list[str]) -> None:
-    async with Client(url) as client:
+    async with Client(url, elicitation_callback=answer_elicitation) as client:
         out(step="connected", protocol_version=client.protocol_version)
         listed = await client.list_tools()
         out(step="list", tools=sorted(t.name for t in listed.tools))

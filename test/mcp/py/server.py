@@ -14,7 +14,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from mcp.server.mcpserver import MCPServer
+from mcp import types
+from mcp.server.mcpserver import Context, MCPServer
 
 server = MCPServer("py-fixture")
 
@@ -27,6 +28,27 @@ def report(name: str, args: dict) -> str:
 @server.tool(description="reads x")
 def get_x(repo: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Repo"})] = "") -> str:
     return report("get_x", {"repo": repo})
+
+
+@server.tool(description="reads x after asking the user (2026-07-28: an InputRequiredResult round trip)")
+async def get_confirmed(ctx: Context, repo: str = ""):
+    responses = ctx.input_responses
+    if not responses:
+        # First round: ask the client for input; it retries the same tools/call with the answer.
+        return types.InputRequiredResult(
+            input_requests={
+                "confirm": types.ElicitRequest(
+                    params=types.ElicitRequestFormParams(
+                        message=f"Read {repo}?",
+                        requested_schema={"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]},
+                    )
+                )
+            },
+            request_state="round-1",
+        )
+    answer = responses.get("confirm")
+    ok = getattr(answer, "action", None) == "accept" and bool((getattr(answer, "content", None) or {}).get("ok"))
+    return report("get_confirmed", {"repo": repo, "confirmed": ok, "state": ctx.request_state})
 
 
 @server.tool(description="deletes x")
