@@ -59,7 +59,7 @@ t.test('endpoint variants: the Express server routes them to its MCP handler (so
 
 t.test('endpoint variants are refused by toolgate and never reach the server', async (t) => {
   const before = express.requests.length
-  for (const path of ['/mcp/', '/MCP', '/mcp;x', '/mcp/anything', '/Mcp/', '/%4Dcp', '/mcp;/', '/MCP/tools']) {
+  for (const path of ['/mcp/', '/MCP', '/mcp;x', '/mcp/anything', '/Mcp/', '/%4Dcp', '/%6d%63%70/', '/mcp%3Bx', '/mcp;/', '/MCP/tools']) {
     const r = await send(via('express-mcp', path), 'POST', callBody('delete_x'))
     t.equal(r.status, 400, `${path}: 400`)
     t.equal(r.json?.error?.code, -32600, `${path}: JSON-RPC invalid request`)
