@@ -15,8 +15,9 @@ import { parseMcpBody, type McpMessage, type McpParse } from '../classify/mcp/pa
 import { mcpToolAccess, mcpToolAllowed, type CompiledMcpRules } from '../classify/mcp/rules.ts'
 import { jsonRpcBatchDenial, jsonRpcDenial, jsonRpcRefusal, type JsonRpcReply } from '../classify/mcp/respond.ts'
 import { createToolsListFilter } from '../classify/mcp/filter.ts'
-import type { McpToolBook } from '../classify/mcp/pins.ts'
-import { createdTaskId, type McpTaskBinding } from '../classify/mcp/task-binding.ts'
+import { McpToolBook } from '../classify/mcp/pins.ts'
+import { createdTaskId, McpTaskBinding } from '../classify/mcp/task-binding.ts'
+import { checkMcpHeaders, HEADER_MISMATCH, readMcpHeaders } from '../classify/mcp/http-headers.ts'
 import type { ToolCall } from '../classify/toolcall.ts'
 import type { CompiledTool } from '../classify/allowlist.ts'
 import { endpointMethod, endpointRelation, requestHasBody } from '../classify/mcp/endpoint.ts'
@@ -261,4 +262,51 @@ export function requestDecision(decisions: readonly MessageDecision[]): MessageD
   const first = decisions[0]!
   const approval = decisions.find((d) => d.decision.approval !== null)?.decision.approval ?? null
   return { call: first.call, decision: { ...first.decision, allow: decisions.every((d) => d.decision.allow), approval } }
+}
+
+/**
+ * The MCP state a pipeline keeps across requests (pinned definitions, MCP task bindings) and the
+ * per-request steps that use it, so the pipeline only calls in here.
+ */
+export class McpStage {
+  readonly book = new McpToolBook()
+  readonly tasks = new McpTaskBinding()
+  private readonly records: { write(r: Record<string, unknown>): void }
+  private readonly taskAlive: (toolgateTask: string) => boolean
+
+  constructor(records: { write(r: Record<string, unknown>): void }, taskAlive: (toolgateTask: string) => boolean) {
+    this.records = records
+    this.taskAlive = taskAlive
+  }
+
+  /** Checks after parsing, before any message is decided: batch size, 2026-07-28 mirrored headers. */
+  checkRequest(parsed: Extract<McpParse, { ok: true }>, rawHeaders: readonly string[], toolName: string, maxMessages: number, decisionId: string): { ok: true; modern: boolean } | { ok: false; reply: JsonRpcReply; reason: string } {
+    const tooMany = batchTooLarge(parsed, maxMessages, decisionId)
+    if (tooMany !== null) return { ok: false, reply: tooMany, reason: 'too many messages in one request' }
+    const headers = checkMcpHeaders(readMcpHeaders(rawHeaders), parsed.messages, parsed.batch, (name) => this.book.headers(toolName, name))
+    if (!headers.ok) return { ok: false, reply: jsonRpcError(400, HEADER_MISMATCH, headers.reason, decisionId, headers.id), reason: headers.reason }
+    return { ok: true, modern: headers.modern }
+  }
+
+  /** Allowlist verdict of one message: name rules, pins, case-variant arguments, task binding. */
+  verdict(message: McpMessage, rules: CompiledMcpRules, toolName: string, toolgateTask: string | null): AllowlistVerdict {
+    return messageVerdict(message, rules,
+      (name) => this.book.changed(toolName, name),
+      (name, args) => this.book.caseVariantArgument(toolName, name, args),
+      (id) => this.tasks.refusal(toolName, id, toolgateTask, this.taskAlive))
+  }
+
+  recordFields(parsed: Extract<McpParse, { ok: true }>, decisions: readonly MessageDecision[], rules: CompiledMcpRules, toolName: string): Record<string, unknown> | undefined {
+    return mcpRecordFields(parsed, decisions, rules, (name) => this.book.changed(toolName, name))
+  }
+
+  /** The response filter of a POST: listings filtered and pinned, created MCP tasks bound. */
+  postFilter(rules: CompiledMcpRules, parsed: Extract<McpParse, { ok: true }>, call: ToolCall, maxBytes: number): ReturnType<typeof toolsListFilter> {
+    return toolsListFilter(rules, toolsListIds(parsed), maxBytes, pinReporter(this.book, call, this.records), taskObserver(this.tasks, call, parsed))
+  }
+
+  /** The response filter of the GET stream: any listing in it is filtered and pinned. */
+  streamFilter(rules: CompiledMcpRules, call: ToolCall, maxBytes: number): ReturnType<typeof toolsListFilter> {
+    return toolsListFilter(rules, 'any', maxBytes, pinReporter(this.book, call, this.records))
+  }
 }

@@ -16,14 +16,9 @@ import type { PolicyInput } from '../decide/policy-input.ts'
 import type { CredentialRecord } from '../credential/credential.ts'
 import { forward, writeJsonError, type ForwardInput, type ForwardResult, type UpstreamRequest } from '../forward/forward.ts'
 import type { CompiledMcpRules } from '../classify/mcp/rules.ts'
-import { batchTooLarge, decideWithinBudget, mcpDenial, mcpEndpointGate, mcpRecordFields, messageCall, messageVerdict, parseMcpRequest, readBoundedBody, refusalReply, requestDecision, toolsListFilter, toolsListIds, withoutAgentCredentials, type MessageDecision } from './mcp-stage.ts'
+import { decideWithinBudget, mcpDenial, mcpEndpointGate, McpStage, messageCall, parseMcpRequest, readBoundedBody, refusalReply, requestDecision, withoutAgentCredentials, type MessageDecision } from './mcp-stage.ts'
 import type { JsonRpcReply } from '../classify/mcp/respond.ts'
 import type { McpMessage } from '../classify/mcp/parse.ts'
-import { McpToolBook } from '../classify/mcp/pins.ts'
-import { McpTaskBinding } from '../classify/mcp/task-binding.ts'
-import { checkMcpHeaders, HEADER_MISMATCH, readMcpHeaders } from '../classify/mcp/http-headers.ts'
-import { jsonRpcError } from '../classify/mcp/respond.ts'
-import { pinReporter, taskObserver } from './mcp-stage.ts'
 import { forwardUpgrade } from '../forward/upgrade.ts'
 import { decisionLabel, decisionRecord, parseRefusalRecord } from '../record/decision-record.ts'
 import type { RecordSink } from '../record/records.ts'
@@ -62,13 +57,12 @@ export function allowlistVerdict(tool: CompiledTool | null, match: RouteMatch | 
 
 export class RequestPipeline {
   private readonly deps: PipelineDeps
-  /** Pinned MCP tool definitions, kept across config reloads (classify/mcp/pins.ts). */
-  private readonly mcpBook = new McpToolBook()
-  /** MCP task ids bound to the toolgate task that created them (classify/mcp/task-binding.ts). */
-  private readonly mcpTasks = new McpTaskBinding()
+  /** MCP state kept across requests and config reloads: pinned tool definitions, MCP task bindings. */
+  private readonly mcpStage: McpStage
 
   constructor(deps: PipelineDeps) {
     this.deps = deps
+    this.mcpStage = new McpStage(deps.records, (task) => deps.services.tasks?.get(task) !== undefined)
   }
 
   /** Decides a classified call (shared by requests, CONNECT and `toolgate decide`). */
@@ -125,7 +119,7 @@ export class RequestPipeline {
     }
     if (!decision.pass) return this.finish(req, res, rt, { call, decision, credential: null, status: decision.status, failure: null, startedAt })
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
-    const responseTransform = gate.kind === 'stream' ? toolsListFilter(mcp!, 'any', rt.config.limits.max_inspected_body_bytes, pinReporter(this.mcpBook, call, this.deps.records)) : undefined
+    const responseTransform = gate.kind === 'stream' ? this.mcpStage.streamFilter(mcp!, call, rt.config.limits.max_inspected_body_bytes) : undefined
     return this.proceed(req, res, ctx, rt, { call, tool, upstream, decision, body: hasBody ? req : null, startedAt, ...(responseTransform ? { responseTransform } : {}) })
   }
 
@@ -154,15 +148,12 @@ export class RequestPipeline {
     const body = await readBoundedBody(req, max)
     const parsed = parseMcpRequest(body, req.headers['content-type'], max, rt.config.limits.max_batch_messages)
     if (!parsed.ok) return this.refuseMcp(req, res, rt, classified, refusalReply(parsed, call.id), parsed.reason, startedAt)
-    const tooMany = batchTooLarge(parsed, rt.config.limits.max_batch_messages, call.id)
-    if (tooMany !== null) return this.refuseMcp(req, res, rt, classified, tooMany, 'too many messages in one request', startedAt)
-    // MCP 2026-07-28: Mcp-Method / Mcp-Name / Mcp-Param-* must say what the body says.
-    const headers = checkMcpHeaders(readMcpHeaders(req.rawHeaders), parsed.messages, parsed.batch, (name) => this.mcpBook.headers(tool!.name, name))
-    if (!headers.ok) return this.refuseMcp(req, res, rt, classified, jsonRpcError(400, HEADER_MISMATCH, headers.reason, call.id, headers.id), headers.reason, startedAt)
-    const pinChanged = (name: string): string[] | null => this.mcpBook.changed(tool!.name, name)
+    // Batch size and the 2026-07-28 mirrored headers (Mcp-Method / Mcp-Name / Mcp-Param-*).
+    const checked = this.mcpStage.checkRequest(parsed, req.rawHeaders, tool!.name, rt.config.limits.max_batch_messages, call.id)
+    if (!checked.ok) return this.refuseMcp(req, res, rt, classified, checked.reply, checked.reason, startedAt)
     const decideOne = (message: McpMessage, reasonIfDenied?: string): MessageDecision => {
       const mcall = messageCall(call, message, mcp)
-      const verdict = reasonIfDenied !== undefined ? { kind: 'denied' as const, reason: reasonIfDenied } : messageVerdict(message, mcp, pinChanged, (name, args) => this.mcpBook.caseVariantArgument(tool!.name, name, args), (id) => this.mcpTasks.refusal(tool!.name, id, call.taskId, (t) => this.deps.services.tasks?.get(t) !== undefined))
+      const verdict = reasonIfDenied !== undefined ? { kind: 'denied' as const, reason: reasonIfDenied } : this.mcpStage.verdict(message, mcp, tool!.name, call.taskId)
       const decision = this.routeChecks(mcall, tool, this.decideCall(mcall, tool, routeMatch, rt, verdict))
       this.deps.metrics.decisionSeconds.observe({ decision: decisionLabel(decision) }, decision.decideSeconds)
       return { call: mcall, decision }
@@ -170,15 +161,15 @@ export class RequestPipeline {
     const decisions = decideWithinBudget(parsed.messages, rt.config.limits.mcp_evaluation_budget_ms, (m) => decideOne(m), (m, _i, reason) => decideOne(m, reason))
     // One record per request: the request's decision, with each message's outcome in it.
     const chosen = requestDecision(decisions)
-    const extra = mcpRecordFields(parsed, decisions, mcp, pinChanged)
-    const denial = mcpDenial(parsed, decisions, mcp, headers.modern)
+    const extra = this.mcpStage.recordFields(parsed, decisions, mcp, tool!.name)
+    const denial = mcpDenial(parsed, decisions, mcp, checked.modern)
     if (denial !== null) {
       res.writeHead(denial.status, denial.headers)
       res.end(denial.body)
       const failure = chosen.decision.pass ? { kind: 'batch_refused', reason: 'not forwarded: batches are refused for this tool' } : null
       return this.finish(req, res, rt, { call: chosen.call, decision: chosen.decision, credential: null, status: denial.status, failure, startedAt, ...(extra ? { extra } : {}) })
     }
-    const responseTransform = toolsListFilter(mcp, toolsListIds(parsed), max, pinReporter(this.mcpBook, call, this.deps.records), taskObserver(this.mcpTasks, call, parsed))
+    const responseTransform = this.mcpStage.postFilter(mcp, parsed, call, max)
     return this.proceed(req, res, ctx, rt, { call: chosen.call, tool, upstream: { ...upstream, headers: withoutAgentCredentials(upstream.headers) }, decision: chosen.decision, body: body!, startedAt, responseTransform, ...(extra ? { extra } : {}) })
   }
 
