@@ -22,7 +22,8 @@ export const MAX_PINNED = 10_000
 /** The fields of a tool definition that are pinned. */
 export const PINNED_FIELDS = ['name', 'title', 'description', 'inputSchema', 'outputSchema', 'annotations'] as const
 
-export type PinState = 'new' | 'same' | 'changed'
+/** new: pinned now; same: matches its pin; changed: differs from its pin; unpinned: the book is full, not pinned. */
+export type PinState = 'new' | 'same' | 'changed' | 'unpinned'
 
 export interface PinObservation {
   state: PinState
@@ -105,8 +106,13 @@ export class McpToolBook {
     const entry = this.entries.get(key)
     if (entry === undefined) {
       const changed = declared !== undefined && declared !== digest ? ['digest'] : null
-      if (this.entries.size < MAX_PINNED) this.entries.set(key, { digest, definition: pinned, changed, headers: headerMap(definition['inputSchema']), properties: propertyFolds(definition['inputSchema']) })
-      return changed === null ? { state: 'new', digest, changed: [] } : { state: 'changed', digest, changed }
+      if (changed !== null) {
+        if (this.entries.size < MAX_PINNED) this.entries.set(key, { digest, definition: pinned, changed, headers: headerMap(definition['inputSchema']), properties: propertyFolds(definition['inputSchema']) })
+        return { state: 'changed', digest, changed }
+      }
+      if (this.entries.size >= MAX_PINNED) return { state: 'unpinned', digest, changed: [] }
+      this.entries.set(key, { digest, definition: pinned, changed, headers: headerMap(definition['inputSchema']), properties: propertyFolds(definition['inputSchema']) })
+      return { state: 'new', digest, changed: [] }
     }
     if (entry.digest === digest && entry.changed === null) return { state: 'same', digest, changed: [] }
     if (entry.digest === digest && entry.changed !== null) return { state: 'changed', digest, changed: entry.changed }
