@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<Command>> = {
   check: async () => (await import('./commands/check.ts')).checkCommand,
   decide: async () => (await import('./commands/decide.ts')).decideCommand,
   suggest: async () => (await import('./commands/suggest.ts')).suggestCommand,
+  'verify-records': async () => (await import('./commands/verify-records.ts')).verifyRecordsCommand,
   inject: async () => ({
     summary: 'serve the Kubernetes mutating admission webhook that injects the sidecar',
     usage: 'toolgate inject --help',
@@ -36,13 +37,14 @@ const SUMMARIES: Record<string, string> = {
   check: 'validate a config and the policy bundle it names; print every problem with file:line:col',
   decide: 'print the decision for request descriptions (METHOD URL lines or JSON) without sending anything',
   suggest: 'write an allowlist from observed decision records (writes flagged for review)',
+  'verify-records': 'check the hash chain and signed checkpoints of a records file',
   inject: 'serve the Kubernetes mutating admission webhook that injects the sidecar',
   iptables: 'install or remove the iptables rules of transparent interception (init container)',
 }
 
 export function usage(): string {
   const lines = ['usage: toolgate <command> [options]', '', 'commands:']
-  for (const [name, summary] of Object.entries(SUMMARIES)) lines.push(`  ${name.padEnd(10)}${summary}`)
+  for (const [name, summary] of Object.entries(SUMMARIES)) lines.push(`  ${name.padEnd(16)}${summary}`)
   lines.push('', 'toolgate <command> --help shows the options of a command.')
   return lines.join('\n') + '\n'
 }

@@ -14,7 +14,8 @@ import { createAdminServer, type AdminRoute } from './admin/admin-server.ts'
 import { createHealthServer } from './admin/health-server.ts'
 import { Metrics } from './record/metrics.ts'
 import { createLogger, type Logger } from './record/log.ts'
-import { openRecordSink, type RecordSink } from './record/records.ts'
+import type { RecordSink } from './record/records.ts'
+import { jwksRoute, openConfiguredRecords } from './record/wiring.ts'
 import type { ResolvedConfig } from './config/resolved.ts'
 import type { PolicyEvaluator } from './decide/decide.ts'
 import { createCredentialServices } from './credential/wiring.ts'
@@ -81,7 +82,7 @@ function urlOf(a: AddressInfo): string {
 export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   const logger = opts.logger ?? createLogger({ level: opts.config.logging.level })
   const metrics = opts.metrics ?? new Metrics()
-  const records = opts.records ?? openRecordSink(opts.config.logging.records)
+  const records = opts.records ?? openConfiguredRecords(opts.config)
   let runtime = buildRuntime(opts.config)
   // The pipeline reads the policy and the services when a request arrives, so it can exist
   // before they do; the slow start-up steps (policy bundle and WASM compile, signing keys, the
@@ -102,7 +103,9 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   ])
   policyRef = policy
   if (owned) Object.assign(services, { tasks: owned.tasks, credentials: owned.credentials, approvals: owned.approvals })
-  const adminRoutes: AdminRoute[] = [...(owned?.adminRoutes ?? []), ...(opts.adminRoutes ?? [])]
+  // First: the JWKS with the record checkpoint key as well as the credential keys.
+  const jwks = jwksRoute(records, () => owned?.credentials.jwks().keys ?? [])
+  const adminRoutes: AdminRoute[] = [jwks, ...(owned?.adminRoutes ?? []), ...(opts.adminRoutes ?? [])]
   const connectDeps = { pipeline, runtime: () => runtime, records, metrics }
   const proxy: ListenerHandle = createProxyListener({
     pipeline,

@@ -8,9 +8,9 @@
 import { isAbsolute, resolve } from 'node:path'
 import { createHash } from 'node:crypto'
 import type {
-  Agent, Approvals, CredentialProvider, Labels, Limits, Mode, PolicySigning, Tasks, Timeouts, Tls, Tool, ToolgateConfig, Transparent,
+  Agent, Approvals, CredentialProvider, Labels, Limits, Mode, PolicySigning, RecordCheckpoints, Tasks, Timeouts, Tls, Tool, ToolgateConfig, Transparent,
 } from './schema.gen.ts'
-import { AGENT_ENV, DEFAULT_LIMITS, DEFAULT_LISTENERS, DEFAULT_LOGGING, DEFAULT_MODE, DEFAULT_POLICY, DEFAULT_TIMEOUTS } from './defaults.ts'
+import { AGENT_ENV, DEFAULT_LIMITS, DEFAULT_LISTENERS, DEFAULT_CHECKPOINTS, DEFAULT_LOGGING, DEFAULT_MODE, DEFAULT_POLICY, DEFAULT_TIMEOUTS } from './defaults.ts'
 
 export interface ListenerAddress {
   host: string
@@ -47,7 +47,12 @@ export interface ResolvedConfig {
   }
   limits: Required<Limits>
   timeouts: Required<Timeouts>
-  logging: { level: 'debug' | 'info' | 'warn' | 'error'; records: 'stdout' | string }
+  logging: {
+    level: 'debug' | 'info' | 'warn' | 'error'
+    records: 'stdout' | string
+    /** key_file is absolute when set. */
+    checkpoints: { interval_s: number; every_records: number; key_file?: string }
+  }
   policy: {
     bundle: BundleSource
     entrypoint: string
@@ -116,6 +121,7 @@ export function resolveConfig(raw: ToolgateConfig, source: ConfigSource, env: No
     logging: {
       level: raw.logging?.level ?? DEFAULT_LOGGING.level,
       records: records === 'stdout' ? records : resolve(source.dir, records),
+      checkpoints: resolveCheckpoints(raw.logging?.checkpoints, source.dir),
     },
     policy,
     agent,
@@ -127,4 +133,13 @@ export function resolveConfig(raw: ToolgateConfig, source: ConfigSource, env: No
     tools: raw.tools,
     source,
   }
+}
+
+function resolveCheckpoints(c: RecordCheckpoints | undefined, dir: string): ResolvedConfig['logging']['checkpoints'] {
+  const out: ResolvedConfig['logging']['checkpoints'] = {
+    interval_s: c?.interval_s ?? DEFAULT_CHECKPOINTS.interval_s,
+    every_records: c?.every_records ?? DEFAULT_CHECKPOINTS.every_records,
+  }
+  if (c?.key_file !== undefined) out.key_file = resolve(dir, c.key_file)
+  return out
 }

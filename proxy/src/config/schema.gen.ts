@@ -181,6 +181,25 @@ export interface Logging {
    * Where decision records go: 'stdout' or a file path (appended; relative to the config file's directory).
    */
   records?: string
+  checkpoints?: RecordCheckpoints
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "RecordCheckpoints".
+ */
+export interface RecordCheckpoints {
+  /**
+   * Write a signed checkpoint at least this often while records are written (seconds); 0 = none on a timer.
+   */
+  interval_s?: number
+  /**
+   * Write a signed checkpoint after this many records; 0 = none by count.
+   */
+  every_records?: number
+  /**
+   * PEM EC P-256 private key that signs checkpoints (relative to the config file's directory). Without it a key is generated at start; either way its public key is in the admin listener's JWKS.
+   */
+  key_file?: string
 }
 /**
  * This interface was referenced by `ToolgateConfig`'s JSON-Schema
