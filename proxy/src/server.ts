@@ -22,6 +22,7 @@ import { createCredentialServices } from './credential/wiring.ts'
 import { defaultInterceptorFactory, LazyInterception } from './listen/interception.ts'
 import type { TlsInterceptor } from './listen/tls/interceptor.ts'
 import { startTransparentListeners } from './listen/transparent/listeners.ts'
+import { RateLimitStage } from './ratelimit/stage.ts'
 
 /** What the sidecar needs of a policy engine beyond evaluation. */
 export interface PolicyHandle extends PolicyEvaluator {
@@ -90,7 +91,8 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   // all of them are done.
   let policyRef: PolicyHandle | null = null
   const services: PipelineServices = { tasks: null, credentials: null, approvals: null, ...opts.services }
-  const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policyRef, services, records, metrics, logger })
+  const rateLimits = new RateLimitStage(opts.config.rate_limits, metrics.registry)
+  const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policyRef, services, records, metrics, logger, rateLimits })
   const custom = opts.interceptor
   const interception = new LazyInterception(
     custom === undefined ? defaultInterceptorFactory({ pipeline, logger, registry: metrics.registry }) : custom === null ? null : (config) => custom(pipeline, config),
@@ -158,6 +160,7 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
       const previous = runtime
       runtime = next
       owned?.applyConfig(config)
+      rateLimits.update(config.rate_limits)
       // Policy settings follow the config; a bundle that fails to load keeps the last good one.
       if (opts.policy === undefined && policy.reload) await policy.reload(await engineOptions(config, metrics, logger))
       // In-flight requests keep their snapshot; its pools close when those finish.

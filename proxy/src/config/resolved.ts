@@ -8,7 +8,7 @@
 import { isAbsolute, resolve } from 'node:path'
 import { createHash } from 'node:crypto'
 import type {
-  Agent, Approvals, CredentialProvider, Labels, Limits, Mode, PolicySigning, RecordCheckpoints, Tasks, Timeouts, Tls, Tool, ToolgateConfig, Transparent,
+  Agent, Approvals, CredentialProvider, Labels, Limits, Mode, PolicySigning, RateLimits, RecordCheckpoints, Tasks, Timeouts, Tls, Tool, ToolgateConfig, Transparent,
 } from './schema.gen.ts'
 import { AGENT_ENV, DEFAULT_LIMITS, DEFAULT_LISTENERS, DEFAULT_CHECKPOINTS, DEFAULT_LOGGING, DEFAULT_MODE, DEFAULT_POLICY, DEFAULT_TIMEOUTS } from './defaults.ts'
 
@@ -69,6 +69,8 @@ export interface ResolvedConfig {
   /** As written, with required defaulting to false. */
   tasks: Tasks & { required: boolean }
   approvals: Approvals
+  /** As written (ratelimit/ applies its defaults); {} when absent. */
+  rate_limits: RateLimits
   tools: Tool[]
   source: ConfigSource
 }
@@ -130,6 +132,7 @@ export function resolveConfig(raw: ToolgateConfig, source: ConfigSource, env: No
     credentials: raw.credentials ?? {},
     tasks: { ...raw.tasks, required: raw.tasks?.required ?? false },
     approvals: raw.approvals ?? {},
+    rate_limits: raw.rate_limits ?? {},
     tools: raw.tools,
     source,
   }

@@ -73,6 +73,7 @@ export interface ToolgateConfig {
   }
   tasks?: Tasks
   approvals?: Approvals
+  rate_limits?: RateLimits
   /**
    * The allowlist: every outbound call must match one of these tools, or it is denied.
    */
@@ -468,6 +469,81 @@ export interface Approvals {
    * Optional URL that receives a JSON POST for each approval request (fire and forget, 5 s timeout).
    */
   webhook?: string
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "RateLimits".
+ */
+export interface RateLimits {
+  /**
+   * The limits; a call is checked against every limit whose selector matches it and must have a token in each.
+   *
+   * @maxItems 256
+   */
+  limits?: RateLimit[]
+  /**
+   * Most local buckets kept (one per limit and key); the least recently used is dropped first, and an idle bucket is dropped once it would be full again.
+   */
+  max_buckets?: number
+  service?: RateLimitService
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "RateLimit".
+ */
+export interface RateLimit {
+  name: Name
+  tool?: Name
+  /**
+   * Only calls that matched this route of the tool (its name, or its path pattern as written); needs tool.
+   */
+  route?: string
+  /**
+   * Only MCP tools/call messages calling this tool name.
+   */
+  mcp_tool?: string
+  /**
+   * What gets its own bucket: tool (one per tool), route (one per tool and route), task (one per task id; calls without a task share one), agent (one per workload identity).
+   */
+  per?: 'tool' | 'route' | 'task' | 'agent'
+  /**
+   * Calls allowed per period (the refill rate of the bucket).
+   */
+  requests: number
+  /**
+   * Length of the period in seconds.
+   */
+  period_s?: number
+  /**
+   * Bucket size: calls allowed at once after a quiet time. Default: requests.
+   */
+  burst?: number
+  /**
+   * local: counted in this sidecar; global: counted by the rate limit service, shared by every sidecar that uses it.
+   */
+  scope?: 'local' | 'global'
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "RateLimitService".
+ */
+export interface RateLimitService {
+  /**
+   * host:port of the gRPC rate limit service (plaintext h2c).
+   */
+  address: string
+  /**
+   * Domain sent with every request; the service's config must define it.
+   */
+  domain?: string
+  /**
+   * Deadline of one ShouldRateLimit call.
+   */
+  timeout_ms?: number
+  /**
+   * When the service cannot answer: deny (fail closed, 503) or allow (counted in metrics and recorded).
+   */
+  failure_mode?: 'deny' | 'allow'
 }
 /**
  * This interface was referenced by `ToolgateConfig`'s JSON-Schema

@@ -24,6 +24,7 @@ import type { Metrics } from '../record/metrics.ts'
 import type { Logger } from '../record/log.ts'
 import type { Runtime } from './runtime.ts'
 import type { PipelineServices } from './services.ts'
+import type { RateLimitStage } from '../ratelimit/stage.ts'
 
 export interface RequestContext {
   via: Via
@@ -39,6 +40,8 @@ export interface PipelineDeps {
   records: RecordSink
   metrics: Metrics
   logger: Logger
+  /** Rate limits (ratelimit/stage.ts); none when absent. */
+  rateLimits?: RateLimitStage | null
 }
 
 export function allowlistVerdict(tool: CompiledTool | null, match: RouteMatch | null): AllowlistVerdict {
@@ -59,19 +62,23 @@ export class RequestPipeline {
   }
 
   /** Decides a classified call (shared by requests, CONNECT and `toolgate decide`). */
-  decideCall(call: ToolCall, tool: CompiledTool | null, match: RouteMatch | null, rt: Runtime, verdict: AllowlistVerdict = allowlistVerdict(tool, match)): Decision {
+  decideCall(call: ToolCall, tool: CompiledTool | null, match: RouteMatch | null, rt: Runtime, verdict: AllowlistVerdict = allowlistVerdict(tool, match), opts: { rateLimits?: boolean } = {}): Decision {
     const started = process.hrtime.bigint()
     const { tasks } = this.deps.services
     const task = call.taskId !== null && tasks ? tasks.get(call.taskId) : undefined
     const mode = tool?.config.mode ?? rt.config.mode
-    return decide(call, verdict, {
+    const limits = verdict.kind === 'allowed' && opts.rateLimits !== false ? this.deps.rateLimits ?? null : null
+    const decision = decide(call, verdict, {
       mode,
       policy: this.deps.policy(),
       agent: rt.agent,
       task: { known: task !== undefined, view: task && tasks ? tasks.policyView(task) : null },
       tasksRequired: rt.config.tasks.required,
       now: new Date(),
+      ...(limits ? { rateLimits: limits.view(call, rt.agent) } : {}),
     }, started)
+    // An allowed call takes its tokens here; over a limit it is refused (429 / JSON-RPC -32029).
+    return limits ? limits.apply(call, rt.agent, decision) : decision
   }
 
   handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
@@ -259,7 +266,7 @@ export class RequestPipeline {
     const { call, decision } = o
     if (!res.headersSent && o.status !== 499 && o.forwardedWith === undefined) {
       if (!decision.pass || decision.stage === 'destination') {
-        writeJsonError(res, o.status, { error: 'denied', reason: decision.reasons.join('; '), decision_id: call.id })
+        writeJsonError(res, o.status, { error: decision.stage === 'rate_limit' ? 'rate_limited' : 'denied', reason: decision.reasons.join('; '), decision_id: call.id, ...(decision.rateLimit ? { retry_after_s: decision.rateLimit.retryAfterS } : {}) }, decision.rateLimit?.headers)
       } else if (o.failure) {
         writeJsonError(res, o.status, { error: o.failure.kind, reason: o.failure.reason, decision_id: call.id })
       }

@@ -1,0 +1,64 @@
+// The rate limit stage of the pipeline: after the allowlist and the policy allowed a call, it
+// takes a token from every local limit that applies (ratelimit/local.ts). Over a limit the call
+// is refused: HTTP 429 with Retry-After and RateLimit headers, or for an MCP message a JSON-RPC
+// error -32029 with the retry time (listen/mcp-stage.ts). Before the policy runs, the remaining
+// budget of each applicable limit is put into input.rate_limits so the policy can act on it.
+// Refused calls take no token; report mode records would_deny and lets the call pass.
+
+import { Counter, type Registry } from 'prom-client'
+import type { ToolCall } from '../classify/toolcall.ts'
+import type { Decision } from '../decide/decision.ts'
+import type { PolicyInput } from '../decide/policy-input.ts'
+import type { RateLimits } from '../config/schema.gen.ts'
+import { compileLimits } from './limits.ts'
+import { LocalRateLimiter, type LimitView } from './local.ts'
+
+export const DEFAULT_MAX_BUCKETS = 10_000
+
+/** What a refused call carries to the response writers. */
+export interface RateLimitRefusal {
+  limit: string
+  retryAfterS: number
+  headers: Record<string, string>
+}
+
+export class RateLimitStage {
+  private readonly local: LocalRateLimiter
+  private readonly counter: Counter<'limit' | 'result'>
+
+  constructor(config: RateLimits | undefined, registry: Registry) {
+    this.local = new LocalRateLimiter({ limits: compileLimits(config?.limits), maxBuckets: config?.max_buckets ?? DEFAULT_MAX_BUCKETS })
+    this.counter = new Counter({
+      name: 'toolgate_rate_limit_total',
+      help: 'Calls checked against rate limits, by limit (or "none" for the first to refuse) and result (allowed, limited).',
+      labelNames: ['limit', 'result'] as const,
+      registers: [registry],
+    })
+  }
+
+  update(config: RateLimits | undefined): void {
+    this.local.update(compileLimits(config?.limits), config?.max_buckets ?? DEFAULT_MAX_BUCKETS)
+  }
+
+  /** input.rate_limits for the policy. */
+  view(call: ToolCall, agent: PolicyInput['agent']): Record<string, LimitView> {
+    return this.local.view(call, agent)
+  }
+
+  /** The decision after the limits: unchanged, or refused with stage rate_limit (429). */
+  apply(call: ToolCall, agent: PolicyInput['agent'], decision: Decision): Decision {
+    if (!decision.allow) return decision
+    const v = this.local.take(call, agent)
+    if (v.ok) return decision
+    this.counter.inc({ limit: v.limit, result: 'limited' })
+    return {
+      ...decision,
+      allow: false,
+      pass: decision.mode === 'report',
+      stage: 'rate_limit',
+      status: 429,
+      reasons: [v.reason],
+      rateLimit: { limit: v.limit, retryAfterS: v.retryAfterS, headers: v.headers },
+    }
+  }
+}
