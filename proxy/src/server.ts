@@ -23,6 +23,7 @@ import { defaultInterceptorFactory, LazyInterception } from './listen/intercepti
 import type { TlsInterceptor } from './listen/tls/interceptor.ts'
 import { startTransparentListeners } from './listen/transparent/listeners.ts'
 import { RateLimitStage } from './ratelimit/stage.ts'
+import { startTelemetry, withLogExport } from './telemetry/wiring.ts'
 
 /** What the sidecar needs of a policy engine beyond evaluation. */
 export interface PolicyHandle extends PolicyEvaluator {
@@ -83,7 +84,9 @@ function urlOf(a: AddressInfo): string {
 export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   const logger = opts.logger ?? createLogger({ level: opts.config.logging.level })
   const metrics = opts.metrics ?? new Metrics()
-  const records = opts.records ?? openConfiguredRecords(opts.config)
+  const telemetry = await startTelemetry(opts.config, metrics.registry)
+  const primary = opts.records ?? (telemetry.logs && telemetry.replaceRecords ? null : openConfiguredRecords(opts.config))
+  const records: RecordSink = telemetry.logs ? withLogExport(primary, telemetry.logs) : primary!
   let runtime = buildRuntime(opts.config)
   // The pipeline reads the policy and the services when a request arrives, so it can exist
   // before they do; the slow start-up steps (policy bundle and WASM compile, signing keys, the
@@ -92,7 +95,7 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   let policyRef: PolicyHandle | null = null
   const services: PipelineServices = { tasks: null, credentials: null, approvals: null, ...opts.services }
   const rateLimits = new RateLimitStage(opts.config.rate_limits, metrics.registry)
-  const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policyRef, services, records, metrics, logger, rateLimits })
+  const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policyRef, services, records, metrics, logger, rateLimits, tracing: telemetry.tracing })
   const custom = opts.interceptor
   const interception = new LazyInterception(
     custom === undefined ? defaultInterceptorFactory({ pipeline, logger, registry: metrics.registry }) : custom === null ? null : (config) => custom(pipeline, config),
@@ -180,6 +183,7 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
       await owned?.close()
       await policy.close()
       await records.close()
+      await telemetry.close()
     },
   }
 }

@@ -8,7 +8,7 @@
 import { isAbsolute, resolve } from 'node:path'
 import { createHash } from 'node:crypto'
 import type {
-  Agent, Approvals, CredentialProvider, Labels, Limits, Mode, PolicySigning, RateLimits, RecordCheckpoints, Tasks, Timeouts, Tls, Tool, ToolgateConfig, Transparent,
+  Agent, Approvals, CredentialProvider, Labels, Limits, Mode, PolicySigning, RateLimits, RecordCheckpoints, Tasks, Telemetry, Timeouts, Tls, Tool, ToolgateConfig, Transparent,
 } from './schema.gen.ts'
 import { AGENT_ENV, DEFAULT_LIMITS, DEFAULT_LISTENERS, DEFAULT_CHECKPOINTS, DEFAULT_LOGGING, DEFAULT_MODE, DEFAULT_POLICY, DEFAULT_TIMEOUTS } from './defaults.ts'
 
@@ -71,6 +71,8 @@ export interface ResolvedConfig {
   approvals: Approvals
   /** As written (ratelimit/ applies its defaults); {} when absent. */
   rate_limits: RateLimits
+  /** As written (telemetry/ applies its defaults); {} when absent: off. */
+  telemetry: Telemetry
   tools: Tool[]
   source: ConfigSource
 }
@@ -133,6 +135,7 @@ export function resolveConfig(raw: ToolgateConfig, source: ConfigSource, env: No
     tasks: { ...raw.tasks, required: raw.tasks?.required ?? false },
     approvals: raw.approvals ?? {},
     rate_limits: raw.rate_limits ?? {},
+    telemetry: raw.telemetry ?? {},
     tools: raw.tools,
     source,
   }

@@ -73,6 +73,7 @@ export interface ToolgateConfig {
   }
   tasks?: Tasks
   approvals?: Approvals
+  telemetry?: Telemetry
   rate_limits?: RateLimits
   /**
    * The allowlist: every outbound call must match one of these tools, or it is denied.
@@ -469,6 +470,74 @@ export interface Approvals {
    * Optional URL that receives a JSON POST for each approval request (fire and forget, 5 s timeout).
    */
   webhook?: string
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Telemetry".
+ */
+export interface Telemetry {
+  /**
+   * service.name resource attribute of spans and logs.
+   */
+  service_name?: string
+  traces?: TelemetryTraces
+  logs?: TelemetryLogs
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "TelemetryTraces".
+ */
+export interface TelemetryTraces {
+  /**
+   * OTLP/HTTP (protobuf) traces endpoint URL, e.g. http://otel-collector:4318/v1/traces.
+   */
+  endpoint: string
+  /**
+   * Fraction of calls traced when the agent sent no sampled trace context (trace id ratio).
+   */
+  sample_ratio?: number
+  /**
+   * Follow the sampled flag of the agent's traceparent; false: sample_ratio decides every call.
+   */
+  parent_based?: boolean
+  /**
+   * Spans waiting for export at most; more are dropped, never blocking a call.
+   */
+  max_queue?: number
+  /**
+   * Deadline of one export request.
+   */
+  timeout_ms?: number
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "TelemetryLogs".
+ */
+export interface TelemetryLogs {
+  /**
+   * OTLP/HTTP (protobuf) logs endpoint URL, e.g. http://otel-collector:4318/v1/logs.
+   */
+  endpoint: string
+  /**
+   * Records waiting for export at most; more are dropped (counted in toolgate_otlp_log_records_dropped_total), never blocking a call.
+   */
+  max_queue?: number
+  /**
+   * Records per export request at most.
+   */
+  max_batch?: number
+  /**
+   * Export at least this often while records wait.
+   */
+  interval_ms?: number
+  /**
+   * Deadline of one export request.
+   */
+  timeout_ms?: number
+  /**
+   * true: records go only to OTLP (no stdout or file stream, so no hash chain); false: both.
+   */
+  replace_records?: boolean
 }
 /**
  * This interface was referenced by `ToolgateConfig`'s JSON-Schema

@@ -25,6 +25,7 @@ import type { Logger } from '../record/log.ts'
 import type { Runtime } from './runtime.ts'
 import type { PipelineServices } from './services.ts'
 import type { RateLimitStage } from '../ratelimit/stage.ts'
+import type { CallTracing } from '../telemetry/traces.ts'
 
 export interface RequestContext {
   via: Via
@@ -42,6 +43,8 @@ export interface PipelineDeps {
   logger: Logger
   /** Rate limits (ratelimit/stage.ts); none when absent. */
   rateLimits?: RateLimitStage | null
+  /** OpenTelemetry spans of calls (telemetry/traces.ts); none when tracing is off. */
+  tracing?: CallTracing | null
 }
 
 export function allowlistVerdict(tool: CompiledTool | null, match: RouteMatch | null): AllowlistVerdict {
@@ -90,12 +93,14 @@ export class RequestPipeline {
 
   private async run(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const startedAt = process.hrtime.bigint()
+    this.deps.tracing?.begin(req, ctx.via)
     const rt = this.deps.runtime()
     const raw: RawRequest = { via: ctx.via, method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders }
     if (ctx.tunnelAuthority) raw.tunnelAuthority = ctx.tunnelAuthority
     const classified: Classified = classify(raw, { allowlist: rt.allowlist, newId: randomUUID, maxHeaderBytes: rt.config.limits.max_header_bytes })
     if (!classified.ok) {
       this.refuseUnparsed(res, rt, classified, ctx.via, startedAt)
+      this.deps.tracing?.finish(req, null, null, classified.status)
       req.resume()
       return
     }
@@ -110,6 +115,7 @@ export class RequestPipeline {
     let decision = this.decideCall(call, tool, routeMatch, rt)
     decision = this.routeChecks(call, tool, decision)
     this.deps.metrics.decisionSeconds.observe({ decision: decisionLabel(decision) }, decision.decideSeconds)
+    this.deps.tracing?.decided(req, call, decision)
 
     const contentLength = Number(req.headers['content-length'] ?? 0)
     if (decision.pass && contentLength > rt.config.limits.max_request_body_bytes) {
@@ -152,10 +158,12 @@ export class RequestPipeline {
       const decision = this.decideCall(call, tool, routeMatch, rt, { kind: 'denied', reason: parsed.reason })
       return this.finish(req, res, rt, { call, decision: { ...decision, stage: 'parse', pass: false }, credential: null, status: reply.status, failure: null, startedAt })
     }
+    this.deps.tracing?.adoptMcpParent(req, parsed.messages[0]?.call.traceContext)
     const decisions: MessageDecision[] = parsed.messages.map((message, i) => {
       const mcall = messageCall(call, message, i, mcp)
       const decision = this.routeChecks(mcall, tool, this.decideCall(mcall, tool, routeMatch, rt, messageVerdict(message, mcp)))
       this.deps.metrics.decisionSeconds.observe({ decision: decisionLabel(decision) }, decision.decideSeconds)
+      this.deps.tracing?.decided(req, mcall, decision)
       return { call: mcall, decision }
     })
     const denial = mcpDenial(parsed, decisions, mcp)
@@ -217,7 +225,9 @@ export class RequestPipeline {
         return this.finish(req, res, rt, { call, decision: { ...decision, allow: false, pass: false, stage: 'credential', status: 503, reasons: ['credential providers are not configured'] }, credential: null, status: 503, failure: null, startedAt })
       }
       const task = call.taskId !== null && tasks ? tasks.get(call.taskId) ?? null : null
+      const span = this.deps.tracing?.child(req, 'toolgate credential')
       const got = await credentials.obtain({ decisionId: call.id, task, tool: call.tool ?? '', toolCredential, narrowing: decision.credential, agent: rt.agent, signal: abort.signal })
+      span?.end({ 'toolgate.credential.provider': toolCredential.provider }, got.ok ? undefined : got.reason)
       if (!got.ok) {
         return this.finish(req, res, rt, { call, decision: { ...decision, allow: false, pass: false, stage: 'credential', status: got.status, reasons: [got.reason] }, credential: null, status: got.status, failure: null, startedAt })
       }
@@ -242,6 +252,8 @@ export class RequestPipeline {
         ? { status: 101, upstreamStatus: 101, upstreamSeconds: seconds, failure: null }
         : { status: up.status, upstreamStatus: null, upstreamSeconds: null, failure: { kind: up.status === 403 ? 'destination' : 'connect', reason: up.reason } }
     } else {
+      const span = this.deps.tracing?.child(req, 'toolgate upstream', true)
+      if (span) headers = span.inject(headers)
       result = await forward({
         pools: rt.pools,
         tool: upstreamTool,
@@ -252,6 +264,7 @@ export class RequestPipeline {
         signal: abort.signal,
         ...(p.responseTransform ? { responseTransform: p.responseTransform } : {}),
       }, res)
+      span?.end({ 'http.response.status_code': result.upstreamStatus ?? 0 }, result.failure?.reason)
     }
     if (result.upstreamSeconds !== null) {
       this.deps.metrics.upstreamSeconds.observe({ tool: call.tool ?? 'none', outcome: result.failure ? result.failure.kind : 'ok' }, result.upstreamSeconds)
@@ -289,6 +302,11 @@ export class RequestPipeline {
     })
     // Messages of one MCP batch share one upstream exchange, recorded under the first message.
     if (o.forwardedWith !== undefined) record['forwarded_with'] = o.forwardedWith
+    else {
+      // The record names the call's trace, so a reviewer (and the OTLP log record) can find it.
+      const traced = this.deps.tracing?.finish(req, call, decision, o.status)
+      if (traced) { record['trace_id'] = traced.traceId; record['span_id'] = traced.spanId }
+    }
     this.deps.records.write(record)
   }
 
