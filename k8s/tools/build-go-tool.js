@@ -31,7 +31,7 @@ function fileHash(path) {
  * @param {string} [o.dir]      the wrapper's folder relative to the repository, when not k8s/tools/<module>
  * @param {string} o.pinned     module path whose required version is the cache key's version
  * @param {string} o.pkg        package to build ('.' for the wrapper's own main.go)
- * @param {string[]} [o.versionArgs] arguments that make the binary print its version (sanity check)
+ * @param {string[] | null} [o.versionArgs] arguments that make the binary print its version (sanity check); null: the binary has none
  * @param {(version: string) => string[]} [o.ldflagsX] extra `-X` settings (part of the cache key)
  * @returns {string} the path in .cache/bin
  */
@@ -84,6 +84,10 @@ export function buildGoTool({ label, name, module, dir = join('k8s', 'tools', mo
     rmSync(tmp, { force: true })
     copyFileSync(cached, tmp)
     renameSync(tmp, target)
+  }
+  if (versionArgs === null) {
+    console.log(`${label}: ${target} (${version})`)
+    return target
   }
   const v = spawnSync(target, versionArgs, { encoding: 'utf8' })
   if (v.status !== 0) fail(label, `${target} ${versionArgs.join(' ')} exited ${v.status ?? v.signal}: ${v.stderr}`)
