@@ -184,6 +184,7 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
       await policy.close()
       await records.close()
       await telemetry.close()
+      rateLimits.close()
     },
   }
 }

@@ -115,6 +115,7 @@ export class RequestPipeline {
     let decision = this.decideCall(call, tool, routeMatch, rt)
     decision = this.routeChecks(call, tool, decision)
     this.deps.metrics.decisionSeconds.observe({ decision: decisionLabel(decision) }, decision.decideSeconds)
+    if (this.deps.rateLimits) decision = await this.deps.rateLimits.applyGlobal(call, rt.agent, decision)
     this.deps.tracing?.decided(req, call, decision)
 
     const contentLength = Number(req.headers['content-length'] ?? 0)
@@ -166,6 +167,8 @@ export class RequestPipeline {
       this.deps.tracing?.decided(req, mcall, decision)
       return { call: mcall, decision }
     })
+    // Global limits: one service round trip per message that passed so far.
+    if (this.deps.rateLimits) for (const d of decisions) d.decision = await this.deps.rateLimits.applyGlobal(d.call, rt.agent, d.decision)
     const denial = mcpDenial(parsed, decisions, mcp)
     if (denial !== null) {
       res.writeHead(denial.status, denial.headers)
@@ -279,7 +282,7 @@ export class RequestPipeline {
     const { call, decision } = o
     if (!res.headersSent && o.status !== 499 && o.forwardedWith === undefined) {
       if (!decision.pass || decision.stage === 'destination') {
-        writeJsonError(res, o.status, { error: decision.stage === 'rate_limit' ? 'rate_limited' : 'denied', reason: decision.reasons.join('; '), decision_id: call.id, ...(decision.rateLimit ? { retry_after_s: decision.rateLimit.retryAfterS } : {}) }, decision.rateLimit?.headers)
+        writeJsonError(res, o.status, { error: decision.stage !== 'rate_limit' ? 'denied' : o.status === 503 ? 'rate_limit_unavailable' : 'rate_limited', reason: decision.reasons.join('; '), decision_id: call.id, ...(decision.rateLimit ? { retry_after_s: decision.rateLimit.retryAfterS } : {}) }, decision.rateLimit?.headers)
       } else if (o.failure) {
         writeJsonError(res, o.status, { error: o.failure.kind, reason: o.failure.reason, decision_id: call.id })
       }

@@ -12,6 +12,7 @@ import type { PolicyInput } from '../decide/policy-input.ts'
 import type { RateLimits } from '../config/schema.gen.ts'
 import { compileLimits } from './limits.ts'
 import { LocalRateLimiter, type LimitView } from './local.ts'
+import { GlobalRateLimiter } from './global.ts'
 
 export const DEFAULT_MAX_BUCKETS = 10_000
 
@@ -24,13 +25,16 @@ export interface RateLimitRefusal {
 
 export class RateLimitStage {
   private readonly local: LocalRateLimiter
+  private global: GlobalRateLimiter | null = null
+  private globalService: string | null = null
   private readonly counter: Counter<'limit' | 'result'>
 
   constructor(config: RateLimits | undefined, registry: Registry) {
     this.local = new LocalRateLimiter({ limits: compileLimits(config?.limits), maxBuckets: config?.max_buckets ?? DEFAULT_MAX_BUCKETS })
+    this.configureGlobal(config)
     this.counter = new Counter({
       name: 'toolgate_rate_limit_total',
-      help: 'Calls checked against rate limits, by limit (or "none" for the first to refuse) and result (allowed, limited).',
+      help: 'Calls refused by a rate limit (result limited, by limit name), and calls that met an unavailable rate limit service (limit "service", result unavailable_denied or unavailable_allowed).',
       labelNames: ['limit', 'result'] as const,
       registers: [registry],
     })
@@ -38,6 +42,41 @@ export class RateLimitStage {
 
   update(config: RateLimits | undefined): void {
     this.local.update(compileLimits(config?.limits), config?.max_buckets ?? DEFAULT_MAX_BUCKETS)
+    this.configureGlobal(config)
+  }
+
+  /** The service client follows the config; a changed service section gets a new client. */
+  private configureGlobal(config: RateLimits | undefined): void {
+    const limits = compileLimits(config?.limits)
+    const wanted = config?.service && limits.some((l) => l.scope === 'global') ? JSON.stringify(config.service) : null
+    if (wanted !== this.globalService) {
+      this.global?.close()
+      this.global = wanted !== null ? new GlobalRateLimiter(config!.service!, limits) : null
+      this.globalService = wanted
+    } else {
+      this.global?.update(limits)
+    }
+  }
+
+  /** Global limits (ratelimit/global.ts) for an allowed call: one round trip to the service, bounded by its deadline. */
+  async applyGlobal(call: ToolCall, agent: PolicyInput['agent'], decision: Decision): Promise<Decision> {
+    if (!decision.allow || this.global === null) return decision
+    const v = await this.global.check(call, agent)
+    if (v.ok) {
+      if (v.unavailable === undefined) return decision
+      this.counter.inc({ limit: 'service', result: 'unavailable_allowed' })
+      return { ...decision, reasons: [...decision.reasons, `${v.unavailable}; allowed (failure_mode: allow)`] }
+    }
+    if (v.kind === 'unavailable') {
+      this.counter.inc({ limit: 'service', result: 'unavailable_denied' })
+      return { ...decision, allow: false, pass: decision.mode === 'report', stage: 'rate_limit', status: 503, reasons: [v.reason] }
+    }
+    this.counter.inc({ limit: v.limit, result: 'limited' })
+    return { ...decision, allow: false, pass: decision.mode === 'report', stage: 'rate_limit', status: 429, reasons: [v.reason], rateLimit: { limit: v.limit, retryAfterS: v.retryAfterS, headers: v.headers } }
+  }
+
+  close(): void {
+    this.global?.close()
   }
 
   /** input.rate_limits for the policy. */
