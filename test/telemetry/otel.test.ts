@@ -5,6 +5,7 @@
 // collector never blocks a call and the dropped records are counted; with telemetry off the
 // agent's trace headers pass unchanged.
 import t from 'tap'
+import fc from 'fast-check'
 import { startUpstream } from '../helpers/upstream.ts'
 import { viaProxy } from '../helpers/proxy-client.ts'
 import { startTestToolgate, testListeners } from '../helpers/toolgate.ts'
@@ -118,6 +119,37 @@ ${tools}`)
   t.ok(Date.now() - closing < 5000, 'stopping is bounded by the export deadline')
   t.equal(await dropped('export_failed'), 3, 'the queued ones fail to export at the stop, counted')
   t.equal(gate.records.length, 8, 'the record stream itself lost nothing')
+})
+
+t.test('attacker trace headers: malformed, repeated or random values never reach the upstream; it gets exactly one well-formed traceparent', async (t) => {
+  const dead = await freePort()
+  const gate = await startTestToolgate(`version: 1
+${testListeners}telemetry:
+  traces: { endpoint: http://127.0.0.1:${dead}/v1/traces, timeout_ms: 100, max_queue: 16 }
+${tools}`)
+  t.teardown(() => gate.close())
+  const W3C = /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/
+  const send = async (headers: Record<string, string>) => {
+    const before = up.received.length
+    const r = await viaProxy(gate.proxyUrl, 'GET', `http://127.0.0.1:${up.port}/r/p`, { headers })
+    if (r.status !== 200) return `status ${r.status}`
+    const got = up.received[before]!
+    const tps = got.rawHeaders.filter((_, i) => i % 2 === 0 && got.rawHeaders[i]!.toLowerCase() === 'traceparent')
+    return tps.length === 1 && W3C.test(String(got.headers['traceparent'])) ? String(got.headers['traceparent']) : `upstream got ${JSON.stringify(got.headers['traceparent'])}`
+  }
+  // The all-zero trace id is invalid: a new trace, not the agent's.
+  const zero = await send({ traceparent: `00-${'0'.repeat(32)}-${AGENT_SPAN}-01` })
+  t.ok(W3C.test(zero) && !zero.includes('0'.repeat(32)), zero)
+  await fc.assert(fc.asyncProperty(
+    fc.oneof(fc.string({ maxLength: 80 }), fc.stringMatching(/^[0-9a-f-]{0,60}$/), fc.constant(`00-${TRACE_ID}-${AGENT_SPAN}-01, 00-${TRACE_ID}-${AGENT_SPAN}-00`)),
+    fc.string({ maxLength: 40 }),
+    async (tp, ts) => {
+      // Only header-legal values (no control characters) can be sent at all.
+      const clean = (v: string) => v.replace(/[^\x20-\x7e]/g, '')
+      const out = await send({ traceparent: clean(tp), tracestate: clean(ts) })
+      return W3C.test(out)
+    },
+  ), { numRuns: 60 })
 })
 
 t.test('telemetry off (the default): the agent\'s trace headers pass unchanged, no trace fields in records', async (t) => {
