@@ -18,9 +18,9 @@ import { rateLimitHeaders } from './headers.ts'
 export const RLS_DEFAULTS = { domain: 'toolgate', timeout_ms: 200, failure_mode: 'deny' } as const
 
 export type GlobalVerdict =
-  | { ok: true; unavailable?: string }
+  | { ok: true; unavailable?: string; detail?: string }
   | { ok: false; kind: 'limited'; limit: string; retryAfterS: number; headers: Record<string, string>; reason: string }
-  | { ok: false; kind: 'unavailable'; reason: string }
+  | { ok: false; kind: 'unavailable'; reason: string; detail: string }
 
 type ShouldRateLimit = (req: unknown, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res?: RlsResponse) => void) => void
 
@@ -61,8 +61,10 @@ export class GlobalRateLimiter {
       })
     } catch (err) {
       const e = err as ServiceError
-      const reason = `rate limit service unavailable (${e.code !== undefined ? `gRPC status ${e.code}` : 'error'}: ${String(e.details ?? e.message).slice(0, 200)})`
-      return this.failOpen ? { ok: true, unavailable: reason } : { ok: false, kind: 'unavailable', reason: `${reason}; failing closed` }
+      // The agent sees the status only; the detail (addresses, messages) goes to the record.
+      const reason = `rate limit service unavailable (${e.code !== undefined ? `gRPC status ${e.code}` : 'error'})`
+      const detail = String(e.details ?? e.message).slice(0, 300)
+      return this.failOpen ? { ok: true, unavailable: reason, detail } : { ok: false, kind: 'unavailable', reason: `${reason}; failing closed`, detail }
     }
     if (res.overall_code !== 'OVER_LIMIT') return { ok: true }
     // The status of the first descriptor over its limit names the limit and the retry time.

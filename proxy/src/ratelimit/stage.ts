@@ -65,11 +65,11 @@ export class RateLimitStage {
     if (v.ok) {
       if (v.unavailable === undefined) return decision
       this.counter.inc({ limit: 'service', result: 'unavailable_allowed' })
-      return { ...decision, reasons: [...decision.reasons, `${v.unavailable}; allowed (failure_mode: allow)`] }
+      return { ...decision, reasons: [...decision.reasons, `${v.unavailable}; allowed (failure_mode: allow)`], error: v.detail ?? null }
     }
     if (v.kind === 'unavailable') {
       this.counter.inc({ limit: 'service', result: 'unavailable_denied' })
-      return { ...decision, allow: false, pass: decision.mode === 'report', stage: 'rate_limit', status: 503, reasons: [v.reason] }
+      return { ...decision, allow: false, pass: decision.mode === 'report', stage: 'rate_limit', status: 503, reasons: [v.reason], error: v.detail }
     }
     this.counter.inc({ limit: v.limit, result: 'limited' })
     return { ...decision, allow: false, pass: decision.mode === 'report', stage: 'rate_limit', status: 429, reasons: [v.reason], rateLimit: { limit: v.limit, retryAfterS: v.retryAfterS, headers: v.headers } }
