@@ -9,5 +9,6 @@ import (
 )
 
 func main() {
-	runner.NewRunner(settings.NewSettings()).Run()
+	r := runner.NewRunner(settings.NewSettings())
+	r.Run()
 }
