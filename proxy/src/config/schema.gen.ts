@@ -523,7 +523,7 @@ export interface TelemetryLogs {
    */
   max_queue?: number
   /**
-   * Records per export request at most.
+   * Records per export request at most (each batch is encoded in one go on the event loop: small batches keep that pause short).
    */
   max_batch?: number
   /**

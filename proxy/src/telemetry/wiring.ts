@@ -15,7 +15,7 @@ import { ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api'
 export const TELEMETRY_DEFAULTS = {
   service_name: 'toolgate',
   traces: { sample_ratio: 1, parent_based: true, max_queue: 2048, timeout_ms: 10_000 },
-  logs: { max_queue: 2048, max_batch: 512, interval_ms: 1000, timeout_ms: 10_000, replace_records: false },
+  logs: { max_queue: 2048, max_batch: 128, interval_ms: 1000, timeout_ms: 10_000, replace_records: false },
 } as const
 
 export interface TelemetryServices {
