@@ -12,6 +12,7 @@ import { buildRuntime, type Runtime } from './listen/runtime.ts'
 import type { PipelineServices } from './listen/services.ts'
 import { createAdminServer, type AdminRoute } from './admin/admin-server.ts'
 import { createHealthServer } from './admin/health-server.ts'
+import { createControlServer } from './admin/control-server.ts'
 import { Metrics } from './record/metrics.ts'
 import { createLogger, type Logger } from './record/log.ts'
 import type { RecordSink } from './record/records.ts'
@@ -42,6 +43,8 @@ export interface StartOptions {
   /** Task, credential and approval services; default: built from the config (credential/wiring.ts). */
   services?: Partial<PipelineServices>
   adminRoutes?: AdminRoute[]
+  /** Routes of the control listener (tasks, approvals); default: those of the built services. */
+  controlRoutes?: AdminRoute[]
   /**
    * Builds TLS interception for a config that needs it (listen/interception.ts says when); default:
    * per-pod CA from config.tls. null: no interception, so inspected HTTPS tools are refused.
@@ -56,6 +59,10 @@ export interface StartOptions {
 export interface Toolgate {
   readonly proxyUrl: string
   readonly adminUrl: string
+  /** The control listener (tasks, approvals; every call authenticated). */
+  readonly controlUrl: string
+  /** The read-only metrics listener, when the config enables one. */
+  readonly metricsUrl: string | null
   /** Address of the health listener, when started with one. */
   readonly healthUrl: string | null
   /** Addresses of the transparent listeners, when the config enables them. */
@@ -93,7 +100,7 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   // interception CA when the config needs one) then run concurrently. Nothing is served before
   // all of them are done.
   let policyRef: PolicyHandle | null = null
-  const services: PipelineServices = { tasks: null, credentials: null, approvals: null, ...opts.services }
+  const services: PipelineServices = { tasks: null, credentials: null, approvals: null, grants: null, ...opts.services }
   const rateLimits = new RateLimitStage(opts.config.rate_limits, metrics.registry)
   const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policyRef, services, records, metrics, logger, rateLimits, tracing: telemetry.tracing })
   const custom = opts.interceptor
@@ -107,10 +114,11 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
     interception.ensure(opts.config),
   ])
   policyRef = policy
-  if (owned) Object.assign(services, { tasks: owned.tasks, credentials: owned.credentials, approvals: owned.approvals })
-  // First: the JWKS with the record checkpoint key as well as the credential keys.
+  if (owned) Object.assign(services, { tasks: owned.tasks, credentials: owned.credentials, approvals: owned.approvals, grants: owned.grants })
+  // First: the JWKS with the record checkpoint key as well as the credential keys (public, read-only).
   const jwks = jwksRoute(records, () => owned?.credentials.jwks().keys ?? [])
   const adminRoutes: AdminRoute[] = [jwks, ...(owned?.adminRoutes ?? []), ...(opts.adminRoutes ?? [])]
+  const controlRoutes: AdminRoute[] = [...(owned?.controlRoutes ?? []), ...(opts.controlRoutes ?? [])]
   const connectDeps = { pipeline, runtime: () => runtime, records, metrics }
   const proxy: ListenerHandle = createProxyListener({
     pipeline,
@@ -127,11 +135,17 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
     if (!p.ready) reasons.push(`policy: ${p.reason ?? 'not ready'}`)
     return { ready: reasons.length === 0, reasons }
   }
+  // Read-only listeners (health, metrics, JWKS) and the control listener are separate servers, so
+  // a scraper's address never exposes tasks or approvals.
   const admin = createAdminServer({ metrics, logger, readiness, routes: () => adminRoutes })
+  const metricsServer = opts.config.listeners.metrics ? createAdminServer({ metrics, logger, readiness, routes: () => adminRoutes }) : null
+  const control = createControlServer({ logger, routes: () => controlRoutes })
 
   const cfg = opts.config.listeners
   const proxyAddr = await listen(proxy.server, cfg.proxy.host, cfg.proxy.port)
   const adminAddr = await listen(admin, cfg.admin.host, cfg.admin.port)
+  const controlAddr = await listen(control, cfg.control.host, cfg.control.port)
+  const metricsAddr = metricsServer && cfg.metrics ? await listen(metricsServer, cfg.metrics.host, cfg.metrics.port) : null
   const health = opts.health ? createHealthServer(readiness) : null
   const healthAddr = health && opts.health ? await listen(health, opts.health.host, opts.health.port) : null
   const transparent = await startTransparentListeners({ config: opts.config, pipeline, deps: connectDeps, interceptor: () => interception.current(), logger })
@@ -139,6 +153,8 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   logger.info('toolgate listening', {
     proxy: urlOf(proxyAddr),
     admin: urlOf(adminAddr),
+    control: urlOf(controlAddr),
+    ...(metricsAddr ? { metrics: urlOf(metricsAddr) } : {}),
     ...(healthAddr ? { health: urlOf(healthAddr) } : {}),
     ...(transparent.http ? { transparent_http: urlOf(transparent.http) } : {}),
     ...(transparent.tls ? { transparent_tls: urlOf(transparent.tls) } : {}),
@@ -149,6 +165,8 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   return {
     proxyUrl: urlOf(proxyAddr),
     adminUrl: urlOf(adminAddr),
+    controlUrl: urlOf(controlAddr),
+    metricsUrl: metricsAddr ? urlOf(metricsAddr) : null,
     healthUrl: healthAddr ? urlOf(healthAddr) : null,
     transparent: { http: transparent.http ? urlOf(transparent.http) : null, tls: transparent.tls ? urlOf(transparent.tls) : null },
     metrics,
@@ -177,6 +195,10 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
       interception.close()
       admin.close()
       admin.closeAllConnections()
+      control.close()
+      control.closeAllConnections()
+      metricsServer?.close()
+      metricsServer?.closeAllConnections()
       health?.close()
       health?.closeAllConnections()
       await runtime.pools.destroy()

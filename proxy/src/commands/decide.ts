@@ -1,11 +1,12 @@
 // `toolgate decide --config FILE`: reads request descriptions and prints what toolgate would
 // decide for each, with the matched tool and route and the reasons, without sending anything.
 // Input lines are `METHOD URL` or JSON objects {"method","url","headers"?,"task"?}; a JSON task
-// {"intent","tools":[...]} simulates a call made inside such a task.
+// {"intent","tools":[...],"source"?} simulates a call made inside such a task: by default a task
+// from a verified grant (source "issuer"), with "source":"agent" an agent-declared one.
 
 import { readFile } from 'node:fs/promises'
 import { randomUUID } from 'node:crypto'
-import { parseFlags, type Command } from '../cli.ts'
+import { parseFlags, type Command } from './command.ts'
 import { loadConfigOrReport } from './load-config.ts'
 import { classify } from '../classify/request.ts'
 import { RequestPipeline } from '../listen/pipeline.ts'
@@ -21,6 +22,7 @@ const USAGE = `usage: toolgate decide [--config FILE] [--input FILE] [--json]
 Reads request descriptions (from --input or standard input), one per line:
   GET https://api.github.com/repos/acme/app/issues
   {"method":"POST","url":"https://api.github.com/repos/acme/app/issues","task":{"intent":"triage","tools":["github"]}}
+(a "task" is simulated as one from a verified grant; add "source":"agent" for an agent-declared one)
 and prints, for each, the decision, the matched tool and route, and the reasons. Sends nothing.
 
 options:
@@ -34,7 +36,7 @@ export interface DecideLine {
   method: string
   url: string
   headers?: Record<string, string>
-  task?: { intent?: string; tools?: string[] }
+  task?: { intent?: string; tools?: string[]; source?: 'issuer' | 'agent' }
 }
 
 export function parseDecideLine(line: string): DecideLine | { error: string } {
@@ -57,16 +59,25 @@ export function parseDecideLine(line: string): DecideLine | { error: string } {
 function simulatedTasks(task: DecideLine['task']): { tasks: TaskRegistry; id: string } | { error: string } | null {
   if (!task) return null
   const tasks = new TaskRegistry({ defaultTtlS: 3600, maxTtlS: 86_400, maxTasks: 1, sweepMs: 3_600_000 })
-  const created = tasks.create({ intent: task.intent ?? 'simulated by toolgate decide', tools: task.tools ?? [] })
+  const input = { intent: task.intent ?? 'simulated by toolgate decide', tools: task.tools ?? [] }
+  const created = tasks.create(input)
   if (!created.ok) {
     tasks.close()
     return { error: `invalid task: ${created.error.reason}` }
   }
-  return { tasks, id: created.task.id }
+  if (task.source === 'agent') return { tasks, id: created.task.id }
+  // What a verified grant would open (the validation above applies to both kinds).
+  tasks.end(created.task.id, 'deleted')
+  const grant = tasks.openGrant({ issuer: 'simulated', maxTasks: 1, txn: 'toolgate-decide', subject: 'simulated', requester: null, intent: input.intent, tools: input.tools, maxCalls: null, expiresAt: Date.now() + 3_600_000 })
+  if (!grant.ok) {
+    tasks.close()
+    return { error: `invalid task: ${grant.reason}` }
+  }
+  return { tasks, id: grant.task.id }
 }
 
 export const decideCommand: Command = {
-  summary: 'explain decisions without sending',
+  summary: 'print the decision for request descriptions (METHOD URL lines or JSON) without sending anything',
   usage: USAGE,
   async run(argv) {
     const { values } = parseFlags(argv, { config: { type: 'string', short: 'c' }, input: { type: 'string', short: 'i' }, json: { type: 'boolean' } })

@@ -4,7 +4,7 @@
 
 import { readFile } from 'node:fs/promises'
 import { createPublicKey, type KeyObject } from 'node:crypto'
-import { parseFlags, type Command } from '../cli.ts'
+import { parseFlags, type Command } from './command.ts'
 import { keysFromJwks, verifyRecordsFile } from '../record/verify.ts'
 import { ecThumbprint } from '../record/signer.ts'
 

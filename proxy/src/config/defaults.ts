@@ -10,6 +10,7 @@ export const DEFAULT_MODE = 'enforce'
 export const DEFAULT_LISTENERS = {
   proxy: { host: '127.0.0.1', port: 15001 },
   admin: { host: '127.0.0.1', port: 15000 },
+  control: { host: '127.0.0.1', port: 15004 },
   transparent_http: { host: '127.0.0.1', port: 15002 },
   transparent_tls: { host: '127.0.0.1', port: 15003 },
 } as const

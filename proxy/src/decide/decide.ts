@@ -86,8 +86,9 @@ export function decide(call: ToolCall, verdict: AllowlistVerdict, ctx: DecideCon
       break
   }
 
+  if (call.taskRefusal !== undefined) return deny(call, ctx, 'task', [call.taskRefusal], started)
   if (call.taskId !== null && !ctx.task.known) return deny(call, ctx, 'task', [`task ${call.taskId} is unknown or has ended`], started)
-  if (call.taskId === null && ctx.tasksRequired) return deny(call, ctx, 'task', ['a toolgate-task header is required'], started)
+  if (call.taskId === null && ctx.tasksRequired) return deny(call, ctx, 'task', ['a task is required (Txn-Token or toolgate-task header)'], started)
 
   if (ctx.policy === null) return deny(call, ctx, 'policy', ['no policy bundle is loaded (fail closed)'], started)
   let outcome: PolicyOutcome

@@ -24,6 +24,8 @@ import type { Metrics } from '../record/metrics.ts'
 import type { Logger } from '../record/log.ts'
 import type { Runtime } from './runtime.ts'
 import type { PipelineServices } from './services.ts'
+import { resolveCallTask } from '../trust/resolve-task.ts'
+import { bufferHeldBody, callDigest } from '../trust/call-digest.ts'
 import type { RateLimitStage } from '../ratelimit/stage.ts'
 import type { CallTracing } from '../telemetry/traces.ts'
 
@@ -105,6 +107,7 @@ export class RequestPipeline {
       return
     }
     const { call, tool, routeMatch, upstream } = classified
+    await resolveCallTask(this.deps.services.grants ?? null, call, classified.txnToken)
     const mcp = tool !== null ? rt.mcp.get(tool.name) ?? null : null
     if (mcp !== null && call.target.path === mcp.path) {
       if (req.method === 'POST') return this.runMcpPost(req, res, ctx, rt, classified, mcp, startedAt)
@@ -202,6 +205,7 @@ export class RequestPipeline {
   }): Promise<void> {
     const { call, tool, upstream, startedAt } = p
     let decision = p.decision
+    let body = p.body
     // Aborted when the agent goes away, so a held approval or a token fetch stops waiting for it.
     const abort = new AbortController()
     res.on('close', () => { if (!res.writableFinished) abort.abort() })
@@ -212,7 +216,13 @@ export class RequestPipeline {
       if (!approvals) {
         decision = { ...decision, allow: false, pass: decision.mode === 'report', stage: 'approval', status: 403, reasons: [...decision.reasons, 'approval required but approvals are not configured'] }
       } else {
-        const verdict = await approvals.request({ decisionId: call.id, tool: call.tool ?? '', method: call.method, host: call.target.host, path: call.target.path, reason: decision.approval.reason, taskId: call.taskId }, abort.signal)
+        // The held call's body is read now (bounded): its digest binds the approval to exactly these bytes.
+        const held = await bufferHeldBody(body, rt.config.limits.max_inspected_body_bytes)
+        body = held
+        const d = callDigest(call, held)
+        const verdict = held === null
+          ? { approved: false, reason: `a call held for approval may carry at most ${rt.config.limits.max_inspected_body_bytes} bytes of body` }
+          : await approvals.request({ decisionId: call.id, tool: call.tool ?? '', method: call.method, host: call.target.host, path: call.target.path, reason: decision.approval.reason, taskId: call.taskId, target: d.target, bodySha256: d.bodySha256, callDigest: d.digest }, abort.signal)
         if (!verdict.approved) decision = { ...decision, allow: false, pass: false, stage: 'approval', status: 403, reasons: [...decision.reasons, verdict.reason] }
       }
       if (!decision.pass) return this.finish(req, res, rt, { call, decision, credential: null, status: decision.status, failure: null, startedAt })
@@ -261,7 +271,7 @@ export class RequestPipeline {
         pools: rt.pools,
         tool: upstreamTool,
         request: { ...upstream, headers },
-        body: p.body,
+        body,
         maxRequestBodyBytes: rt.config.limits.max_request_body_bytes,
         maxResponseBodyBytes: rt.config.limits.max_response_body_bytes,
         signal: abort.signal,

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import { CHAIN, JUMP_RULE, cidrFamily, restoreInput, type Family, type RuleOptions } from './rules.ts'
+import type { Command } from '../../commands/command.ts'
 
 const USAGE = `usage: toolgate iptables install|cleanup [options]
 
@@ -146,6 +147,13 @@ async function cleanup(exec: Exec, family: Family, out: (s: string) => void, dry
     }
   }
   out(`${t.iptables}: ${CHAIN} removed\n`)
+}
+
+export const iptablesCommand: Command = {
+  summary: 'install or remove the iptables rules of transparent interception (init container)',
+  usage: USAGE,
+  ownHelp: true,
+  run: (argv) => main(argv),
 }
 
 export async function main(argv: string[], io: { exec?: Exec; stdout?: (s: string) => void; stderr?: (s: string) => void } = {}): Promise<number> {
