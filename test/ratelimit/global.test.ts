@@ -28,6 +28,7 @@ const config = (failureMode: 'deny' | 'allow') => `version: 1
 listeners:
   proxy: { host: 127.0.0.1, port: $PROXY_PORT }
   admin: { host: 127.0.0.1, port: $ADMIN_PORT }
+  control: { host: 127.0.0.1, port: 0 }
 logging: { level: warn, records: records.jsonl }
 rate_limits:
   service: { address: "127.0.0.1:${rls.port}", domain: toolgate, timeout_ms: 500, failure_mode: ${failureMode} }

@@ -89,9 +89,13 @@ export async function startToolgateProcess(yaml: string): Promise<Proc & { proxy
   const p = supervise(child, proxy)
   await waitPort(admin, child, p.output, 'toolgate', 60_000)
   const adminUrl = `http://127.0.0.1:${admin}`
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; ; i++) {
     const r = await fetch(`${adminUrl}/readyz`).catch(() => null)
     if (r?.status === 200) break
+    if (i >= 300 || child.exitCode !== null) {
+      await p.stop()
+      throw new Error(`toolgate did not become ready: ${p.output()}`)
+    }
     await new Promise((res) => setTimeout(res, 100))
   }
   return { ...p, proxyUrl: `http://127.0.0.1:${proxy}`, adminUrl, dir }
