@@ -1,4 +1,4 @@
-// The toolgate command line: run, check, decide, suggest, inject, iptables. Each command is a
+// The toolgate command line: run, check, decide, suggest, selftest, inject, iptables. Each command is a
 // Command (commands/command.ts) defined in its own module, with its own summary, usage and flag
 // parsing; this file only maps names to those modules (loaded on demand, so `toolgate check`
 // does not load the sidecar) and builds the overview from the commands' own summaries.
@@ -13,6 +13,7 @@ const commands: Record<string, () => Promise<Command>> = {
   decide: async () => (await import('./commands/decide.ts')).decideCommand,
   suggest: async () => (await import('./commands/suggest.ts')).suggestCommand,
   'verify-records': async () => (await import('./commands/verify-records.ts')).verifyRecordsCommand,
+  selftest: async () => (await import('./commands/selftest.ts')).selftestCommand,
   inject: async () => (await import('./inject/command.ts')).injectCommand,
   iptables: async () => (await import('./listen/iptables/command.ts')).iptablesCommand,
 }

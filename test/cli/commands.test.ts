@@ -12,12 +12,13 @@ import { checkCommand } from '../../proxy/src/commands/check.ts'
 import { decideCommand } from '../../proxy/src/commands/decide.ts'
 import { suggestCommand } from '../../proxy/src/commands/suggest.ts'
 import { verifyRecordsCommand } from '../../proxy/src/commands/verify-records.ts'
+import { selftestCommand } from '../../proxy/src/commands/selftest.ts'
 import { injectCommand } from '../../proxy/src/inject/command.ts'
 import { iptablesCommand } from '../../proxy/src/listen/iptables/command.ts'
 
 t.test('the overview lists every command with the summary its own module gives', async (t) => {
   const text = await usage()
-  const own = { run: runCommand, check: checkCommand, decide: decideCommand, suggest: suggestCommand, 'verify-records': verifyRecordsCommand, inject: injectCommand, iptables: iptablesCommand }
+  const own = { run: runCommand, check: checkCommand, decide: decideCommand, suggest: suggestCommand, 'verify-records': verifyRecordsCommand, selftest: selftestCommand, inject: injectCommand, iptables: iptablesCommand }
   for (const [name, cmd] of Object.entries(own)) {
     t.ok(cmd.summary.length > 0 && !cmd.summary.includes('\n'), `${name}: one-line summary`)
     t.ok(text.includes(`  ${name.padEnd(16)}${cmd.summary}\n`), `${name}: its own summary is in the overview`)
