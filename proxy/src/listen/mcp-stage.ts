@@ -1,18 +1,27 @@
-// The MCP part of the pipeline, for tools with `mcp`: a POST to the MCP endpoint is buffered
-// (bounded by limits.max_inspected_body_bytes), parsed once, and every JSON-RPC message in it is
-// decided on its own (tools/call: the name rules, then the policy with name and arguments);
-// the SAME bytes are forwarded only when every message passes. Denials are answered as
-// JSON-RPC, so the agent sees a tool error it can reason about. tools/list results coming back
-// are filtered by the name rules (list time: names only; every call is decided again).
+// The MCP part of the pipeline, for tools with `mcp`. First the endpoint gate: every request a
+// lenient router could send to the MCP handler is either inspected as MCP or refused
+// (classify/mcp/endpoint.ts). A POST to the endpoint is buffered (bounded by
+// limits.max_inspected_body_bytes), parsed once, checked against limits.max_batch_messages, and
+// every JSON-RPC message in it is decided on its own within limits.mcp_evaluation_budget_ms
+// (tools/call: the name rules, then the policy with name and arguments); the SAME bytes are
+// forwarded only when every message passes, and the request gets ONE record listing each
+// message's outcome. Denials are answered as JSON-RPC, so the agent sees a tool error it can
+// reason about. tools/list results coming back are filtered by the name rules (list time: names
+// only; every call is decided again).
 
 import type { IncomingMessage } from 'node:http'
 import type { Transform } from 'node:stream'
-import { randomUUID } from 'node:crypto'
 import { parseMcpBody, type McpMessage, type McpParse } from '../classify/mcp/parse.ts'
 import { mcpToolAccess, mcpToolAllowed, type CompiledMcpRules } from '../classify/mcp/rules.ts'
 import { jsonRpcBatchDenial, jsonRpcDenial, jsonRpcRefusal, type JsonRpcReply } from '../classify/mcp/respond.ts'
 import { createToolsListFilter } from '../classify/mcp/filter.ts'
+import { McpToolBook } from '../classify/mcp/pins.ts'
+import { createdTaskId, McpTaskBinding } from '../classify/mcp/task-binding.ts'
+import { checkMcpHeaders, HEADER_MISMATCH, readMcpHeaders } from '../classify/mcp/http-headers.ts'
 import type { ToolCall } from '../classify/toolcall.ts'
+import type { CompiledTool } from '../classify/allowlist.ts'
+import { endpointMethod, endpointRelation, requestHasBody } from '../classify/mcp/endpoint.ts'
+import { DENIED_CODE, jsonRpcError } from '../classify/mcp/respond.ts'
 import type { AllowlistVerdict } from '../decide/decide.ts'
 import type { Decision } from '../decide/decision.ts'
 
@@ -33,39 +42,55 @@ export async function readBoundedBody(req: IncomingMessage, max: number): Promis
   return Buffer.concat(chunks)
 }
 
-export function parseMcpRequest(body: Buffer | null, contentType: string | undefined, max: number): McpParse {
+export function parseMcpRequest(body: Buffer | null, contentType: string | undefined, max: number, maxMessages: number): McpParse {
   // An oversized body is refused by the parser's own size check (413), with one code path.
-  return parseMcpBody(body ?? Buffer.alloc(max + 1), contentType, max)
+  return parseMcpBody(body ?? Buffer.alloc(max + 1), contentType, max, maxMessages)
 }
 
 /** The ToolCall of one message: the request's call with the JSON-RPC view and access class set. */
-export function messageCall(base: ToolCall, message: McpMessage, index: number, rules: CompiledMcpRules): ToolCall {
+export function messageCall(base: ToolCall, message: McpMessage, rules: CompiledMcpRules): ToolCall {
   const isToolCall = message.call.method === 'tools/call' && message.call.toolName !== null
   return {
     ...base,
-    id: index === 0 ? base.id : randomUUID(),
     mcp: message.call,
     // Listing, initialising and notifications read; tools/call has the access its rules give it.
     access: isToolCall ? mcpToolAccess(rules, message.call.toolName!) : 'read',
   }
 }
 
-/** Allowlist verdict of one message: tools/call names must pass the tool's allow/deny globs. */
-export function messageVerdict(message: McpMessage, rules: CompiledMcpRules): AllowlistVerdict {
+/**
+ * Allowlist verdict of one message: tools/call names must pass the tool's allow/deny globs, and a
+ * tool whose definition changed since it was pinned is refused (pin.on_change: refuse).
+ */
+export function messageVerdict(message: McpMessage, rules: CompiledMcpRules, pinChanged: (toolName: string) => string[] | null = () => null, caseVariant: (toolName: string, args: unknown) => { key: string; property: string } | null = () => null, taskRefusal: (mcpTaskId: string) => string | null = () => null): AllowlistVerdict {
+  // tasks/get|result|update|cancel name a task: only one created through toolgate under this toolgate task.
+  if (message.taskId !== null) {
+    const refused = taskRefusal(message.taskId)
+    return refused === null ? { kind: 'allowed' } : { kind: 'denied', reason: refused }
+  }
   if (message.call.method !== 'tools/call' || message.call.toolName === null) return { kind: 'allowed' }
   const verdict = mcpToolAllowed(rules, message.call.toolName)
-  return verdict.allowed ? { kind: 'allowed' } : { kind: 'denied', reason: verdict.reason }
+  if (!verdict.allowed) return { kind: 'denied', reason: verdict.reason }
+  const variant = caseVariant(message.call.toolName, message.call.arguments)
+  if (variant !== null) {
+    return { kind: 'denied', reason: `argument ${JSON.stringify(variant.key.slice(0, 64))} is a case variant of the tool's schema property ${JSON.stringify(variant.property.slice(0, 64))} (case-insensitive servers read it as that property; the policy would not)` }
+  }
+  const changed = rules.pin.onChange === 'off' ? null : pinChanged(message.call.toolName)
+  if (changed !== null && rules.pin.onChange === 'refuse') {
+    return { kind: 'denied', reason: `the definition of MCP tool ${JSON.stringify(message.call.toolName.slice(0, 80))} changed since it was pinned (${changed.join(', ')}): refused until its new digest is declared in mcp.pin.definitions` }
+  }
+  return { kind: 'allowed' }
 }
 
 /** The JSON-RPC answer when the POST cannot be forwarded, or null when every message passed. */
-export function mcpDenial(parsed: Extract<McpParse, { ok: true }>, decisions: MessageDecision[], rules: CompiledMcpRules): JsonRpcReply | null {
+export function mcpDenial(parsed: Extract<McpParse, { ok: true }>, decisions: MessageDecision[], rules: CompiledMcpRules, modern = false): JsonRpcReply | null {
   const decisionId = decisions[0]!.call.id
   const refuseBatch = parsed.batch && rules.batches === 'refuse'
   if (!refuseBatch && decisions.every((d) => d.decision.pass)) return null
   const reasonOf = (d: MessageDecision): string => (d.decision.pass ? 'another message in this batch was denied' : d.decision.reasons.join('; '))
   if (!parsed.batch) {
     const d = decisions[0]!
-    const denial = jsonRpcDenial(d.call.mcp?.id ?? null, reasonOf(d), decisionId, d.call.mcp?.method, retryOf(d))
+    const denial = jsonRpcDenial(d.call.mcp?.id ?? null, reasonOf(d), decisionId, d.call.mcp?.method, modern, retryOf(d))
     return d.decision.rateLimit ? { ...denial, headers: { ...d.decision.rateLimit.headers, ...denial.headers } } : denial
   }
   return jsonRpcBatchDenial(parsed.messages.map((m, i) => {
@@ -76,7 +101,7 @@ export function mcpDenial(parsed: Extract<McpParse, { ok: true }>, decisions: Me
       message: refuseBatch ? 'batches are refused for this tool' : reasonOf(decisions[i]!),
       ...(retry !== undefined ? { retryAfterS: retry } : {}),
     }
-  }), decisionId)
+  }), decisionId, modern)
 }
 
 /** Retry time of a message a rate limit refused (the call is not let through, even in report mode's would_deny). */
@@ -88,19 +113,49 @@ export function refusalReply(parsed: Extract<McpParse, { ok: false }>, decisionI
   return jsonRpcRefusal(parsed, decisionId)
 }
 
-/** Ids of the tools/list requests in a POST: their results are filtered on the way back. */
+/** Methods whose results list tools: tools/list, and server/discover of 2026-07-28 when it carries tools. */
+const LISTING_METHODS = new Set(['tools/list', 'server/discover'])
+
+/** Ids of the listing requests in a POST (their results are filtered on the way back) and of task-augmented calls (their results may create an MCP task to bind). */
 export function toolsListIds(parsed: Extract<McpParse, { ok: true }>): Set<string | number> {
   const ids = new Set<string | number>()
-  for (const m of parsed.messages) if (m.kind === 'request' && m.call.method === 'tools/list' && m.call.id !== null) ids.add(m.call.id)
+  for (const m of parsed.messages) if (m.kind === 'request' && (LISTING_METHODS.has(m.call.method) || m.taskRequested) && m.call.id !== null) ids.add(m.call.id)
   return ids
 }
 
-export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string | number> | 'any', maxBytes: number): (status: number, headers: Record<string, string | string[]>) => Transform | null {
+/** Binds the MCP tasks created in a response to the toolgate task of the request. */
+export function taskObserver(binding: McpTaskBinding, call: ToolCall, parsed: Extract<McpParse, { ok: true }>): (id: string | number, result: unknown) => void {
+  const augmented = new Set(parsed.messages.filter((m) => m.taskRequested && m.call.id !== null).map((m) => m.call.id!))
+  return (id, result) => {
+    if (!augmented.has(id)) return
+    const created = createdTaskId(result)
+    if (created !== null) binding.bind(call.tool ?? '', created, call.taskId)
+  }
+}
+
+/** Pin bookkeeping for a list filter: the book, the toolgate tool, and where a change is reported. */
+export interface PinContext {
+  book: McpToolBook
+  tool: string
+  report: (observation: { name: string; digest: string; changed: string[]; action: 'learned' | 'hidden' | 'flagged' }) => void
+}
+
+export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string | number> | 'any', maxBytes: number, pins?: PinContext, observe?: (id: string | number, result: unknown) => void): (status: number, headers: Record<string, string | string[]>) => Transform | null {
   return (status, headers) => {
     if (status < 200 || status >= 300) return null
     if (requestIds !== 'any' && requestIds.size === 0) return null
     const contentType = String(headers['content-type'] ?? '')
-    return createToolsListFilter({ contentType, allowed: (name) => mcpToolAllowed(rules, name).allowed, requestIds, maxBytes })
+    const inspect = pins === undefined || rules.pin.onChange === 'off' ? undefined : (def: Record<string, unknown>): boolean => {
+      const name = String(def['name'])
+      const seen = pins.book.observe(pins.tool, def, rules.pin.declared.get(name))
+      // A first sight is recorded too: its digest is what an operator declares in mcp.pin.definitions.
+      if (seen.state === 'new') pins.report({ name, digest: seen.digest, changed: [], action: 'learned' })
+      if (seen.state !== 'changed') return true
+      const action = rules.pin.onChange === 'refuse' ? 'hidden' : 'flagged'
+      pins.report({ name, digest: seen.digest, changed: seen.changed, action })
+      return action === 'flagged'
+    }
+    return createToolsListFilter({ contentType, allowed: (name) => mcpToolAllowed(rules, name).allowed, requestIds, maxBytes, ...(inspect ? { inspect } : {}), ...(observe ? { observe } : {}) })
   }
 }
 
@@ -110,4 +165,158 @@ export function withoutAgentCredentials(headers: [string, string][]): [string, s
     const n = name.toLowerCase()
     return n !== 'authorization' && n !== 'cookie'
   })
+}
+
+export type EndpointGate =
+  | { kind: 'outside' }
+  | { kind: 'refuse'; reply: JsonRpcReply; reason: string }
+  | { kind: 'messages' }
+  | { kind: 'stream' }
+
+/**
+ * Where a request to an MCP tool stands: outside the endpoint family (the tool's routes decide;
+ * a tool without routes allows nothing but its endpoint), a POST of messages, a bodiless GET or
+ * DELETE (decided as a read, its answer filtered), or refused.
+ */
+export function mcpEndpointGate(rules: CompiledMcpRules, tool: CompiledTool, call: ToolCall, req: IncomingMessage, upgrade: boolean): EndpointGate {
+  const relation = endpointRelation(call.target.path, rules.path)
+  if (relation === 'other') {
+    if (tool.routes !== null) return { kind: 'outside' }
+    const reason = `tool ${tool.name} is an MCP server without routes: only its endpoint ${rules.path} is allowed`
+    return { kind: 'refuse', reason, reply: jsonRpcError(403, DENIED_CODE, reason, call.id) }
+  }
+  if (relation === 'variant') {
+    const reason = `path ${JSON.stringify(call.target.path.slice(0, 200))} is a variant of the MCP endpoint ${rules.path} (case, trailing "/", ";" parameters or a sub-path): send MCP to the endpoint itself`
+    return { kind: 'refuse', reason, reply: jsonRpcError(400, -32600, reason, call.id) }
+  }
+  const verdict = endpointMethod(req.method ?? '', requestHasBody(req.headers), upgrade)
+  if (!verdict.ok) {
+    const headers: Record<string, string> = verdict.status === 405 ? { allow: 'POST, GET, DELETE' } : {}
+    return { kind: 'refuse', reason: verdict.reason, reply: jsonRpcError(verdict.status, -32600, verdict.reason, call.id, null, headers) }
+  }
+  return verdict.kind === 'messages' ? { kind: 'messages' } : { kind: 'stream' }
+}
+
+/** A batch larger than limits.max_batch_messages is refused before any message is decided. */
+export function batchTooLarge(parsed: Extract<McpParse, { ok: true }>, max: number, decisionId: string): JsonRpcReply | null {
+  if (parsed.messages.length <= max) return null
+  return jsonRpcError(413, -32600, `${parsed.messages.length} messages in one request; at most ${max} (limits.max_batch_messages)`, decisionId)
+}
+
+/**
+ * Decides every message within a time budget: once the budget is spent, the remaining messages
+ * are not evaluated but denied (fail closed), so one request cannot hold the main thread for
+ * thousands of policy evaluations.
+ */
+export function decideWithinBudget(messages: readonly McpMessage[], budgetMs: number, decideOne: (m: McpMessage, i: number) => MessageDecision, denyOne: (m: McpMessage, i: number, reason: string) => MessageDecision): MessageDecision[] {
+  const started = process.hrtime.bigint()
+  const budgetNs = BigInt(budgetMs) * 1_000_000n
+  return messages.map((m, i) => {
+    if (i > 0 && process.hrtime.bigint() - started > budgetNs) return denyOne(m, i, `not decided: the request used up its evaluation budget of ${budgetMs} ms (limits.mcp_evaluation_budget_ms)`)
+    return decideOne(m, i)
+  })
+}
+
+/** Fields of an MCP request's record: per-message outcomes of a batch, tools called despite a changed pin (on_change: flag). */
+export function mcpRecordFields(parsed: Extract<McpParse, { ok: true }>, decisions: readonly MessageDecision[], rules: CompiledMcpRules, pinChanged: (name: string) => string[] | null): Record<string, unknown> | undefined {
+  const out: Record<string, unknown> = {}
+  if (parsed.batch) out['mcp_messages'] = messageOutcomes(decisions)
+  if (rules.pin.onChange === 'flag') {
+    const flagged = parsed.messages.flatMap((m) => {
+      const changed = m.call.method === 'tools/call' && m.call.toolName !== null ? pinChanged(m.call.toolName) : null
+      return changed === null ? [] : [{ tool: m.call.toolName, changed }]
+    })
+    if (flagged.length > 0) out['mcp_pin_changed'] = flagged
+  }
+  return Object.keys(out).length > 0 ? out : undefined
+}
+
+/** Reports a changed tool definition seen in a listing as its own record (the listing's request is still recorded as usual). */
+export function pinReporter(book: McpToolBook, call: ToolCall, records: { write(r: Record<string, unknown>): void }): PinContext {
+  return {
+    book,
+    tool: call.tool ?? '',
+    report: (o) => records.write({
+      type: 'mcp_pin',
+      time: new Date().toISOString(),
+      decision_id: call.id,
+      tool: call.tool,
+      mcp_tool: o.name,
+      digest: o.digest,
+      changed: o.changed,
+      action: o.action,
+      reason: o.action === 'learned'
+        ? `pinned the definition of ${JSON.stringify(o.name.slice(0, 80))} as first listed`
+        : `the server changed the definition of ${JSON.stringify(o.name.slice(0, 80))} (${o.changed.join(', ')}) after it was pinned`,
+    }),
+  }
+}
+
+/** Per-message outcomes for the request's one record (names and decisions, never arguments). */
+export function messageOutcomes(decisions: readonly MessageDecision[]): Record<string, unknown>[] {
+  return decisions.map((d, index) => ({
+    index,
+    id: d.call.mcp?.id ?? null,
+    method: d.call.mcp?.method ?? null,
+    tool: d.call.mcp?.toolName ?? null,
+    access: d.call.access,
+    decision: d.decision.allow ? 'allow' : d.decision.pass ? 'would_deny' : 'deny',
+    reasons: d.decision.reasons,
+  }))
+}
+
+/** The request's decision: the first denied message's, else the first message's with allow = all allowed. */
+export function requestDecision(decisions: readonly MessageDecision[]): MessageDecision {
+  const denied = decisions.find((d) => !d.decision.pass)
+  if (denied !== undefined) return denied
+  const first = decisions[0]!
+  const approval = decisions.find((d) => d.decision.approval !== null)?.decision.approval ?? null
+  return { call: first.call, decision: { ...first.decision, allow: decisions.every((d) => d.decision.allow), approval } }
+}
+
+/**
+ * The MCP state a pipeline keeps across requests (pinned definitions, MCP task bindings) and the
+ * per-request steps that use it, so the pipeline only calls in here.
+ */
+export class McpStage {
+  readonly book = new McpToolBook()
+  readonly tasks = new McpTaskBinding()
+  private readonly records: { write(r: Record<string, unknown>): void }
+  private readonly taskAlive: (toolgateTask: string) => boolean
+
+  constructor(records: { write(r: Record<string, unknown>): void }, taskAlive: (toolgateTask: string) => boolean) {
+    this.records = records
+    this.taskAlive = taskAlive
+  }
+
+  /** Checks after parsing, before any message is decided: batch size, 2026-07-28 mirrored headers. */
+  checkRequest(parsed: Extract<McpParse, { ok: true }>, rawHeaders: readonly string[], toolName: string, maxMessages: number, decisionId: string): { ok: true; modern: boolean } | { ok: false; reply: JsonRpcReply; reason: string } {
+    const tooMany = batchTooLarge(parsed, maxMessages, decisionId)
+    if (tooMany !== null) return { ok: false, reply: tooMany, reason: 'too many messages in one request' }
+    const headers = checkMcpHeaders(readMcpHeaders(rawHeaders), parsed.messages, parsed.batch, (name) => this.book.headers(toolName, name))
+    if (!headers.ok) return { ok: false, reply: jsonRpcError(400, HEADER_MISMATCH, headers.reason, decisionId, headers.id), reason: headers.reason }
+    return { ok: true, modern: headers.modern }
+  }
+
+  /** Allowlist verdict of one message: name rules, pins, case-variant arguments, task binding. */
+  verdict(message: McpMessage, rules: CompiledMcpRules, toolName: string, toolgateTask: string | null): AllowlistVerdict {
+    return messageVerdict(message, rules,
+      (name) => this.book.changed(toolName, name),
+      (name, args) => this.book.caseVariantArgument(toolName, name, args),
+      (id) => this.tasks.refusal(toolName, id, toolgateTask, this.taskAlive))
+  }
+
+  recordFields(parsed: Extract<McpParse, { ok: true }>, decisions: readonly MessageDecision[], rules: CompiledMcpRules, toolName: string): Record<string, unknown> | undefined {
+    return mcpRecordFields(parsed, decisions, rules, (name) => this.book.changed(toolName, name))
+  }
+
+  /** The response filter of a POST: listings filtered and pinned, created MCP tasks bound. */
+  postFilter(rules: CompiledMcpRules, parsed: Extract<McpParse, { ok: true }>, call: ToolCall, maxBytes: number): ReturnType<typeof toolsListFilter> {
+    return toolsListFilter(rules, toolsListIds(parsed), maxBytes, pinReporter(this.book, call, this.records), taskObserver(this.tasks, call, parsed))
+  }
+
+  /** The response filter of the GET stream: any listing in it is filtered and pinned. */
+  streamFilter(rules: CompiledMcpRules, call: ToolCall, maxBytes: number): ReturnType<typeof toolsListFilter> {
+    return toolsListFilter(rules, 'any', maxBytes, pinReporter(this.book, call, this.records))
+  }
 }

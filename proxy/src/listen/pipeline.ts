@@ -16,7 +16,9 @@ import type { PolicyInput } from '../decide/policy-input.ts'
 import type { CredentialRecord } from '../credential/credential.ts'
 import { forward, writeJsonError, type ForwardInput, type ForwardResult, type UpstreamRequest } from '../forward/forward.ts'
 import type { CompiledMcpRules } from '../classify/mcp/rules.ts'
-import { mcpDenial, messageCall, messageVerdict, parseMcpRequest, readBoundedBody, refusalReply, toolsListFilter, toolsListIds, withoutAgentCredentials, type MessageDecision } from './mcp-stage.ts'
+import { decideWithinBudget, mcpDenial, mcpEndpointGate, McpStage, messageCall, parseMcpRequest, readBoundedBody, refusalReply, requestDecision, withoutAgentCredentials, type MessageDecision } from './mcp-stage.ts'
+import type { JsonRpcReply } from '../classify/mcp/respond.ts'
+import type { McpMessage } from '../classify/mcp/parse.ts'
 import { forwardUpgrade } from '../forward/upgrade.ts'
 import { decisionLabel, decisionRecord, parseRefusalRecord } from '../record/decision-record.ts'
 import type { RecordSink } from '../record/records.ts'
@@ -61,9 +63,12 @@ export function allowlistVerdict(tool: CompiledTool | null, match: RouteMatch | 
 
 export class RequestPipeline {
   private readonly deps: PipelineDeps
+  /** MCP state kept across requests and config reloads: pinned tool definitions, MCP task bindings. */
+  private readonly mcpStage: McpStage
 
   constructor(deps: PipelineDeps) {
     this.deps = deps
+    this.mcpStage = new McpStage(deps.records, (task) => deps.services.tasks?.get(task) !== undefined)
   }
 
   /** Decides a classified call (shared by requests, CONNECT and `toolgate decide`). */
@@ -109,12 +114,13 @@ export class RequestPipeline {
     const { call, tool, routeMatch, upstream } = classified
     await resolveCallTask(this.deps.services.grants ?? null, call, classified.txnToken)
     const mcp = tool !== null ? rt.mcp.get(tool.name) ?? null : null
-    if (mcp !== null && call.target.path === mcp.path) {
-      if (req.method === 'POST') return this.runMcpPost(req, res, ctx, rt, classified, mcp, startedAt)
-      // The endpoint's GET (server stream) and DELETE (end of session) read and end; what the
-      // server says on them is filtered like any tools/list answer.
-      call.access = 'read'
-    }
+    // Every request a lenient router could send to the MCP handler is inspected as MCP or refused.
+    const gate = mcp !== null && tool !== null ? mcpEndpointGate(mcp, tool, call, req, ctx.upgrade !== undefined) : { kind: 'outside' as const }
+    if (gate.kind === 'refuse') return this.refuseMcp(req, res, rt, classified, gate.reply, gate.reason, startedAt)
+    if (gate.kind === 'messages') return this.runMcpPost(req, res, ctx, rt, classified, mcp!, startedAt)
+    // The endpoint's bodiless GET (server stream) and DELETE (end of session) read and end; what
+    // the server says on them is filtered like any tools/list answer.
+    if (gate.kind === 'stream') call.access = 'read'
     let decision = this.decideCall(call, tool, routeMatch, rt)
     decision = this.routeChecks(call, tool, decision)
     this.deps.metrics.decisionSeconds.observe({ decision: decisionLabel(decision) }, decision.decideSeconds)
@@ -127,7 +133,7 @@ export class RequestPipeline {
     }
     if (!decision.pass) return this.finish(req, res, rt, { call, decision, credential: null, status: decision.status, failure: null, startedAt })
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
-    const responseTransform = mcp !== null && call.target.path === mcp.path ? toolsListFilter(mcp, 'any', rt.config.limits.max_inspected_body_bytes) : undefined
+    const responseTransform = gate.kind === 'stream' ? this.mcpStage.streamFilter(mcp!, call, rt.config.limits.max_inspected_body_bytes) : undefined
     return this.proceed(req, res, ctx, rt, { call, tool, upstream, decision, body: hasBody ? req : null, startedAt, ...(responseTransform ? { responseTransform } : {}) })
   }
 
@@ -154,43 +160,44 @@ export class RequestPipeline {
     }
     const max = rt.config.limits.max_inspected_body_bytes
     const body = await readBoundedBody(req, max)
-    const parsed = parseMcpRequest(body, req.headers['content-type'], max)
-    if (!parsed.ok) {
-      const reply = refusalReply(parsed, call.id)
-      res.writeHead(reply.status, reply.headers)
-      res.end(reply.body)
-      const decision = this.decideCall(call, tool, routeMatch, rt, { kind: 'denied', reason: parsed.reason })
-      return this.finish(req, res, rt, { call, decision: { ...decision, stage: 'parse', pass: false }, credential: null, status: reply.status, failure: null, startedAt })
-    }
+    const parsed = parseMcpRequest(body, req.headers['content-type'], max, rt.config.limits.max_batch_messages)
+    if (!parsed.ok) return this.refuseMcp(req, res, rt, classified, refusalReply(parsed, call.id), parsed.reason, startedAt)
+    // Batch size and the 2026-07-28 mirrored headers (Mcp-Method / Mcp-Name / Mcp-Param-*).
+    const checked = this.mcpStage.checkRequest(parsed, req.rawHeaders, tool!.name, rt.config.limits.max_batch_messages, call.id)
+    if (!checked.ok) return this.refuseMcp(req, res, rt, classified, checked.reply, checked.reason, startedAt)
     this.deps.tracing?.adoptMcpParent(req, parsed.messages[0]?.call.traceContext)
-    const decisions: MessageDecision[] = parsed.messages.map((message, i) => {
-      const mcall = messageCall(call, message, i, mcp)
-      const decision = this.routeChecks(mcall, tool, this.decideCall(mcall, tool, routeMatch, rt, messageVerdict(message, mcp)))
+    const decideOne = (message: McpMessage, reasonIfDenied?: string): MessageDecision => {
+      const mcall = messageCall(call, message, mcp)
+      const verdict = reasonIfDenied !== undefined ? { kind: 'denied' as const, reason: reasonIfDenied } : this.mcpStage.verdict(message, mcp, tool!.name, call.taskId)
+      const decision = this.routeChecks(mcall, tool, this.decideCall(mcall, tool, routeMatch, rt, verdict))
       this.deps.metrics.decisionSeconds.observe({ decision: decisionLabel(decision) }, decision.decideSeconds)
       this.deps.tracing?.decided(req, mcall, decision)
       return { call: mcall, decision }
-    })
+    }
+    const decisions = decideWithinBudget(parsed.messages, rt.config.limits.mcp_evaluation_budget_ms, (m) => decideOne(m), (m, _i, reason) => decideOne(m, reason))
     // Global limits: one service round trip per message that passed so far.
     if (this.deps.rateLimits) for (const d of decisions) d.decision = await this.deps.rateLimits.applyGlobal(d.call, rt.agent, d.decision)
-    const denial = mcpDenial(parsed, decisions, mcp)
+    // One record per request: the request's decision, with each message's outcome in it.
+    const chosen = requestDecision(decisions)
+    const extra = this.mcpStage.recordFields(parsed, decisions, mcp, tool!.name)
+    const denial = mcpDenial(parsed, decisions, mcp, checked.modern)
     if (denial !== null) {
       res.writeHead(denial.status, denial.headers)
       res.end(denial.body)
-      for (const d of decisions) {
-        const failure = d.decision.pass ? { kind: 'batch_refused', reason: 'not forwarded: the batch it came in was denied' } : null
-        this.finish(req, res, rt, { call: d.call, decision: d.decision, credential: null, status: denial.status, failure, startedAt })
-      }
-      return
+      const failure = chosen.decision.pass ? { kind: 'batch_refused', reason: 'not forwarded: batches are refused for this tool' } : null
+      return this.finish(req, res, rt, { call: chosen.call, decision: chosen.decision, credential: null, status: denial.status, failure, startedAt, ...(extra ? { extra } : {}) })
     }
-    // Every message passed: record the others now, forward under the first message's decision.
-    for (const d of decisions.slice(1)) {
-      this.finish(req, res, rt, { call: d.call, decision: d.decision, credential: null, status: 0, failure: null, startedAt, forwardedWith: call.id })
-    }
-    const first = decisions[0]!
-    const approval = decisions.find((d) => d.decision.approval !== null)?.decision.approval ?? null
-    const decision: Decision = { ...first.decision, allow: decisions.every((d) => d.decision.allow), approval }
-    const responseTransform = toolsListFilter(mcp, toolsListIds(parsed), max)
-    return this.proceed(req, res, ctx, rt, { call: first.call, tool, upstream: { ...upstream, headers: withoutAgentCredentials(upstream.headers) }, decision, body: body!, startedAt, responseTransform })
+    const responseTransform = this.mcpStage.postFilter(mcp, parsed, call, max)
+    return this.proceed(req, res, ctx, rt, { call: chosen.call, tool, upstream: { ...upstream, headers: withoutAgentCredentials(upstream.headers) }, decision: chosen.decision, body: body!, startedAt, responseTransform, ...(extra ? { extra } : {}) })
+  }
+
+  /** A request to an MCP tool refused before (or instead of) deciding its messages: a JSON-RPC error and one record. */
+  private refuseMcp(req: IncomingMessage, res: ServerResponse, rt: Runtime, classified: Extract<Classified, { ok: true }>, reply: JsonRpcReply, reason: string, startedAt: bigint): void {
+    const { call, tool, routeMatch } = classified
+    res.writeHead(reply.status, reply.headers)
+    res.end(reply.body)
+    const decision = this.decideCall(call, tool, routeMatch, rt, { kind: 'denied', reason })
+    this.finish(req, res, rt, { call, decision: { ...decision, allow: false, stage: 'parse', pass: false, status: reply.status }, credential: null, status: reply.status, failure: null, startedAt })
   }
 
   /** After a passing decision: approval, task accounting, credential, forward, record. */
@@ -202,6 +209,8 @@ export class RequestPipeline {
     body: Readable | Buffer | null
     startedAt: bigint
     responseTransform?: ForwardInput['responseTransform']
+    /** Fields added to the request's record (the per-message outcomes of an MCP batch). */
+    extra?: Record<string, unknown>
   }): Promise<void> {
     const { call, tool, upstream, startedAt } = p
     let decision = p.decision
@@ -285,12 +294,12 @@ export class RequestPipeline {
     if (result.failure?.kind === 'destination') {
       decision = { ...decision, allow: false, pass: false, stage: 'destination', status: 403, reasons: [result.failure.reason] }
     }
-    this.finish(req, res, rt, { call, decision, credential: credentialRecord, status: result.status, failure: result.failure, upstream: result, startedAt })
+    this.finish(req, res, rt, { call, decision, credential: credentialRecord, status: result.status, failure: result.failure, upstream: result, startedAt, ...(p.extra ? { extra: p.extra } : {}) })
   }
 
-  private finish(req: IncomingMessage, res: ServerResponse, rt: Runtime, o: { call: ToolCall; decision: Decision; credential: CredentialRecord | null; status: number; failure: { kind: string; reason: string } | null; upstream?: ForwardResult; startedAt: bigint; forwardedWith?: string }): void {
+  private finish(req: IncomingMessage, res: ServerResponse, rt: Runtime, o: { call: ToolCall; decision: Decision; credential: CredentialRecord | null; status: number; failure: { kind: string; reason: string } | null; upstream?: ForwardResult; startedAt: bigint; extra?: Record<string, unknown> }): void {
     const { call, decision } = o
-    if (!res.headersSent && o.status !== 499 && o.forwardedWith === undefined) {
+    if (!res.headersSent && o.status !== 499) {
       if (!decision.pass || decision.stage === 'destination') {
         writeJsonError(res, o.status, { error: decision.stage !== 'rate_limit' ? 'denied' : o.status === 503 ? 'rate_limit_unavailable' : 'rate_limited', reason: decision.reasons.join('; '), decision_id: call.id, ...(decision.rateLimit ? { retry_after_s: decision.rateLimit.retryAfterS } : {}) }, decision.rateLimit?.headers)
       } else if (o.failure) {
@@ -313,13 +322,10 @@ export class RequestPipeline {
       upstreamSeconds: o.upstream?.upstreamSeconds ?? null,
       totalSeconds: Number(process.hrtime.bigint() - o.startedAt) / 1e9,
     })
-    // Messages of one MCP batch share one upstream exchange, recorded under the first message.
-    if (o.forwardedWith !== undefined) record['forwarded_with'] = o.forwardedWith
-    else {
-      // The record names the call's trace, so a reviewer (and the OTLP log record) can find it.
-      const traced = this.deps.tracing?.finish(req, call, decision, o.status)
-      if (traced) { record['trace_id'] = traced.traceId; record['span_id'] = traced.spanId }
-    }
+    if (o.extra) Object.assign(record, o.extra)
+    // The record names the call's trace, so a reviewer (and the OTLP log record) can find it.
+    const traced = this.deps.tracing?.finish(req, call, decision, o.status)
+    if (traced) { record['trace_id'] = traced.traceId; record['span_id'] = traced.spanId }
     this.deps.records.write(record)
   }
 

@@ -41,9 +41,9 @@ export interface DenialItem {
  * isError; anything else: error object). A denied notification (id null) has no JSON-RPC
  * answer, so it gets HTTP 403 with a JSON-RPC error object that has id null.
  */
-export function jsonRpcDenial(id: string | number | null, message: string, decisionId: string, method?: string, retryAfterS?: number): JsonRpcReply {
+export function jsonRpcDenial(id: string | number | null, message: string, decisionId: string, method?: string, modern = false, retryAfterS?: number): JsonRpcReply {
   const item: DenialItem = { id, message, ...(method !== undefined ? { method } : {}), ...(retryAfterS !== undefined ? { retryAfterS } : {}) }
-  return reply(id === null ? (retryAfterS !== undefined ? 429 : 403) : 200, denialMessage(item, decisionId))
+  return reply(id === null ? (retryAfterS !== undefined ? 429 : 403) : 200, denialMessage(item, decisionId, modern))
 }
 
 /**
@@ -52,8 +52,8 @@ export function jsonRpcDenial(id: string | number | null, message: string, decis
  * says so, because the batch is forwarded whole or not at all (toolgate never rewrites what it
  * decided). When no element has an id there is nothing to answer: HTTP 403.
  */
-export function jsonRpcBatchDenial(items: readonly DenialItem[], decisionId: string): JsonRpcReply {
-  const answers = items.filter((i) => i.id !== null).map((i) => denialMessage(i, decisionId))
+export function jsonRpcBatchDenial(items: readonly DenialItem[], decisionId: string, modern = false): JsonRpcReply {
+  const answers = items.filter((i) => i.id !== null).map((i) => denialMessage(i, decisionId, modern))
   if (answers.length === 0) return reply(403, { jsonrpc: '2.0', id: null, error: { code: DENIED_CODE, message: 'denied by toolgate', data: { decision_id: decisionId } } })
   return reply(200, answers)
 }
@@ -67,7 +67,11 @@ export function jsonRpcRefusal(refusal: Extract<McpParse, { ok: false }>, decisi
   })
 }
 
-function denialMessage(item: DenialItem, decisionId: string): unknown {
+/**
+ * `modern`: the request spoke MCP 2026-07-28, whose results carry a `resultType` discriminator
+ * ("complete" or "input_required"); clients of that revision refuse a result without one.
+ */
+function denialMessage(item: DenialItem, decisionId: string, modern = false): unknown {
   const text = `denied by toolgate: ${item.message} (decision ${decisionId})`
   if (item.retryAfterS !== undefined) {
     // A protocol error rather than a tool result: the client (not the model) should back off.
@@ -77,7 +81,7 @@ function denialMessage(item: DenialItem, decisionId: string): unknown {
     return {
       jsonrpc: '2.0',
       id: item.id,
-      result: { content: [{ type: 'text', text }], isError: true, _meta: { 'toolgate/decision_id': decisionId } },
+      result: { content: [{ type: 'text', text }], isError: true, _meta: { 'toolgate/decision_id': decisionId }, ...(modern ? { resultType: 'complete' } : {}) },
     }
   }
   return { jsonrpc: '2.0', id: item.id, error: { code: DENIED_CODE, message: text, data: { decision_id: decisionId } } }
@@ -86,4 +90,15 @@ function denialMessage(item: DenialItem, decisionId: string): unknown {
 function reply(status: number, message: unknown): JsonRpcReply {
   const body = JSON.stringify(message)
   return { status, headers: { ...HEADERS, 'content-length': String(Buffer.byteLength(body)) }, body }
+}
+
+/**
+ * A request toolgate refuses before any message in it is decided (an endpoint variant, a method
+ * that carries no MCP messages, too many messages, headers that disagree with the body): one
+ * JSON-RPC error with id null (or the message's id when there is one), the status the
+ * situation calls for, and the decision id.
+ */
+export function jsonRpcError(status: number, code: number, reason: string, decisionId: string, id: string | number | null = null, headers: Record<string, string> = {}): JsonRpcReply {
+  const r = reply(status, { jsonrpc: '2.0', id, error: { code, message: `refused by toolgate: ${reason}`, data: { decision_id: decisionId } } })
+  return { ...r, headers: { ...r.headers, ...headers } }
 }
