@@ -15,13 +15,16 @@ import { createHealthServer } from './admin/health-server.ts'
 import { createControlServer } from './admin/control-server.ts'
 import { Metrics } from './record/metrics.ts'
 import { createLogger, type Logger } from './record/log.ts'
-import { openRecordSink, type RecordSink } from './record/records.ts'
+import type { RecordSink } from './record/records.ts'
+import { jwksRoute, openConfiguredRecords } from './record/wiring.ts'
 import type { ResolvedConfig } from './config/resolved.ts'
 import type { PolicyEvaluator } from './decide/decide.ts'
 import { createCredentialServices } from './credential/wiring.ts'
 import { defaultInterceptorFactory, LazyInterception } from './listen/interception.ts'
 import type { TlsInterceptor } from './listen/tls/interceptor.ts'
 import { startTransparentListeners } from './listen/transparent/listeners.ts'
+import { RateLimitStage } from './ratelimit/stage.ts'
+import { startTelemetry, withLogExport } from './telemetry/wiring.ts'
 
 /** What the sidecar needs of a policy engine beyond evaluation. */
 export interface PolicyHandle extends PolicyEvaluator {
@@ -88,7 +91,9 @@ function urlOf(a: AddressInfo): string {
 export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   const logger = opts.logger ?? createLogger({ level: opts.config.logging.level })
   const metrics = opts.metrics ?? new Metrics()
-  const records = opts.records ?? openRecordSink(opts.config.logging.records)
+  const telemetry = await startTelemetry(opts.config, metrics.registry)
+  const primary = opts.records ?? (telemetry.logs && telemetry.replaceRecords ? null : openConfiguredRecords(opts.config))
+  const records: RecordSink = telemetry.logs ? withLogExport(primary, telemetry.logs) : primary!
   let runtime = buildRuntime(opts.config)
   // The pipeline reads the policy and the services when a request arrives, so it can exist
   // before they do; the slow start-up steps (policy bundle and WASM compile, signing keys, the
@@ -96,7 +101,8 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   // all of them are done.
   let policyRef: PolicyHandle | null = null
   const services: PipelineServices = { tasks: null, credentials: null, approvals: null, grants: null, ...opts.services }
-  const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policyRef, services, records, metrics, logger })
+  const rateLimits = new RateLimitStage(opts.config.rate_limits, metrics.registry)
+  const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policyRef, services, records, metrics, logger, rateLimits, tracing: telemetry.tracing })
   const custom = opts.interceptor
   const interception = new LazyInterception(
     custom === undefined ? defaultInterceptorFactory({ pipeline, logger, registry: metrics.registry }) : custom === null ? null : (config) => custom(pipeline, config),
@@ -109,7 +115,9 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   ])
   policyRef = policy
   if (owned) Object.assign(services, { tasks: owned.tasks, credentials: owned.credentials, approvals: owned.approvals, grants: owned.grants })
-  const adminRoutes: AdminRoute[] = [...(owned?.adminRoutes ?? []), ...(opts.adminRoutes ?? [])]
+  // First: the JWKS with the record checkpoint key as well as the credential keys (public, read-only).
+  const jwks = jwksRoute(records, () => owned?.credentials.jwks().keys ?? [])
+  const adminRoutes: AdminRoute[] = [jwks, ...(owned?.adminRoutes ?? []), ...(opts.adminRoutes ?? [])]
   const controlRoutes: AdminRoute[] = [...(owned?.controlRoutes ?? []), ...(opts.controlRoutes ?? [])]
   const connectDeps = { pipeline, runtime: () => runtime, records, metrics }
   const proxy: ListenerHandle = createProxyListener({
@@ -173,6 +181,7 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
       const previous = runtime
       runtime = next
       owned?.applyConfig(config)
+      rateLimits.update(config.rate_limits)
       // Policy settings follow the config; a bundle that fails to load keeps the last good one.
       if (opts.policy === undefined && policy.reload) await policy.reload(await engineOptions(config, metrics, logger))
       // In-flight requests keep their snapshot; its pools close when those finish.
@@ -196,6 +205,8 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
       await owned?.close()
       await policy.close()
       await records.close()
+      await telemetry.close()
+      rateLimits.close()
     },
   }
 }

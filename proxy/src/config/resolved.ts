@@ -8,9 +8,9 @@
 import { isAbsolute, resolve } from 'node:path'
 import { createHash } from 'node:crypto'
 import type {
-  Agent, Approvals, CredentialProvider, Hardening, Labels, Limits, Mode, PolicySigning, Tasks, Timeouts, Tls, Tool, ToolgateConfig, Transparent,
+  Agent, Approvals, CredentialProvider, Hardening, Labels, Limits, Mode, PolicySigning, RateLimits, RecordCheckpoints, Tasks, Telemetry, Timeouts, Tls, Tool, ToolgateConfig, Transparent,
 } from './schema.gen.ts'
-import { AGENT_ENV, DEFAULT_LIMITS, DEFAULT_LISTENERS, DEFAULT_LOGGING, DEFAULT_MODE, DEFAULT_POLICY, DEFAULT_TIMEOUTS } from './defaults.ts'
+import { AGENT_ENV, DEFAULT_LIMITS, DEFAULT_LISTENERS, DEFAULT_CHECKPOINTS, DEFAULT_LOGGING, DEFAULT_MODE, DEFAULT_POLICY, DEFAULT_TIMEOUTS } from './defaults.ts'
 
 export interface ListenerAddress {
   host: string
@@ -51,7 +51,12 @@ export interface ResolvedConfig {
   }
   limits: Required<Limits>
   timeouts: Required<Timeouts>
-  logging: { level: 'debug' | 'info' | 'warn' | 'error'; records: 'stdout' | string }
+  logging: {
+    level: 'debug' | 'info' | 'warn' | 'error'
+    records: 'stdout' | string
+    /** key_file is absolute when set. */
+    checkpoints: { interval_s: number; every_records: number; key_file?: string }
+  }
   policy: {
     bundle: BundleSource
     entrypoint: string
@@ -70,6 +75,10 @@ export interface ResolvedConfig {
   approvals: Approvals
   /** As written; forward/override-hints.ts and forward/reflection-guard.ts apply the defaults. */
   hardening: Hardening
+  /** As written (ratelimit/ applies its defaults); {} when absent. */
+  rate_limits: RateLimits
+  /** As written (telemetry/ applies its defaults); {} when absent: off. */
+  telemetry: Telemetry
   tools: Tool[]
   source: ConfigSource
 }
@@ -125,6 +134,7 @@ export function resolveConfig(raw: ToolgateConfig, source: ConfigSource, env: No
     logging: {
       level: raw.logging?.level ?? DEFAULT_LOGGING.level,
       records: records === 'stdout' ? records : resolve(source.dir, records),
+      checkpoints: resolveCheckpoints(raw.logging?.checkpoints, source.dir),
     },
     policy,
     agent,
@@ -134,7 +144,18 @@ export function resolveConfig(raw: ToolgateConfig, source: ConfigSource, env: No
     tasks: { ...raw.tasks, required: raw.tasks?.required ?? false },
     approvals: raw.approvals ?? {},
     hardening: raw.hardening ?? {},
+    rate_limits: raw.rate_limits ?? {},
+    telemetry: raw.telemetry ?? {},
     tools: raw.tools,
     source,
   }
+}
+
+function resolveCheckpoints(c: RecordCheckpoints | undefined, dir: string): ResolvedConfig['logging']['checkpoints'] {
+  const out: ResolvedConfig['logging']['checkpoints'] = {
+    interval_s: c?.interval_s ?? DEFAULT_CHECKPOINTS.interval_s,
+    every_records: c?.every_records ?? DEFAULT_CHECKPOINTS.every_records,
+  }
+  if (c?.key_file !== undefined) out.key_file = resolve(dir, c.key_file)
+  return out
 }

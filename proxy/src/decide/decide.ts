@@ -33,6 +33,8 @@ export interface DecideContext {
   task: { known: boolean; view: PolicyInput['task'] }
   tasksRequired: boolean
   now: Date
+  /** input.rate_limits (ratelimit/stage.ts); none when absent. */
+  rateLimits?: PolicyInput['rate_limits']
 }
 
 const MAX_REASONS = 16
@@ -91,7 +93,7 @@ export function decide(call: ToolCall, verdict: AllowlistVerdict, ctx: DecideCon
   if (ctx.policy === null) return deny(call, ctx, 'policy', ['no policy bundle is loaded (fail closed)'], started)
   let outcome: PolicyOutcome
   try {
-    outcome = ctx.policy.evaluate(buildPolicyInput(call, ctx.agent, ctx.task.view, ctx.now))
+    outcome = ctx.policy.evaluate(buildPolicyInput(call, ctx.agent, ctx.task.view, ctx.now, ctx.rateLimits))
   } catch (err) {
     outcome = { ok: false, error: (err as Error).message ?? String(err), revision: null }
   }

@@ -8,6 +8,7 @@ export type DecisionStage =
   | 'policy' // the OPA policy (including its errors: fail closed)
   | 'approval' // step-up approval denied or timed out
   | 'credential' // credential could not be obtained
+  | 'rate_limit' // a rate limit had no token left (ratelimit/)
 
 export interface CredentialNarrowing {
   scope?: string[]
@@ -35,4 +36,6 @@ export interface Decision {
   error: string | null
   /** Time spent deciding, in seconds. */
   decideSeconds: number
+  /** Set when a rate limit refused the call: which one, when to retry, the response headers. */
+  rateLimit?: { limit: string; retryAfterS: number; headers: Record<string, string> }
 }

@@ -100,13 +100,13 @@ function responseHeaders(raw: Record<string, string | string[] | undefined>): Re
   return out
 }
 
-export function writeJsonError(res: ServerResponse, status: number, body: Record<string, unknown>): void {
+export function writeJsonError(res: ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
     res.destroy()
     return
   }
   const text = JSON.stringify(body)
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
   res.end(text)
 }
 

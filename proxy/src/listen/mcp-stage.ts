@@ -90,13 +90,23 @@ export function mcpDenial(parsed: Extract<McpParse, { ok: true }>, decisions: Me
   const reasonOf = (d: MessageDecision): string => (d.decision.pass ? 'another message in this batch was denied' : d.decision.reasons.join('; '))
   if (!parsed.batch) {
     const d = decisions[0]!
-    return jsonRpcDenial(d.call.mcp?.id ?? null, reasonOf(d), decisionId, d.call.mcp?.method, modern)
+    const denial = jsonRpcDenial(d.call.mcp?.id ?? null, reasonOf(d), decisionId, d.call.mcp?.method, modern, retryOf(d))
+    return d.decision.rateLimit ? { ...denial, headers: { ...d.decision.rateLimit.headers, ...denial.headers } } : denial
   }
-  return jsonRpcBatchDenial(parsed.messages.map((m, i) => ({
-    id: m.kind === 'request' ? m.call.id : null,
-    method: m.call.method,
-    message: refuseBatch ? 'batches are refused for this tool' : reasonOf(decisions[i]!),
-  })), decisionId, modern)
+  return jsonRpcBatchDenial(parsed.messages.map((m, i) => {
+    const retry = refuseBatch ? undefined : retryOf(decisions[i]!)
+    return {
+      id: m.kind === 'request' ? m.call.id : null,
+      method: m.call.method,
+      message: refuseBatch ? 'batches are refused for this tool' : reasonOf(decisions[i]!),
+      ...(retry !== undefined ? { retryAfterS: retry } : {}),
+    }
+  }), decisionId, modern)
+}
+
+/** Retry time of a message a rate limit refused (the call is not let through, even in report mode's would_deny). */
+function retryOf(d: MessageDecision): number | undefined {
+  return !d.decision.pass && d.decision.rateLimit ? d.decision.rateLimit.retryAfterS : undefined
 }
 
 export function refusalReply(parsed: Extract<McpParse, { ok: false }>, decisionId: string): JsonRpcReply {

@@ -29,6 +29,8 @@ import type { Runtime } from './runtime.ts'
 import type { PipelineServices } from './services.ts'
 import { resolveCallTask } from '../trust/resolve-task.ts'
 import { bufferHeldBody, callDigest } from '../trust/call-digest.ts'
+import type { RateLimitStage } from '../ratelimit/stage.ts'
+import type { CallTracing } from '../telemetry/traces.ts'
 
 export interface RequestContext {
   via: Via
@@ -44,6 +46,10 @@ export interface PipelineDeps {
   records: RecordSink
   metrics: Metrics
   logger: Logger
+  /** Rate limits (ratelimit/stage.ts); none when absent. */
+  rateLimits?: RateLimitStage | null
+  /** OpenTelemetry spans of calls (telemetry/traces.ts); none when tracing is off. */
+  tracing?: CallTracing | null
 }
 
 export function allowlistVerdict(tool: CompiledTool | null, match: RouteMatch | null): AllowlistVerdict {
@@ -67,19 +73,23 @@ export class RequestPipeline {
   }
 
   /** Decides a classified call (shared by requests, CONNECT and `toolgate decide`). */
-  decideCall(call: ToolCall, tool: CompiledTool | null, match: RouteMatch | null, rt: Runtime, verdict: AllowlistVerdict = allowlistVerdict(tool, match)): Decision {
+  decideCall(call: ToolCall, tool: CompiledTool | null, match: RouteMatch | null, rt: Runtime, verdict: AllowlistVerdict = allowlistVerdict(tool, match), opts: { rateLimits?: boolean } = {}): Decision {
     const started = process.hrtime.bigint()
     const { tasks } = this.deps.services
     const task = call.taskId !== null && tasks ? tasks.get(call.taskId) : undefined
     const mode = tool?.config.mode ?? rt.config.mode
-    return decide(call, verdict, {
+    const limits = verdict.kind === 'allowed' && opts.rateLimits !== false ? this.deps.rateLimits ?? null : null
+    const decision = decide(call, verdict, {
       mode,
       policy: this.deps.policy(),
       agent: rt.agent,
       task: { known: task !== undefined, view: task && tasks ? tasks.policyView(task) : null },
       tasksRequired: rt.config.tasks.required,
       now: new Date(),
+      ...(limits ? { rateLimits: limits.view(call, rt.agent) } : {}),
     }, started)
+    // An allowed call takes its tokens here; over a limit it is refused (429 / JSON-RPC -32029).
+    return limits ? limits.apply(call, rt.agent, decision) : decision
   }
 
   handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
@@ -91,12 +101,14 @@ export class RequestPipeline {
 
   private async run(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const startedAt = process.hrtime.bigint()
+    this.deps.tracing?.begin(req, ctx.via)
     const rt = this.deps.runtime()
     const raw: RawRequest = { via: ctx.via, method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders }
     if (ctx.tunnelAuthority) raw.tunnelAuthority = ctx.tunnelAuthority
     const classified: Classified = classify(raw, { allowlist: rt.allowlist, newId: randomUUID, maxHeaderBytes: rt.config.limits.max_header_bytes, overrideHints: rt.overrideHints })
     if (!classified.ok) {
       this.refuseUnparsed(res, rt, classified, ctx.via, startedAt)
+      this.deps.tracing?.finish(req, null, null, classified.status)
       req.resume()
       return
     }
@@ -113,6 +125,8 @@ export class RequestPipeline {
     let decision = this.decideCall(call, tool, routeMatch, rt)
     decision = this.routeChecks(call, tool, decision)
     this.deps.metrics.decisionSeconds.observe({ decision: decisionLabel(decision) }, decision.decideSeconds)
+    if (this.deps.rateLimits) decision = await this.deps.rateLimits.applyGlobal(call, rt.agent, decision)
+    this.deps.tracing?.decided(req, call, decision)
 
     const contentLength = Number(req.headers['content-length'] ?? 0)
     if (decision.pass && contentLength > rt.config.limits.max_request_body_bytes) {
@@ -152,14 +166,18 @@ export class RequestPipeline {
     // Batch size and the 2026-07-28 mirrored headers (Mcp-Method / Mcp-Name / Mcp-Param-*).
     const checked = this.mcpStage.checkRequest(parsed, req.rawHeaders, tool!.name, rt.config.limits.max_batch_messages, call.id)
     if (!checked.ok) return this.refuseMcp(req, res, rt, classified, checked.reply, checked.reason, startedAt)
+    this.deps.tracing?.adoptMcpParent(req, parsed.messages[0]?.call.traceContext)
     const decideOne = (message: McpMessage, reasonIfDenied?: string): MessageDecision => {
       const mcall = messageCall(call, message, mcp)
       const verdict = reasonIfDenied !== undefined ? { kind: 'denied' as const, reason: reasonIfDenied } : this.mcpStage.verdict(message, mcp, tool!.name, call.taskId)
       const decision = this.routeChecks(mcall, tool, this.decideCall(mcall, tool, routeMatch, rt, verdict))
       this.deps.metrics.decisionSeconds.observe({ decision: decisionLabel(decision) }, decision.decideSeconds)
+      this.deps.tracing?.decided(req, mcall, decision)
       return { call: mcall, decision }
     }
     const decisions = decideWithinBudget(parsed.messages, rt.config.limits.mcp_evaluation_budget_ms, (m) => decideOne(m), (m, _i, reason) => decideOne(m, reason))
+    // Global limits: one service round trip per message that passed so far.
+    if (this.deps.rateLimits) for (const d of decisions) d.decision = await this.deps.rateLimits.applyGlobal(d.call, rt.agent, d.decision)
     // One record per request: the request's decision, with each message's outcome in it.
     const chosen = requestDecision(decisions)
     const extra = this.mcpStage.recordFields(parsed, decisions, mcp, tool!.name)
@@ -231,7 +249,9 @@ export class RequestPipeline {
         return this.finish(req, res, rt, { call, decision: { ...decision, allow: false, pass: false, stage: 'credential', status: 503, reasons: ['credential providers are not configured'] }, credential: null, status: 503, failure: null, startedAt })
       }
       const task = call.taskId !== null && tasks ? tasks.get(call.taskId) ?? null : null
+      const span = this.deps.tracing?.child(req, 'toolgate credential')
       const got = await credentials.obtain({ decisionId: call.id, task, tool: call.tool ?? '', toolCredential, narrowing: decision.credential, agent: rt.agent, signal: abort.signal })
+      span?.end({ 'toolgate.credential.provider': toolCredential.provider }, got.ok ? undefined : got.reason)
       if (!got.ok) {
         return this.finish(req, res, rt, { call, decision: { ...decision, allow: false, pass: false, stage: 'credential', status: got.status, reasons: [got.reason] }, credential: null, status: got.status, failure: null, startedAt })
       }
@@ -258,6 +278,8 @@ export class RequestPipeline {
         ? { status: 101, upstreamStatus: 101, upstreamSeconds: seconds, failure: null }
         : { status: up.status, upstreamStatus: null, upstreamSeconds: null, failure: { kind: up.status === 403 ? 'destination' : 'connect', reason: up.reason } }
     } else {
+      const span = this.deps.tracing?.child(req, 'toolgate upstream', true)
+      if (span) headers = span.inject(headers)
       result = await forward({
         pools: rt.pools,
         tool: upstreamTool,
@@ -269,6 +291,7 @@ export class RequestPipeline {
         ...(p.responseTransform ? { responseTransform: p.responseTransform } : {}),
         ...(reflection ? { reflection } : {}),
       }, res)
+      span?.end({ 'http.response.status_code': result.upstreamStatus ?? 0 }, result.failure?.reason)
     }
     if (result.upstreamSeconds !== null) {
       this.deps.metrics.upstreamSeconds.observe({ tool: call.tool ?? 'none', outcome: result.failure ? result.failure.kind : 'ok' }, result.upstreamSeconds)
@@ -286,7 +309,7 @@ export class RequestPipeline {
     const { call, decision } = o
     if (!res.headersSent && o.status !== 499) {
       if (!decision.pass || decision.stage === 'destination') {
-        writeJsonError(res, o.status, { error: 'denied', reason: decision.reasons.join('; '), decision_id: call.id })
+        writeJsonError(res, o.status, { error: decision.stage !== 'rate_limit' ? 'denied' : o.status === 503 ? 'rate_limit_unavailable' : 'rate_limited', reason: decision.reasons.join('; '), decision_id: call.id, ...(decision.rateLimit ? { retry_after_s: decision.rateLimit.retryAfterS } : {}) }, decision.rateLimit?.headers)
       } else if (o.failure) {
         writeJsonError(res, o.status, { error: o.failure.kind, reason: o.failure.reason, decision_id: call.id })
       }
@@ -308,6 +331,9 @@ export class RequestPipeline {
       totalSeconds: Number(process.hrtime.bigint() - o.startedAt) / 1e9,
     })
     if (o.extra) Object.assign(record, o.extra)
+    // The record names the call's trace, so a reviewer (and the OTLP log record) can find it.
+    const traced = this.deps.tracing?.finish(req, call, decision, o.status)
+    if (traced) { record['trace_id'] = traced.traceId; record['span_id'] = traced.spanId }
     this.deps.records.write(record)
   }
 

@@ -39,7 +39,8 @@ export function decideTunnel(deps: TunnelDeps, rt: Runtime, call: ToolCall, tool
   const inspect = inspected && canIntercept
   // An inspected tunnel is only opened here; its requests are decided one by one inside it, so
   // the tunnel itself needs the allowlist match alone. Passthrough tunnels are decided in full.
-  let decision = deps.pipeline.decideCall(call, tool, null, rt)
+  // An inspected tunnel takes no rate-limit token: each request inside it does.
+  let decision = deps.pipeline.decideCall(call, tool, null, rt, undefined, { rateLimits: !inspect })
   if (inspect) decision = { ...decision, allow: true, pass: true, stage: null, reasons: ['tunnel opened for inspection'], status: 200 }
   // A tool that must be inspected is never tunnelled unseen, whatever the mode: without an
   // interceptor (interception switched off by the embedder) its tunnel is refused.

@@ -6,6 +6,12 @@
 
 const LINE_BREAKING = /[\u0085\u2028\u2029]/g
 
+/** JSON text with every line-breaking code point escaped (no trailing newline). */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value).replace(LINE_BREAKING, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'))
+}
+
+/** jsonText plus the newline that ends the line. */
 export function jsonLine(value: unknown): string {
-  return JSON.stringify(value).replace(LINE_BREAKING, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0')) + '\n'
+  return jsonText(value) + '\n'
 }
