@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openRecordSink } from '../../proxy/src/record/records.ts'
 import { createLogger } from '../../proxy/src/record/log.ts'
+import { verifyRecordsFile } from '../../proxy/src/record/verify.ts'
 
 const nasty = 'tool\u2028name\u2029with\u0085breaks\nand\rcontrols\u000b\u000c'
 // What Python's str.splitlines() (and JavaScript's /\R/-style splitters) treat as line ends.
@@ -19,10 +20,15 @@ t.test('file records: every line-breaking code point escaped, round-trips', asyn
   sink.write({ n: 2 })
   await sink.close()
   const text = readFileSync(file, 'utf8')
+  // Split on \n only, as the chain verifier does: every line (chain start, records, checkpoint)
+  // must be a whole JSON value, with no other line break inside it.
   const lines = text.split('\n').filter((l) => l !== '')
-  t.equal(lines.length, 2)
-  for (const line of lines) t.notOk(UNICODE_LINE_BREAKS.test(line), 'no raw line break inside a record')
-  t.equal(JSON.parse(lines[0]!).mcp_tool, nasty, 'parses back to the same text')
+  for (const line of lines) t.notOk(UNICODE_LINE_BREAKS.test(line), 'no raw line break inside a line')
+  const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+  t.equal(records.filter((r) => r['mcp_tool'] === nasty).length, 1, 'the record parses back to the same text')
+  t.equal(records.filter((r) => r['n'] === 2).length, 1)
+  const verified = await verifyRecordsFile(file, { trusted: null })
+  t.ok(verified.ok, `the hash chain verifies over the escaped lines: ${JSON.stringify(verified.problem)}`)
 })
 
 t.test('log lines too', async (t) => {
