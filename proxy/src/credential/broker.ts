@@ -28,7 +28,7 @@ import type { Credential } from './credential.ts'
 import { CredentialMetrics } from './credential-metrics.ts'
 import { refreshDue, served, servedAll, usable, type CacheEntry, type Issued } from './entry.ts'
 import { injectCredential, renderCredential } from './inject.ts'
-import { CredentialLifecycle } from './lifecycle.ts'
+import { CredentialLifecycle, type TaskEndStep } from './lifecycle.ts'
 import { buildProvider, type BuiltProvider } from './providers/build.ts'
 import { ProviderError } from './providers/provider.ts'
 import type { RecordWriter, RetireReason } from './records.ts'
@@ -64,6 +64,8 @@ export interface BrokerOptions {
   failureHoldMs?: number
   /** TCP connect timeout to token endpoints (default 2000 ms). */
   connectTimeoutMs?: number
+  /** How long task-end steps may hold back a task's revocation (default lifecycle.TASK_END_STEP_TIMEOUT_MS). */
+  taskEndStepTimeoutMs?: number
 }
 
 /** What one fetch needs (lru-cache's fetch context: the first caller's request). */
@@ -97,7 +99,7 @@ export class CredentialBroker {
     this.failureHoldMs = opts.failureHoldMs ?? 1000
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 2000
     this.metrics = new CredentialMetrics(opts.registry, () => this.cache.size)
-    this.lifecycle = new CredentialLifecycle({ records: opts.records, metrics: this.metrics, logger: this.logger, now: this.now })
+    this.lifecycle = new CredentialLifecycle({ records: opts.records, metrics: this.metrics, logger: this.logger, now: this.now, ...(opts.taskEndStepTimeoutMs !== undefined ? { taskEndStepTimeoutMs: opts.taskEndStepTimeoutMs } : {}) })
     this.cache = new CredentialCache<FetchContext>({
       max: maxEntries,
       load: (key, ctx, stale, signal, waiters) => this.load(key, ctx, stale, signal, waiters),
@@ -173,9 +175,32 @@ export class CredentialBroker {
   revokeTask(taskId: string, reason: RetireReason = 'task_deleted'): Promise<void> {
     const running = this.revoking.get(taskId)
     if (running) return running
-    const p = this.cache.dropTask(taskId, reason).finally(() => this.revoking.delete(taskId))
+    // Task-end steps (MCP tasks/cancel) first, while the credentials are still valid; bounded.
+    const p = this.lifecycle.beforeRevoke(taskId).then(() => this.cache.dropTask(taskId, reason)).finally(() => this.revoking.delete(taskId))
     this.revoking.set(taskId, p)
     return p
+  }
+
+  /** Adds a step that runs when a task ends, before its credentials are revoked (bounded; see lifecycle.ts). */
+  beforeRevokingTask(step: TaskEndStep): void {
+    this.lifecycle.addTaskEndStep(step)
+  }
+
+  /**
+   * The credential a task holds for a tool right now, from the cache only (never fetched, so an
+   * ended task gets nothing new): for toolgate's own last requests of a task, between its end and
+   * the revocation of its credentials. The most recently issued one when several are cached.
+   */
+  heldCredential(taskId: string, tool: string, tc: ToolCredential): Credential | null {
+    const now = this.now()
+    let best: CacheEntry | null = null
+    for (const e of this.cache.entriesOfTask(taskId)) {
+      if (e.tool !== tool || e.providerName !== tc.provider || e.current.retired || e.current.expiresAt <= now) continue
+      if (best === null || e.current.issuedAt > best.current.issuedAt) best = e
+    }
+    if (best === null) return null
+    const r = renderCredential(tc, { provider: best.providerName, issuanceId: best.current.issuanceId, expiresAt: best.current.expiresAt, token: best.current.token.token })
+    return r.ok ? r.credential : null
   }
 
   /** Applies a reloaded config: changed or removed providers drop (and revoke) their entries. */

@@ -87,6 +87,16 @@ export class CredentialCache<C extends FetchContext> {
     return this.lru.get(key)
   }
 
+  /** The cached entries of a task (not marked as used). */
+  entriesOfTask(taskId: string): CacheEntry[] {
+    const out: CacheEntry[] = []
+    for (const key of this.byTask.get(taskId) ?? []) {
+      const e = this.lru.peek(key)
+      if (e) out.push(e)
+    }
+    return out
+  }
+
   /** True while a fetch of key is under way. */
   fetching(key: string): boolean {
     return this.waiting.has(key)

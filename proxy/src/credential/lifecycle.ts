@@ -4,6 +4,10 @@
 // Revocations run in the background but are tracked, so shutdown and task end can wait for them.
 // Also the link from the task registry: a task that ends (deleted or expired) drops its
 // credentials through the callback the broker gives (which revokes them).
+// Task-end steps (addTaskEndStep: MCP tasks/cancel, tasks/mcp-cancel.ts) run BEFORE the task's
+// credentials are revoked, since they may still need them; they are bounded by
+// TASK_END_STEP_TIMEOUT_MS and never fail or block revocation: once the timeout passes (or a step
+// throws) revocation goes ahead.
 
 import type { Logger } from '../record/log.ts'
 import type { Task, TaskEndReason, TaskRegistry } from '../tasks/registry.ts'
@@ -21,6 +25,11 @@ import {
 } from './records.ts'
 
 const REVOKE_TIMEOUT_MS = 5000
+/** The longest the task-end steps may hold back a task's revocation. */
+export const TASK_END_STEP_TIMEOUT_MS = 3000
+
+/** Work to do when a task ends, while its credentials are still held (never throws into the lifecycle). */
+export type TaskEndStep = (taskId: string) => Promise<void>
 
 export interface LifecycleOptions {
   records: RecordWriter
@@ -36,12 +45,45 @@ export class CredentialLifecycle {
   private readonly now: () => number
   private readonly pending = new Set<Promise<void>>()
   private detach: (() => void) | null = null
+  private readonly endSteps: TaskEndStep[] = []
+  private readonly ending = new Map<string, Promise<void>>()
+  private readonly stepTimeoutMs: number
 
-  constructor(opts: LifecycleOptions) {
+  constructor(opts: LifecycleOptions & { taskEndStepTimeoutMs?: number }) {
     this.records = opts.records
     this.metrics = opts.metrics
     this.logger = opts.logger
     this.now = opts.now
+    this.stepTimeoutMs = opts.taskEndStepTimeoutMs ?? TASK_END_STEP_TIMEOUT_MS
+  }
+
+  /** Adds a step that runs when a task ends, before its credentials are revoked. */
+  addTaskEndStep(step: TaskEndStep): void {
+    this.endSteps.push(step)
+  }
+
+  /**
+   * Runs the task-end steps of a task (once; concurrent callers share the run). Resolves when
+   * they are done or the step timeout passed, whichever is first; never rejects.
+   */
+  beforeRevoke(taskId: string): Promise<void> {
+    if (this.endSteps.length === 0) return Promise.resolve()
+    const running = this.ending.get(taskId)
+    if (running) return running
+    let timer: NodeJS.Timeout | undefined
+    const steps = Promise.all(this.endSteps.map((step) => step(taskId).catch((err: unknown) => {
+      this.logger.warn('task end step failed', { task: taskId, error: (err as Error).name })
+    })))
+    const timeout = new Promise<void>((resolve) => { timer = setTimeout(() => {
+      this.logger.warn('task end steps timed out; revoking anyway', { task: taskId, timeout_ms: this.stepTimeoutMs })
+      resolve()
+    }, this.stepTimeoutMs) })
+    const p = Promise.race([steps.then(() => {}), timeout]).finally(() => {
+      clearTimeout(timer)
+      this.ending.delete(taskId)
+    })
+    this.ending.set(taskId, p)
+    return p
   }
 
   /** Calls endTask when a task of `tasks` ends (deleted or expired). */

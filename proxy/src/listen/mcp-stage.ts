@@ -16,7 +16,12 @@ import { mcpToolAccess, mcpToolAllowed, type CompiledMcpRules } from '../classif
 import { jsonRpcBatchDenial, jsonRpcDenial, jsonRpcRefusal, type JsonRpcReply } from '../classify/mcp/respond.ts'
 import { createToolsListFilter } from '../classify/mcp/filter.ts'
 import { McpToolBook } from '../classify/mcp/pins.ts'
-import { createdTaskId, McpTaskBinding } from '../classify/mcp/task-binding.ts'
+import { createdTaskId, McpTaskBinding, type CancelTarget } from '../classify/mcp/task-binding.ts'
+import { cancelMcpTasks, type McpCancelDeps } from '../tasks/mcp-cancel.ts'
+import type { TaskEndStep } from '../credential/lifecycle.ts'
+import type { UpstreamRequest } from '../forward/forward.ts'
+import type { Runtime } from './runtime.ts'
+import type { PipelineServices } from './services.ts'
 import { checkMcpHeaders, HEADER_MISMATCH, readMcpHeaders } from '../classify/mcp/http-headers.ts'
 import type { ToolCall } from '../classify/toolcall.ts'
 import type { CompiledTool } from '../classify/allowlist.ts'
@@ -123,14 +128,37 @@ export function toolsListIds(parsed: Extract<McpParse, { ok: true }>): Set<strin
   return ids
 }
 
-/** Binds the MCP tasks created in a response to the toolgate task of the request. */
-export function taskObserver(binding: McpTaskBinding, call: ToolCall, parsed: Extract<McpParse, { ok: true }>): (id: string | number, result: unknown) => void {
-  const augmented = new Set(parsed.messages.filter((m) => m.taskRequested && m.call.id !== null).map((m) => m.call.id!))
+/** Binds the MCP tasks created in a response to the toolgate task of the request (and where a tasks/cancel for them goes). */
+export function taskObserver(binding: McpTaskBinding, call: ToolCall, parsed: Extract<McpParse, { ok: true }>, upstream?: UpstreamRequest, onBound?: () => void): (id: string | number, result: unknown) => void {
+  const augmented = new Map(parsed.messages.filter((m) => m.taskRequested && m.call.id !== null).map((m) => [m.call.id!, m]))
   return (id, result) => {
-    if (!augmented.has(id)) return
+    const message = augmented.get(id)
+    if (message === undefined) return
     const created = createdTaskId(result)
-    if (created !== null) binding.bind(call.tool ?? '', created, call.taskId)
+    if (created === null) return
+    binding.bind(call.tool ?? '', created, call.taskId, upstream ? cancelTarget(upstream, message.metaVersion) : null)
+    onBound?.()
   }
+}
+
+/** Where a tasks/cancel for a task created by this forwarded request goes: same upstream, endpoint, session and version. */
+export function cancelTarget(upstream: UpstreamRequest, metaVersion: string | null): CancelTarget {
+  const header = (name: string): string | null => upstream.headers.find(([n]) => n.toLowerCase() === name)?.[1] ?? null
+  return {
+    origin: upstream.origin,
+    path: upstream.path,
+    host: header('host') ?? new URL(upstream.origin).host,
+    sessionId: header('mcp-session-id'),
+    protocolVersion: header('mcp-protocol-version'),
+    metaVersion,
+    mirroredHeaders: header('mcp-method') !== null,
+  }
+}
+
+/** What the credential service offers for task-end work (credential/broker.ts). */
+interface TaskEndHooks {
+  beforeRevokingTask(step: TaskEndStep): void
+  heldCredential: McpCancelDeps['heldCredential']
 }
 
 /** Pin bookkeeping for a list filter: the book, the toolgate tool, and where a change is reported. */
@@ -283,10 +311,31 @@ export class McpStage {
   readonly tasks = new McpTaskBinding()
   private readonly records: { write(r: Record<string, unknown>): void }
   private readonly taskAlive: (toolgateTask: string) => boolean
+  private readonly cancelling: { runtime: () => Runtime; services: PipelineServices } | null
+  /** The credential services the cancel step is registered with (once each). */
+  private readonly hooked = new WeakSet<object>()
 
-  constructor(records: { write(r: Record<string, unknown>): void }, taskAlive: (toolgateTask: string) => boolean) {
+  constructor(records: { write(r: Record<string, unknown>): void }, taskAlive: (toolgateTask: string) => boolean, cancelling?: { runtime: () => Runtime; services: PipelineServices }) {
     this.records = records
     this.taskAlive = taskAlive
+    this.cancelling = cancelling ?? null
+  }
+
+  /**
+   * Registers, once per credential service, the task-end step that cancels a toolgate task's MCP
+   * tasks before its credentials are revoked (tasks/mcp-cancel.ts). Called when a task is first
+   * bound: the services are complete by then (they are set after the pipeline is built).
+   */
+  private hookTaskEnd(): void {
+    const services = this.cancelling?.services
+    const hooks = services?.credentials as (Partial<TaskEndHooks> & object) | null | undefined
+    if (!this.cancelling || !hooks || typeof hooks.beforeRevokingTask !== 'function' || typeof hooks.heldCredential !== 'function' || this.hooked.has(hooks)) return
+    this.hooked.add(hooks)
+    const deps: McpCancelDeps = { runtime: this.cancelling.runtime, heldCredential: hooks.heldCredential.bind(hooks), records: this.records }
+    hooks.beforeRevokingTask((taskId) => {
+      const bound = this.tasks.takeTask(taskId)
+      return bound.length === 0 ? Promise.resolve() : cancelMcpTasks(taskId, bound, deps)
+    })
   }
 
   /** Checks after parsing, before any message is decided: batch size, 2026-07-28 mirrored headers. */
@@ -311,8 +360,8 @@ export class McpStage {
   }
 
   /** The response filter of a POST: listings filtered and pinned, created MCP tasks bound. */
-  postFilter(rules: CompiledMcpRules, parsed: Extract<McpParse, { ok: true }>, call: ToolCall, maxBytes: number): ReturnType<typeof toolsListFilter> {
-    return toolsListFilter(rules, toolsListIds(parsed), maxBytes, pinReporter(this.book, call, this.records), taskObserver(this.tasks, call, parsed))
+  postFilter(rules: CompiledMcpRules, parsed: Extract<McpParse, { ok: true }>, call: ToolCall, maxBytes: number, upstream?: UpstreamRequest): ReturnType<typeof toolsListFilter> {
+    return toolsListFilter(rules, toolsListIds(parsed), maxBytes, pinReporter(this.book, call, this.records), taskObserver(this.tasks, call, parsed, upstream, () => this.hookTaskEnd()))
   }
 
   /** The response filter of the GET stream: any listing in it is filtered and pinned. */

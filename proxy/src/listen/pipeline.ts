@@ -69,7 +69,7 @@ export class RequestPipeline {
 
   constructor(deps: PipelineDeps) {
     this.deps = deps
-    this.mcpStage = new McpStage(deps.records, (task) => deps.services.tasks?.get(task) !== undefined)
+    this.mcpStage = new McpStage(deps.records, (task) => deps.services.tasks?.get(task) !== undefined, { runtime: deps.runtime, services: deps.services })
   }
 
   /** Decides a classified call (shared by requests, CONNECT and `toolgate decide`). */
@@ -188,7 +188,7 @@ export class RequestPipeline {
       const failure = chosen.decision.pass ? { kind: 'batch_refused', reason: 'not forwarded: batches are refused for this tool' } : null
       return this.finish(req, res, rt, { call: chosen.call, decision: chosen.decision, credential: null, status: denial.status, failure, startedAt, ...(extra ? { extra } : {}) })
     }
-    const responseTransform = this.mcpStage.postFilter(mcp, parsed, call, max)
+    const responseTransform = this.mcpStage.postFilter(mcp, parsed, call, max, upstream)
     return this.proceed(req, res, ctx, rt, { call: chosen.call, tool, upstream: { ...upstream, headers: withoutAgentCredentials(upstream.headers) }, decision: chosen.decision, body: body!, startedAt, responseTransform, ...(extra ? { extra } : {}) })
   }
 
