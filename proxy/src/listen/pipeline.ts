@@ -166,7 +166,7 @@ export class RequestPipeline {
     // Batch size and the 2026-07-28 mirrored headers (Mcp-Method / Mcp-Name / Mcp-Param-*).
     const checked = this.mcpStage.checkRequest(parsed, req.rawHeaders, tool!.name, rt.config.limits.max_batch_messages, call.id)
     if (!checked.ok) return this.refuseMcp(req, res, rt, classified, checked.reply, checked.reason, startedAt)
-    this.deps.tracing?.adoptMcpParent(req, parsed.messages[0]?.call.traceContext)
+    this.deps.tracing?.mcpRequest(req, parsed)
     const decideOne = (message: McpMessage, reasonIfDenied?: string): MessageDecision => {
       const mcall = messageCall(call, message, mcp)
       const verdict = reasonIfDenied !== undefined ? { kind: 'denied' as const, reason: reasonIfDenied } : this.mcpStage.verdict(message, mcp, tool!.name, call.taskId)
@@ -279,7 +279,7 @@ export class RequestPipeline {
         : { status: up.status, upstreamStatus: null, upstreamSeconds: null, failure: { kind: up.status === 403 ? 'destination' : 'connect', reason: up.reason } }
     } else {
       const span = this.deps.tracing?.child(req, 'toolgate upstream', true)
-      if (span) headers = span.inject(headers)
+      if (span) ({ headers, body } = span.injectRequest(headers, body))
       result = await forward({
         pools: rt.pools,
         tool: upstreamTool,

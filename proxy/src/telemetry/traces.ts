@@ -4,7 +4,9 @@
 // (kind CLIENT, whose context is what the upstream receives in traceparent/tracestate: the
 // agent's own values are replaced, never forwarded beside ours). Attributes name the tool,
 // route, decision, stage and decision id, the method, host and path: never a header value, a
-// credential or a query value.
+// credential or a query value. For an MCP POST (mcpRequest), the upstream span's context also
+// goes into every forwarded message's params._meta (telemetry/mcp-meta.ts): the body is then the
+// canonical re-serialisation of the decided messages, with Content-Length recomputed.
 //
 // The pipeline holds no span objects: spans hang off the request (a WeakMap keyed by the
 // IncomingMessage) so the hooks stay one line at each call site. Spans are exported in batches
@@ -18,6 +20,9 @@ import type { Resource } from '@opentelemetry/resources'
 import type { ToolCall } from '../classify/toolcall.ts'
 import type { Decision } from '../decide/decision.ts'
 import { decisionLabel } from '../record/decision-record.ts'
+import type { ValueNode } from '@humanwhocodes/momoa'
+import { parsedRoot, type McpParse } from '../classify/mcp/parse.ts'
+import { bodyWithTraceMeta, withContentLength } from './mcp-meta.ts'
 
 export interface TracingOptions {
   resource: Resource
@@ -39,16 +44,23 @@ interface CallSpans {
   via: string
   method: string
   ended: boolean
+  /** The parsed MCP messages of a POST (their bytes are what would be forwarded), or null. */
+  mcpRoot: ValueNode | null
 }
 
 /** A child span of a call; end() is safe to call more than once. */
 export interface ChildSpan {
   /** Headers for the upstream with this span's trace context (the agent's trace headers replaced). */
   inject(headers: [string, string][]): [string, string][]
+  /**
+   * Headers and body for the upstream: inject() on the headers and, for an MCP POST whose body is
+   * the parsed one, the same context in each message's params._meta (Content-Length recomputed).
+   */
+  injectRequest<B>(headers: [string, string][], body: B): { headers: [string, string][]; body: B | Buffer }
   end(attributes?: Record<string, string | number | boolean>, error?: string): void
 }
 
-const noChild: ChildSpan = { inject: (h) => h, end: () => {} }
+const noChild: ChildSpan = { inject: (h) => h, injectRequest: (headers, body) => ({ headers, body }), end: () => {} }
 
 export class CallTracing {
   private readonly provider: BasicTracerProvider
@@ -70,7 +82,17 @@ export class CallTracing {
   /** Notes the start of a request's call; the parent is the agent's traceparent, if valid. */
   begin(req: IncomingMessage, via: string): void {
     const parent = propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter)
-    this.calls.set(req, { root: null, ctx: null, parent, startMs: Date.now(), via, method: req.method ?? '', ended: false })
+    this.calls.set(req, { root: null, ctx: null, parent, startMs: Date.now(), via, method: req.method ?? '', ended: false, mcpRoot: null })
+  }
+
+  /**
+   * A parsed MCP POST: its first message's _meta may supply the parent (adoptMcpParent), and the
+   * forwarded body carries the upstream span's context in each message's _meta.
+   */
+  mcpRequest(req: IncomingMessage, parsed: Extract<McpParse, { ok: true }>): void {
+    this.adoptMcpParent(req, parsed.messages[0]?.call.traceContext)
+    const c = this.calls.get(req)
+    if (c) c.mcpRoot = parsedRoot(parsed) ?? null
   }
 
   /**
@@ -109,11 +131,20 @@ export class CallTracing {
     if (!c || c.ended) return noChild
     const span = this.tracer.startSpan(name, { kind: client ? SpanKind.CLIENT : SpanKind.INTERNAL }, this.rootOf(c).ctx)
     let done = false
+    const carrierOf = (): Record<string, string> => {
+      const carrier: Record<string, string> = {}
+      propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter)
+      return carrier
+    }
+    const inject = (headers: [string, string][]): [string, string][] => [...headers.filter(([n]) => !TRACE_HEADERS.has(n.toLowerCase())), ...Object.entries(carrierOf())]
     return {
-      inject(headers) {
-        const carrier: Record<string, string> = {}
-        propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter)
-        return [...headers.filter(([n]) => !TRACE_HEADERS.has(n.toLowerCase())), ...Object.entries(carrier)]
+      inject,
+      injectRequest(headers, body) {
+        const withHeaders = inject(headers)
+        // Only the parsed POST body (a Buffer) is rewritten; a stream is never re-read here.
+        if (c.mcpRoot === null || !Buffer.isBuffer(body)) return { headers: withHeaders, body }
+        const rewritten = bodyWithTraceMeta(c.mcpRoot, carrierOf())
+        return { headers: withContentLength(withHeaders, rewritten.length), body: rewritten }
       },
       end(attributes, error) {
         if (done) return

@@ -58,6 +58,14 @@ const ENVELOPE_KEYS = new Set(['jsonrpc', 'id', 'method', 'params', 'result', 'e
 const MAX_ID_CHARS = 256
 const INTEGER_LITERAL = /^-?(0|[1-9][0-9]*)$/
 
+/** The JSON tree each successful parse was read from (kept beside it, not in it). */
+const roots = new WeakMap<object, ValueNode>()
+
+/** The JSON tree a successful parse was made from: what a re-serialisation of exactly the decided messages starts from. */
+export function parsedRoot(parsed: Extract<McpParse, { ok: true }>): ValueNode | undefined {
+  return roots.get(parsed)
+}
+
 export function parseMcpBody(body: Buffer, contentType: string | undefined, maxBytes: number, maxMessages = Infinity): McpParse {
   if (!isJsonContentType(contentType)) {
     return fail(`content type must be application/json, got ${contentType === undefined ? 'none' : JSON.stringify(contentType.slice(0, 100))}`, null, -32700, 415)
@@ -76,11 +84,16 @@ export function parseMcpBody(body: Buffer, contentType: string | undefined, maxB
       if (!m.ok) return { ...m, reason: `batch element ${i}: ${m.reason}` }
       messages.push(m.message)
     }
-    return { ok: true, batch: true, messages }
+    return kept({ ok: true, batch: true, messages }, root)
   }
   const m = parseMessage(root, json.text)
   if (!m.ok) return m
-  return { ok: true, batch: false, messages: [m.message] }
+  return kept({ ok: true, batch: false, messages: [m.message] }, root)
+}
+
+function kept(parsed: Extract<McpParse, { ok: true }>, root: ValueNode): McpParse {
+  roots.set(parsed, root)
+  return parsed
 }
 
 function fail(reason: string, id: string | number | null, code: McpRefusalCode, status: 400 | 413 | 415 = 400): Failure {
