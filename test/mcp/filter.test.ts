@@ -70,7 +70,13 @@ t.test('JSON: other ids, error responses and bodies with nothing to hide pass by
   const vtab = Buffer.from(`\v${listResult(1, 'delete_repo')}`)
   await t.rejects(run(filter({ contentType: 'application/json' }), [vtab]), /not strict JSON/, 'a vertical tab before the JSON does not hide it')
   const otherType = Buffer.from(listResult(1, 'delete_repo'))
-  t.same(await run(filter({ contentType: 'text/plain' }), [otherType]), otherType, 'non-MCP content types are not touched')
+  // Another content type while a list is awaited is not passed unread either: lenient clients
+  // (the Python SDK reads any "application/json..." as JSON) could still read a tools list in it.
+  await t.rejects(run(filter({ contentType: 'text/plain' }), [otherType]), /neither application\/json nor text\/event-stream/)
+  await t.rejects(run(filter({ contentType: 'application/json-seq' }), [otherType]), /neither application\/json nor text\/event-stream/)
+  await t.rejects(run(filter({ contentType: 'application/json', contentEncoding: 'gzip' }), [otherType]), /encoded body cannot be inspected/)
+  t.same(await run(filter({ contentType: 'text/plain' }), []), Buffer.alloc(0), 'an empty body of any type passes')
+  t.same(await run(filter({ contentType: 'application/json', contentEncoding: 'identity' }), [fine]), fine, 'identity is no encoding')
 })
 
 t.test('JSON: batch responses are filtered element by element', async (t) => {

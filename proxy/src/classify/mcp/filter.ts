@@ -16,6 +16,12 @@
 // empty or JSON whitespace only (the priming events of resumable streams) pass. A JSON body, or
 // one SSE event, larger than maxBytes while the filter is still looking also ends it with
 // McpFilterError: it can be neither checked nor passed unchecked.
+//
+// Only bytes the filter reads are passed while it is looking: a response with a Content-Encoding
+// (gzip, br, ...: clients decode it, the filter would see binary without a data line and pass it)
+// or with a Content-Type other than application/json or text/event-stream (clients are lenient:
+// the Python SDK reads anything that starts with "application/json" or "text/event-stream" as such)
+// ends with McpFilterError at its first byte. An empty body (a 202, a bodiless 200) still passes.
 
 import { Transform, type TransformCallback } from 'node:stream'
 import { parseStrictJson, toValue } from './strict-json.ts'
@@ -25,6 +31,8 @@ import { SseSizeError, SseSplitter, type SseEvent } from './sse.ts'
 export interface ToolsListFilterOptions {
   /** Content-Type of the upstream response. */
   contentType: string
+  /** Content-Encoding of the upstream response, if any (anything but identity cannot be inspected). */
+  contentEncoding?: string
   /** Name-only decision (list time): mcpToolAllowed(rules, name).allowed, usually. */
   allowed: (toolName: string) => boolean
   /** Ids of the tools/list requests in the POST this responds to; 'any' rewrites every result that has a tools list. */
@@ -60,7 +68,12 @@ export function createToolsListFilter(opts: ToolsListFilterOptions): Transform {
   const done = (): boolean => pending !== null && pending.size === 0
   const rewrite = (value: unknown): unknown => rewriteMessages(value, opts, pending)
 
-  if (mode === 'other' || done()) return new Transform({ transform: (c: Buffer, _e, cb) => cb(null, c) })
+  if (done()) return new Transform({ transform: (c: Buffer, _e, cb) => cb(null, c) })
+  const unreadable = encodedProblem(opts.contentEncoding) ?? (mode === 'other' ? `Content-Type ${JSON.stringify(opts.contentType.slice(0, 80))} is neither application/json nor text/event-stream` : null)
+  if (unreadable !== null) {
+    // Not one byte of a body the filter cannot read goes to the agent.
+    return new Transform({ transform: (c: Buffer, _e, cb) => (c.length === 0 ? cb() : cb(new McpFilterError(`MCP response refused while a tools list is awaited: ${unreadable}`))) })
+  }
 
   if (mode === 'json') {
     const chunks: Buffer[] = []
@@ -123,6 +136,14 @@ export function createToolsListFilter(opts: ToolsListFilterOptions): Transform {
       }
     },
   })
+}
+
+/** Why a response with this Content-Encoding cannot be inspected, or null (none, or identity only). */
+function encodedProblem(contentEncoding: string | undefined): string | null {
+  if (contentEncoding === undefined) return null
+  const codings = contentEncoding.split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '')
+  if (codings.every((c) => c === 'identity')) return null
+  return `Content-Encoding ${JSON.stringify(contentEncoding.slice(0, 40))} (an encoded body cannot be inspected)`
 }
 
 /** The body to send for a buffered JSON response. */
