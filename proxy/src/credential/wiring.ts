@@ -65,7 +65,10 @@ export async function createCredentialServices(config: ResolvedConfig, deps: { r
     records: deps.records,
     logger: deps.logger.child({ component: 'approvals' }),
     registry: deps.registry,
+    taskAlive: (id) => tasks.get(id) !== undefined,
   })
+  // A call held for approval dies with its task (never released later without it).
+  tasks.on('ended', (task, reason) => approvals.cancelTask(task.id, reason))
   const controlRoutes: AdminRouteFn[] = [
     (req, res, url) => handleTasksApi(req, res, url, {
       tasks,
