@@ -227,9 +227,10 @@ export class TaskRegistry extends EventEmitter<{ ended: [task: Task, reason: Tas
     return true
   }
 
-  countCall(id: string): void {
+  /** Counts n calls of the task (an MCP batch of n tools/call messages is n calls). */
+  countCall(id: string, n = 1): void {
     const task = this.get(id)
-    if (task) task.calls += 1
+    if (task) task.calls += n
   }
 
   policyView(task: Task | undefined): PolicyInput['task'] {
