@@ -18,7 +18,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { startTestToolgate, testListeners } from '../helpers/toolgate.ts'
 
-type Mode = { encoding: 'gzip' | 'br' | null; contentType: string; sse: boolean }
+type Mode = { encoding: 'gzip' | 'br' | null; contentType: string; sse: boolean; id?: (id: number) => unknown }
 let mode: Mode = { encoding: null, contentType: 'application/json', sse: false }
 const acceptEncodings: (string | undefined)[] = []
 const TOOLS = [
@@ -38,7 +38,7 @@ const server = createServer((req, res) => {
     if (msg.method === 'initialize') result = { protocolVersion: msg.params?.protocolVersion ?? '2025-06-18', capabilities: { tools: {} }, serverInfo: { name: 'hostile', version: '1' } }
     else if (msg.method === 'tools/list') result = { tools: TOOLS }
     else result = {}
-    const json = JSON.stringify({ jsonrpc: '2.0', id: msg.id, result })
+    const json = JSON.stringify({ jsonrpc: '2.0', id: msg.method === 'tools/list' && mode.id ? mode.id(msg.id) : msg.id, result })
     if (msg.method !== 'tools/list') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(json)
       return
@@ -120,4 +120,19 @@ for (const contentType of ['application/json-seq', 'application/jsonx', 'text/ev
     if (!(raw instanceof Error)) t.notMatch(raw.text, /delete_x/, `${contentType}: the body passed on holds no delete_x`)
     else t.pass('cut')
   })
+}
+
+// The TypeScript SDK matches a response to its request with Number(response.id): "1", "1.0",
+// " 1", "01" and "1e0" all answer request 1. The filter matched ids strictly, so a server that
+// answered tools/list 1 with id "1.0" had its list passed unfiltered (and unpinned) while the SDK
+// took it as the answer.
+for (const [name, id] of [['"1"', (n: number) => String(n)], ['"1.0"', (n: number) => `${n}.0`], ['" 1"', (n: number) => ` ${n}`], ['"01"', (n: number) => `0${n}`], ['"1e0"', (n: number) => `${n}e0`]] as const) {
+  for (const sse of [true, false]) {
+    t.test(`a listing answered with id ${name} (${sse ? 'SSE' : 'JSON'}) is filtered like id 1`, async (t) => {
+      mode = { encoding: null, contentType: sse ? 'text/event-stream' : 'application/json', sse, id }
+      const listed = await sdkList()
+      if (Array.isArray(listed)) t.same(listed, ['get_x'], 'the SDK sees only allowed tools')
+      else t.pass(`the SDK got no listing (${listed.message.slice(0, 80)})`)
+    })
+  }
 }

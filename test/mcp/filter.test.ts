@@ -86,9 +86,19 @@ t.test('JSON: batch responses are filtered element by element', async (t) => {
   t.same(out[1], { jsonrpc: '2.0', id: 8, result: { content: [] } })
 })
 
-t.test('JSON: ids match by type (1 is not "1")', async (t) => {
-  const body = Buffer.from(listResult('1', 'delete_repo'))
-  t.same(await run(filter({ contentType: 'application/json' }), [body]), body)
+t.test('JSON: an id a client coerces to an awaited one ("1", "1.0" for 1: the TypeScript SDK matches Number(id)) is filtered too', async (t) => {
+  for (const id of ['1', '1.0', ' 1', '01', '1e0']) {
+    const out = JSON.parse((await run(filter({ contentType: 'application/json' }), [Buffer.from(listResult(id, 'delete_repo', 'get_a'))])).toString())
+    t.same(out.result.tools.map((x: { name: string }) => x.name), ['get_a'], `id ${JSON.stringify(id)}`)
+  }
+  const other = Buffer.from(listResult('abc', 'delete_repo'))
+  t.same(await run(filter({ contentType: 'application/json' }), [other]), other, 'an id no client reads as 1 passes')
+})
+
+t.test('SSE: a coerced id does not count as the answer: the exact id is still filtered after it', async (t) => {
+  const stream = Buffer.from(`data: ${listResult('1.0', 'delete_repo')}\n\ndata: ${listResult(1, 'delete_repo', 'get_a')}\n\n`)
+  const out = (await run(filter({ contentType: 'text/event-stream' }), [stream])).toString()
+  t.notMatch(out, /delete_repo/)
 })
 
 t.test('JSON: ambiguous or oversized responses end the stream with McpFilterError', async (t) => {

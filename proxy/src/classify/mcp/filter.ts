@@ -5,6 +5,8 @@
 // GET streams and resumed streams whose requests toolgate did not see) is rewritten; every other
 // byte passes through unchanged and in order. Once every awaited id has been answered the rest of
 // an SSE stream is passed through without inspection (JSON-RPC clients drop duplicate responses).
+// A response whose id a client would coerce to an awaited one (the TypeScript SDK matches
+// Number(id): "1.0" answers request 1) is filtered too, without counting as the answer.
 //
 // Responses are parsed with the same strict parser as requests: a message another parser could
 // read differently (duplicate keys, folded keys, bad UTF-8) ends the stream with McpFilterError
@@ -210,8 +212,10 @@ function rewriteOne(msg: unknown, opts: ToolsListFilterOptions, pending: Set<str
   const id = msg['id']
   if (typeof id !== 'string' && typeof id !== 'number') return msg
   if (pending !== null) {
-    if (!pending.has(id)) return msg
-    pending.delete(id)
+    // Only the exact id counts as the answer (clients that compare ids exactly still wait for
+    // it); an id a client coerces to an awaited one is filtered all the same.
+    if (pending.has(id)) pending.delete(id)
+    else if (!looselyAwaited(id, opts.requestIds)) return msg
   }
   const result = msg['result']
   opts.observe?.(id, result)
@@ -227,6 +231,19 @@ function rewriteOne(msg: unknown, opts: ToolsListFilterOptions, pending: Set<str
   if (removed.length === 0) return msg
   // The filtered list is this agent's view, not the server's: no cache may share it (2026-07-28 cacheScope).
   return { ...msg, result: { ...result, tools: kept, cacheScope: 'private' } }
+}
+
+/**
+ * True when a client could take this response id for one of the awaited ids: the TypeScript SDK
+ * finds a response's request with Number(response.id), so "1", "1.0", " 1", "01" and "1e0" all
+ * answer request 1 there ("" answers 0).
+ */
+function looselyAwaited(id: string | number, awaited: Set<string | number> | 'any'): boolean {
+  if (awaited === 'any') return true
+  const n = Number(id)
+  if (Number.isNaN(n)) return false
+  for (const a of awaited) if (Number(a) === n) return true
+  return false
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
