@@ -94,3 +94,25 @@ t.test('a held call whose grant expired while it waited is not released by a lat
   t.equal(await held, 403, 'the held call is denied')
   t.same(reached(), [], 'nothing reached the tool')
 })
+
+// Records redact query values (docs/proxy.md: values may hold personal data or tokens); the
+// approval_requested record carried the held call's full target, query values and all. The
+// approval API and the webhook still give approvers the full target (the digest covers it).
+t.test('the approval_requested record redacts query values', async (t) => {
+  const token = await orch.sign(grantClaims({ sub: ME, aud: AUD, tools: ['api'] }), { typ: 'txntoken+jwt' })
+  const held = request(`${upstream.url}/approve-me?token=s3cret-value&x`, { method: 'POST', headers: { 'txn-token': token, 'content-type': 'application/json' }, body: '{}', dispatcher: proxy })
+    .then(async (r) => { await r.body.dump(); return r.statusCode })
+  let pending: Array<{ id: string; target: string }> = []
+  for (let i = 0; i < 200 && pending.length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 20))
+    const res = await fetch(`${gate.controlUrl}/v1/approvals`, { headers: await approver() })
+    pending = ((await res.json()) as { approvals: typeof pending }).approvals
+  }
+  t.match(pending[0]?.target, /token=s3cret-value/, 'the approver sees the full target')
+  const rec = gate.records.find((r) => r.type === 'approval_requested' && r.id === pending[0]?.id)
+  t.ok(rec, 'announced in a record')
+  t.notMatch(JSON.stringify(rec), /s3cret-value/, 'the record holds no query value')
+  t.match(rec, { target: /\?token=_&x$/ })
+  await (await fetch(`${gate.controlUrl}/v1/approvals/${pending[0]!.id}`, { method: 'POST', headers: await approver(), body: JSON.stringify({ decision: 'deny' }) })).text()
+  t.equal(await held, 403)
+})

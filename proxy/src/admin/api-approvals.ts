@@ -22,6 +22,7 @@ import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Logger } from '../record/log.ts'
 import { readJsonBody, sendJson } from './api-tasks.ts'
 import type { Approver, Approvers } from '../trust/approvers.ts'
+import { redactQuery } from '../record/records.ts'
 
 export interface ApprovalInfo {
   decisionId: string
@@ -119,7 +120,9 @@ export class ApprovalGate {
       this.pending.set(info.decisionId, entry)
       signal?.addEventListener('abort', onAbort, { once: true })
       const announcement = this.view(entry)
-      this.opts.records.write({ type: 'approval_requested', time: new Date(requestedAt).toISOString(), ...announcement })
+      // The record redacts query values like every record; the API and the webhook give approvers
+      // the full target (what the call digest covers).
+      this.opts.records.write({ type: 'approval_requested', time: new Date(requestedAt).toISOString(), ...announcement, target: redactTarget(info.target) })
       this.announce(announcement)
     })
   }
@@ -350,4 +353,10 @@ export class ApprovalGate {
       this.opts.logger.warn('approval webhook delivery failed', { approval_id: body.id })
     })()
   }
+}
+
+/** scheme://host:port/path?query with every query value replaced (record/records.ts redactQuery). */
+function redactTarget(target: string): string {
+  const q = target.indexOf('?')
+  return q === -1 ? target : `${target.slice(0, q)}?${redactQuery(target.slice(q + 1))}`
 }
