@@ -173,6 +173,8 @@ export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string 
     if (status < 200 || status >= 300) return null
     if (requestIds !== 'any' && requestIds.size === 0) return null
     const contentType = String(headers['content-type'] ?? '')
+    const encoding = headers['content-encoding']
+    const contentEncoding = encoding === undefined ? undefined : String(encoding)
     const inspect = pins === undefined || rules.pin.onChange === 'off' ? undefined : (def: Record<string, unknown>): boolean => {
       const name = String(def['name'])
       const seen = pins.book.observe(pins.tool, def, rules.pin.declared.get(name))
@@ -183,15 +185,19 @@ export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string 
       pins.report({ name, digest: seen.digest, changed: seen.changed, action })
       return action === 'flagged'
     }
-    return createToolsListFilter({ contentType, allowed: (name) => mcpToolAllowed(rules, name).allowed, requestIds, maxBytes, ...(inspect ? { inspect } : {}), ...(observe ? { observe } : {}) })
+    return createToolsListFilter({ contentType, ...(contentEncoding !== undefined ? { contentEncoding } : {}), allowed: (name) => mcpToolAllowed(rules, name).allowed, requestIds, maxBytes, ...(inspect ? { inspect } : {}), ...(observe ? { observe } : {}) })
   }
 }
 
-/** The agent's own credentials never reach an MCP server (the MCP authorization spec forbids token passthrough). */
+/**
+ * The agent's own credentials never reach an MCP server (the MCP authorization spec forbids token
+ * passthrough); nor does its Accept-Encoding, so a server answers with bytes the list filter can
+ * read (an encoded listing is refused by the filter, classify/mcp/filter.ts).
+ */
 export function withoutAgentCredentials(headers: [string, string][]): [string, string][] {
   return headers.filter(([name]) => {
     const n = name.toLowerCase()
-    return n !== 'authorization' && n !== 'cookie'
+    return n !== 'authorization' && n !== 'cookie' && n !== 'accept-encoding'
   })
 }
 

@@ -72,18 +72,24 @@ export class RequestPipeline {
     this.mcpStage = new McpStage(deps.records, (task) => deps.services.tasks?.get(task) !== undefined, { runtime: deps.runtime, services: deps.services })
   }
 
-  /** Decides a classified call (shared by requests, CONNECT and `toolgate decide`). */
-  decideCall(call: ToolCall, tool: CompiledTool | null, match: RouteMatch | null, rt: Runtime, verdict: AllowlistVerdict = allowlistVerdict(tool, match), opts: { rateLimits?: boolean } = {}): Decision {
+  /**
+   * Decides a classified call (shared by requests, CONNECT and `toolgate decide`). earlierCalls:
+   * tool calls of the same request decided before this one (an MCP batch), which the policy
+   * counts as calls so far.
+   */
+  decideCall(call: ToolCall, tool: CompiledTool | null, match: RouteMatch | null, rt: Runtime, verdict: AllowlistVerdict = allowlistVerdict(tool, match), opts: { rateLimits?: boolean; earlierCalls?: number } = {}): Decision {
     const started = process.hrtime.bigint()
     const { tasks } = this.deps.services
     const task = call.taskId !== null && tasks ? tasks.get(call.taskId) : undefined
     const mode = tool?.config.mode ?? rt.config.mode
     const limits = verdict.kind === 'allowed' && opts.rateLimits !== false ? this.deps.rateLimits ?? null : null
+    const view = task && tasks ? tasks.policyView(task) : null
+    if (view) view.calls += opts.earlierCalls ?? 0
     const decision = decide(call, verdict, {
       mode,
       policy: this.deps.policy(),
       agent: rt.agent,
-      task: { known: task !== undefined, view: task && tasks ? tasks.policyView(task) : null },
+      task: { known: task !== undefined, view },
       tasksRequired: rt.config.tasks.required,
       now: new Date(),
       ...(limits ? { rateLimits: limits.view(call, rt.agent) } : {}),
@@ -167,10 +173,13 @@ export class RequestPipeline {
     const checked = this.mcpStage.checkRequest(parsed, req.rawHeaders, tool!.name, rt.config.limits.max_batch_messages, call.id)
     if (!checked.ok) return this.refuseMcp(req, res, rt, classified, checked.reply, checked.reason, startedAt)
     this.deps.tracing?.mcpRequest(req, parsed)
+    // Each tools/call of a batch is a call of the task: decided with those before it counted.
+    let toolCalls = 0
     const decideOne = (message: McpMessage, reasonIfDenied?: string): MessageDecision => {
       const mcall = messageCall(call, message, mcp)
       const verdict = reasonIfDenied !== undefined ? { kind: 'denied' as const, reason: reasonIfDenied } : this.mcpStage.verdict(message, mcp, tool!.name, call.taskId)
-      const decision = this.routeChecks(mcall, tool, this.decideCall(mcall, tool, routeMatch, rt, verdict))
+      const decision = this.routeChecks(mcall, tool, this.decideCall(mcall, tool, routeMatch, rt, verdict, { earlierCalls: toolCalls }))
+      if (message.call.method === 'tools/call') toolCalls++
       this.deps.metrics.decisionSeconds.observe({ decision: decisionLabel(decision) }, decision.decideSeconds)
       this.deps.tracing?.decided(req, mcall, decision)
       return { call: mcall, decision }
@@ -189,7 +198,7 @@ export class RequestPipeline {
       return this.finish(req, res, rt, { call: chosen.call, decision: chosen.decision, credential: null, status: denial.status, failure, startedAt, ...(extra ? { extra } : {}) })
     }
     const responseTransform = this.mcpStage.postFilter(mcp, parsed, call, max, upstream)
-    return this.proceed(req, res, ctx, rt, { call: chosen.call, tool, upstream: { ...upstream, headers: withoutAgentCredentials(upstream.headers) }, decision: chosen.decision, body: body!, startedAt, responseTransform, ...(extra ? { extra } : {}) })
+    return this.proceed(req, res, ctx, rt, { call: chosen.call, tool, upstream: { ...upstream, headers: withoutAgentCredentials(upstream.headers) }, decision: chosen.decision, body: body!, startedAt, responseTransform, calls: Math.max(1, toolCalls), ...(extra ? { extra } : {}) })
   }
 
   /** A request to an MCP tool refused before (or instead of) deciding its messages: a JSON-RPC error and one record. */
@@ -212,6 +221,8 @@ export class RequestPipeline {
     responseTransform?: ForwardInput['responseTransform']
     /** Fields added to the request's record (the per-message outcomes of an MCP batch). */
     extra?: Record<string, unknown>
+    /** Calls of the task this request makes (the tools/call messages of an MCP batch); default 1. */
+    calls?: number
   }): Promise<void> {
     const { call, tool, upstream, startedAt } = p
     let decision = p.decision
@@ -237,7 +248,7 @@ export class RequestPipeline {
       }
       if (!decision.pass) return this.finish(req, res, rt, { call, decision, credential: null, status: decision.status, failure: null, startedAt })
     }
-    if (call.taskId !== null && tasks) tasks.countCall(call.taskId)
+    if (call.taskId !== null && tasks) tasks.countCall(call.taskId, p.calls ?? 1)
 
     // Credentials only for allowed calls of tools that have one (never passthrough, never report-mode passes).
     let headers = upstream.headers
