@@ -30,6 +30,10 @@ interface Seen { method: string; taskId: string | null; headers: IncomingHttpHea
 const seen: Seen[] = []
 /** MCP task ids whose tasks/cancel the server never answers. */
 const hang = new Set<string>()
+/** MCP task ids whose tasks/cancel is answered on an SSE stream that stays open. */
+const sseOpen = new Set<string>()
+/** MCP task ids the server says have already finished. */
+const finished = new Set<string>()
 let nextTask = 0
 const sink = memorySink()
 const revokedCount = (): number => sink.records.filter((r) => r.type === 'credential_revoked').length
@@ -40,6 +44,16 @@ const upstream = createServer((req, res) => {
     const msg = JSON.parse(body) as { id: string | number; method: string; params?: { taskId?: string } }
     seen.push({ method: msg.method, taskId: msg.params?.taskId ?? null, headers: req.headers, revokedBefore: revokedCount() })
     if (msg.method === 'tasks/cancel' && hang.has(msg.params?.taskId ?? '')) return // never answered
+    if (msg.method === 'tasks/cancel' && sseOpen.has(msg.params?.taskId ?? '')) {
+      // Answered on an SSE stream that then stays open.
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      res.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { taskId: msg.params?.taskId, status: 'cancelled' } })}\n\n`)
+      return
+    }
+    if (msg.method === 'tasks/cancel' && finished.has(msg.params?.taskId ?? '')) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, error: { code: -32602, message: 'task already completed' } }))
+      return
+    }
     const result = msg.method === 'tools/call'
       ? { task: { taskId: `mcp-task-${++nextTask}`, status: 'working', createdAt: '2026-12-02T00:00:00Z', ttl: 60000 } }
       : { taskId: msg.params?.taskId, status: 'cancelled' }
@@ -155,4 +169,22 @@ await t.test('a server that never answers the cancel: revocation happens anyway 
   t.ok(took < 4500, `revoked within the bound (${took} ms)`)
   t.match(cancelRecords(a)[0], { outcome: 'timeout', upstream_status: null })
   t.match(revokedFor(a)[0], { reason: 'task_expired' })
+})
+
+await t.test('an answer on an SSE stream that stays open is read without waiting for the timeout; a refused cancel is recorded as refused', async (t) => {
+  const a = openTask()
+  const onSse = await startMcpTask(a, 4)
+  const done = await startMcpTask(a, 5)
+  sseOpen.add(onSse)
+  finished.add(done)
+  const started = Date.now()
+  t.ok(services.tasks.end(a, 'deleted'))
+  await services.credentials.revokeTask(a)
+  const took = Date.now() - started
+  t.ok(took < 1500, `done before the cancel timeout (${took} ms)`)
+  const recs = cancelRecords(a)
+  t.equal(recs.length, 2, 'one record per cancel')
+  t.match(recs.find((r) => r.mcp_task === onSse), { outcome: 'cancelled', upstream_status: 200 })
+  t.match(recs.find((r) => r.mcp_task === done), { outcome: 'refused', reason: /-32602: task already completed/ })
+  t.equal(revokedFor(a).length, 1, 'revoked after both')
 })

@@ -40,7 +40,11 @@ export async function cancelMcpTasks(taskId: string, bound: readonly BoundMcpTas
   const worker = async (): Promise<void> => {
     while (next < todo.length) {
       const b = todo[next++]!
-      await cancelOne(taskId, b, deps)
+      try {
+        await cancelOne(taskId, b, deps)
+      } catch (err) {
+        record(deps, taskId, b, { outcome: 'failed', status: null, reason: `cancel not sent (${(err as Error).name})` }, null)
+      }
     }
   }
   await Promise.all(Array.from({ length: Math.min(deps.concurrency ?? CONCURRENT_CANCELS, todo.length) }, worker))
@@ -71,8 +75,10 @@ async function cancelOne(taskId: string, b: BoundMcpTask, deps: McpCancelDeps): 
   let result: { outcome: CancelOutcome; status: number | null; reason?: string }
   try {
     const res = await rt.pools.get(upstream, b.target.origin).request({ path: b.target.path, method: 'POST', headers: headers.flat(), body, signal })
-    const text = await readBounded(res.body, MAX_RESPONSE_BYTES, signal)
-    result = { status: res.statusCode, ...outcomeOf(res.statusCode, String(res.headers['content-type'] ?? ''), text, id) }
+    const contentType = String(res.headers['content-type'] ?? '')
+    // An SSE answer may stay open after our answer: stop reading once it is there.
+    const text = await readBounded(res.body, MAX_RESPONSE_BYTES, signal, (sofar) => sofar.includes(id) && outcomeOf(res.statusCode, contentType, sofar, id).reason !== NO_ANSWER)
+    result = { status: res.statusCode, ...outcomeOf(res.statusCode, contentType, text, id) }
   } catch (err) {
     result = signal.aborted
       ? { outcome: 'timeout', status: null, reason: `no answer within ${deps.timeoutMs ?? CANCEL_TIMEOUT_MS} ms` }
@@ -102,20 +108,23 @@ export function cancelHeaders(target: CancelTarget, length: number, credential: 
   return h
 }
 
-async function readBounded(body: AsyncIterable<Buffer> & { destroy(): unknown }, max: number, signal: AbortSignal): Promise<string> {
+/** Reads a response body up to max bytes, or until `enough` says the answer is in what was read. */
+async function readBounded(body: AsyncIterable<Buffer> & { destroy(): unknown }, max: number, signal: AbortSignal, enough: (text: string) => boolean): Promise<string> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of body) {
     if (signal.aborted) break
     chunks.push(chunk)
     size += chunk.length
-    if (size >= max) {
+    if (size >= max || enough(Buffer.concat(chunks).toString('utf8'))) {
       body.destroy()
       break
     }
   }
   return Buffer.concat(chunks).subarray(0, max).toString('utf8')
 }
+
+const NO_ANSWER = 'no JSON-RPC answer to the cancel in the response'
 
 /** The JSON-RPC answer to our id, from a JSON body or an SSE stream's data lines. */
 export function outcomeOf(status: number, contentType: string, text: string, id: string): { outcome: CancelOutcome; reason?: string } {
@@ -133,7 +142,7 @@ export function outcomeOf(status: number, contentType: string, text: string, id:
       return { outcome: 'cancelled' }
     }
   }
-  return { outcome: 'failed', reason: 'no JSON-RPC answer to the cancel in the response' }
+  return { outcome: 'failed', reason: NO_ANSWER }
 }
 
 function record(deps: McpCancelDeps, taskId: string, b: BoundMcpTask, r: { outcome: CancelOutcome; status: number | null; reason?: string }, credential: Credential | null): void {
