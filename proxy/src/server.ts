@@ -6,10 +6,10 @@
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { once } from 'node:events'
-import { RequestPipeline } from './listen/pipeline.ts'
+import { RequestPipeline } from './pipeline/chain.ts'
 import { createProxyListener, type ListenerHandle } from './listen/proxy-listener.ts'
 import { buildRuntime, type Runtime } from './listen/runtime.ts'
-import type { PipelineServices } from './listen/services.ts'
+import type { PipelineServices } from './pipeline/services.ts'
 import { createAdminServer, type AdminRoute } from './admin/admin-server.ts'
 import { createHealthServer } from './admin/health-server.ts'
 import { Metrics } from './record/metrics.ts'
@@ -89,12 +89,15 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   // all of them are done.
   let policyRef: PolicyHandle | null = null
   const services: PipelineServices = { tasks: null, credentials: null, approvals: null, ...opts.services }
-  const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policyRef, services, records, metrics, logger })
+  // The interceptor is read per tunnel: it may be created by a later reload.
+  let interceptorRef: () => TlsInterceptor | null = () => null
+  const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policyRef, services, records, metrics, logger, interceptor: () => interceptorRef() })
   const custom = opts.interceptor
   const interception = new LazyInterception(
     custom === undefined ? defaultInterceptorFactory({ pipeline, logger, registry: metrics.registry }) : custom === null ? null : (config) => custom(pipeline, config),
     logger,
   )
+  interceptorRef = () => interception.current()
   const [policy, owned] = await Promise.all([
     opts.policy ?? startPolicyEngine(opts.config, metrics, logger),
     opts.services === undefined ? createCredentialServices(opts.config, { registry: metrics.registry, logger, records }) : null,
@@ -103,14 +106,7 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   policyRef = policy
   if (owned) Object.assign(services, { tasks: owned.tasks, credentials: owned.credentials, approvals: owned.approvals })
   const adminRoutes: AdminRoute[] = [...(owned?.adminRoutes ?? []), ...(opts.adminRoutes ?? [])]
-  const connectDeps = { pipeline, runtime: () => runtime, records, metrics }
-  const proxy: ListenerHandle = createProxyListener({
-    pipeline,
-    connect: { ...connectDeps, interceptor: () => interception.current() },
-    runtime,
-    metrics,
-    name: 'proxy',
-  })
+  const proxy: ListenerHandle = createProxyListener({ pipeline, runtime: () => runtime, metrics, name: 'proxy' })
   let listening = false
   const readiness = (): { ready: boolean; reasons: string[] } => {
     const reasons: string[] = []
@@ -126,7 +122,7 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   const adminAddr = await listen(admin, cfg.admin.host, cfg.admin.port)
   const health = opts.health ? createHealthServer(readiness) : null
   const healthAddr = health && opts.health ? await listen(health, opts.health.host, opts.health.port) : null
-  const transparent = await startTransparentListeners({ config: opts.config, pipeline, deps: connectDeps, interceptor: () => interception.current(), logger })
+  const transparent = await startTransparentListeners({ config: opts.config, current: () => runtime.config, pipeline, intercepting: () => interception.current() !== null, logger })
   listening = true
   logger.info('toolgate listening', {
     proxy: urlOf(proxyAddr),

@@ -5,7 +5,7 @@
 // JSON-RPC, so the agent sees a tool error it can reason about. tools/list results coming back
 // are filtered by the name rules (list time: names only; every call is decided again).
 
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Transform } from 'node:stream'
 import { randomUUID } from 'node:crypto'
 import { parseMcpBody, type McpMessage, type McpParse } from '../classify/mcp/parse.ts'
@@ -15,6 +15,12 @@ import { createToolsListFilter } from '../classify/mcp/filter.ts'
 import type { ToolCall } from '../classify/toolcall.ts'
 import type { AllowlistVerdict } from '../decide/decide.ts'
 import type { Decision } from '../decide/decision.ts'
+import { batchDecision, deny } from '../decide/deny.ts'
+import type { CompiledTool, RouteMatch } from '../classify/allowlist.ts'
+import type { UpstreamRequest, ForwardInput } from '../forward/forward.ts'
+import type { Runtime } from '../listen/runtime.ts'
+import type { Outcome } from './finish.ts'
+import { allowlistVerdict } from './decide-stage.ts'
 
 export interface MessageDecision {
   call: ToolCall
@@ -85,12 +91,96 @@ export function toolsListIds(parsed: Extract<McpParse, { ok: true }>): Set<strin
   return ids
 }
 
-export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string | number> | 'any', maxBytes: number): (status: number, headers: Record<string, string | string[]>) => Transform | null {
+/** The tools/list filter of an answer; the names it removes are added to `hidden` for the record. */
+export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string | number> | 'any', maxBytes: number, hidden: string[]): (status: number, headers: Record<string, string | string[]>) => Transform | null {
   return (status, headers) => {
     if (status < 200 || status >= 300) return null
     if (requestIds !== 'any' && requestIds.size === 0) return null
     const contentType = String(headers['content-type'] ?? '')
-    return createToolsListFilter({ contentType, allowed: (name) => mcpToolAllowed(rules, name).allowed, requestIds, maxBytes })
+    return createToolsListFilter({
+      contentType,
+      allowed: (name) => mcpToolAllowed(rules, name).allowed,
+      requestIds,
+      maxBytes,
+      // Bounded: a hostile server's list cannot grow the record without limit.
+      onFiltered: (info) => { for (const name of info.removed) if (hidden.length < MAX_HIDDEN_RECORDED) hidden.push(name) },
+    })
+  }
+}
+
+const MAX_HIDDEN_RECORDED = 256
+
+/** The MCP rules when the call goes to its tool's MCP endpoint, else null. */
+export function mcpEndpointOf(rt: Runtime, tool: CompiledTool | null, call: ToolCall): CompiledMcpRules | null {
+  const mcp = tool !== null ? rt.mcp.get(tool.name) ?? null : null
+  return mcp !== null && call.target.path === mcp.path ? mcp : null
+}
+
+type Recorded = Omit<Outcome, 'startedAt'>
+
+export type McpStageResult =
+  /** Refused (allowlist, unparseable body, a denied message): answered; every message to record. */
+  | { kind: 'answered'; outcomes: Recorded[] }
+  /** Every message passed: forward the same bytes under `decision`; the other messages recorded now. */
+  | { kind: 'forward'; call: ToolCall; decision: Decision; upstream: UpstreamRequest; body: Buffer; responseTransform: ForwardInput['responseTransform']; hidden: string[]; alsoRecorded: Recorded[] }
+
+/**
+ * Stage 4 for a POST to an MCP endpoint: every JSON-RPC message decided (decide + route checks,
+ * through `decide`), the same bytes forwarded only when all pass, else a JSON-RPC denial.
+ */
+export async function mcpStage(p: {
+  req: IncomingMessage
+  res: ServerResponse
+  rt: Runtime
+  call: ToolCall
+  tool: CompiledTool | null
+  routeMatch: RouteMatch | null
+  upstream: UpstreamRequest
+  mcp: CompiledMcpRules
+  decide: (call: ToolCall, verdict?: AllowlistVerdict) => Decision
+}): Promise<McpStageResult> {
+  const { req, res, call, mcp } = p
+  // The allowlist (host, route, deny rules) still comes first, before any body is read.
+  const verdict = allowlistVerdict(p.tool, p.routeMatch)
+  if (verdict.kind !== 'allowed') {
+    const decision = p.decide(call, verdict)
+    return { kind: 'answered', outcomes: [{ call, decision, credential: null, status: decision.status, failure: null }] }
+  }
+  const max = p.rt.config.limits.max_inspected_body_bytes
+  const body = await readBoundedBody(req, max)
+  const parsed = parseMcpRequest(body, req.headers['content-type'], max)
+  if (!parsed.ok) {
+    const reply = refusalReply(parsed, call.id)
+    res.writeHead(reply.status, reply.headers)
+    res.end(reply.body)
+    const decision = deny(p.decide(call, { kind: 'denied', reason: parsed.reason }), 'parse', [parsed.reason], { status: reply.status })
+    return { kind: 'answered', outcomes: [{ call, decision, credential: null, status: reply.status, failure: null }] }
+  }
+  const decisions: MessageDecision[] = parsed.messages.map((message, i) => {
+    const mcall = messageCall(call, message, i, mcp)
+    return { call: mcall, decision: p.decide(mcall, messageVerdict(message, mcp)) }
+  })
+  const denial = mcpDenial(parsed, decisions, mcp)
+  if (denial !== null) {
+    res.writeHead(denial.status, denial.headers)
+    res.end(denial.body)
+    return {
+      kind: 'answered',
+      outcomes: decisions.map((d) => ({ call: d.call, decision: d.decision, credential: null, status: denial.status, failure: d.decision.pass ? { kind: 'batch_refused', reason: 'not forwarded: the batch it came in was denied' } : null })),
+    }
+  }
+  const first = decisions[0]!
+  const hidden: string[] = []
+  return {
+    kind: 'forward',
+    call: first.call,
+    decision: batchDecision(decisions.map((d) => d.decision)),
+    upstream: { ...p.upstream, headers: withoutAgentCredentials(p.upstream.headers) },
+    body: body!,
+    responseTransform: toolsListFilter(mcp, toolsListIds(parsed), max, hidden),
+    hidden,
+    // Every message passed: the others are recorded now, as forwarded with the first.
+    alsoRecorded: decisions.slice(1).map((d) => ({ call: d.call, decision: d.decision, credential: null, status: 0, failure: null, forwardedWith: call.id })),
   }
 }
 
