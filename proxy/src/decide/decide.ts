@@ -34,6 +34,11 @@ export interface DecideContext {
   task: { known: boolean; view: PolicyInput['task'] }
   tasksRequired: boolean
   now: Date
+  /**
+   * timeouts.policy_eval_ms. WASM evaluation is synchronous and cannot be interrupted, so an
+   * evaluation that took longer is not used: it denies (fail closed), and the record says why.
+   */
+  evalBudgetMs: number
 }
 
 function validResult(value: unknown): value is PolicyResult {
@@ -70,10 +75,16 @@ export function decide(call: ToolCall, verdict: AllowlistVerdict, ctx: DecideCon
 
   if (ctx.policy === null) return refuse(call, ctx, 'policy', ['no policy bundle is loaded (fail closed)'], started)
   let outcome: PolicyOutcome
+  const input = buildPolicyInput(call, ctx.agent, ctx.task.view, ctx.now)
+  const evalStarted = process.hrtime.bigint()
   try {
-    outcome = ctx.policy.evaluate(buildPolicyInput(call, ctx.agent, ctx.task.view, ctx.now))
+    outcome = ctx.policy.evaluate(input)
   } catch (err) {
     outcome = { ok: false, error: (err as Error).message ?? String(err), revision: null }
+  }
+  const evalMs = secondsSince(evalStarted) * 1000
+  if (evalMs > ctx.evalBudgetMs) {
+    return refuse(call, ctx, 'policy', [`policy evaluation took ${evalMs.toFixed(1)} ms, over timeouts.policy_eval_ms (${ctx.evalBudgetMs}) (fail closed)`], started, { policyRevision: outcome.revision })
   }
   if (!outcome.ok) {
     return refuse(call, ctx, 'policy', ['policy could not be evaluated (fail closed)'], started, { error: outcome.error, policyRevision: outcome.revision })

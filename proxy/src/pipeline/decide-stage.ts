@@ -42,5 +42,6 @@ export function decideStage(
     task: { known: task !== undefined, view: task && tasks ? tasks.policyView(task) : null },
     tasksRequired: rt.config.tasks.required,
     now: new Date(),
+    evalBudgetMs: rt.config.timeouts.policy_eval_ms,
   }, started)
 }
