@@ -14,11 +14,12 @@ import { createAdminServer, type AdminRoute } from './admin/admin-server.ts'
 import { createHealthServer } from './admin/health-server.ts'
 import { Metrics } from './record/metrics.ts'
 import { createLogger, type Logger } from './record/log.ts'
-import { openRecordSink, type RecordSink } from './record/records.ts'
+import { ReloadableSink, type RecordSink } from './record/records.ts'
+import { restartRequired } from './config/reload.ts'
 import type { ResolvedConfig } from './config/resolved.ts'
 import type { PolicyEvaluator } from './decide/decide.ts'
 import { createCredentialServices } from './credential/wiring.ts'
-import { defaultInterceptorFactory, LazyInterception } from './listen/interception.ts'
+import { defaultInterceptorFactory, interceptorLimits, LazyInterception } from './listen/interception.ts'
 import type { TlsInterceptor } from './listen/tls/interceptor.ts'
 import { startTransparentListeners } from './listen/transparent/listeners.ts'
 
@@ -63,7 +64,7 @@ export interface Toolgate {
   intercepting(): boolean
   /** Swaps in a new config (already validated). Throws, keeping the old one, if it cannot be applied. */
   applyConfig(config: ResolvedConfig): Promise<void>
-  readiness(): { ready: boolean; reasons: string[] }
+  readiness(): { ready: boolean; reasons: string[]; restart_required: string[] }
   close(graceMs?: number): Promise<void>
 }
 
@@ -81,7 +82,9 @@ function urlOf(a: AddressInfo): string {
 export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   const logger = opts.logger ?? createLogger({ level: opts.config.logging.level })
   const metrics = opts.metrics ?? new Metrics()
-  const records = opts.records ?? openRecordSink(opts.config.logging.records)
+  // A sink toolgate opened itself follows logging.records on reload; an embedder's is kept.
+  const ownSink = opts.records === undefined ? new ReloadableSink(opts.config.logging.records) : null
+  const records: RecordSink = opts.records ?? ownSink!
   let runtime = buildRuntime(opts.config)
   // The pipeline reads the policy and the services when a request arrives, so it can exist
   // before they do; the slow start-up steps (policy bundle and WASM compile, signing keys, the
@@ -108,12 +111,15 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   const adminRoutes: AdminRoute[] = [...(owned?.adminRoutes ?? []), ...(opts.adminRoutes ?? [])]
   const proxy: ListenerHandle = createProxyListener({ pipeline, runtime: () => runtime, metrics, name: 'proxy' })
   let listening = false
-  const readiness = (): { ready: boolean; reasons: string[] } => {
+  // Restart-only fields (config/reload.ts) the newest applied config changed: kept at their start
+  // value, listed in the reload log line and in /readyz until the process restarts.
+  let restartPending: string[] = []
+  const readiness = (): { ready: boolean; reasons: string[]; restart_required: string[] } => {
     const reasons: string[] = []
     if (!listening) reasons.push('listeners are not bound yet')
     const p = policy.readiness()
     if (!p.ready) reasons.push(`policy: ${p.reason ?? 'not ready'}`)
-    return { ready: reasons.length === 0, reasons }
+    return { ready: reasons.length === 0, reasons, restart_required: restartPending }
   }
   const admin = createAdminServer({ metrics, logger, readiness, routes: () => adminRoutes })
 
@@ -147,18 +153,25 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
       // A config that needs interception gets it before it takes effect: if it cannot be created,
       // this throws with nothing changed, and the caller keeps the config in force.
       await interception.ensure(config)
+      // A records target that cannot be opened rejects the reload before anything changed.
+      await ownSink?.retarget(config.logging.records)
       const next = buildRuntime(config)
       const previous = runtime
       runtime = next
+      // Everything else a reload can change (config/reload.ts lists each field and its reader);
+      // listeners read limits from the snapshot for every new connection.
+      interception.current()?.applyLimits(interceptorLimits(config))
       owned?.applyConfig(config)
+      logger.setLevel(config.logging.level)
       // Policy settings follow the config; a bundle that fails to load keeps the last good one.
       if (opts.policy === undefined && policy.reload) await policy.reload(await engineOptions(config, metrics, logger))
       // In-flight requests keep their snapshot; its pools close when those finish.
       void previous.pools.close()
+      restartPending = restartRequired(opts.config, config)
       metrics.configReloads.inc({ result: 'success' })
-      logger.info('config applied', { hash: config.source.hash, tools: config.tools.length })
+      logger.info('config applied', { hash: config.source.hash, tools: config.tools.length, restart_required: restartPending })
     },
-    async close(graceMs = opts.config.timeouts.shutdown_ms) {
+    async close(graceMs = runtime.config.timeouts.shutdown_ms) {
       listening = false
       await Promise.all([proxy.drain(graceMs), transparent.close(graceMs)])
       interception.close()

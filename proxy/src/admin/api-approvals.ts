@@ -50,7 +50,7 @@ interface Pending {
 const WEBHOOK_RETRY_DELAY_MS = 500
 
 export class ApprovalGate {
-  private readonly opts: ApprovalGateOptions
+  private opts: ApprovalGateOptions
   private readonly now: () => number
   private readonly pending = new Map<string, Pending>()
   private readonly webhookAgent: Agent | null
@@ -66,6 +66,11 @@ export class ApprovalGate {
       const pending = this.pending
       new Gauge({ name: 'toolgate_approvals_pending', help: 'Calls currently held waiting for approval.', registers: [opts.registry], collect(this: Gauge) { this.set(pending.size) } })
     } else this.outcomes = null
+  }
+
+  /** Bounds from a reloaded config: they apply to approvals requested from now on. */
+  setLimits(limits: { timeoutMs: number; maxPending: number }): void {
+    this.opts = { ...this.opts, ...limits }
   }
 
   /** Holds the call until approved, denied, timed out, or the caller's signal aborts. */

@@ -60,8 +60,13 @@ export async function createCredentialServices(config: ResolvedConfig, deps: { r
     approvals,
     adminRoutes,
     applyConfig(next) {
-      // Task and approval bounds apply at start; providers and tool names follow reloads.
+      // Providers, tool names and the task and approval bounds follow reloads (the approval
+      // webhook is restart-only: config/reload.ts).
       credentials.update(next.credentials, next.source.dir)
+      const nt = { ...TASK_DEFAULTS, ...stripUndefined(next.tasks) }
+      const na = { ...APPROVAL_DEFAULTS, ...stripUndefined(next.approvals) }
+      tasks.setLimits({ defaultTtlS: Math.min(nt.default_ttl_s, nt.max_ttl_s), maxTtlS: nt.max_ttl_s, maxTasks: nt.max_tasks })
+      approvals.setLimits({ timeoutMs: na.timeout_ms, maxPending: na.max_pending })
       toolNames = new Set(next.tools.map((tool) => tool.name))
     },
     async close() {
