@@ -23,8 +23,10 @@ Reads request descriptions (from --input or standard input), one per line:
   GET https://api.github.com/repos/acme/app/issues
   CONNECT pass.example.com:443
   {"method":"POST","url":"https://api.github.com/repos/acme/app/issues","task":{"intent":"triage","tools":["github"]}}
-JSON lines may also give "headers", "body" (text, e.g. an MCP JSON-RPC message) and "via"
-(forward, route, connect, intercepted, transparent) with "tunnel" ("host:port", for intercepted).
+JSON lines may also give "headers", "body" (text, e.g. an MCP JSON-RPC message) and "via":
+forward, route, intercepted (with "tunnel": "host:port", the CONNECT it arrived in), transparent
+(origin-form url and a Host header, as redirected from port 80; with method CONNECT and url
+SNI:443, a redirected TLS connection).
 Each runs through the same chain of stages as the proxy, with a terminal stage that sends
 nothing, and prints the decision, the matched tool and route, and the reasons.
 
@@ -86,11 +88,12 @@ export async function dryRun(rt: Runtime, policy: PolicyEvaluator, line: DecideL
   const pipeline = new RequestPipeline({ runtime: () => rt, policy: () => policy, services, records: sink, metrics: new Metrics({ processMetrics: false }), logger: silentLogger, interceptor: () => null })
   const rawHeaders = Object.entries(line.headers ?? {}).flat()
   if (taskId !== null) rawHeaders.push('toolgate-task', taskId)
-  const via: Via = line.via ?? (line.method.toUpperCase() === 'CONNECT' ? 'connect' : line.url.startsWith('/') ? 'route' : 'forward')
-  if (via === 'connect') {
-    await pipeline.tunnel({ via: 'connect', authority: line.url, rawHeaders }, dryRunTunnelClient(), { dryRun: true })
+  if (line.method.toUpperCase() === 'CONNECT') {
+    // A tunnel: CONNECT on the proxy listener, or a transparent TLS connection (url = SNI:443).
+    await pipeline.tunnel({ via: line.via === 'transparent' ? 'transparent' : 'connect', authority: line.url, rawHeaders }, dryRunTunnelClient(), { dryRun: true })
     return sink.records
   }
+  const via: Via = line.via ?? (line.url.startsWith('/') ? 'route' : 'forward')
   const { req, res } = dryRunExchange({ method: line.method, url: line.url, rawHeaders, body: line.body !== undefined ? Buffer.from(line.body) : null })
   const tunnel = line.tunnel !== undefined ? /^(.*):(\d{1,5})$/.exec(line.tunnel) : null
   await pipeline.run(req, res, {
