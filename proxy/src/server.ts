@@ -160,6 +160,8 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
       runtime = next
       // Everything else a reload can change (config/reload.ts lists each field and its reader);
       // listeners read limits from the snapshot for every new connection.
+      proxy.applyLimits(config)
+      transparent.applyLimits(config)
       interception.current()?.applyLimits(interceptorLimits(config))
       owned?.applyConfig(config)
       logger.setLevel(config.logging.level)

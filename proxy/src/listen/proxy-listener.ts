@@ -9,6 +9,7 @@ import type { RequestPipeline } from '../pipeline/chain.ts'
 import { writeError, writeSocketError } from '../pipeline/error-body.ts'
 import { handleConnect } from './connect.ts'
 import type { Runtime } from './runtime.ts'
+import type { ResolvedConfig } from '../config/resolved.ts'
 import type { Metrics } from '../record/metrics.ts'
 import { malformedRequest } from './malformed.ts'
 import { applyHttpLimits } from './http-limits.ts'
@@ -35,6 +36,8 @@ export interface ListenerHandle {
   server: Server
   /** Resolves when every connection has closed or the bound has passed (then they are destroyed). */
   drain(graceMs: number): Promise<void>
+  /** Applies a reloaded config's limits now (max_connections must change before the next accept). */
+  applyLimits(config: ResolvedConfig): void
 }
 
 export function createProxyListener(opts: { pipeline: RequestPipeline; runtime: () => Runtime; metrics: Metrics; name: string }): ListenerHandle {
@@ -95,6 +98,7 @@ export function createProxyListener(opts: { pipeline: RequestPipeline; runtime: 
 
   return {
     server,
+    applyLimits: (config) => { applyHttpLimits(server, config) },
     drain: (graceMs) => new Promise<void>((resolve) => {
       server.close(() => resolve())
       server.closeIdleConnections()

@@ -5,6 +5,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net'
 import { once } from 'node:events'
 import type { ResolvedConfig } from '../../config/resolved.ts'
+import { applyHttpLimits } from '../http-limits.ts'
 import type { Logger } from '../../record/log.ts'
 import { createTransparentHttpListener, type TransparentRequestHandler } from './http-listener.ts'
 import { createTransparentTlsListener, type TransparentTunnelHandler } from './tls-listener.ts'
@@ -13,6 +14,8 @@ export interface TransparentListeners {
   http: AddressInfo | null
   tls: AddressInfo | null
   close(graceMs: number): Promise<void>
+  /** Applies a reloaded config's limits now (new connections read them too). */
+  applyLimits(config: ResolvedConfig): void
 }
 
 async function bind(server: NetServer, host: string, port: number): Promise<AddressInfo> {
@@ -56,6 +59,12 @@ export async function startTransparentListeners(opts: {
   return {
     http,
     tls,
+    applyLimits: (next) => {
+      for (const { server } of servers) {
+        if ('closeIdleConnections' in server) applyHttpLimits(server as Server, next)
+        else server.maxConnections = next.limits.max_connections
+      }
+    },
     close: async (graceMs) => {
       await Promise.all(servers.map(({ server, sockets }) => new Promise<void>((resolve) => {
         server.close(() => resolve())
