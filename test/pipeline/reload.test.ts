@@ -305,3 +305,10 @@ t.test('the two tables cover every field of toolgate.schema.json, each once', as
     t.equal(n, 1, `${leaf} is in exactly one table`)
   }
 })
+
+t.test('docs/config.md shows both tables', async (t) => {
+  const doc = readFileSync(join(repoRoot, 'docs/config.md'), 'utf8')
+  for (const key of [...Object.keys(RELOADABLE), ...Object.keys(RESTART_ONLY)]) {
+    t.ok(doc.includes(`\`${key}\``) || doc.includes(`\`${key}.`), `${key} is in the docs table`)
+  }
+})
