@@ -71,9 +71,9 @@ export function parseDecideLine(line: string): DecideLine | { error: string } {
 }
 
 /** A registry holding the one simulated task, so the policy sees it as it would a real one. */
-function simulatedTasks(task: DecideLine['task']): { tasks: TaskRegistry; id: string } | { error: string } | null {
+function simulatedTasks(task: DecideLine['task'], bounds: Runtime['config']['tasks']): { tasks: TaskRegistry; id: string } | { error: string } | null {
   if (!task) return null
-  const tasks = new TaskRegistry({ defaultTtlS: 3600, maxTtlS: 86_400, maxTasks: 1, sweepMs: 3_600_000 })
+  const tasks = new TaskRegistry({ defaultTtlS: Math.min(bounds.default_ttl_s, bounds.max_ttl_s), maxTtlS: bounds.max_ttl_s, maxTasks: 1, sweepMs: 3_600_000 })
   const created = tasks.create({ intent: task.intent ?? 'simulated by toolgate decide', tools: task.tools ?? [] })
   if (!created.ok) {
     tasks.close()
@@ -142,7 +142,7 @@ export const decideCommand: Command = {
       if (line.trim() === '' || line.trim().startsWith('#')) continue
       const parsed = parseDecideLine(line)
       if ('error' in parsed) { fail(line, parsed.error); continue }
-      const simulated = simulatedTasks(parsed.task)
+      const simulated = simulatedTasks(parsed.task, config.tasks)
       if (simulated && 'error' in simulated) { fail(line, simulated.error); continue }
       let records: RecordFields[]
       try {

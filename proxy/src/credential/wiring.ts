@@ -13,9 +13,6 @@ import { ApprovalGate } from '../admin/api-approvals.ts'
 import { handleTasksApi } from '../admin/api-tasks.ts'
 import { handleJwks } from '../admin/jwks.ts'
 
-export const TASK_DEFAULTS = { default_ttl_s: 900, max_ttl_s: 86_400, max_tasks: 1000 }
-export const APPROVAL_DEFAULTS = { timeout_ms: 120_000, max_pending: 100 }
-
 export type AdminRouteFn = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>
 
 export interface CredentialServices {
@@ -28,8 +25,9 @@ export interface CredentialServices {
 }
 
 export async function createCredentialServices(config: ResolvedConfig, deps: { registry: Registry; logger: Logger; records: { write(rec: Record<string, unknown>): void } }): Promise<CredentialServices> {
-  const t = { ...TASK_DEFAULTS, ...stripUndefined(config.tasks) }
-  const a = { ...APPROVAL_DEFAULTS, ...stripUndefined(config.approvals) }
+  // Every default is already filled in by the config (config/defaults.ts).
+  const t = config.tasks
+  const a = config.approvals
   let toolNames: ReadonlySet<string> = new Set(config.tools.map((tool) => tool.name))
   const tasks = new TaskRegistry({ defaultTtlS: Math.min(t.default_ttl_s, t.max_ttl_s), maxTtlS: t.max_ttl_s, maxTasks: t.max_tasks, registry: deps.registry })
   const credentials = new CredentialBroker({
@@ -63,8 +61,8 @@ export async function createCredentialServices(config: ResolvedConfig, deps: { r
       // Providers, tool names and the task and approval bounds follow reloads (the approval
       // webhook is restart-only: config/reload.ts).
       credentials.update(next.credentials, next.source.dir)
-      const nt = { ...TASK_DEFAULTS, ...stripUndefined(next.tasks) }
-      const na = { ...APPROVAL_DEFAULTS, ...stripUndefined(next.approvals) }
+      const nt = next.tasks
+      const na = next.approvals
       tasks.setLimits({ defaultTtlS: Math.min(nt.default_ttl_s, nt.max_ttl_s), maxTtlS: nt.max_ttl_s, maxTasks: nt.max_tasks })
       approvals.setLimits({ timeoutMs: na.timeout_ms, maxPending: na.max_pending })
       toolNames = new Set(next.tools.map((tool) => tool.name))
@@ -75,8 +73,4 @@ export async function createCredentialServices(config: ResolvedConfig, deps: { r
       tasks.close()
     },
   }
-}
-
-function stripUndefined<T extends object>(o: T | undefined): Partial<T> {
-  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>
 }

@@ -30,7 +30,7 @@ export async function createTlsInterception(opts: { config: ResolvedConfig; pipe
   })
   if (caCfg.publish_cert_to !== undefined) await ca.publish(resolve(dir, caCfg.publish_cert_to), rootCertificates)
   opts.logger.info('TLS interception CA ready', { origin: ca.origin, subject: ca.subject, not_after: ca.notAfter.toISOString(), published_to: caCfg.publish_cert_to ?? null })
-  const leafCache = new LeafCache({ ca, maxEntries: config.tls.leaf_cache_size ?? 1000, ...(opts.registry ? { registry: opts.registry } : {}) })
+  const leafCache = new LeafCache({ ca, maxEntries: config.tls.leaf_cache_size, ...(opts.registry ? { registry: opts.registry } : {}) })
   const interceptor = new TlsInterceptor({
     leafCache,
     pipeline: opts.pipeline,
