@@ -66,8 +66,8 @@ export class Recorder {
       upstreamSeconds: o.upstream?.upstreamSeconds ?? null,
       totalSeconds: Number(process.hrtime.bigint() - o.startedAt) / 1e9,
     })
-    if (o.forwardedWith !== undefined) record['forwarded_with'] = o.forwardedWith
-    if (o.hidden !== undefined && o.hidden.length > 0) record['mcp_hidden'] = o.hidden
+    if (o.forwardedWith !== undefined) record.forwarded_with = o.forwardedWith
+    if (o.hidden !== undefined && o.hidden.length > 0) record.mcp_hidden = o.hidden
     this.#records.write(record)
   }
 
