@@ -9,11 +9,15 @@
 // sources, so a stale dist/ is never used by accident during development.
 import { spawnSync } from 'node:child_process'
 import { cpSync, mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const dist = `${root}dist/`
+// --out DIR writes the tree elsewhere (tests that build images use their own folder, so two of
+// them, or build.test.ts, never remove a dist/ another one is reading).
+const outAt = process.argv.indexOf('--out')
+const dist = outAt > 0 && process.argv[outAt + 1] ? `${resolve(process.argv[outAt + 1])}/` : `${root}dist/`
 const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--noEmit'], { cwd: root, stdio: 'inherit' })
 if (tsc.status !== 0) process.exit(tsc.status ?? 1)
 rmSync(dist, { recursive: true, force: true })
@@ -48,4 +52,4 @@ for (const f of ['config/toolgate.schema.json', 'config/toolgate.default.yaml', 
 mkdirSync(`${dist}bin`, { recursive: true })
 const bin = readFileSync(`${root}bin/toolgate.js`, 'utf8').replace("'../proxy/src/cli.ts'", "'../proxy/src/cli.js'")
 writeFileSync(`${dist}bin/toolgate.js`, bin, { mode: 0o755 })
-console.log('built dist/ (run: node dist/bin/toolgate.js run)')
+console.log(`built ${dist} (run: node ${dist}bin/toolgate.js run)`)

@@ -41,6 +41,7 @@ const now = new Date()
 const task: NonNullable<PolicyInput['task']> = {
   id: 'bench-task', intent: 'benchmark', declared_tools: ['github'], started_at: now.toISOString(),
   expires_at: new Date(now.getTime() + 3_600_000).toISOString(), calls: 12,
+  source: 'issuer', issuer: 'bench', limits: { max_calls: null },
 }
 const requests: Array<{ host: string; method: string; path: string; task: PolicyInput['task'] }> = [
   { host: 'api.github.com', method: 'GET', path: '/repos/openai/gpt/issues', task: null },

@@ -89,3 +89,47 @@ export function buildGoTool({ label, name, module, pinned, pkg, versionArgs = ['
   console.log(`${label}: ${target} (${(v.stdout || v.stderr).trim().split('\n')[0]})`)
   return target
 }
+
+/**
+ * Builds one C program (one source file) with gcc, cached per machine like buildGoTool: the key
+ * is a hash of the source and the flags; the binary lands in <repo>/.cache/bin/<name>.
+ * @param {object} o
+ * @param {string} o.label
+ * @param {string} o.name
+ * @param {string} o.source  absolute path of the .c file
+ * @param {string[]} o.flags gcc flags
+ * @param {string[]} [o.versionArgs]
+ * @returns {string} the path in .cache/bin
+ */
+export function buildCTool({ label, name, source, flags, versionArgs = ['--version'] }) {
+  if (!existsSync(source)) fail(label, `${source} missing`)
+  const key = createHash('sha256').update(flags.join(' ')).update('\0').update(readFileSync(source)).digest('hex').slice(0, 16)
+  const cacheRoot = process.env.TOOLGATE_CACHE || join(homedir(), '.cache', 'toolgate')
+  const cachedDir = join(cacheRoot, name, key)
+  const cached = join(cachedDir, name)
+  if (!existsSync(cached)) {
+    mkdirSync(cachedDir, { recursive: true })
+    const tmp = join(cachedDir, `${name}.tmp-${process.pid}`)
+    const started = Date.now()
+    const r = spawnSync('gcc', [...flags, '-o', tmp, source], { stdio: 'inherit' })
+    if (r.error) fail(label, `gcc: ${r.error.message} (Debian: apt-get install gcc libc6-dev)`)
+    if (r.status !== 0) {
+      rmSync(tmp, { force: true })
+      fail(label, `gcc ${source} exited ${r.status ?? r.signal}`)
+    }
+    renameSync(tmp, cached)
+    console.log(`${label}: built ${name} in ${((Date.now() - started) / 1000).toFixed(1)}s`)
+  }
+  const binDir = join(repoRoot, '.cache', 'bin')
+  const target = join(binDir, name)
+  mkdirSync(binDir, { recursive: true })
+  if (!existsSync(target) || fileHash(target) !== fileHash(cached)) {
+    const tmp = `${target}.tmp-${process.pid}`
+    copyFileSync(cached, tmp)
+    renameSync(tmp, target)
+  }
+  const v = spawnSync(target, versionArgs, { encoding: 'utf8' })
+  if (v.status !== 0) fail(label, `${target} ${versionArgs.join(' ')} exited ${v.status ?? v.signal}`)
+  console.log(`${label}: ${target} (${(v.stdout || v.stderr).trim().split('\n')[0]})`)
+  return target
+}

@@ -1,61 +1,38 @@
-// The toolgate command line: run, check, decide, inject, iptables. Each command parses its own
-// flags with node:util parseArgs and answers --help; main() returns the exit code.
+// The toolgate command line: run, check, decide, suggest, selftest, inject, iptables. Each command is a
+// Command (commands/command.ts) defined in its own module, with its own summary, usage and flag
+// parsing; this file only maps names to those modules (loaded on demand, so `toolgate check`
+// does not load the sidecar) and builds the overview from the commands' own summaries.
 
-import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { assetPath } from './assets.ts'
+import type { Command } from './commands/command.ts'
 
-export interface Command {
-  summary: string
-  /** Full help text; main() prints it for --help / -h unless the command answers help itself. */
-  usage: string
-  ownHelp?: boolean
-  run(argv: string[]): Promise<number>
-}
-
+/** Name → loader, in the order the overview lists them. */
 const commands: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./commands/run.ts')).runCommand,
   check: async () => (await import('./commands/check.ts')).checkCommand,
   decide: async () => (await import('./commands/decide.ts')).decideCommand,
   suggest: async () => (await import('./commands/suggest.ts')).suggestCommand,
-  inject: async () => ({
-    summary: 'serve the Kubernetes mutating admission webhook that injects the sidecar',
-    usage: 'toolgate inject --help',
-    ownHelp: true,
-    run: async (argv: string[]) => (await import('./inject/command.ts')).main(argv),
-  }),
-  iptables: async () => ({
-    summary: 'install or remove the iptables rules of transparent interception (init container)',
-    usage: 'toolgate iptables install|cleanup --help',
-    ownHelp: true,
-    run: async (argv: string[]) => (await import('./listen/iptables/command.ts')).main(argv),
-  }),
+  selftest: async () => (await import('./commands/selftest.ts')).selftestCommand,
+  inject: async () => (await import('./inject/command.ts')).injectCommand,
+  iptables: async () => (await import('./listen/iptables/command.ts')).iptablesCommand,
 }
 
-const SUMMARIES: Record<string, string> = {
-  run: 'start the sidecar (embedded default config unless --config)',
-  check: 'validate a config and the policy bundle it names; print every problem with file:line:col',
-  decide: 'print the decision for request descriptions (METHOD URL lines or JSON) without sending anything',
-  suggest: 'write an allowlist from observed decision records (writes flagged for review)',
-  inject: 'serve the Kubernetes mutating admission webhook that injects the sidecar',
-  iptables: 'install or remove the iptables rules of transparent interception (init container)',
-}
-
-export function usage(): string {
+/**
+ * The overview, one line per command from its own `summary`. Loading every command costs a few
+ * hundred milliseconds, paid only when the overview is printed (--help, no or unknown command).
+ */
+export async function usage(): Promise<string> {
+  const loaded = await Promise.all(Object.entries(commands).map(async ([name, load]) => [name, (await load()).summary] as const))
   const lines = ['usage: toolgate <command> [options]', '', 'commands:']
-  for (const [name, summary] of Object.entries(SUMMARIES)) lines.push(`  ${name.padEnd(10)}${summary}`)
+  for (const [name, summary] of loaded) lines.push(`  ${name.padEnd(10)}${summary}`)
   lines.push('', 'toolgate <command> --help shows the options of a command.')
   return lines.join('\n') + '\n'
-}
-
-/** parseArgs with a uniform error: unknown flags and missing values become a usage error. */
-export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, allowPositionals = false) {
-  return parseArgs({ args: argv, options, allowPositionals, strict: true })
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage())
+    process.stdout.write(await usage())
     return name === undefined ? 2 : 0
   }
   if (name === '--version' || name === 'version') {
@@ -64,9 +41,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`toolgate ${pkg.version}\n`)
     return 0
   }
-  const load = commands[name]
+  const load = Object.hasOwn(commands, name) ? commands[name] : undefined
   if (!load) {
-    process.stderr.write(`toolgate: unknown command '${name}'\n\n${usage()}`)
+    process.stderr.write(`toolgate: unknown command '${name}'\n\n${await usage()}`)
     return 2
   }
   const command = await load()

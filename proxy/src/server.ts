@@ -12,6 +12,7 @@ import { buildRuntime, type Runtime } from './listen/runtime.ts'
 import type { PipelineServices } from './pipeline/services.ts'
 import { createAdminServer, type AdminRoute } from './admin/admin-server.ts'
 import { createHealthServer } from './admin/health-server.ts'
+import { createControlServer } from './admin/control-server.ts'
 import { Metrics } from './record/metrics.ts'
 import { createLogger, type Logger } from './record/log.ts'
 import { ReloadableSink, type RecordSink } from './record/records.ts'
@@ -40,6 +41,8 @@ export interface StartOptions {
   /** Task, credential and approval services; default: built from the config (credential/wiring.ts). */
   services?: Partial<PipelineServices>
   adminRoutes?: AdminRoute[]
+  /** Routes of the control listener (tasks, approvals); default: those of the built services. */
+  controlRoutes?: AdminRoute[]
   /**
    * Builds TLS interception for a config that needs it (listen/interception.ts says when); default:
    * per-pod CA from config.tls. null: no interception, so inspected HTTPS tools are refused.
@@ -54,6 +57,10 @@ export interface StartOptions {
 export interface Toolgate {
   readonly proxyUrl: string
   readonly adminUrl: string
+  /** The control listener (tasks, approvals; every call authenticated). */
+  readonly controlUrl: string
+  /** The read-only metrics listener, when the config enables one. */
+  readonly metricsUrl: string | null
   /** Address of the health listener, when started with one. */
   readonly healthUrl: string | null
   /** Addresses of the transparent listeners, when the config enables them. */
@@ -91,7 +98,7 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   // interception CA when the config needs one) then run concurrently. Nothing is served before
   // all of them are done.
   let policyRef: PolicyHandle | null = null
-  const services: PipelineServices = { tasks: null, credentials: null, approvals: null, ...opts.services }
+  const services: PipelineServices = { tasks: null, credentials: null, approvals: null, grants: null, ...opts.services }
   // The interceptor is read per tunnel: it may be created by a later reload.
   let interceptorRef: () => TlsInterceptor | null = () => null
   const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policyRef, services, records, metrics, logger, interceptor: () => interceptorRef() })
@@ -107,8 +114,9 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
     interception.ensure(opts.config),
   ])
   policyRef = policy
-  if (owned) Object.assign(services, { tasks: owned.tasks, credentials: owned.credentials, approvals: owned.approvals })
+  if (owned) Object.assign(services, { tasks: owned.tasks, credentials: owned.credentials, approvals: owned.approvals, grants: owned.grants })
   const adminRoutes: AdminRoute[] = [...(owned?.adminRoutes ?? []), ...(opts.adminRoutes ?? [])]
+  const controlRoutes: AdminRoute[] = [...(owned?.controlRoutes ?? []), ...(opts.controlRoutes ?? [])]
   const proxy: ListenerHandle = createProxyListener({ pipeline, runtime: () => runtime, metrics, name: 'proxy' })
   let listening = false
   // Restart-only fields (config/reload.ts) the newest applied config changed: kept at their start
@@ -121,11 +129,17 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
     if (!p.ready) reasons.push(`policy: ${p.reason ?? 'not ready'}`)
     return { ready: reasons.length === 0, reasons, restart_required: restartPending }
   }
+  // Read-only listeners (health, metrics, JWKS) and the control listener are separate servers, so
+  // a scraper's address never exposes tasks or approvals.
   const admin = createAdminServer({ metrics, logger, readiness, routes: () => adminRoutes })
+  const metricsServer = opts.config.listeners.metrics ? createAdminServer({ metrics, logger, readiness, routes: () => adminRoutes }) : null
+  const control = createControlServer({ logger, routes: () => controlRoutes })
 
   const cfg = opts.config.listeners
   const proxyAddr = await listen(proxy.server, cfg.proxy.host, cfg.proxy.port)
   const adminAddr = await listen(admin, cfg.admin.host, cfg.admin.port)
+  const controlAddr = await listen(control, cfg.control.host, cfg.control.port)
+  const metricsAddr = metricsServer && cfg.metrics ? await listen(metricsServer, cfg.metrics.host, cfg.metrics.port) : null
   const health = opts.health ? createHealthServer(readiness) : null
   const healthAddr = health && opts.health ? await listen(health, opts.health.host, opts.health.port) : null
   const transparent = await startTransparentListeners({ config: opts.config, current: () => runtime.config, pipeline, intercepting: () => interception.current() !== null, logger })
@@ -133,6 +147,8 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   logger.info('toolgate listening', {
     proxy: urlOf(proxyAddr),
     admin: urlOf(adminAddr),
+    control: urlOf(controlAddr),
+    ...(metricsAddr ? { metrics: urlOf(metricsAddr) } : {}),
     ...(healthAddr ? { health: urlOf(healthAddr) } : {}),
     ...(transparent.http ? { transparent_http: urlOf(transparent.http) } : {}),
     ...(transparent.tls ? { transparent_tls: urlOf(transparent.tls) } : {}),
@@ -143,6 +159,8 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   return {
     proxyUrl: urlOf(proxyAddr),
     adminUrl: urlOf(adminAddr),
+    controlUrl: urlOf(controlAddr),
+    metricsUrl: metricsAddr ? urlOf(metricsAddr) : null,
     healthUrl: healthAddr ? urlOf(healthAddr) : null,
     transparent: { http: transparent.http ? urlOf(transparent.http) : null, tls: transparent.tls ? urlOf(transparent.tls) : null },
     metrics,
@@ -179,6 +197,10 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
       interception.close()
       admin.close()
       admin.closeAllConnections()
+      control.close()
+      control.closeAllConnections()
+      metricsServer?.close()
+      metricsServer?.closeAllConnections()
       health?.close()
       health?.closeAllConnections()
       await runtime.pools.destroy()

@@ -58,7 +58,7 @@ t.test('defaults are filled in', async (t) => {
   if (!r.ok) return
   const c = r.config
   t.equal(c.mode, 'enforce')
-  t.same(c.listeners, { proxy: { host: '127.0.0.1', port: 15001 }, admin: { host: '127.0.0.1', port: 15000 } })
+  t.same(c.listeners, { proxy: { host: '127.0.0.1', port: 15001 }, admin: { host: '127.0.0.1', port: 15000 }, control: { host: '127.0.0.1', port: 15004 } })
   t.same(c.limits, DEFAULT_LIMITS)
   t.same(c.timeouts, DEFAULT_TIMEOUTS)
   t.same(c.logging, { level: 'info', records: 'stdout' })
@@ -233,4 +233,29 @@ tools:
   const lines = out.split('\n')
   expected.forEach((e, i) => t.ok(lines[i]?.startsWith(e), `${lines[i]}\n  starts with ${e}`))
   t.notMatch(out, SECRET, 'no secret content in errors')
+})
+
+t.test('trust settings: one key source per issuer, an audience, unique names; control port follows a free admin port', async (t) => {
+  const dir = tmp()
+  const bad = `${MINIMAL}tasks:
+  issuers:
+    - { name: orch, issuer: "https://o", jwks_url: "https://o/jwks", public_key_file: o.pem }
+    - { name: orch, issuer: "https://p" }
+approvals:
+  approvers:
+    - { name: corp, issuer: "https://c", jwks_url: "https://c/jwks" }
+`
+  const r = parseConfigText(bad, join(dir, 'toolgate.yaml'), {})
+  t.notOk(r.ok)
+  const messages = r.ok ? '' : r.errors.map((e) => `${e.path}: ${e.message}`).join('\n')
+  t.match(messages, /give exactly one of jwks_url \(fetched, rotates\) or public_key_file \(mounted\)/)
+  t.match(messages, /duplicate name 'orch'/)
+  t.match(messages, /tasks.issuers needs tasks.audience/)
+  t.match(messages, /approvals.approvers needs approvals.audience/)
+  const same = parseConfigText(`${MINIMAL}tasks: { audience: x }\napprovals: { audience: x }\n`, join(dir, 'toolgate.yaml'), {})
+  t.match(same.ok ? '' : same.errors.map((e) => e.message).join('\n'), /approvals.audience must differ from tasks.audience/)
+  const free = parseConfigText(`${MINIMAL}listeners:\n  admin: { host: 127.0.0.1, port: 0 }\n`, join(dir, 'toolgate.yaml'), {})
+  t.same(free.ok && free.config.listeners.control, { host: '127.0.0.1', port: 0 })
+  const clash = parseConfigText(`${MINIMAL}listeners:\n  control: { host: 127.0.0.1, port: 15000 }\n`, join(dir, 'toolgate.yaml'), {})
+  t.match(clash.ok ? '' : clash.errors.map((e) => e.message).join('\n'), /listeners.admin \(127.0.0.1:15000\) already uses/)
 })

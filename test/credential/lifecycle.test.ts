@@ -33,9 +33,9 @@ t.test('hundreds of parallel obtain() for one key → exactly one token fetch', 
 })
 
 t.test('expiry with skew, refresh before expiry, separate keys per task/tool/scope', async (t) => {
-  idp.accessTokenTtlS = 3
-  t.teardown(() => { idp.accessTokenTtlS = 60 })
-  const h = harness(ccProvider())
+  // Injected clock: the IdP issues 60 s tokens; the broker's clock jumps instead of the test sleeping.
+  let now = Date.now()
+  const h = harness(ccProvider(), { now: () => now })
   h.file('cc.secret', idp.secrets.basic)
   t.teardown(() => h.close())
   const tc = { provider: 'cc', resource: JWT_RESOURCE, scopes: ['read'] }
@@ -50,12 +50,13 @@ t.test('expiry with skew, refresh before expiry, separate keys per task/tool/sco
   const withTask = await h.obtain('api', tc, { task: task.task })
   t.not(withTask.ok && withTask.credential.issuanceId, a.credential.issuanceId, 'another task is another entry')
 
-  // 3 s lifetime: refresh starts from 2.4 s (80%), while the old token still serves.
-  await new Promise((r) => setTimeout(r, 2500))
+  // 60 s lifetime: refresh starts from 48 s (80%), while the old token still serves.
+  now += 50_000
+  const issuedBefore = h.records.filter((r) => r.type === 'credential_issued').length
   const c = await h.obtain('api', tc)
   if (!c.ok) throw new Error('obtain')
   t.equal(c.credential.issuanceId, a.credential.issuanceId, 'still served from cache while the refresh runs')
-  await new Promise((r) => setTimeout(r, 300))
+  for (let i = 0; i < 300 && h.records.filter((r) => r.type === 'credential_issued').length === issuedBefore; i++) await new Promise((r) => setTimeout(r, 10))
   const d = await h.obtain('api', tc)
   if (!d.ok) throw new Error('obtain')
   t.not(d.credential.issuanceId, a.credential.issuanceId, 'refreshed before expiry')

@@ -124,7 +124,8 @@ t.test('jwt provider: ES256, JWKS on the admin listener, claims, lifetime bounde
 })
 
 t.test('static provider: file secret, rotation without restart, custom header and template', async (t) => {
-  const h = harness(() => ({ st: { type: 'static', secret_file: 'api.key' } }))
+  let now = Date.now()
+  const h = harness(() => ({ st: { type: 'static', secret_file: 'api.key' } }), { now: () => now })
   h.file('api.key', 'first-secret-value\n')
   t.teardown(() => h.close())
   const tc = { provider: 'st', header: 'X-Api-Key', template: '{token}' }
@@ -132,16 +133,15 @@ t.test('static provider: file secret, rotation without restart, custom header an
   if (!a.ok) throw new Error(a.reason)
   t.equal(a.credential.value, 'first-secret-value')
   t.same(injectCredential([['x-api-key', 'agent'], ['accept', '*/*']], a.credential), [['accept', '*/*'], ['X-Api-Key', 'first-secret-value']], 'agent header replaced')
-  await new Promise((r) => setTimeout(r, 20))
-  h.file('api.key', 'second-secret-value-longer')
-  await new Promise((r) => setTimeout(r, 1100)) // the file is stat'ed at most once a second
+  h.file('api.key', 'second-secret-value-longer') // another size: a changed stat whatever the mtime granularity
+  now += 1001 // the file is stat'ed at most once a second (of the broker's clock)
   const b = await h.obtain('kv', tc)
   if (!b.ok) throw new Error(b.reason)
   t.equal(b.credential.value, 'second-secret-value-longer', 'rotated secret served without restart')
   t.not(b.credential.issuanceId, a.credential.issuanceId, 'rotation is a new issuance')
 
   h.file('api.key', 'bad\r\nX-Injected: 1')
-  await new Promise((r) => setTimeout(r, 1100))
+  now += 1001
   const c = await h.obtain('kv', tc)
   t.notOk(c.ok, 'a secret with a line break is never put in a header')
 })

@@ -16,6 +16,7 @@ export interface TestToolgate {
   logs: string[]
   proxyUrl: string
   adminUrl: string
+  controlUrl: string
   close(): Promise<void>
 }
 
@@ -34,7 +35,7 @@ export async function startTestToolgate(yaml: string, extra: Partial<StartOption
   const logs: string[] = []
   const logger: Logger = createLogger({ level: 'debug', write: (line) => { logs.push(line) } })
   const tg = await startToolgate({ config, records: sink, logger, ...extra })
-  return { tg, config, records: sink.records, logs, proxyUrl: tg.proxyUrl, adminUrl: tg.adminUrl, close: () => tg.close(500) }
+  return { tg, config, records: sink.records, logs, proxyUrl: tg.proxyUrl, adminUrl: tg.adminUrl, controlUrl: tg.controlUrl, close: () => tg.close(500) }
 }
 
 /** A tool entry for an upstream on 127.0.0.1:port (named explicitly, so the loopback address is allowed). */

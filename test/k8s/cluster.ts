@@ -55,7 +55,8 @@ async function stopChild(c: ChildProcess): Promise<void> {
   clearTimeout(timer)
 }
 
-export async function startCluster(etcdBin: string, apiserverBin: string, timeoutMs = 90_000): Promise<Cluster> {
+/** extraArgs: more kube-apiserver flags (the live-node test adds --enable-aggregator-routing). */
+export async function startCluster(etcdBin: string, apiserverBin: string, timeoutMs = 90_000, extraArgs: string[] = []): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), 'tg-kube-'))
   const log: string[] = []
   const ca = await generateCa('toolgate test cluster CA', 1)
@@ -84,7 +85,7 @@ export async function startCluster(etcdBin: string, apiserverBin: string, timeou
     `--token-auth-file=${join(dir, 'tokens.csv')}`, '--authorization-mode=RBAC',
     '--service-account-issuer=https://kubernetes.default.svc', `--service-account-key-file=${join(dir, 'sa.pub')}`,
     `--service-account-signing-key-file=${join(dir, 'sa.key')}`, '--service-cluster-ip-range=10.96.0.0/24',
-    '--endpoint-reconciler-type=none', '--enable-priority-and-fairness=false', '--v=1',
+    '--endpoint-reconciler-type=none', '--enable-priority-and-fairness=false', '--v=1', ...extraArgs,
   ], log)
   const server = `https://127.0.0.1:${apiPort}`
   const client = new KubeClient({ server, token, caPem: ca.certPem, timeoutMs: 10_000 })

@@ -44,6 +44,7 @@ if (!existsSync(helm)) {
       ['cert-manager', ['--set', 'certificate.mode=certManager']],
       ['self-managed', ['--set', 'certificate.mode=selfManaged']],
       ['monitoring', ['--set', 'metrics.podMonitor.enabled=true', '--set', 'metrics.dashboard.enabled=true', '--set', 'agentNamespaces={a,b}']],
+      ['network policy, trust', ['--set', 'metrics.networkPolicy.enabled=true', '--set', 'agentNamespaces={a}', '--set', 'sidecarConfig.tasks.audience=toolgate://x', '--set', 'sidecarConfig.approvals.audience=y']],
     ]
     for (const [label, args] of matrix) {
       const r = await exec(helm, ['lint', '--strict', chart, '--kube-version', KUBE, ...args])
@@ -139,6 +140,32 @@ if (!existsSync(helm)) {
     writeFileSync(join(dir, 'toolgate.yaml'), text.replace('/var/run/toolgate/ca/ca.crt', join(dir, 'ca.crt')))
     const r = await exec(process.execPath, [join(repoRoot, 'bin/toolgate.js'), 'check', '--config', join(dir, 'toolgate.yaml')]).catch((e: { stdout: string; stderr: string; code: number }) => e)
     t.equal((r as { code?: number }).code ?? 0, 0, `toolgate check accepts the rendered config: ${(r as { stderr: string }).stderr}`)
+  })
+
+  t.test('trust: task issuers, approvers, control listener, metrics address and NetworkPolicy', async (t) => {
+    const tasks = { audience: 'toolgate://prod.example', issuers: [{ name: 'orchestrator', issuer: 'https://orch.example', jwks_url: 'https://orch.example/jwks.json', max_tasks: 50 }] }
+    const approvals = { audience: 'toolgate-approvals', approvers: [{ name: 'corp', issuer: 'https://login.example', jwks_url: 'https://login.example/jwks', claims: { groups: 'toolgate-approvers' } }] }
+    const scrapers = [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]
+    const objs = await render({ agentNamespaces: ['agents'], sidecarConfig: { adminHost: '0.0.0.0', tasks, approvals }, metrics: { podMonitor: { enabled: true }, networkPolicy: { enabled: true, scrapers } } })
+    const text = (find(objs, 'ConfigMap', 'toolgate-config')[0] as unknown as { data: Record<string, string> }).data['toolgate.yaml']!
+    const cfg = parseYaml(text) as { tasks: unknown; approvals: unknown; listeners: Record<string, { host: string; port: number }> }
+    t.same(cfg.tasks, tasks)
+    t.same(cfg.approvals, approvals)
+    t.same(cfg.listeners['admin'], { host: '0.0.0.0', port: 15000 }, 'the metrics address is the read-only admin listener')
+    t.same(cfg.listeners['control'], { host: '127.0.0.1', port: 15004 }, 'the control listener stays on loopback by default')
+    const np = find(objs, 'NetworkPolicy') as unknown as Array<{ metadata: { namespace: string }; spec: { ingress: Array<{ ports: Array<{ port: number }>; from?: unknown[] }> } }>
+    t.equal(np.length, 1)
+    t.equal(np[0]!.metadata.namespace, 'agents')
+    const ports = np[0]!.spec.ingress.map((r) => r.ports.map((p) => p.port)).flat()
+    t.same(ports.sort(), [15000, 15021], 'metrics and health only: never the control port')
+    t.same(np[0]!.spec.ingress.find((r) => r.ports[0]!.port === 15000)!.from, scrapers, 'metrics only from the scrapers')
+    const noScrapers = find(await render({ agentNamespaces: ['agents'], metrics: { networkPolicy: { enabled: true } } }), 'NetworkPolicy') as unknown as Array<{ spec: { ingress: Array<{ ports: Array<{ port: number }> }> } }>
+    t.notOk(noScrapers[0]!.spec.ingress.some((r) => r.ports[0]!.port === 15000), 'no scrapers: no metrics rule (an empty from would admit everyone)')
+    t.equal(find(await render({ agentNamespaces: ['agents'] }), 'NetworkPolicy').length, 0, 'off by default')
+    const dir = mkdtempSync(join(tmpdir(), 'tg-cfg-'))
+    writeFileSync(join(dir, 'toolgate.yaml'), text.replace('/var/run/toolgate/ca/ca.crt', join(dir, 'ca.crt')))
+    const r = await exec(process.execPath, [join(repoRoot, 'bin/toolgate.js'), 'check', '--config', join(dir, 'toolgate.yaml')]).catch((e: { stdout: string; stderr: string; code: number }) => e)
+    t.equal((r as { code?: number }).code ?? 0, 0, `toolgate check accepts the rendered trust config: ${(r as { stderr: string }).stderr}`)
   })
 
   t.test('annotation opt-in widens the pod webhook; disabled entries vanish', async (t) => {

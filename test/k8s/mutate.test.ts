@@ -100,6 +100,7 @@ t.test('native sidecar, transparent mode (defaults)', async (t) => {
   t.same(pod.spec.containers.map((c) => c.name), ['agent'], 'no extra regular container')
   const ipt = byName(pod.spec.initContainers, 'toolgate-init')!
   t.same(ipt['args'], ['iptables', 'install', '--proxy-uid', '15337', '--http-port', '15002', '--tls-port', '15003', '--redirect-all', '15002'])
+  t.same(ipt['env'], [{ name: 'XTABLES_LOCKFILE', value: '/dev/shm/xtables.lock' }], 'iptables\' lock file off the read-only root filesystem')
   const ex = inject(basePod(), optedNs, resolveSettings({ transparent: { excludeCidrs: ['10.0.0.0/8'], excludePorts: [5432], redirectAll: false } }))
   t.same((byName(ex.spec.initContainers, 'toolgate-init')!['args'] as string[]).slice(8), ['--exclude-cidrs', '10.0.0.0/8', '--exclude-ports', '5432'])
   t.match(ipt['securityContext'], { capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] }, allowPrivilegeEscalation: false })

@@ -50,6 +50,9 @@ export function corpus(n: number, seed: number): PolicyInput[] {
           started_at: new Date(NOW_MS - 60_000).toISOString(),
           expires_at: pick(expiries),
           calls: pick([0, 5, 999, 1000, 1001, 4999, 5000]),
+          source: pick(['issuer', 'agent'] as const),
+          issuer: 'orchestrator',
+          limits: { max_calls: pick([null, 3, 2000]) },
         }
         : null,
       tool: {

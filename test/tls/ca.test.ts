@@ -97,6 +97,9 @@ t.test('cache: concurrent gets share one minting, LRU bounded, invalid hosts ref
   await leaves.get('w.test') // evicts y
   t.equal(leaves.size, 3)
   t.equal(await leaves.get('x.test'), a, 'recently used entry kept')
+  await leaves.get('y.test')
+  t.match(await registry.getSingleMetricAsString('toolgate_tls_leaf_mint_total'), /result="ok"} 5\n?/, 'the evicted y was minted again (x, y, z, w, y)')
+  t.equal(leaves.size, 3, 'still bounded')
   for (const bad of ['', 'a b', 'a/b', '-x.test', 'x..test', 'a'.repeat(64) + '.test', 'host\r\nx']) {
     t.throws(() => canonicalLeafHost(bad), `refuses ${JSON.stringify(bad)}`)
   }

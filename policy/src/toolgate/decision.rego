@@ -44,6 +44,16 @@ declared if {
 
 undeclared_needs_approval if settings.undeclared_tool == "approval"
 
+# A task is the platform's word only when it came from a verified grant (input.task.source ==
+# "issuer"); any other task (source "agent", or no source at all) was declared by the agent itself
+# and never unlocks more than read access.
+issuer_task if input.task.source == "issuer"
+
+agent_task if {
+	has_task
+	not issuer_task
+}
+
 # ---- classification ceiling: the most specific setting wins (service account, namespace, default)
 
 agent_sa_key := concat("/", [input.agent.namespace, input.agent.service_account]) if {
@@ -81,6 +91,19 @@ deny contains msg if {
 	not declared
 	not undeclared_needs_approval
 	msg := concat("", ["tool ", tool, " is not among the tools task ", input.task.id, " declared"])
+}
+
+deny contains msg if {
+	agent_task
+	access in {"write", "execute", "delegate"}
+	msg := concat("", [access, " access to tool ", tool, " needs a task from a trusted issuer (task ", input.task.id, " was declared by the agent)"])
+}
+
+deny contains msg if {
+	has_task
+	is_number(input.task.limits.max_calls)
+	input.task.calls >= input.task.limits.max_calls
+	msg := concat("", ["task ", input.task.id, " has used the ", format_int(input.task.limits.max_calls, 10), " calls its grant allows"])
 }
 
 deny contains msg if {

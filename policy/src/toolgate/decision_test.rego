@@ -22,6 +22,9 @@ task := {
 	"started_at": "2026-01-01T09:00:00Z",
 	"expires_at": "2026-01-01T11:00:00Z",
 	"calls": 3,
+	"source": "issuer",
+	"issuer": "orchestrator",
+	"limits": {"max_calls": null},
 }
 
 with_tool(fields) := object.union(base, {"tool": fields})
@@ -146,4 +149,36 @@ test_several_denials_all_reported_sorted if {
 	d := toolgate.decision with input as inp
 	count(d.reasons) == 3
 	d.reasons == sort(d.reasons)
+}
+
+test_agent_declared_task_never_unlocks_write_execute_delegate if {
+	t := object.union(task, {"source": "agent", "issuer": null})
+	every access in ["write", "execute", "delegate"] {
+		d := toolgate.decision with input as object.union(with_tool({"access": access}), {"task": t})
+		d.allow == false
+		d.reasons == [concat("", [access, " access to tool github needs a task from a trusted issuer (task t1 was declared by the agent)"])]
+	}
+}
+
+test_agent_declared_task_reads if {
+	t := object.union(task, {"source": "agent", "issuer": null})
+	toolgate.allow with input as object.union(base, {"task": t})
+}
+
+test_task_without_source_counts_as_agent_declared if {
+	t := object.remove(task, ["source"])
+	not toolgate.allow with input as object.union(with_tool({"access": "write"}), {"task": t})
+}
+
+test_agent_declared_even_when_config_relaxes_task_requirement if {
+	t := object.union(task, {"source": "agent", "issuer": null})
+	not toolgate.allow with input as object.union(with_tool({"access": "write"}), {"task": t})
+		with data.toolgate_config as {"task_required_for": []}
+}
+
+test_grant_call_limit if {
+	t := object.union(task, {"calls": 3, "limits": {"max_calls": 3}})
+	d := toolgate.decision with input as object.union(base, {"task": t})
+	d.reasons == ["task t1 has used the 3 calls its grant allows"]
+	toolgate.allow with input as object.union(base, {"task": object.union(t, {"calls": 2})})
 }

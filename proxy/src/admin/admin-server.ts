@@ -1,6 +1,8 @@
-// Admin listener (default 127.0.0.1:15000): /healthz (the process serves), /readyz (config
-// loaded, policy bundle loaded, listeners bound; 503 with the reasons otherwise), /metrics
-// (Prometheus text), and the task, approval and JWKS APIs mounted by their owners.
+// Admin listener (default 127.0.0.1:15000) and the optional metrics listener: read-only.
+// /healthz (the process serves), /readyz (config loaded, policy bundle loaded, listeners bound;
+// 503 with the reasons otherwise), /metrics (Prometheus text), and the JWKS mounted by its owner.
+// Nothing here changes state, so it may bind the pod IP for scraping; tasks and approvals are on
+// the control listener (admin/control-server.ts), which authenticates every call.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Metrics } from '../record/metrics.ts'

@@ -1,17 +1,22 @@
 // Step-up approvals. When the policy asks for approval, the pipeline holds the call in
-// request() while the approval is announced (a record, and an optional webhook POST); a human or
-// system answers on the admin listener:
-//   GET  /v1/approvals        → 200 {approvals: [...pending]}
-//   GET  /v1/approvals/<id>   → 200 pending approval | 404
-//   POST /v1/approvals/<id>   {decision: 'approve'|'deny', reason?} → 200 | 404 | 400
-// Bounded: at most maxPending held calls (one more is denied at once) and each waits at most
-// timeoutMs (then denied). The approval id is the decision id of the held call.
+// request() while the approval is announced (a record, and an optional webhook POST carrying the
+// call digest); an authenticated approver answers on the control listener (trust/approvers.ts):
+//   GET  /v1/approvals        (approver bearer) → 200 {approvals: [...pending]}
+//   GET  /v1/approvals/<id>   (approver bearer) → 200 pending approval | 404
+//   POST /v1/approvals/<id>   (approver bearer) {decision: 'approve'|'deny', reason?, call_digest?}
+//                             or {decision_token: <signed approval decision>} → 200 | 400 | 401 | 403 | 404 | 409
+// An approval is single use and bound to its call: a signed decision must name this approval id
+// and the held call's digest; an answered id is remembered (bounded) so a replay is refused as
+// such. The approval_resolved record names the approver. Bounded: at most maxPending held calls
+// (one more is denied at once), each waits at most timeoutMs (then denied). The approval id is
+// the decision id of the held call.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Agent, request } from 'undici'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Logger } from '../record/log.ts'
 import { readJsonBody, sendJson } from './api-tasks.ts'
+import type { Approver, Approvers } from '../trust/approvers.ts'
 
 export interface ApprovalInfo {
   decisionId: string
@@ -21,6 +26,10 @@ export interface ApprovalInfo {
   path: string
   reason: string
   taskId: string | null
+  /** Canonical target, body hash and the digest a signed decision must carry (trust/call-digest.ts). */
+  target: string
+  bodySha256: string
+  callDigest: string
 }
 
 export interface ApprovalVerdict {
@@ -38,21 +47,26 @@ export interface ApprovalGateOptions {
   now?: () => number
   /** Webhook delivery timeout (default 5000 ms). */
   webhookTimeoutMs?: number
+  /** Who may answer; null: nobody (every held call times out, every API call is 401). */
+  approvers: Approvers | null
 }
 
 interface Pending {
   info: ApprovalInfo
   requestedAt: number
   expiresAt: number
-  settle: (v: ApprovalVerdict, outcome: string) => void
+  settle: (v: ApprovalVerdict, outcome: string, approver?: Approver) => void
 }
 
 const WEBHOOK_RETRY_DELAY_MS = 500
+/** Answered approval ids remembered, so a replayed decision is refused as a replay. */
+const MAX_ANSWERED = 1000
 
 export class ApprovalGate {
   private opts: ApprovalGateOptions
   private readonly now: () => number
   private readonly pending = new Map<string, Pending>()
+  private readonly answered = new Map<string, string>()
   private readonly webhookAgent: Agent | null
   private readonly outcomes: Counter<'outcome'> | null
   private closed = false
@@ -85,13 +99,17 @@ export class ApprovalGate {
     return new Promise<ApprovalVerdict>((resolve) => {
       const timer = setTimeout(() => settle({ approved: false, reason: `approval timed out after ${this.opts.timeoutMs} ms` }, 'timeout'), this.opts.timeoutMs)
       const onAbort = (): void => settle({ approved: false, reason: 'the call was cancelled while awaiting approval' }, 'cancelled')
-      const settle = (v: ApprovalVerdict, outcome: string): void => {
+      const settle = (v: ApprovalVerdict, outcome: string, approver?: Approver): void => {
         if (this.pending.get(info.decisionId) !== entry) return
         this.pending.delete(info.decisionId)
+        this.remember(info.decisionId, outcome)
         clearTimeout(timer)
         signal?.removeEventListener('abort', onAbort)
         this.outcomes?.inc({ outcome })
-        this.opts.records.write({ type: 'approval_resolved', time: new Date(this.now()).toISOString(), approval_id: info.decisionId, decision_id: info.decisionId, outcome, reason: v.reason, task: info.taskId, tool: info.tool })
+        this.opts.records.write({
+          type: 'approval_resolved', time: new Date(this.now()).toISOString(), approval_id: info.decisionId, decision_id: info.decisionId, outcome, reason: v.reason, task: info.taskId, tool: info.tool, call_digest: info.callDigest,
+          ...(approver ? { approver: approver.subject, approver_issuer: approver.issuer, approver_via: approver.via } : {}),
+        })
         resolve(v)
       }
       const entry: Pending = { info, requestedAt, expiresAt, settle }
@@ -106,20 +124,25 @@ export class ApprovalGate {
   async handleApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
     if (url.pathname === '/v1/approvals') {
       if (req.method !== 'GET') return this.methodNotAllowed(req, res, 'GET')
+      req.resume()
+      if (!(await this.approver(req, res))) return true
       sendJson(res, 200, { approvals: [...this.pending.values()].map((p) => this.view(p)) })
       return true
     }
     const m = /^\/v1\/approvals\/([A-Za-z0-9_.:-]{1,128})$/.exec(url.pathname)
     if (!m) {
       if (!url.pathname.startsWith('/v1/approvals/')) return false
+      req.resume()
       sendJson(res, 404, { error: 'not_found', reason: 'no such approval' })
       return true
     }
     const id = m[1]!
     if (req.method === 'GET') {
+      req.resume()
+      if (!(await this.approver(req, res))) return true
       const p = this.pending.get(id)
       if (p) sendJson(res, 200, this.view(p))
-      else sendJson(res, 404, { error: 'not_found', reason: 'no pending approval with this id (unknown, answered or timed out)' })
+      else sendJson(res, 404, { error: 'not_found', reason: this.gone(id) })
       return true
     }
     if (req.method !== 'POST') return this.methodNotAllowed(req, res, 'GET, POST')
@@ -127,33 +150,113 @@ export class ApprovalGate {
     if (!body.ok) return true
     const v = body.value
     if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-      sendJson(res, 400, { error: 'invalid_request', reason: 'body must be a JSON object {"decision": "approve"|"deny", "reason"?: string}' })
+      sendJson(res, 400, { error: 'invalid_request', reason: 'body must be a JSON object {"decision": "approve"|"deny", "reason"?: string} or {"decision_token": string}' })
       return true
     }
     const o = v as Record<string, unknown>
-    const extra = Object.keys(o).find((k) => k !== 'decision' && k !== 'reason')
+    const signed = o.decision_token !== undefined
+    const allowed = signed ? ['decision_token'] : ['decision', 'reason', 'call_digest']
+    const extra = Object.keys(o).find((k) => !allowed.includes(k))
     if (extra !== undefined) {
-      sendJson(res, 400, { error: 'invalid_request', reason: `unknown field "${extra.slice(0, 64)}" (expected decision, reason)` })
+      sendJson(res, 400, { error: 'invalid_request', reason: `unknown field "${extra.slice(0, 64)}" (expected ${signed ? 'decision_token alone' : 'decision, reason, call_digest'})` })
       return true
     }
-    if (o.decision !== 'approve' && o.decision !== 'deny') {
-      sendJson(res, 400, { error: 'invalid_request', reason: 'decision must be "approve" or "deny"' })
-      return true
-    }
-    if (o.reason !== undefined && (typeof o.reason !== 'string' || o.reason.length > 500)) {
-      sendJson(res, 400, { error: 'invalid_request', reason: 'reason must be a string of at most 500 characters' })
-      return true
+    let decision: 'approve' | 'deny'
+    let note: string | null
+    let approver: Approver
+    if (signed) {
+      if (typeof o.decision_token !== 'string') {
+        sendJson(res, 400, { error: 'invalid_request', reason: 'decision_token must be a string (a signed approval decision)' })
+        return true
+      }
+      if (!this.opts.approvers) return this.unauthenticated(res, 'no approvers are configured')
+      const d = await this.opts.approvers.verifyDecision(o.decision_token)
+      if (!d.ok) return this.unauthenticated(res, d.reason)
+      if (d.value.approvalId !== id) {
+        sendJson(res, 403, { error: 'wrong_call', reason: `this approval decision is for another call (approval ${d.value.approvalId.slice(0, 128)}), not ${id}` })
+        return true
+      }
+      const p = this.pending.get(id)
+      if (!p) return this.notPending(res, id)
+      if (d.value.callDigest !== p.info.callDigest) {
+        sendJson(res, 403, { error: 'wrong_call', reason: 'this approval decision was signed for a different call (call_digest does not match the held call: method, target or body differ)' })
+        return true
+      }
+      decision = d.value.decision
+      note = d.value.reason
+      approver = d.value.approver
+    } else {
+      if (o.decision !== 'approve' && o.decision !== 'deny') {
+        sendJson(res, 400, { error: 'invalid_request', reason: 'decision must be "approve" or "deny"' })
+        return true
+      }
+      if (o.reason !== undefined && (typeof o.reason !== 'string' || o.reason.length > 500)) {
+        sendJson(res, 400, { error: 'invalid_request', reason: 'reason must be a string of at most 500 characters' })
+        return true
+      }
+      if (o.call_digest !== undefined && typeof o.call_digest !== 'string') {
+        sendJson(res, 400, { error: 'invalid_request', reason: 'call_digest must be a string' })
+        return true
+      }
+      const who = await this.approver(req, res)
+      if (!who) return true
+      const held = this.pending.get(id)
+      if (!held) return this.notPending(res, id)
+      // Optional, and recommended: the digest of the call the approver looked at, so that what is
+      // released is exactly what was shown.
+      if (o.call_digest !== undefined && o.call_digest !== held.info.callDigest) {
+        sendJson(res, 403, { error: 'wrong_call', reason: 'call_digest does not match the held call: method, target or body differ from what you were shown' })
+        return true
+      }
+      decision = o.decision
+      note = typeof o.reason === 'string' && o.reason !== '' ? o.reason : null
+      approver = who
     }
     const p = this.pending.get(id)
-    if (!p) {
-      sendJson(res, 404, { error: 'not_found', reason: 'no pending approval with this id (unknown, answered or timed out)' })
-      return true
-    }
-    const approved = o.decision === 'approve'
-    const note = typeof o.reason === 'string' && o.reason !== '' ? `: ${o.reason}` : ''
-    p.settle({ approved, reason: approved ? `approved${note}` : `approval denied${note}` }, approved ? 'approved' : 'denied')
-    sendJson(res, 200, { id, decision: o.decision })
+    if (!p) return this.notPending(res, id)
+    const approved = decision === 'approve'
+    const by = ` by ${approver.subject.slice(0, 200)} (${approver.issuer})`
+    const suffix = note !== null ? `: ${note}` : ''
+    p.settle({ approved, reason: approved ? `approved${by}${suffix}` : `approval denied${by}${suffix}` }, approved ? 'approved' : 'denied', approver)
+    sendJson(res, 200, { id, decision, approver: approver.subject })
     return true
+  }
+
+  /** The authenticated approver of this request, or null after answering 401/403. */
+  private async approver(req: IncomingMessage, res: ServerResponse): Promise<Approver | null> {
+    if (!this.opts.approvers) {
+      this.unauthenticated(res, 'no approvers are configured (approvals.approvers, approvals.kubernetes): nobody can approve')
+      return null
+    }
+    const a = await this.opts.approvers.authenticate(req.headers['authorization'])
+    if (a.ok) return a.approver
+    if (a.status === 401) this.unauthenticated(res, a.reason)
+    else sendJson(res, 403, { error: 'forbidden', reason: a.reason })
+    return null
+  }
+
+  private unauthenticated(res: ServerResponse, reason: string): boolean {
+    res.setHeader('www-authenticate', 'Bearer realm="toolgate-control"')
+    sendJson(res, 401, { error: 'unauthenticated', reason })
+    return true
+  }
+
+  private notPending(res: ServerResponse, id: string): boolean {
+    const answered = this.answered.has(id)
+    sendJson(res, answered ? 409 : 404, { error: answered ? 'already_answered' : 'not_found', reason: this.gone(id) })
+    return true
+  }
+
+  private gone(id: string): string {
+    const outcome = this.answered.get(id)
+    return outcome !== undefined
+      ? `approval ${id} was already resolved (${outcome}); an approval is single use`
+      : 'no pending approval with this id (unknown or timed out)'
+  }
+
+  private remember(id: string, outcome: string): void {
+    this.answered.set(id, outcome)
+    if (this.answered.size > MAX_ANSWERED) this.answered.delete(this.answered.keys().next().value!)
   }
 
   get size(): number {
@@ -175,6 +278,7 @@ export class ApprovalGate {
   }
 
   private refuse(info: ApprovalInfo, outcome: string, reason: string): ApprovalVerdict {
+    if (!this.pending.has(info.decisionId)) this.remember(info.decisionId, outcome)
     this.outcomes?.inc({ outcome })
     this.opts.records.write({ type: 'approval_resolved', time: new Date(this.now()).toISOString(), approval_id: info.decisionId, decision_id: info.decisionId, outcome, reason, task: info.taskId, tool: info.tool })
     return { approved: false, reason }
@@ -188,6 +292,9 @@ export class ApprovalGate {
       method: p.info.method,
       host: p.info.host,
       path: p.info.path,
+      target: p.info.target,
+      body_sha256: p.info.bodySha256,
+      call_digest: p.info.callDigest,
       reason: p.info.reason,
       task: p.info.taskId,
       requested_at: new Date(p.requestedAt).toISOString(),

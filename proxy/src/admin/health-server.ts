@@ -1,7 +1,6 @@
 // Health listener (off unless `toolgate run --health HOST:PORT`): /healthz and /readyz only, as
-// on the admin listener, for kubelet httpGet probes. The admin listener stays on loopback because
-// it serves the task API and metrics; this one may listen on the pod IP because it tells nothing
-// but "alive" and "ready (or why not)". Everything else is 404, with small limits: it is
+// on the admin listener, for kubelet httpGet probes. It may listen on the pod IP because it tells
+// nothing but "alive" and "ready (or why not)". Everything else is 404, with small limits: it is
 // reachable from the network.
 
 import { createServer, type Server } from 'node:http'

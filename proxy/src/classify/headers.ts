@@ -15,6 +15,8 @@ export interface ParsedHeaders {
   readonly chunked: boolean
   /** The toolgate-task value, or null. */
   readonly taskId: string | null
+  /** The Txn-Token value (a task grant, verified by trust/grants.ts), or null. Never forwarded. */
+  readonly txnToken: string | null
   /** Lower-cased header names listed in Connection. */
   readonly connectionTokens: ReadonlySet<string>
   /** True when the client asks for a protocol upgrade (Upgrade present and listed in Connection, as Node reads it). */
@@ -30,6 +32,8 @@ export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 const DECIMAL = /^[0-9]{1,16}$/
 const TASK_ID = /^[\x21-\x7e]{1,256}$/
+/** A compact JWS, bounded (trust/verify.ts refuses longer tokens anyway). */
+const TXN_TOKEN = /^[A-Za-z0-9_.-]{1,8192}$/
 /** Per header line: ": " and CRLF, as on the wire. */
 const LINE_OVERHEAD = 4
 
@@ -37,7 +41,7 @@ const LINE_OVERHEAD = 4
  * Never forwarded: hop-by-hop (RFC 9110 7.6.1) plus Expect (Node already answered the 100-continue;
  * the upstream request is sent with its body) and toolgate's own task header.
  */
-const NOT_FORWARDED = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'toolgate-task'])
+const NOT_FORWARDED = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'toolgate-task', 'txn-token'])
 /** Connection may not drop these: doing so would change the framing or the destination upstream. */
 const NOT_DROPPABLE = new Set(['host', 'content-length'])
 
@@ -59,6 +63,7 @@ export function parseHeaders(rawHeaders: readonly string[], maxHeaderBytes: numb
   const transferCodings: string[] = []
   let transferEncodingSeen = false
   const tasks: string[] = []
+  const txnTokens: string[] = []
   const connectionTokens = new Set<string>()
   let upgradeHeader = false
   for (let i = 0; i < rawHeaders.length; i += 2) {
@@ -84,6 +89,9 @@ export function parseHeaders(rawHeaders: readonly string[], maxHeaderBytes: numb
       case 'toolgate-task':
         tasks.push(value.trim())
         break
+      case 'txn-token':
+        txnTokens.push(value.trim())
+        break
       case 'connection':
         for (const t of splitList(value)) {
           if (!TOKEN.test(t)) return { ok: false, status: 400, reason: 'invalid token in Connection header' }
@@ -106,6 +114,8 @@ export function parseHeaders(rawHeaders: readonly string[], maxHeaderBytes: numb
   if (new Set(contentLengths.map(Number)).size > 1) return { ok: false, status: 400, reason: 'several Content-Length headers with different values' }
   if (tasks.some((t) => !TASK_ID.test(t))) return { ok: false, status: 400, reason: 'invalid toolgate-task header (1-256 printable characters)' }
   if (new Set(tasks).size > 1) return { ok: false, status: 400, reason: 'several toolgate-task headers with different values' }
+  if (txnTokens.some((t) => !TXN_TOKEN.test(t))) return { ok: false, status: 400, reason: 'invalid Txn-Token header (a compact JWS of at most 8192 characters)' }
+  if (txnTokens.length > 1) return { ok: false, status: 400, reason: 'more than one Txn-Token header' }
   for (const t of connectionTokens) {
     if (NOT_DROPPABLE.has(t)) return { ok: false, status: 400, reason: `Connection header names ${t}, which can not be removed in transit` }
   }
@@ -117,6 +127,7 @@ export function parseHeaders(rawHeaders: readonly string[], maxHeaderBytes: numb
       contentLength: contentLengths[0] ?? null,
       chunked: transferEncodingSeen,
       taskId: tasks[0] ?? null,
+      txnToken: txnTokens[0] ?? null,
       connectionTokens,
       upgrade: upgradeHeader && connectionTokens.has('upgrade'),
     },

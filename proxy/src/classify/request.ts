@@ -37,7 +37,7 @@ export interface UpstreamRequest {
 }
 
 export type Classified =
-  | { ok: true; call: ToolCall; tool: CompiledTool | null; routeMatch: RouteMatch | null; upstream: UpstreamRequest }
+  | { ok: true; call: ToolCall; tool: CompiledTool | null; routeMatch: RouteMatch | null; upstream: UpstreamRequest; txnToken: string | null }
   | { ok: false; status: 400 | 403 | 404 | 431; reason: string; id: string; partial?: Partial<ToolCall> }
 
 type Refusal = { ok: false; status: 400 | 404; reason: string }
@@ -232,5 +232,5 @@ export function classify(raw: RawRequest, opts: ClassifyOptions): Classified {
     method: raw.method,
     headers: via === 'connect' ? [] : upstreamHeaders(h, formatAuthority(target.host, target.port, target.scheme), allowUpgrade),
   }
-  return { ok: true, call, tool, routeMatch, upstream }
+  return { ok: true, call, tool, routeMatch, upstream, txnToken: h.txnToken }
 }

@@ -64,8 +64,10 @@ export interface ToolCall {
   /** Headers the policy may read (lower-cased names; never credentials or cookies). */
   headers: Record<string, string>
   mcp: McpCall | null
-  /** Value of the toolgate-task header, if any. */
+  /** Value of the toolgate-task header, if any; or the task a verified Txn-Token named (trust/resolve-task.ts). */
   taskId: string | null
+  /** Why the Txn-Token the call presented cannot be used: decide/ denies with this reason. */
+  taskRefusal?: string
   /** True when the client asked for a protocol upgrade. */
   upgrade: boolean
 }

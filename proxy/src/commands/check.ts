@@ -2,7 +2,7 @@
 // allowlist patterns) and loads the policy bundle it names; prints every problem as
 // file:line:col: path: message and exits 1 when there is any.
 
-import { parseFlags, type Command } from '../cli.ts'
+import { parseFlags, type Command } from './command.ts'
 import { loadConfigOrReport } from './load-config.ts'
 import { checkReferencedFiles } from '../config/load.ts'
 import { formatConfigErrors, type ConfigError } from '../config/errors.ts'
@@ -20,7 +20,7 @@ options:
 `
 
 export const checkCommand: Command = {
-  summary: 'validate a config and its policy bundle',
+  summary: 'validate a config and the policy bundle it names; print every problem with file:line:col',
   usage: USAGE,
   async run(argv) {
     const { values } = parseFlags(argv, { config: { type: 'string', short: 'c' } })

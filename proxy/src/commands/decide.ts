@@ -1,10 +1,11 @@
 // `toolgate decide --config FILE`: reads request descriptions and prints what toolgate would
 // decide for each, with the matched tool and route and the reasons, without sending anything.
 // Input lines are `METHOD URL` or JSON objects {"method","url","headers"?,"task"?}; a JSON task
-// {"intent","tools":[...]} simulates a call made inside such a task.
+// {"intent","tools":[...],"source"?} simulates a call made inside such a task: by default a task
+// from a verified grant (source "issuer"), with "source":"agent" an agent-declared one.
 
 import { readFile } from 'node:fs/promises'
-import { parseFlags, type Command } from '../cli.ts'
+import { parseFlags, type Command } from './command.ts'
 import { loadConfigOrReport } from './load-config.ts'
 import { RequestPipeline } from '../pipeline/chain.ts'
 import { dryRunExchange, dryRunTunnelClient } from '../pipeline/dry-run.ts'
@@ -27,6 +28,7 @@ JSON lines may also give "headers", "body" (text, e.g. an MCP JSON-RPC message) 
 forward, route, intercepted (with "tunnel": "host:port", the CONNECT it arrived in), transparent
 (origin-form url and a Host header, as redirected from port 80; with method CONNECT and url
 SNI:443, a redirected TLS connection).
+(a "task" is simulated as one from a verified grant; add "source":"agent" for an agent-declared one).
 Each runs through the same chain of stages as the proxy, with a terminal stage that sends
 nothing, and prints the decision, the matched tool and route, and the reasons.
 
@@ -41,7 +43,7 @@ export interface DecideLine {
   method: string
   url: string
   headers?: Record<string, string>
-  task?: { intent?: string; tools?: string[] }
+  task?: { intent?: string; tools?: string[]; source?: 'issuer' | 'agent' }
   body?: string
   via?: Via
   /** For via intercepted: the CONNECT authority (host:port) the request arrived inside. */
@@ -74,12 +76,21 @@ export function parseDecideLine(line: string): DecideLine | { error: string } {
 function simulatedTasks(task: DecideLine['task'], bounds: Runtime['config']['tasks']): { tasks: TaskRegistry; id: string } | { error: string } | null {
   if (!task) return null
   const tasks = new TaskRegistry({ defaultTtlS: Math.min(bounds.default_ttl_s, bounds.max_ttl_s), maxTtlS: bounds.max_ttl_s, maxTasks: 1, sweepMs: 3_600_000 })
-  const created = tasks.create({ intent: task.intent ?? 'simulated by toolgate decide', tools: task.tools ?? [] })
+  const input = { intent: task.intent ?? 'simulated by toolgate decide', tools: task.tools ?? [] }
+  const created = tasks.create(input)
   if (!created.ok) {
     tasks.close()
     return { error: `invalid task: ${created.error.reason}` }
   }
-  return { tasks, id: created.task.id }
+  if (task.source === 'agent') return { tasks, id: created.task.id }
+  // What a verified grant would open (the validation above applies to both kinds).
+  tasks.end(created.task.id, 'deleted')
+  const grant = tasks.openGrant({ issuer: 'simulated', maxTasks: 1, txn: 'toolgate-decide', subject: 'simulated', requester: null, intent: input.intent, tools: input.tools, maxCalls: null, expiresAt: Date.now() + 3_600_000 })
+  if (!grant.ok) {
+    tasks.close()
+    return { error: `invalid task: ${grant.reason}` }
+  }
+  return { tasks, id: grant.task.id }
 }
 
 /** What one dry run decided: the record(s) the chain wrote (several for an MCP batch). */
@@ -119,7 +130,7 @@ function dryServices(config: Runtime['config']): { credentials: CredentialServic
 }
 
 export const decideCommand: Command = {
-  summary: 'explain decisions without sending',
+  summary: 'print the decision for request descriptions (METHOD URL lines or JSON) without sending anything',
   usage: USAGE,
   async run(argv) {
     const { values } = parseFlags(argv, { config: { type: 'string', short: 'c' }, input: { type: 'string', short: 'i' }, json: { type: 'boolean' } })

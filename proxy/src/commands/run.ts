@@ -1,7 +1,7 @@
 // `toolgate run`: start the sidecar, reload the config when its file changes (a bad file keeps
 // the last good config, logged and counted), drain and exit on SIGTERM/SIGINT.
 
-import { parseFlags, type Command } from '../cli.ts'
+import { parseFlags, type Command } from './command.ts'
 import { loadConfigOrReport } from './load-config.ts'
 import { ConfigWatcher } from '../config/watch.ts'
 import { createLogger } from '../record/log.ts'
@@ -22,7 +22,7 @@ options:
 `
 
 export const runCommand: Command = {
-  summary: 'start the sidecar',
+  summary: 'start the sidecar (embedded default config unless --config)',
   usage: USAGE,
   async run(argv) {
     const { values } = parseFlags(argv, { config: { type: 'string', short: 'c' }, health: { type: 'string' } })

@@ -4,7 +4,7 @@
 // against the config schema before it is written.
 
 import { readFile, writeFile } from 'node:fs/promises'
-import { parseFlags, type Command } from '../cli.ts'
+import { parseFlags, type Command } from './command.ts'
 import { parseConfigText } from '../config/load.ts'
 import { loadConfigOrReport } from './load-config.ts'
 import { formatConfigErrors } from '../config/errors.ts'
@@ -30,7 +30,7 @@ options:
 `
 
 export const suggestCommand: Command = {
-  summary: 'suggest an allowlist from decision records',
+  summary: 'write an allowlist from observed decision records (writes flagged for review)',
   usage: USAGE,
   async run(argv) {
     const { values } = parseFlags(argv, { from: { type: 'string', short: 'f' }, config: { type: 'string', short: 'c' }, out: { type: 'string', short: 'o' }, 'min-distinct': { type: 'string' } })

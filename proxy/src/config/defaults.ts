@@ -10,6 +10,7 @@ export const DEFAULT_MODE = 'enforce'
 export const DEFAULT_LISTENERS = {
   proxy: { host: '127.0.0.1', port: 15001 },
   admin: { host: '127.0.0.1', port: 15000 },
+  control: { host: '127.0.0.1', port: 15004 },
   transparent_http: { host: '127.0.0.1', port: 15002 },
   transparent_tls: { host: '127.0.0.1', port: 15003 },
 } as const
@@ -33,11 +34,12 @@ export const DEFAULT_TIMEOUTS: Required<Timeouts> = {
   shutdown_ms: 10000,
 }
 
-export const DEFAULT_TASKS: Required<Tasks> = {
+export const DEFAULT_TASKS: Required<Pick<Tasks, 'required' | 'default_ttl_s' | 'max_ttl_s' | 'max_tasks' | 'agent_declared'>> = {
   required: false,
   default_ttl_s: 900,
   max_ttl_s: 86_400,
   max_tasks: 1000,
+  agent_declared: false,
 }
 
 export const DEFAULT_APPROVALS = { timeout_ms: 120_000, max_pending: 100 } as const

@@ -31,7 +31,13 @@ export const RELOADABLE: Readonly<Record<string, string>> = {
   'tasks.default_ttl_s': 'task registry (tasks created from now on)',
   'tasks.max_ttl_s': 'task registry (tasks created from now on)',
   'tasks.max_tasks': 'task registry (tasks created from now on)',
+  'tasks.agent_declared': 'trust settings, rebuilt on reload (a reload that cannot build them keeps the previous ones)',
+  'tasks.audience': 'trust settings, rebuilt on reload',
+  'tasks.issuers': 'trust settings, rebuilt on reload (issuer keys and JWKS clients)',
   'approvals.timeout_ms': 'approval gate (approvals requested from now on)',
+  'approvals.audience': 'trust settings, rebuilt on reload',
+  'approvals.approvers': 'trust settings, rebuilt on reload',
+  'approvals.kubernetes': 'trust settings, rebuilt on reload (the TokenReview client)',
   'approvals.max_pending': 'approval gate (approvals requested from now on)',
   tools: 'runtime snapshot (allowlist, MCP rules, destinations); TLS interception is created first if a new tool needs it',
 }

@@ -41,6 +41,10 @@ export interface ResolvedConfig {
   listeners: {
     proxy: ListenerAddress
     admin: ListenerAddress
+    /** Tasks and approvals; every call authenticated (trust/control-api.ts). */
+    control: ListenerAddress
+    /** Read-only /metrics and JWKS; present only when the config enables it. */
+    metrics?: ListenerAddress
     /** Present only when the config enables it. */
     transparent_http?: ListenerAddress
     transparent_tls?: ListenerAddress
@@ -61,7 +65,7 @@ export interface ResolvedConfig {
   tls: Tls & { leaf_cache_size: number }
   transparent: Transparent
   credentials: Record<string, CredentialProvider>
-  tasks: Required<Tasks>
+  tasks: Tasks & typeof DEFAULT_TASKS
   approvals: Approvals & { timeout_ms: number; max_pending: number }
   tools: Tool[]
   source: ConfigSource
@@ -85,7 +89,10 @@ export function resolveConfig(raw: ToolgateConfig, source: ConfigSource, env: No
   const listeners: ResolvedConfig['listeners'] = {
     proxy: { ...DEFAULT_LISTENERS.proxy, ...l.proxy },
     admin: { ...DEFAULT_LISTENERS.admin, ...l.admin },
+    // A config that asks for a free admin port (tests) gets a free control port too, unless it names one.
+    control: { ...DEFAULT_LISTENERS.control, ...(l.admin?.port === 0 ? { port: 0 } : {}), ...l.control },
   }
+  if (l.metrics) listeners.metrics = { host: '127.0.0.1', port: 0, ...l.metrics }
   if (l.transparent_http) listeners.transparent_http = { ...DEFAULT_LISTENERS.transparent_http, ...l.transparent_http }
   if (l.transparent_tls) listeners.transparent_tls = { ...DEFAULT_LISTENERS.transparent_tls, ...l.transparent_tls }
 

@@ -87,6 +87,8 @@ export interface Listeners {
   admin?: Listener
   transparent_http?: Listener
   transparent_tls?: Listener
+  metrics?: Listener
+  control?: Listener
 }
 /**
  * A listening address.
@@ -419,7 +421,7 @@ export interface JwtProvider {
  */
 export interface Tasks {
   /**
-   * When true, calls without a toolgate-task header are denied.
+   * When true, calls without a task (Txn-Token or toolgate-task header) are denied.
    */
   required?: boolean
   /**
@@ -427,13 +429,188 @@ export interface Tasks {
    */
   default_ttl_s?: number
   /**
-   * Longest TTL a task may ask for; a larger ttl_s is refused with 400.
+   * Longest TTL an agent-declared task may ask for; a larger ttl_s is refused with 400.
    */
   max_ttl_s?: number
   /**
-   * Open tasks at most; creating one more is refused with 429.
+   * Open agent-declared tasks at most (tasks.agent_declared); one more is refused with 429. Grants count against their issuer's max_tasks.
    */
   max_tasks?: number
+  /**
+   * This trust domain: the `aud` every task grant (and every task issuer's control token) must carry, so a grant for another trust domain is refused.
+   */
+  audience?: string
+  /**
+   * Allow unsigned POST /v1/tasks (agent-declared tasks). Off by default: the agent shares the pod, so it could grant itself any task. The policy sees input.task.source = "agent"; the default policy never lets such a task unlock write, execute or delegate.
+   */
+  agent_declared?: boolean
+  /**
+   * Trusted task issuers (signed Txn-Token grants).
+   *
+   * @maxItems 16
+   */
+  issuers?:
+    | []
+    | [TaskIssuer]
+    | [TaskIssuer, TaskIssuer]
+    | [TaskIssuer, TaskIssuer, TaskIssuer]
+    | [TaskIssuer, TaskIssuer, TaskIssuer, TaskIssuer]
+    | [TaskIssuer, TaskIssuer, TaskIssuer, TaskIssuer, TaskIssuer]
+    | [TaskIssuer, TaskIssuer, TaskIssuer, TaskIssuer, TaskIssuer, TaskIssuer]
+    | [TaskIssuer, TaskIssuer, TaskIssuer, TaskIssuer, TaskIssuer, TaskIssuer, TaskIssuer]
+    | [TaskIssuer, TaskIssuer, TaskIssuer, TaskIssuer, TaskIssuer, TaskIssuer, TaskIssuer, TaskIssuer]
+    | [TaskIssuer, TaskIssuer, TaskIssuer, TaskIssuer, TaskIssuer, TaskIssuer, TaskIssuer, TaskIssuer, TaskIssuer]
+    | [
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer
+      ]
+    | [
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer
+      ]
+    | [
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer
+      ]
+    | [
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer
+      ]
+    | [
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer
+      ]
+    | [
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer
+      ]
+    | [
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer,
+        TaskIssuer
+      ]
+}
+/**
+ * A platform component (orchestrator, job dispatcher) whose signed task grants (Txn-Token) open tasks.
+ *
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "TaskIssuer".
+ */
+export interface TaskIssuer {
+  name: Name
+  /**
+   * The exact `iss` claim this issuer signs with.
+   */
+  issuer: string
+  /**
+   * JWKS URL: fetched on first use, cached, refetched on an unknown `kid` (key rotation), at most once per jwks_min_refresh_s.
+   */
+  jwks_url?: string
+  /**
+   * A mounted public key instead of a JWKS URL: PEM (SPKI), a JWK or a JWKS (JSON). Relative to the config file.
+   */
+  public_key_file?: string
+  /**
+   * Accepted signature algorithms (asymmetric only: HS* and none are never accepted). Default: all listed here.
+   *
+   * @minItems 1
+   */
+  algorithms?: [
+    'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'Ed25519',
+    ...('RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'Ed25519')[]
+  ]
+  /**
+   * Least time between two JWKS fetches triggered by an unknown kid.
+   */
+  jwks_min_refresh_s?: number
+  /**
+   * Timeout of one JWKS fetch.
+   */
+  jwks_timeout_ms?: number
+  /**
+   * Open tasks from this issuer at most (its quota); one more grant is refused.
+   */
+  max_tasks?: number
+  /**
+   * Longest grant lifetime (exp - iat) accepted from this issuer.
+   */
+  max_ttl_s?: number
 }
 /**
  * This interface was referenced by `ToolgateConfig`'s JSON-Schema
@@ -452,6 +629,196 @@ export interface Approvals {
    * Optional URL that receives a JSON POST for each approval request (fire and forget, 5 s timeout).
    */
   webhook?: string
+  /**
+   * The `aud` approver tokens and signed approval decisions must carry.
+   */
+  audience?: string
+  /**
+   * Identity providers of approvers (bearer JWT or signed decision).
+   *
+   * @maxItems 16
+   */
+  approvers?:
+    | []
+    | [Approver]
+    | [Approver, Approver]
+    | [Approver, Approver, Approver]
+    | [Approver, Approver, Approver, Approver]
+    | [Approver, Approver, Approver, Approver, Approver]
+    | [Approver, Approver, Approver, Approver, Approver, Approver]
+    | [Approver, Approver, Approver, Approver, Approver, Approver, Approver]
+    | [Approver, Approver, Approver, Approver, Approver, Approver, Approver, Approver]
+    | [Approver, Approver, Approver, Approver, Approver, Approver, Approver, Approver, Approver]
+    | [Approver, Approver, Approver, Approver, Approver, Approver, Approver, Approver, Approver, Approver]
+    | [Approver, Approver, Approver, Approver, Approver, Approver, Approver, Approver, Approver, Approver, Approver]
+    | [
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver
+      ]
+    | [
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver
+      ]
+    | [
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver
+      ]
+    | [
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver
+      ]
+    | [
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver,
+        Approver
+      ]
+  kubernetes?: KubernetesApprovers
+}
+/**
+ * An identity provider whose tokens authenticate approvers (bearer JWT) and sign approval decisions.
+ *
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Approver".
+ */
+export interface Approver {
+  name: Name
+  /**
+   * The exact `iss` claim this issuer signs with.
+   */
+  issuer: string
+  /**
+   * JWKS URL: fetched on first use, cached, refetched on an unknown `kid` (key rotation), at most once per jwks_min_refresh_s.
+   */
+  jwks_url?: string
+  /**
+   * A mounted public key instead of a JWKS URL: PEM (SPKI), a JWK or a JWKS (JSON). Relative to the config file.
+   */
+  public_key_file?: string
+  /**
+   * Accepted signature algorithms (asymmetric only: HS* and none are never accepted). Default: all listed here.
+   *
+   * @minItems 1
+   */
+  algorithms?: [
+    'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'Ed25519',
+    ...('RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'Ed25519')[]
+  ]
+  /**
+   * Least time between two JWKS fetches triggered by an unknown kid.
+   */
+  jwks_min_refresh_s?: number
+  /**
+   * Timeout of one JWKS fetch.
+   */
+  jwks_timeout_ms?: number
+  /**
+   * Claims an approver token must carry: the claim equals the value, or is an array containing it (e.g. groups: toolgate-approvers).
+   */
+  claims?: {
+    [k: string]: string
+  }
+}
+/**
+ * Approvers authenticated by their Kubernetes ServiceAccount token, checked with a TokenReview.
+ *
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "KubernetesApprovers".
+ */
+export interface KubernetesApprovers {
+  /**
+   * API server URL; default: in-cluster (KUBERNETES_SERVICE_HOST).
+   */
+  api_server?: string
+  /**
+   * CA of the API server (default: the mounted service-account ca.crt).
+   */
+  ca_file?: string
+  /**
+   * toolgate's own token for the TokenReview call (default: the mounted service-account token).
+   */
+  token_file?: string
+  /**
+   * Audiences the approver token must be valid for (TokenReview spec.audiences).
+   *
+   * @maxItems 8
+   */
+  audiences?:
+    | []
+    | [string]
+    | [string, string]
+    | [string, string, string]
+    | [string, string, string, string]
+    | [string, string, string, string, string]
+    | [string, string, string, string, string, string]
+    | [string, string, string, string, string, string, string]
+    | [string, string, string, string, string, string, string, string]
+  /**
+   * Usernames allowed to approve (system:serviceaccount:<namespace>:<name>).
+   *
+   * @minItems 1
+   * @maxItems 64
+   */
+  service_accounts: [string, ...string[]]
+  timeout_ms?: number
 }
 /**
  * This interface was referenced by `ToolgateConfig`'s JSON-Schema

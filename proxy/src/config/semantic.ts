@@ -7,6 +7,7 @@ import { DEFAULT_LISTENERS, DEFAULT_POLICY } from './defaults.ts'
 import { cidrProblem, hostPatternProblem, pathPatternProblem } from './patterns.ts'
 import { didYouMean } from './suggest.ts'
 import type { PathSegment } from './yaml-source.ts'
+import { trustFindings } from '../trust/config-check.ts'
 
 export interface SemanticFinding {
   path: PathSegment[]
@@ -111,6 +112,8 @@ export function semanticFindings(value: unknown): SemanticFinding[] {
   const maxTtl = int(tasks?.max_ttl_s)
   if (defTtl !== null && maxTtl !== null && defTtl > maxTtl) add(['tasks', 'default_ttl_s'], `default_ttl_s (${defTtl}) is longer than max_ttl_s (${maxTtl})`)
 
+  trustFindings(root, add)
+
   const ca = obj(obj(root.tls)?.ca)
   if (ca && (ca.cert_file === undefined) !== (ca.key_file === undefined)) {
     add(['tls', 'ca'], 'cert_file and key_file go together: give both (a mounted CA) or neither (generated at start)', 'key')
@@ -153,10 +156,10 @@ const ANY_HOSTS = new Set(['0.0.0.0', '::', ''])
 
 function listenerConflicts(listeners: Obj, add: (p: PathSegment[], m: string, at?: 'key' | 'value') => void): void {
   const seen: Array<{ name: string; host: string; port: number }> = []
-  for (const name of ['proxy', 'admin', 'transparent_http', 'transparent_tls'] as const) {
+  for (const name of ['proxy', 'admin', 'control', 'metrics', 'transparent_http', 'transparent_tls'] as const) {
     const written = obj(listeners[name])
-    if (!written && (name === 'transparent_http' || name === 'transparent_tls')) continue
-    const def = DEFAULT_LISTENERS[name]
+    if (!written && (name === 'transparent_http' || name === 'transparent_tls' || name === 'metrics')) continue
+    const def = name === 'metrics' ? { host: '127.0.0.1', port: 0 } : DEFAULT_LISTENERS[name]
     const host = str(written?.host) ?? def.host
     const port = int(written?.port) ?? def.port
     if (port === 0) continue // each gets its own free port

@@ -1,39 +1,42 @@
-// The credential broker: gives an allowed call the credential of its tool, for its task.
+// The credential broker: gives an allowed call the credential of its tool, for its task. It
+// composes the pieces that each own one concern:
 //
-// - Cache per (provider, task, tool, audience, resource, scope, policy TTL), LRU-bounded. An entry
-//   is served until its expiry minus a skew and refreshed in the background from 80% of its life.
-// - Concurrent obtain() calls for one key share one fetch (singleflight).
-// - No credential outlives its task: the expiry handed out is min(issuer expiry, task end, policy
-//   TTL), and when the task ends (deleted or expired) its entries are dropped and revoked at the
-//   issuer where the provider supports RFC 7009.
-// - A slow or failing provider answers 503 within the provider's timeout_ms (retries included);
-//   a failure is held for failureHoldMs so a down IdP is not hammered by every call.
-// - Records every issuance and revocation (with the decision ids served), never the secret.
+//   decide/credential-narrowing.ts  what the credential may carry (scopes, audience, lifetime)
+//   cache.ts                         lru-cache of credentials; one fetch per key; refresh; drops
+//   lifecycle.ts                     revocation (RFC 7009), typed records, task end
+//   inject.ts                        the header the upstream request carries
+//   providers/                       the issuers (static, OAuth2 via oauth4webapi, jwt)
 //
-// Calls without a task share entries under task '-' and live as long as the issuer says (static
-// secrets and tokens without expires_in: DEFAULT_LIFETIME_MS, then re-read/re-fetched).
+// What it owns itself: the providers of the current config, one provider fetch with its deadline
+// and metrics, and the brief memory of failed fetches (a down IdP is not hammered by every call).
+// No credential outlives its task: the expiry handed out is min(issuer expiry, task end, policy
+// TTL); a task's end drops and revokes its credentials. Calls without a task share entries under
+// task '-' and live as long as the issuer says (DEFAULT_LIFETIME_MS when it does not say).
 
 import { randomUUID } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
 import type { Registry } from 'prom-client'
+import type { JWK } from 'jose'
 import type { CredentialProvider, ToolCredential } from '../config/schema.gen.ts'
+import { narrowCredential, type CredentialShape } from '../decide/credential-narrowing.ts'
 import type { CredentialNarrowing } from '../decide/decision.ts'
 import type { PolicyInput } from '../decide/policy-input.ts'
 import type { Logger } from '../record/log.ts'
-import type { Task, TaskEndReason, TaskRegistry } from '../tasks/registry.ts'
+import type { Task, TaskRegistry } from '../tasks/registry.ts'
+import { CredentialCache, type Waiters } from './cache.ts'
 import type { Credential } from './credential.ts'
 import { CredentialMetrics } from './credential-metrics.ts'
-import { injectCredential, renderTemplate } from './inject.ts'
+import { refreshDue, served, servedAll, usable, type CacheEntry, type Issued } from './entry.ts'
+import { injectCredential, renderCredential } from './inject.ts'
+import { CredentialLifecycle } from './lifecycle.ts'
 import { buildProvider, type BuiltProvider } from './providers/build.ts'
-import { ProviderError, type IssuedToken, type RevokeResult } from './providers/provider.ts'
-import type { JWK } from 'jose'
+import { ProviderError } from './providers/provider.ts'
+import type { RecordWriter, RetireReason } from './records.ts'
+
+export type { RecordWriter } from './records.ts'
 
 export const DEFAULT_LIFETIME_MS = 300_000
 export const DEFAULT_FETCH_TIMEOUT_MS = 5000
-const MAX_SKEW_MS = 30_000
-const REFRESH_AT = 0.8
-const MAX_DECISION_IDS = 1000
-const MAX_RECORDED_DECISION_IDS = 200
-const REVOKE_TIMEOUT_MS = 5000
 
 export interface ObtainRequest {
   decisionId: string
@@ -46,10 +49,6 @@ export interface ObtainRequest {
 }
 
 export type ObtainResult = { ok: true; credential: Credential } | { ok: false; status: 503; reason: string }
-
-export interface RecordWriter {
-  write(rec: Record<string, unknown>): void
-}
 
 export interface BrokerOptions {
   providers: Record<string, CredentialProvider>
@@ -67,73 +66,47 @@ export interface BrokerOptions {
   connectTimeoutMs?: number
 }
 
-interface Issued {
-  issuanceId: string
-  token: IssuedToken
-  issuedAt: number
-  expiresAt: number
-}
-
-interface Entry {
-  key: string
-  providerName: string
+/** What one fetch needs (lru-cache's fetch context: the first caller's request). */
+interface FetchContext {
+  taskId: string | null
+  /** A refresh while the current issuance still serves (it is carried, not replaced). */
+  background: boolean
+  name: string
   provider: BuiltProvider
-  taskId: string | null
-  tool: string
-  current: Issued
-  /** The issuance a refresh replaced: still valid at the issuer, revoked with the entry. */
-  previous: Issued | null
-  decisionIds: string[]
-  decisionCount: number
-  refreshing: boolean
-}
-
-interface Shape {
-  audience: string | null
-  resource: string | null
-  scopes: string[]
-  notAfter: number | null
-}
-
-interface Inflight {
-  promise: Promise<Entry>
-  waiters: string[]
-  abort: AbortController
-  taskId: string | null
+  req: ObtainRequest
+  shape: CredentialShape
 }
 
 export class CredentialBroker {
   private providers = new Map<string, BuiltProvider>()
-  private readonly cache = new Map<string, Entry>()
-  private readonly byTask = new Map<string, Set<string>>()
-  private readonly inflight = new Map<string, Inflight>()
-  private readonly failures = new Map<string, { until: number; reason: string }>()
+  private readonly cache: CredentialCache<FetchContext>
+  private readonly lifecycle: CredentialLifecycle
+  private readonly failures: LRUCache<string, { until: number; reason: string }>
   private readonly metrics: CredentialMetrics
   private readonly logger: Logger
-  private readonly records: RecordWriter
-  private readonly tasks: TaskRegistry | null
   private readonly now: () => number
-  private readonly maxEntries: number
   private readonly failureHoldMs: number
   private readonly connectTimeoutMs: number
-  private readonly pendingRevocations = new Set<Promise<void>>()
   private readonly revoking = new Map<string, Promise<void>>()
-  private readonly onTaskEnded = (task: Task, reason: TaskEndReason): void => {
-    this.track(this.revokeTask(task.id, reason === 'expired' ? 'task_expired' : 'task_deleted'))
-  }
   private closed = false
 
   constructor(opts: BrokerOptions) {
-    this.metrics = new CredentialMetrics(opts.registry)
     this.logger = opts.logger
-    this.records = opts.records
-    this.tasks = opts.tasks
     this.now = opts.now ?? Date.now
-    this.maxEntries = opts.maxEntries ?? 10_000
+    const maxEntries = opts.maxEntries ?? 10_000
     this.failureHoldMs = opts.failureHoldMs ?? 1000
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 2000
+    this.metrics = new CredentialMetrics(opts.registry, () => this.cache.size)
+    this.lifecycle = new CredentialLifecycle({ records: opts.records, metrics: this.metrics, logger: this.logger, now: this.now })
+    this.cache = new CredentialCache<FetchContext>({
+      max: maxEntries,
+      load: (key, ctx, stale, signal, waiters) => this.load(key, ctx, stale, signal, waiters),
+      retire: (entry, reason) => this.lifecycle.retire(entry, reason),
+      replaced: (entry) => this.lifecycle.replaced(entry),
+    })
+    this.failures = new LRUCache({ max: maxEntries })
     this.update(opts.providers, opts.configDir)
-    this.tasks?.on('ended', this.onTaskEnded)
+    if (opts.tasks) this.lifecycle.watchTasks(opts.tasks, (id, reason) => this.revokeTask(id, reason))
   }
 
   /** Creates the JWT signing keys up front, so the JWKS is complete before the first token. */
@@ -149,37 +122,42 @@ export class CredentialBroker {
     if (provider.error !== null) return refuse(`credential provider "${name}" is misconfigured: ${provider.error}`)
     if (req.task?.ended) return refuse(`task ${req.task.id} has ended`)
 
-    const shaped = this.shape(req)
-    if (!shaped.ok) return refuse(shaped.reason)
-    const shape = shaped.shape
-    const key = JSON.stringify([name, req.task?.id ?? '-', req.tool, shape.audience, shape.resource, shape.scopes, req.narrowing?.ttl_s ?? null])
-
     const now = this.now()
+    const tc = req.toolCredential
+    const narrowed = narrowCredential({
+      configuredScopes: tc.scopes ?? provider.defaultScopes,
+      audience: tc.audience ?? null,
+      resource: tc.resource ?? null,
+      narrowing: req.narrowing,
+      taskExpiresAt: req.task ? req.task.expiresAt : null,
+      now,
+    })
+    if (!narrowed.ok) return refuse(narrowed.reason)
+    const shape = narrowed.shape
+    const key = JSON.stringify([name, req.task?.id ?? '-', req.tool, shape.audience, shape.resource, shape.scopes, req.narrowing?.ttl_s ?? null])
+    const ctx: FetchContext = { taskId: req.task?.id ?? null, background: false, name, provider, req, shape }
+
     const cached = this.cache.get(key)
-    if (cached && cached.provider === provider && this.usable(cached.current, now) && (await this.isCurrent(cached))) {
-      this.touch(cached)
-      this.served(cached, req.decisionId)
+    if (cached && cached.provider === provider && usable(cached.current, now) && (await isCurrent(cached))) {
+      if (req.task?.ended) return refuse(`task ${req.task.id} has ended`)
+      served(cached.current, req.decisionId)
       this.metrics.cacheHits.inc({ provider: name })
-      if (now >= refreshAt(cached.current) && !cached.refreshing) this.refresh(cached, req, shape)
-      return this.credential(cached, req.toolCredential)
+      // A refresh that failed is not retried by every call: the failure hold applies here too.
+      if (refreshDue(cached.current, now) && !((this.failures.get(key)?.until ?? 0) > now)) this.cache.refresh(key, { ...ctx, background: true })
+      return this.render(tc, cached.current, cached)
     }
 
     const failed = this.failures.get(key)
     if (failed && failed.until > now) return refuse(failed.reason)
-
-    let flight = this.inflight.get(key)
-    if (flight) this.metrics.cacheHits.inc({ provider: name })
-    else flight = this.startFetch(key, name, provider, req, shape)
-    flight.waiters.push(req.decisionId)
+    if (this.cache.fetching(key)) this.metrics.cacheHits.inc({ provider: name })
 
     const timeoutMs = provider.timeoutMs
-    const outcome = await raceDeadline(flight.promise, timeoutMs + 100, req.signal)
+    const outcome = await raceDeadline(this.cache.fetch(key, ctx, req.decisionId), timeoutMs + 100, req.signal)
     if (outcome.kind === 'timeout') return refuse(`credential provider "${name}" did not answer within ${timeoutMs} ms`)
     if (outcome.kind === 'aborted') return refuse('the call was cancelled while waiting for its credential')
+    if (req.task?.ended) return refuse(`task ${req.task.id} has ended`)
     if (outcome.kind === 'error') return refuse(`credential provider "${name}" failed: ${outcome.message}`)
-    const entry = outcome.value
-    if (!entry.decisionIds.includes(req.decisionId)) this.served(entry, req.decisionId)
-    return this.credential(entry, req.toolCredential)
+    return this.render(tc, outcome.value.current, outcome.value)
   }
 
   /** Header rewrite for the pipeline (CredentialService.inject). */
@@ -188,37 +166,16 @@ export class CredentialBroker {
   }
 
   /**
-   * Drops every credential of the task and revokes what can be revoked at the issuer. Calls
-   * while one is under way for the same task share it (the 'ended' event and DELETE both call).
+   * Drops every credential of the task (and aborts its fetches) and revokes what can be revoked
+   * at the issuer. Resolves when the revocations are done. Calls while one is under way for the
+   * same task share it (the 'ended' event and DELETE both call).
    */
-  revokeTask(taskId: string, reason: string = 'task_deleted'): Promise<void> {
+  revokeTask(taskId: string, reason: RetireReason = 'task_deleted'): Promise<void> {
     const running = this.revoking.get(taskId)
     if (running) return running
-    const p = this.revokeTaskNow(taskId, reason).finally(() => this.revoking.delete(taskId))
+    const p = this.cache.dropTask(taskId, reason).finally(() => this.revoking.delete(taskId))
     this.revoking.set(taskId, p)
     return p
-  }
-
-  private async revokeTaskNow(taskId: string, reason: string): Promise<void> {
-    for (const [key, f] of this.inflight) {
-      if (f.taskId === taskId) {
-        f.abort.abort()
-        this.inflight.delete(key)
-      }
-    }
-    const keys = this.byTask.get(taskId)
-    this.byTask.delete(taskId)
-    if (!keys) return
-    const entries: Entry[] = []
-    for (const key of keys) {
-      const e = this.cache.get(key)
-      if (e) {
-        this.cache.delete(key)
-        entries.push(e)
-      }
-    }
-    this.metrics.cacheEntries.set(this.cache.size)
-    await Promise.all(entries.map((e) => this.retire(e, reason)))
   }
 
   /** Applies a reloaded config: changed or removed providers drop (and revoke) their entries. */
@@ -244,13 +201,9 @@ export class CredentialBroker {
     this.failures.clear()
     if (replaced.length === 0) return
     const gone = new Set(replaced)
-    for (const e of [...this.cache.values()]) {
-      if (gone.has(e.provider)) {
-        this.drop(e)
-        this.track(this.retire(e, 'config_reload'))
-      }
-    }
-    for (const p of replaced) this.track(p.impl?.close() ?? Promise.resolve())
+    const dropped = this.cache.dropWhere((e) => gone.has(e.provider), 'config_reload')
+    // Connections close once their revocations are done.
+    void dropped.then(() => this.lifecycle.settle()).then(() => Promise.all(replaced.map((p) => p.impl?.close()))).catch(() => {})
   }
 
   /** JWKS of every jwt provider (served on the admin listener). */
@@ -264,94 +217,43 @@ export class CredentialBroker {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    this.tasks?.off('ended', this.onTaskEnded)
-    for (const f of this.inflight.values()) f.abort.abort()
-    this.inflight.clear()
-    const entries = [...this.cache.values()]
-    this.cache.clear()
-    this.byTask.clear()
-    this.metrics.cacheEntries.set(0)
-    await Promise.all(entries.map((e) => this.retire(e, 'shutdown')))
-    await Promise.all([...this.pendingRevocations])
+    this.lifecycle.close()
+    await this.cache.clear('shutdown')
+    await this.lifecycle.settle()
     await Promise.all([...this.providers.values()].map((p) => p.impl?.close() ?? Promise.resolve()))
   }
 
   // --- internals -------------------------------------------------------------------------------
 
-  private shape(req: ObtainRequest): { ok: true; shape: Shape } | { ok: false; reason: string } {
-    const tc = req.toolCredential
-    const provider = this.providers.get(tc.provider)
-    let scopes = [...new Set(tc.scopes ?? provider?.defaultScopes ?? [])].sort()
-    const n = req.narrowing
-    if (n?.scope) {
-      // The policy may narrow, never widen: with configured scopes, only those it names remain.
-      const asked = new Set(n.scope)
-      scopes = scopes.length > 0 ? scopes.filter((s) => asked.has(s)) : [...asked].sort()
-      if (scopes.length === 0) return { ok: false, reason: 'the policy narrowed the credential to no scope the tool is configured for' }
-    }
-    let notAfter: number | null = req.task ? req.task.expiresAt : null
-    if (n?.ttl_s !== undefined) {
-      const limit = this.now() + n.ttl_s * 1000
-      notAfter = notAfter === null ? limit : Math.min(notAfter, limit)
-    }
-    return { ok: true, shape: { audience: n?.audience ?? tc.audience ?? null, resource: tc.resource ?? null, scopes, notAfter } }
-  }
-
-  private usable(issued: Issued, now: number): boolean {
-    return now < issued.expiresAt - skew(issued)
-  }
-
-  private async isCurrent(e: Entry): Promise<boolean> {
-    const check = e.provider.impl?.isCurrent
-    return check ? check.call(e.provider.impl, e.current.token) : true
-  }
-
-  private startFetch(key: string, name: string, provider: BuiltProvider, req: ObtainRequest, shape: Shape): Inflight {
-    const abort = new AbortController()
-    const flight: Inflight = { promise: null as unknown as Promise<Entry>, waiters: [], abort, taskId: req.task?.id ?? null }
-    flight.promise = this.fetch(name, provider, req, shape, abort.signal).then((issued) => {
-      if (this.inflight.get(key) === flight) this.inflight.delete(key)
-      const entry: Entry = {
-        key,
-        providerName: name,
-        provider,
-        taskId: req.task?.id ?? null,
-        tool: req.tool,
-        current: issued,
-        previous: null,
-        decisionIds: [...flight.waiters].slice(0, MAX_DECISION_IDS),
-        decisionCount: flight.waiters.length,
-        refreshing: false,
-      }
-      this.recordIssued(entry, issued, flight.waiters, shape)
-      // The task ended while we were fetching: never cache it, revoke at once.
-      if (abort.signal.aborted || req.task?.ended || this.closed) {
-        this.track(this.retire(entry, 'task_ended_during_fetch'))
-        throw new ProviderError('rejected', 'the task ended while its credential was being fetched', false)
-      }
-      const old = this.cache.get(key)
-      if (old) {
-        this.drop(old)
-        this.retireExpired(old)
-      }
-      this.put(entry)
-      return entry
-    }, (err: unknown) => {
-      if (this.inflight.get(key) === flight) this.inflight.delete(key)
+  /** lru-cache's fetchMethod (through CredentialCache): one provider fetch → the new entry. */
+  private async load(key: string, ctx: FetchContext, stale: CacheEntry | undefined, cancel: AbortSignal, waiters: Waiters): Promise<CacheEntry> {
+    const { name, provider, req, shape } = ctx
+    let issued: Issued
+    try {
+      issued = await this.issue(ctx, cancel)
+    } catch (err) {
       const message = err instanceof ProviderError ? err.message : 'unexpected provider error'
       if (!(err instanceof ProviderError)) this.logger.error('credential provider failed unexpectedly', { provider: name, error: (err as Error).name })
-      this.failures.set(key, { until: this.now() + this.failureHoldMs, reason: `credential provider "${name}" failed: ${message}` })
-      if (this.failures.size > this.maxEntries) this.failures.delete(this.failures.keys().next().value as string)
+      if (!cancel.aborted) this.failures.set(key, { until: this.now() + this.failureHoldMs, reason: `credential provider "${name}" failed: ${message}` })
       throw new ProviderError(err instanceof ProviderError ? err.kind : 'unavailable', message, false)
-    })
-    // A fetch nobody waits for any more (everyone timed out) must not surface as unhandled.
-    flight.promise.catch(() => {})
-    this.inflight.set(key, flight)
-    return flight
+    }
+    servedAll(issued, waiters.ids, waiters.count)
+    // A background refresh while the old issuance is still served: the old one stays valid at the
+    // issuer (calls under way use it) and is revoked with this entry.
+    const carry = ctx.background && stale !== undefined && stale.provider === provider && usable(stale.current, issued.issuedAt)
+    const entry: CacheEntry = { key, providerName: name, provider, taskId: ctx.taskId, tool: req.tool, shape, current: issued, previous: carry ? stale.current : null }
+    this.lifecycle.issued(entry, issued, shape)
+    // The task ended (or the broker closed) while we were fetching: never cache it, revoke at once.
+    if (req.task?.ended || this.closed) {
+      await this.lifecycle.retire({ ...entry, previous: null }, this.closed ? 'shutdown' : 'task_ended_during_fetch')
+      throw new ProviderError('rejected', this.closed ? 'the broker shut down while the credential was being fetched' : 'the task ended while its credential was being fetched', false)
+    }
+    return entry
   }
 
-  /** One provider fetch bounded by the provider's timeout; returns the issuance with its effective expiry. */
-  private async fetch(name: string, provider: BuiltProvider, req: ObtainRequest, shape: Shape, cancel: AbortSignal): Promise<Issued> {
+  /** One provider fetch bounded by the provider's timeout; the issuance with its effective expiry. */
+  private async issue(ctx: FetchContext, cancel: AbortSignal): Promise<Issued> {
+    const { name, provider, req, shape } = ctx
     const impl = provider.impl!
     const started = process.hrtime.bigint()
     const signal = AbortSignal.any([cancel, AbortSignal.timeout(provider.timeoutMs)])
@@ -370,7 +272,7 @@ export class CredentialBroker {
       let expiresAt = token.expiresAt ?? now + DEFAULT_LIFETIME_MS
       if (shape.notAfter !== null) expiresAt = Math.min(expiresAt, shape.notAfter)
       this.metrics.fetches.inc({ provider: name, result: 'success' })
-      return { issuanceId: `iss_${randomUUID()}`, token, issuedAt: now, expiresAt }
+      return { issuanceId: `iss_${randomUUID()}`, token, issuedAt: now, expiresAt, decisionIds: [], decisionCount: 0, retired: false, carried: false }
     } catch (err) {
       const kind = err instanceof ProviderError ? err.kind : 'unavailable'
       this.metrics.fetches.inc({ provider: name, result: signal.aborted && !cancel.aborted ? 'timeout' : kind })
@@ -381,156 +283,20 @@ export class CredentialBroker {
     }
   }
 
-  /** Background refresh before expiry: the old issuance keeps serving until the new one lands. */
-  private refresh(entry: Entry, req: ObtainRequest, shape: Shape): void {
-    entry.refreshing = true
-    // shape was computed for this call, so its notAfter (task end, policy TTL) is current.
-    const refreshShape = shape
-    this.fetch(entry.providerName, entry.provider, req, refreshShape, new AbortController().signal).then((issued) => {
-      entry.refreshing = false
-      this.recordIssued(entry, issued, [], refreshShape)
-      if (this.cache.get(entry.key) !== entry || (req.task?.ended ?? false)) {
-        this.track(this.retire({ ...entry, current: issued, previous: null, decisionIds: [], decisionCount: 0 }, 'task_ended_during_fetch'))
-        return
-      }
-      entry.previous = entry.current
-      entry.current = issued
-    }, () => {
-      entry.refreshing = false
-    })
+  private render(tc: ToolCredential, issued: Issued, entry: CacheEntry): ObtainResult {
+    const r = renderCredential(tc, { provider: entry.providerName, issuanceId: issued.issuanceId, expiresAt: issued.expiresAt, token: issued.token.token })
+    return r.ok ? r : refuse(r.reason)
   }
+}
 
-  private credential(entry: Entry, tc: ToolCredential): ObtainResult {
-    const value = renderTemplate(tc.template, entry.current.token.token)
-    // A secret with a line break or control character would split the header: refuse it.
-    if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) return refuse(`credential provider "${entry.providerName}" produced a value that cannot be sent in a header`)
-    return {
-      ok: true,
-      credential: {
-        provider: entry.providerName,
-        issuanceId: entry.current.issuanceId,
-        expiresAt: entry.current.expiresAt,
-        header: tc.header ?? 'Authorization',
-        value,
-      },
-    }
-  }
-
-  private served(entry: Entry, decisionId: string): void {
-    entry.decisionCount += 1
-    if (entry.decisionIds.length < MAX_DECISION_IDS) entry.decisionIds.push(decisionId)
-  }
-
-  private put(entry: Entry): void {
-    this.cache.set(entry.key, entry)
-    if (entry.taskId !== null) {
-      let set = this.byTask.get(entry.taskId)
-      if (!set) this.byTask.set(entry.taskId, (set = new Set()))
-      set.add(entry.key)
-    }
-    while (this.cache.size > this.maxEntries) {
-      const oldest = this.cache.values().next().value as Entry
-      this.drop(oldest)
-      this.track(this.retire(oldest, 'evicted'))
-    }
-    this.metrics.cacheEntries.set(this.cache.size)
-  }
-
-  /** Moves an entry to the most recently used end of the LRU order. */
-  private touch(entry: Entry): void {
-    this.cache.delete(entry.key)
-    this.cache.set(entry.key, entry)
-  }
-
-  private drop(entry: Entry): void {
-    if (this.cache.get(entry.key) === entry) this.cache.delete(entry.key)
-    if (entry.taskId !== null) this.byTask.get(entry.taskId)?.delete(entry.key)
-    this.metrics.cacheEntries.set(this.cache.size)
-  }
-
-  /** An entry replaced after its expiry: nothing to revoke, but the record closes its story. */
-  private retireExpired(entry: Entry): void {
-    const now = this.now()
-    const live = [entry.current, entry.previous].filter((i): i is Issued => i !== null && (i.token.expiresAt ?? Infinity) > now)
-    if (live.length > 0) {
-      this.track(this.retire(entry, 'replaced'))
-      return
-    }
-    this.records.write({
-      type: 'credential_expired',
-      time: new Date(now).toISOString(),
-      provider: entry.providerName,
-      issuance_id: entry.current.issuanceId,
-      task: entry.taskId,
-      tool: entry.tool,
-      decision_ids: entry.decisionIds.slice(0, MAX_RECORDED_DECISION_IDS),
-      decision_count: entry.decisionCount,
-    })
-  }
-
-  /** Revokes every issuance of the entry that may still be valid at the issuer, and records it. */
-  private async retire(entry: Entry, reason: string): Promise<void> {
-    const issuances = [entry.current, entry.previous].filter((i): i is Issued => i !== null)
-    await Promise.all(issuances.map(async (issued) => {
-      const impl = entry.provider.impl
-      let result: RevokeResult | 'expired' = 'not_supported'
-      if ((issued.token.expiresAt ?? Infinity) <= this.now()) result = 'expired'
-      else if (impl) result = await impl.revoke(issued.token, AbortSignal.timeout(REVOKE_TIMEOUT_MS)).catch((): RevokeResult => 'failed')
-      if (result !== 'expired') this.metrics.revocations.inc({ provider: entry.providerName, result })
-      if (result === 'failed') this.logger.warn('credential revocation failed', { provider: entry.providerName, issuance_id: issued.issuanceId })
-      this.records.write({
-        type: 'credential_revoked',
-        time: new Date(this.now()).toISOString(),
-        provider: entry.providerName,
-        issuance_id: issued.issuanceId,
-        expires_at: new Date(issued.expiresAt).toISOString(),
-        task: entry.taskId,
-        tool: entry.tool,
-        reason,
-        result,
-        decision_ids: issued === entry.current ? entry.decisionIds.slice(0, MAX_RECORDED_DECISION_IDS) : [],
-        decision_count: issued === entry.current ? entry.decisionCount : 0,
-      })
-    }))
-  }
-
-  private recordIssued(entry: Entry, issued: Issued, waiters: string[], shape: Shape): void {
-    this.records.write({
-      type: 'credential_issued',
-      time: new Date(issued.issuedAt).toISOString(),
-      provider: entry.providerName,
-      provider_type: entry.provider.type,
-      issuance_id: issued.issuanceId,
-      expires_at: new Date(issued.expiresAt).toISOString(),
-      task: entry.taskId,
-      tool: entry.tool,
-      audience: shape.audience,
-      resource: shape.resource,
-      scope: shape.scopes,
-      decision_ids: waiters.slice(0, MAX_RECORDED_DECISION_IDS),
-      decision_count: waiters.length,
-    })
-  }
-
-  /** Keeps background revocations reachable so close() can wait for them. */
-  private track(p: Promise<void>): void {
-    const tracked = p.catch((err: unknown) => {
-      this.logger.error('credential retirement failed', { error: (err as Error).name })
-    }).finally(() => this.pendingRevocations.delete(tracked))
-    this.pendingRevocations.add(tracked)
-  }
+/** False when the entry no longer reflects its source (a rotated secret file). */
+async function isCurrent(e: CacheEntry): Promise<boolean> {
+  const check = e.provider.impl?.isCurrent
+  return check ? check.call(e.provider.impl, e.current.token) : true
 }
 
 function refuse(reason: string): { ok: false; status: 503; reason: string } {
   return { ok: false, status: 503, reason }
-}
-
-function skew(i: Issued): number {
-  return Math.min(MAX_SKEW_MS, (i.expiresAt - i.issuedAt) * 0.1)
-}
-
-function refreshAt(i: Issued): number {
-  return i.issuedAt + (i.expiresAt - i.issuedAt) * REFRESH_AT
 }
 
 type Raced<T> = { kind: 'value'; value: T } | { kind: 'error'; message: string } | { kind: 'timeout' } | { kind: 'aborted' }

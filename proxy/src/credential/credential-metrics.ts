@@ -11,7 +11,8 @@ export class CredentialMetrics {
   readonly revocations: Counter<'provider' | 'result'>
   readonly cacheEntries: Gauge
 
-  constructor(registry: Registry) {
+  /** entries: how many credentials the cache holds (read at scrape time). */
+  constructor(registry: Registry, entries: () => number = () => 0) {
     const registers = [registry]
     this.fetches = new Counter({
       name: 'toolgate_credential_fetches_total',
@@ -46,8 +47,11 @@ export class CredentialMetrics {
     })
     this.cacheEntries = new Gauge({
       name: 'toolgate_credential_cache_entries',
-      help: 'Credentials currently cached.',
+      help: 'Credentials currently cached (fetches under way included).',
       registers,
+      collect() {
+        this.set(entries())
+      },
     })
   }
 }

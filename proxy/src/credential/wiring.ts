@@ -1,7 +1,8 @@
-// One call that builds the task registry, credential broker and approval gate from a resolved
-// config, plus the admin routes that expose them (tasks, approvals, JWKS). server.ts passes
-// `services` to the pipeline and `adminRoutes` to the admin listener, calls applyConfig() on hot
-// reload and close() on shutdown.
+// One call that builds the task registry, credential broker, task grants and approval gate from a
+// resolved config, plus the routes that expose them: `controlRoutes` (tasks, approvals: every call
+// authenticated) for the control listener and `adminRoutes` (JWKS: public, read-only) for the
+// admin and metrics listeners. server.ts passes `services` to the pipeline, calls applyConfig()
+// on hot reload and close() on shutdown.
 
 import type { Registry } from 'prom-client'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -12,6 +13,10 @@ import { CredentialBroker } from './broker.ts'
 import { ApprovalGate } from '../admin/api-approvals.ts'
 import { handleTasksApi } from '../admin/api-tasks.ts'
 import { handleJwks } from '../admin/jwks.ts'
+import { TaskGrants } from '../trust/grants.ts'
+import { Approvers } from '../trust/approvers.ts'
+import { buildTrustSettings, type TrustSettings } from '../trust/settings.ts'
+import type { PolicyInput } from '../decide/policy-input.ts'
 
 export type AdminRouteFn = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>
 
@@ -19,12 +24,18 @@ export interface CredentialServices {
   tasks: TaskRegistry
   credentials: CredentialBroker
   approvals: ApprovalGate
+  grants: TaskGrants
+  /** Read-only routes (JWKS) for the admin and metrics listeners. */
   adminRoutes: AdminRouteFn[]
+  /** Task and approval API for the control listener (each route authenticates its caller). */
+  controlRoutes: AdminRouteFn[]
   applyConfig(config: ResolvedConfig): void
   close(): Promise<void>
 }
 
 export async function createCredentialServices(config: ResolvedConfig, deps: { registry: Registry; logger: Logger; records: { write(rec: Record<string, unknown>): void } }): Promise<CredentialServices> {
+  let trust: TrustSettings = buildTrustSettings(config)
+  let agent: PolicyInput['agent'] = config.agent as PolicyInput['agent']
   // Every default is already filled in by the config (config/defaults.ts).
   const t = config.tasks
   const a = config.approvals
@@ -39,7 +50,13 @@ export async function createCredentialServices(config: ResolvedConfig, deps: { r
     tasks,
   })
   await credentials.init()
+  const grants = new TaskGrants({ issuers: () => trust.issuers, audience: () => trust.audience, tasks, knownTools: () => toolNames, agent: () => agent, registry: deps.registry, records: deps.records })
+  tasks.on('ended', (task, reason) => {
+    deps.records.write({ type: 'task_ended', time: new Date().toISOString(), task: task.id, source: task.source, issuer: task.issuer, reason, calls: task.calls })
+  })
+  const approvers = new Approvers({ approvers: () => trust.approvers, audience: () => trust.approvalAudience, kubernetes: () => trust.kubernetes })
   const approvals = new ApprovalGate({
+    approvers,
     timeoutMs: a.timeout_ms,
     maxPending: a.max_pending,
     ...(a.webhook ? { webhook: a.webhook } : {}),
@@ -47,29 +64,53 @@ export async function createCredentialServices(config: ResolvedConfig, deps: { r
     logger: deps.logger.child({ component: 'approvals' }),
     registry: deps.registry,
   })
-  const adminRoutes: AdminRouteFn[] = [
-    (req, res, url) => handleTasksApi(req, res, url, { tasks, knownTools: () => toolNames, revokeTask: (id) => credentials.revokeTask(id) }),
+  const controlRoutes: AdminRouteFn[] = [
+    (req, res, url) => handleTasksApi(req, res, url, {
+      tasks,
+      grants,
+      knownTools: () => toolNames,
+      revokeTask: (id) => credentials.revokeTask(id),
+      agentDeclared: () => trust.agentDeclared,
+      issuers: () => trust.issuers,
+      audience: () => trust.audience,
+    }),
     (req, res, url) => approvals.handleApi(req, res, url),
+  ]
+  const adminRoutes: AdminRouteFn[] = [
     (req, res, url) => handleJwks(req, res, url, { jwks: () => credentials.jwks() }),
   ]
   return {
     tasks,
     credentials,
     approvals,
+    grants,
     adminRoutes,
+    controlRoutes,
     applyConfig(next) {
-      // Providers, tool names and the task and approval bounds follow reloads (the approval
-      // webhook is restart-only: config/reload.ts).
+      // Providers, tool names, the agent's identity, the trust settings (issuers, approvers) and
+      // the task and approval bounds follow reloads (the approval webhook is restart-only:
+      // config/reload.ts).
       credentials.update(next.credentials, next.source.dir)
       const nt = next.tasks
       const na = next.approvals
       tasks.setLimits({ defaultTtlS: Math.min(nt.default_ttl_s, nt.max_ttl_s), maxTtlS: nt.max_ttl_s, maxTasks: nt.max_tasks })
       approvals.setLimits({ timeoutMs: na.timeout_ms, maxPending: na.max_pending })
       toolNames = new Set(next.tools.map((tool) => tool.name))
+      agent = next.agent as PolicyInput['agent']
+      grants.clear()
+      try {
+        const previous = trust
+        trust = buildTrustSettings(next)
+        void previous.kubernetes?.close()
+        grants.clear()
+      } catch (err) {
+        deps.logger.error('trust settings not applied; keeping the previous ones', { error: (err as Error).message })
+      }
     },
     async close() {
       await approvals.close()
       await credentials.close()
+      await trust.kubernetes?.close()
       tasks.close()
     },
   }

@@ -70,8 +70,9 @@ export function decide(call: ToolCall, verdict: AllowlistVerdict, ctx: DecideCon
       break
   }
 
+  if (call.taskRefusal !== undefined) return refuse(call, ctx, 'task', [call.taskRefusal], started)
   if (call.taskId !== null && !ctx.task.known) return refuse(call, ctx, 'task', [`task ${call.taskId} is unknown or has ended`], started)
-  if (call.taskId === null && ctx.tasksRequired) return refuse(call, ctx, 'task', ['a toolgate-task header is required'], started)
+  if (call.taskId === null && ctx.tasksRequired) return refuse(call, ctx, 'task', ['a task is required (Txn-Token or toolgate-task header)'], started)
 
   if (ctx.policy === null) return refuse(call, ctx, 'policy', ['no policy bundle is loaded (fail closed)'], started)
   let outcome: PolicyOutcome

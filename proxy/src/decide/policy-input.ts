@@ -22,6 +22,12 @@ export interface PolicyInput {
     started_at: string
     expires_at: string
     calls: number
+    /** "issuer": opened by a verified task grant; "agent": declared by the agent itself (unsigned). */
+    source: 'issuer' | 'agent'
+    /** Config name of the grant's issuer (null for agent tasks). */
+    issuer: string | null
+    /** Limits from the grant (null: none given). */
+    limits: { max_calls: number | null }
   } | null
   tool: {
     name: string

@@ -1,4 +1,4 @@
-// `toolgate inject`: serves the mutating admission webhook. Wired into the CLI by proxy/src/cli.ts.
+// `toolgate inject`: serves the mutating admission webhook. cli.ts dispatches to injectCommand.
 // Runs until SIGTERM/SIGINT, then stops accepting and drains (bounded) before returning 0.
 
 import { readFileSync } from 'node:fs'
@@ -9,6 +9,7 @@ import { reconcileServingCert } from './self-managed-cert.ts'
 import { startWebhookServer } from './server.ts'
 import { defaultSettings, loadSettingsFile } from './settings.ts'
 import { parseListenAddress } from '../listen/listen-address.ts'
+import type { Command } from '../commands/command.ts'
 
 export const USAGE = `usage: toolgate inject [options]
 
@@ -38,6 +39,13 @@ self-managed serving certificate (the injector generates, stores and rotates it)
   --kube-ca-file FILE    API server CA (default: in-cluster CA)
   -h, --help             this help
 `
+
+export const injectCommand: Command = {
+  summary: 'serve the Kubernetes mutating admission webhook that injects the sidecar',
+  usage: USAGE,
+  ownHelp: true,
+  run: (argv) => main(argv),
+}
 
 export async function main(argv: string[]): Promise<number> {
   const { values: v } = parseArgs({

@@ -266,6 +266,10 @@ function iptablesContainer(s: InjectorSettings): Container {
     image: s.image,
     imagePullPolicy: s.imagePullPolicy,
     args,
+    // iptables takes a lock file, /run/xtables.lock by default, which a read-only root filesystem
+    // cannot hold; /dev/shm is the pod's own writable tmpfs, and nothing else in this network
+    // namespace runs iptables concurrently.
+    env: [{ name: 'XTABLES_LOCKFILE', value: '/dev/shm/xtables.lock' }],
     // The one privileged step: root with NET_ADMIN/NET_RAW in the pod's own network namespace,
     // nothing else (no escalation, read-only root, every other capability dropped).
     securityContext: {

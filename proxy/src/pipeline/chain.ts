@@ -37,6 +37,7 @@ import { pipeTunnel, type TunnelClient, type TunnelInterceptor } from './tunnel.
 import { Recorder, type Failure, type Outcome } from './finish.ts'
 import { errorKindFor, writeError } from './error-body.ts'
 import { redirectedPortProblem } from './listener-checks.ts'
+import { resolveCallTask } from '../trust/resolve-task.ts'
 
 export interface RequestContext {
   via: Via
@@ -99,6 +100,8 @@ export class RequestPipeline {
     const classified = this.classify(req, ctx, rt)
     if (!classified.ok) return this.refuseRequest(req, res, rt, { id: classified.id, via: ctx.via, reason: classified.reason, status: classified.status, startedAt })
     const { call, tool, routeMatch, upstream } = classified
+    // A Txn-Token names the call's task through a verified grant (trust/resolve-task.ts).
+    await resolveCallTask(this.deps.services.grants ?? null, call, classified.txnToken)
     const mcp = mcpEndpointOf(rt, tool, call)
     if (mcp !== null && req.method !== 'POST') call.access = 'read' // the endpoint's GET stream and DELETE read and end
 
@@ -127,7 +130,9 @@ export class RequestPipeline {
     }
 
     // 5. approval
-    const decision = await approvalStage(this.deps.services.approvals, passing.call, passing.decision, { dryRun, signal: abort.signal })
+    const approved = await approvalStage(this.deps.services.approvals, passing.call, passing.decision, passing.body, { dryRun, signal: abort.signal, maxHeldBodyBytes: rt.config.limits.max_inspected_body_bytes })
+    const decision = approved.decision
+    passing.body = approved.body
     if (!decision.pass) return this.finishRequest(req, res, rt, { call: passing.call, decision, credential: null, status: decision.status, failure: null, startedAt })
     const { tasks } = this.deps.services
     if (!dryRun && passing.call.taskId !== null && tasks) tasks.countCall(passing.call.taskId)
@@ -177,7 +182,7 @@ export class RequestPipeline {
     // 2. decide  3. route checks (inspected or passthrough)
     const checked = tunnelRouteChecks(tool, decideStage(this.stageDeps(), rt, call, tool, null), interceptor !== null || opts.dryRun === true)
     // 5. approval (a passthrough tunnel the policy asks a human about waits like a request)
-    const decision = await approvalStage(this.deps.services.approvals, call, checked.decision, { dryRun: opts.dryRun === true, signal: abort.signal })
+    const { decision } = await approvalStage(this.deps.services.approvals, call, checked.decision, null, { dryRun: opts.dryRun === true, signal: abort.signal, maxHeldBodyBytes: rt.config.limits.max_inspected_body_bytes })
     const finish = (d: Decision, status: number, failure: Failure | null): void => this.recorder.decided(rt.agent, { call, decision: d, credential: null, status, failure, startedAt })
     if (!decision.pass) {
       client.refuse(403, { error: 'denied', reason: decision.reasons.join('; '), decision_id: call.id })

@@ -20,11 +20,18 @@ export interface CredentialService {
 }
 
 export interface ApprovalService {
-  request(info: { decisionId: string; tool: string; method: string; host: string; path: string; reason: string; taskId: string | null }, signal?: AbortSignal): Promise<{ approved: boolean; reason: string }>
+  request(info: { decisionId: string; tool: string; method: string; host: string; path: string; reason: string; taskId: string | null; target: string; bodySha256: string; callDigest: string }, signal?: AbortSignal): Promise<{ approved: boolean; reason: string }>
+}
+
+/** Verifies a Txn-Token task grant (trust/grants.ts). */
+export interface GrantService {
+  resolve(token: string): Promise<{ ok: true; task: Task } | { ok: false; reason: string }>
 }
 
 export interface PipelineServices {
   tasks: TaskService | null
+  /** Absent or null: a Txn-Token is refused (no issuers). */
+  grants?: GrantService | null
   credentials: CredentialService | null
   approvals: ApprovalService | null
 }

@@ -1,11 +1,14 @@
-// The task registry: the open tasks of this sidecar. An agent opens a task (intent, declared
-// tools, TTL), sends its id in the toolgate-task header, and the task goes into the policy input.
-// A task ends when it is deleted or its TTL runs out; either way 'ended' is emitted once, which is
-// what makes the credential broker drop and revoke the task's credentials. Bounded: at most
-// maxTasks open tasks; ended tasks are forgotten at once (a later lookup is simply unknown).
+// The task registry: the open tasks of this sidecar. A task comes from a verified task grant
+// (source "issuer": trust/grants.ts opens it with openGrant) or, only when the operator allows it,
+// from the agent itself (source "agent": create). Calls name it by Txn-Token or toolgate-task
+// header, and it goes into the policy input. A task ends when its owner deletes it or its TTL
+// runs out; either way 'ended' is emitted once, which is what makes the credential broker drop
+// and revoke the task's credentials. Bounded: each issuer has its own quota of open tasks, agent
+// tasks share maxTasks; an ended grant's transaction is remembered until the grant expires (so the
+// same grant cannot reopen it), at most MAX_ENDED_GRANTS of them.
 
 import { EventEmitter } from 'node:events'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { Gauge, type Registry } from 'prom-client'
 import type { PolicyInput } from '../decide/policy-input.ts'
 
@@ -19,7 +22,39 @@ export interface Task {
   expiresAt: number
   calls: number
   ended: boolean
+  /** "issuer": opened by a verified grant; "agent": declared by the agent (unsigned). */
+  source: 'issuer' | 'agent'
+  /** Config name of the issuer whose grant opened it (null for agent tasks). */
+  issuer: string | null
+  /** The grant's txn, sub and req_wl (null for agent tasks). */
+  txn: string | null
+  subject: string | null
+  requester: string | null
+  /** Call budget from the grant's tctx.limits.max_calls (null: the policy's default). */
+  maxCalls: number | null
+  /** sha256 of the owner token handed to the agent that declared it (agent tasks only). */
+  ownerTokenHash: Buffer | null
 }
+
+/** A verified grant, as trust/grants.ts hands it over. */
+export interface GrantTask {
+  issuer: string
+  /** This issuer's quota of open tasks. */
+  maxTasks: number
+  txn: string
+  subject: string
+  requester: string | null
+  intent: string
+  tools: string[]
+  maxCalls: number | null
+  /** Epoch milliseconds (the grant's exp). */
+  expiresAt: number
+}
+
+export type GrantResult = { ok: true; task: Task; opened: boolean } | { ok: false; reason: string }
+
+/** Ended grants remembered (until their exp) so that presenting one again cannot reopen its task. */
+export const MAX_ENDED_GRANTS = 10_000
 
 export type TaskEndReason = 'deleted' | 'expired'
 
@@ -36,7 +71,7 @@ export interface TaskError {
   reason: string
 }
 
-export type CreateResult = { ok: true; task: Task } | { ok: false; error: TaskError }
+export type CreateResult = { ok: true; task: Task; ownerToken: string } | { ok: false; error: TaskError }
 
 export interface TaskRegistryOptions {
   defaultTtlS: number
@@ -56,6 +91,10 @@ const TOOL_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/
 export class TaskRegistry extends EventEmitter<{ ended: [task: Task, reason: TaskEndReason] }> {
   private readonly opts: Required<Omit<TaskRegistryOptions, 'registry'>>
   private readonly tasks = new Map<string, Task>()
+  /** Open grant tasks by issuer + txn. */
+  private readonly byTxn = new Map<string, Task>()
+  /** Ended grants: issuer + txn → the grant's expiry (epoch ms). */
+  private readonly endedGrants = new Map<string, number>()
   private readonly sweeper: NodeJS.Timeout
   private readonly openGauge: Gauge | null
 
@@ -82,22 +121,89 @@ export class TaskRegistry extends EventEmitter<{ ended: [task: Task, reason: Tas
     const unknown = opts.knownTools ? v.value.tools.filter((t) => !opts.knownTools!.has(t)) : []
     if (unknown.length > 0) return invalid(`unknown tool(s): ${unknown.slice(0, 10).join(', ')}`) as CreateResult
     this.sweep()
-    if (this.tasks.size >= this.opts.maxTasks) {
-      return { ok: false, error: { status: 429, error: 'too_many_tasks', reason: `at most ${this.opts.maxTasks} tasks may be open at once` } }
+    if (this.countSource('agent', null) >= this.opts.maxTasks) {
+      return { ok: false, error: { status: 429, error: 'too_many_tasks', reason: `at most ${this.opts.maxTasks} agent-declared tasks may be open at once` } }
     }
     const now = this.opts.now()
+    const ownerToken = `tgo_${randomBytes(32).toString('base64url')}`
     const task: Task = {
-      id: `tsk_${randomBytes(16).toString('base64url')}`,
+      id: newTaskId(),
       intent: v.value.intent,
       declaredTools: v.value.tools,
       startedAt: now,
       expiresAt: now + v.value.ttlS * 1000,
       calls: 0,
       ended: false,
+      source: 'agent',
+      issuer: null,
+      txn: null,
+      subject: null,
+      requester: null,
+      maxCalls: null,
+      ownerTokenHash: sha256(ownerToken),
     }
     this.tasks.set(task.id, task)
     this.openGauge?.set(this.tasks.size)
-    return { ok: true, task }
+    return { ok: true, task, ownerToken }
+  }
+
+  /**
+   * The task of a verified grant: the open one for its issuer + txn, or a new one within the
+   * issuer's quota. A grant whose task has ended (deleted or expired) cannot reopen it, and a
+   * second grant for an open transaction must declare the same tools and subject.
+   */
+  openGrant(g: GrantTask): GrantResult {
+    const key = `${g.issuer}\u0000${g.txn}`
+    const now = this.opts.now()
+    const open = this.byTxn.get(key)
+    if (open && this.get(open.id)) {
+      if (open.subject !== g.subject || open.declaredTools.join('\u0000') !== g.tools.join('\u0000') || open.intent !== g.intent) {
+        return { ok: false, reason: `transaction ${g.txn.slice(0, 80)} of issuer ${g.issuer} already has an open task with another subject, intent or tools` }
+      }
+      return { ok: true, task: open, opened: false }
+    }
+    this.sweep()
+    const endedUntil = this.endedGrants.get(key)
+    if (endedUntil !== undefined) {
+      if (endedUntil > now) return { ok: false, reason: `the task of transaction ${g.txn.slice(0, 80)} (issuer ${g.issuer}) has ended; a new task needs a new grant` }
+      this.endedGrants.delete(key)
+    }
+    if (g.expiresAt <= now) return { ok: false, reason: 'the grant has expired' }
+    if (this.countSource('issuer', g.issuer) >= g.maxTasks) {
+      return { ok: false, reason: `issuer ${g.issuer} has ${g.maxTasks} open tasks already (its quota, tasks.issuers[].max_tasks)` }
+    }
+    if (this.endedGrants.size >= MAX_ENDED_GRANTS) return { ok: false, reason: `too many ended grants are still unexpired (at most ${MAX_ENDED_GRANTS}); refusing new grants until some expire` }
+    const task: Task = {
+      id: newTaskId(),
+      intent: g.intent,
+      declaredTools: [...g.tools],
+      startedAt: now,
+      expiresAt: g.expiresAt,
+      calls: 0,
+      ended: false,
+      source: 'issuer',
+      issuer: g.issuer,
+      txn: g.txn,
+      subject: g.subject,
+      requester: g.requester,
+      maxCalls: g.maxCalls,
+      ownerTokenHash: null,
+    }
+    this.tasks.set(task.id, task)
+    this.byTxn.set(key, task)
+    this.openGauge?.set(this.tasks.size)
+    return { ok: true, task, opened: true }
+  }
+
+  /** True when token is the owner token handed out when this agent task was declared. */
+  ownerMatches(task: Task, token: string): boolean {
+    return task.ownerTokenHash !== null && timingSafeEqual(task.ownerTokenHash, sha256(token))
+  }
+
+  private countSource(source: Task['source'], issuer: string | null): number {
+    let n = 0
+    for (const t of this.tasks.values()) if (t.source === source && t.issuer === issuer) n++
+    return n
   }
 
   /** The open task with this id; undefined when unknown, ended or expired. */
@@ -116,6 +222,11 @@ export class TaskRegistry extends EventEmitter<{ ended: [task: Task, reason: Tas
     if (!task) return false
     this.tasks.delete(id)
     task.ended = true
+    if (task.source === 'issuer' && task.txn !== null && task.issuer !== null) {
+      const key = `${task.issuer}\u0000${task.txn}`
+      this.byTxn.delete(key)
+      this.endedGrants.set(key, task.expiresAt)
+    }
     this.openGauge?.set(this.tasks.size)
     this.emit('ended', task, reason)
     return true
@@ -135,6 +246,9 @@ export class TaskRegistry extends EventEmitter<{ ended: [task: Task, reason: Tas
       started_at: new Date(task.startedAt).toISOString(),
       expires_at: new Date(task.expiresAt).toISOString(),
       calls: task.calls,
+      source: task.source,
+      issuer: task.issuer,
+      limits: { max_calls: task.maxCalls },
     }
   }
 
@@ -146,6 +260,7 @@ export class TaskRegistry extends EventEmitter<{ ended: [task: Task, reason: Tas
   sweep(): void {
     const now = this.opts.now()
     for (const task of [...this.tasks.values()]) if (task.expiresAt <= now) this.end(task.id, 'expired')
+    for (const [key, until] of this.endedGrants) if (until <= now) this.endedGrants.delete(key)
   }
 
   /** Stops the sweeper. Open tasks are not ended (the broker's close() drops what it holds). */
@@ -164,7 +279,17 @@ export function taskView(task: Task): Record<string, unknown> {
     expires_at: new Date(task.expiresAt).toISOString(),
     calls: task.calls,
     ended: task.ended,
+    source: task.source,
+    ...(task.source === 'issuer' ? { issuer: task.issuer, txn: task.txn, subject: task.subject, requester: task.requester, limits: { max_calls: task.maxCalls } } : {}),
   }
+}
+
+function newTaskId(): string {
+  return `tsk_${randomBytes(16).toString('base64url')}`
+}
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s).digest()
 }
 
 type Validated = { ok: true; value: { intent: string; tools: string[]; ttlS: number } } | { ok: false; error: TaskError }

@@ -32,7 +32,7 @@ export function buildProvider(name: string, config: CredentialProvider, configDi
   try {
     switch (config.type) {
       case 'static':
-        return { ...base, impl: new StaticTokenProvider(config, configDir), timeoutMs, defaultScopes: [] }
+        return { ...base, impl: new StaticTokenProvider(config, configDir, { now: opts.now }), timeoutMs, defaultScopes: [] }
       case 'oauth2_client_credentials':
         return { ...base, impl: new ClientCredentialsProvider(config, configDir, { onRetry: opts.onRetry, connectTimeoutMs }), timeoutMs, defaultScopes: config.scopes ?? [] }
       case 'token_exchange':

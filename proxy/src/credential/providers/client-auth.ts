@@ -1,10 +1,11 @@
-// OAuth2 client authentication at the token and revocation endpoints: client_secret_basic and
-// client_secret_post (RFC 6749 §2.3.1), private_key_jwt (RFC 7523 §2.2, signed with jose) or none
-// (public client). Secret and key files are re-read when they change. jose is loaded on the first
-// private_key_jwt assertion only: the other methods never need it.
+// OAuth2 client authentication at the token and revocation endpoints, by oauth4webapi:
+// client_secret_basic and client_secret_post (RFC 6749 §2.3.1), private_key_jwt (RFC 7523 §2.2)
+// or none (public client). What stays here is where the secret material comes from: secret and
+// key files are re-read when they change (SecretFile), and a PEM key of any common flavour
+// (PKCS#8, SEC1, PKCS#1) is imported once per file version.
 
-import { createPrivateKey, randomUUID } from 'node:crypto'
-import type { CryptoKey } from 'jose'
+import { createPrivateKey, webcrypto } from 'node:crypto'
+import * as oauth from 'oauth4webapi'
 import { SecretFile } from '../secret-file.ts'
 import { ProviderError } from './provider.ts'
 
@@ -18,23 +19,14 @@ export interface ClientAuthConfig {
   key_id?: string
 }
 
-export interface AuthParts {
-  form: Record<string, string>
-  headers: Record<string, string>
-}
-
-const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
-
 export class ClientAuth {
   readonly method: ClientAuthMethod
-  private readonly clientId: string
   private readonly keyId: string | undefined
   private readonly secret: SecretFile | null
   private readonly key: SecretFile | null
-  private imported: { version: string; key: CryptoKey; alg: string } | null = null
+  private imported: { version: string; key: webcrypto.CryptoKey } | null = null
 
   constructor(config: ClientAuthConfig, configDir: string) {
-    this.clientId = config.client_id
     this.keyId = config.key_id
     this.method = config.client_auth
       ?? (config.private_key_file ? 'private_key_jwt' : config.client_secret_file ? 'client_secret_basic' : 'none')
@@ -46,32 +38,29 @@ export class ClientAuth {
     if (this.method === 'private_key_jwt' && !this.key) throw new ProviderError('config', 'client_auth private_key_jwt needs private_key_file', false)
   }
 
-  /** Form fields and headers that authenticate the client to `audience` (the endpoint URL). */
-  async parts(audience: string): Promise<AuthParts> {
+  /**
+   * The oauth4webapi client authentication for one request to `endpoint`. Built per request:
+   * files may have changed, and a private_key_jwt assertion (fresh jti, 60 s lifetime) names the
+   * endpoint it is sent to as its audience (RFC 7523 §3 allows the endpoint URL; oauth4webapi's
+   * default, the issuer, is not known to toolgate's config).
+   */
+  async forEndpoint(endpoint: string): Promise<oauth.ClientAuth> {
     switch (this.method) {
       case 'none':
-        return { form: { client_id: this.clientId }, headers: {} }
+        return oauth.None()
       case 'client_secret_post':
-        return { form: { client_id: this.clientId, client_secret: await this.readSecret() }, headers: {} }
-      case 'client_secret_basic': {
-        const secret = await this.readSecret()
-        const basic = Buffer.from(`${formEncode(this.clientId)}:${formEncode(secret)}`).toString('base64')
-        return { form: {}, headers: { authorization: `Basic ${basic}` } }
-      }
+        return oauth.ClientSecretPost(await this.readSecret())
+      case 'client_secret_basic':
+        return oauth.ClientSecretBasic(await this.readSecret())
       case 'private_key_jwt': {
-        const { key, alg } = await this.signingKey()
-        const { SignJWT } = await import('jose')
-        const now = Math.floor(Date.now() / 1000)
-        const assertion = await new SignJWT({})
-          .setProtectedHeader({ alg, ...(this.keyId ? { kid: this.keyId } : {}) })
-          .setIssuer(this.clientId)
-          .setSubject(this.clientId)
-          .setAudience(audience)
-          .setJti(randomUUID())
-          .setIssuedAt(now)
-          .setExpirationTime(now + 60)
-          .sign(key)
-        return { form: { client_id: this.clientId, client_assertion_type: ASSERTION_TYPE, client_assertion: assertion }, headers: {} }
+        const key = await this.signingKey()
+        return oauth.PrivateKeyJwt({ key, ...(this.keyId ? { kid: this.keyId } : {}) }, {
+          [oauth.modifyAssertion]: (header, payload) => {
+            payload.aud = endpoint
+            // oauth4webapi names Ed25519 'Ed25519' (RFC 9864); most issuers still expect 'EdDSA'.
+            if (header.alg === 'Ed25519') header.alg = 'EdDSA'
+          },
+        })
       }
     }
   }
@@ -84,44 +73,33 @@ export class ClientAuth {
     }
   }
 
-  private async signingKey(): Promise<{ key: CryptoKey; alg: string }> {
+  private async signingKey(): Promise<webcrypto.CryptoKey> {
     let file
     try {
       file = await this.key!.read()
     } catch (err) {
       throw new ProviderError('config', (err as Error).message, false)
     }
-    if (this.imported?.version === file.version) return this.imported
-    const { importPKCS8 } = await import('jose')
+    if (this.imported?.version === file.version) return this.imported.key
     try {
-      const alg = algorithmOf(file.value)
-      const key = await importPKCS8(toPkcs8(file.value), alg)
-      this.imported = { version: file.version, key, alg }
-      return this.imported
+      const key = await importSigningKey(file.value)
+      this.imported = { version: file.version, key }
+      return key
     } catch {
-      throw new ProviderError('config', `private_key_file ${this.key!.path} is not a usable PEM private key (EC P-256/384 or RSA)`, false)
+      throw new ProviderError('config', `private_key_file ${this.key!.path} is not a usable PEM private key (EC P-256/384, RSA or Ed25519)`, false)
     }
   }
 }
 
-/** application/x-www-form-urlencoded encoding of a client id or secret (RFC 6749 §2.3.1). */
-function formEncode(s: string): string {
-  return encodeURIComponent(s).replace(/%20/g, '+')
-}
-
-function algorithmOf(pem: string): string {
+/** A non-extractable WebCrypto signing key from a PEM private key of any common flavour. */
+async function importSigningKey(pem: string): Promise<webcrypto.CryptoKey> {
   const k = createPrivateKey(pem)
-  if (k.asymmetricKeyType === 'rsa') return 'RS256'
-  if (k.asymmetricKeyType === 'ec') {
-    const curve = k.asymmetricKeyDetails?.namedCurve
-    if (curve === 'prime256v1') return 'ES256'
-    if (curve === 'secp384r1') return 'ES384'
-  }
-  if (k.asymmetricKeyType === 'ed25519') return 'EdDSA'
-  throw new Error('unsupported key type')
-}
-
-/** PKCS#8 PEM for jose, whatever PEM flavour (SEC1, PKCS#1) the file holds. */
-function toPkcs8(pem: string): string {
-  return createPrivateKey(pem).export({ type: 'pkcs8', format: 'pem' }).toString()
+  const der = k.export({ type: 'pkcs8', format: 'der' })
+  let alg: webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams | webcrypto.Algorithm
+  if (k.asymmetricKeyType === 'rsa') alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
+  else if (k.asymmetricKeyType === 'ec' && k.asymmetricKeyDetails?.namedCurve === 'prime256v1') alg = { name: 'ECDSA', namedCurve: 'P-256' }
+  else if (k.asymmetricKeyType === 'ec' && k.asymmetricKeyDetails?.namedCurve === 'secp384r1') alg = { name: 'ECDSA', namedCurve: 'P-384' }
+  else if (k.asymmetricKeyType === 'ed25519') alg = { name: 'Ed25519' }
+  else throw new Error('unsupported key type')
+  return webcrypto.subtle.importKey('pkcs8', der, alg, false, ['sign'])
 }

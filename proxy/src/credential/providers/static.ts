@@ -10,7 +10,7 @@ export class StaticTokenProvider implements TokenProvider {
   readonly type = 'static'
   private readonly file: SecretFile
 
-  constructor(config: StaticProvider, configDir: string, opts: { checkMs?: number } = {}) {
+  constructor(config: StaticProvider, configDir: string, opts: { checkMs?: number; now?: () => number } = {}) {
     this.file = new SecretFile(config.secret_file, configDir, opts)
   }
 

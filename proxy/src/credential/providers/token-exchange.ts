@@ -1,9 +1,11 @@
 // `token_exchange` (RFC 8693): the pod's projected service-account token is the subject token,
 // re-read from its file on every exchange (the kubelet rotates it). When an actor token is
 // configured (one agent acting for another) it is sent too, so the issued token carries the
-// delegation chain in its `act` claim. Audience, resource and scope come per tool.
+// delegation chain in its `act` claim. Audience, resource and scope come per tool. oauth4webapi
+// sends the request (genericTokenEndpointRequest) and validates the answer.
 
 import type { TokenExchangeProvider } from '../../config/schema.gen.ts'
+import * as oauth from 'oauth4webapi'
 import { SecretFile } from '../secret-file.ts'
 import { OAuth2Endpoint } from './oauth2.ts'
 import { ProviderError, type IssueRequest, type IssuedToken, type RevokeResult, type TokenProvider } from './provider.ts'
@@ -28,22 +30,27 @@ export class TokenExchangeTokenProvider implements TokenProvider {
   }
 
   issue(req: IssueRequest): Promise<IssuedToken> {
-    return this.endpoint.requestToken(async () => {
-      const form: Record<string, string> = {
-        grant_type: TOKEN_EXCHANGE_GRANT,
-        subject_token: await readToken(this.subject),
-        subject_token_type: this.config.subject_token_type ?? JWT_TOKEN_TYPE,
-        requested_token_type: this.config.requested_token_type ?? ACCESS_TOKEN_TYPE,
-      }
-      if (this.actor) {
-        form.actor_token = await readToken(this.actor)
-        form.actor_token_type = this.config.actor_token_type ?? JWT_TOKEN_TYPE
-      }
-      if (req.audience) form.audience = req.audience
-      if (req.resource) form.resource = req.resource
-      if (req.scopes.length > 0) form.scope = req.scopes.join(' ')
-      return form
+    return this.endpoint.requestToken({
+      // Re-read per attempt: the kubelet may have rotated the projected token since the last one.
+      send: async (as, client, auth, options) => oauth.genericTokenEndpointRequest(as, client, auth, TOKEN_EXCHANGE_GRANT, await this.parameters(req), options),
+      process: (as, client, res, options) => oauth.processGenericTokenEndpointResponse(as, client, res, options),
     }, req.signal)
+  }
+
+  private async parameters(req: IssueRequest): Promise<Record<string, string>> {
+    const form: Record<string, string> = {
+      subject_token: await readToken(this.subject),
+      subject_token_type: this.config.subject_token_type ?? JWT_TOKEN_TYPE,
+      requested_token_type: this.config.requested_token_type ?? ACCESS_TOKEN_TYPE,
+    }
+    if (this.actor) {
+      form.actor_token = await readToken(this.actor)
+      form.actor_token_type = this.config.actor_token_type ?? JWT_TOKEN_TYPE
+    }
+    if (req.audience) form.audience = req.audience
+    if (req.resource) form.resource = req.resource
+    if (req.scopes.length > 0) form.scope = req.scopes.join(' ')
+    return form
   }
 
   revoke(token: IssuedToken, signal: AbortSignal): Promise<RevokeResult> {

@@ -1,11 +1,13 @@
 // `toolgate iptables install|cleanup`: the init-container step of transparent interception.
 // install applies the TOOLGATE_OUTPUT chain (see rules.ts) atomically with iptables-restore and
-// adds the OUTPUT jump once; cleanup removes the jump and the chain. Both are idempotent. IPv6
+// adds the OUTPUT jump once (and, with --redirect-all, the filter chain TOOLGATE_EGRESS that
+// rejects non-TCP egress); cleanup removes the jumps and the chains. Both are idempotent. IPv6
 // gets the same rules through ip6tables when the kernel has an IPv6 nat table.
 
 import { spawn } from 'node:child_process'
 import { parseArgs } from 'node:util'
-import { CHAIN, JUMP_RULE, cidrFamily, restoreInput, type Family, type RuleOptions } from './rules.ts'
+import { CHAIN, EGRESS_CHAIN, EGRESS_JUMP_RULE, JUMP_RULE, blocksNonTcp, cidrFamily, restoreInput, type Family, type RuleOptions } from './rules.ts'
+import type { Command } from '../../commands/command.ts'
 
 const USAGE = `usage: toolgate iptables install|cleanup [options]
 
@@ -18,8 +20,9 @@ options (install):
   --tls-port P           transparent TLS listener, gets tcp/443 (default 15443)
   --exclude-cidrs A,B    destinations left alone (IPv4 and IPv6 CIDRs)
   --exclude-ports P,Q    destination ports left alone
-  --redirect-all P       also redirect every other TCP port to listener P (which refuses);
-                         without it, TCP to other ports is not intercepted
+  --redirect-all P       also redirect every other TCP port to listener P (which refuses),
+                         and reject non-TCP traffic except DNS (UDP 53) and ICMPv6;
+                         without it, TCP to other ports and UDP are not intercepted
   --no-ipv6              do not touch ip6tables
   --dry-run              print what would be applied, change nothing
   -h, --help
@@ -115,6 +118,7 @@ async function install(exec: Exec, family: Family, o: RuleOptions, out: (s: stri
   const input = restoreInput(o, family)
   if (dryRun) {
     out(`# ${t.restore} --noflush <<EOF\n${input}EOF\n# ${t.iptables} -t nat -C OUTPUT ${JUMP_RULE.join(' ')} || ${t.iptables} -t nat -A OUTPUT ${JUMP_RULE.join(' ')}\n`)
+    if (blocksNonTcp(o)) out(`# ${t.iptables} -t filter -C OUTPUT ${EGRESS_JUMP_RULE.join(' ')} || ${t.iptables} -t filter -A OUTPUT ${EGRESS_JUMP_RULE.join(' ')}\n`)
     return
   }
   const restored = await exec(t.restore, ['-w', '5', '--noflush'], input)
@@ -124,13 +128,40 @@ async function install(exec: Exec, family: Family, o: RuleOptions, out: (s: stri
     const added = await exec(t.iptables, ['-w', '5', '-t', 'nat', '-A', 'OUTPUT', ...JUMP_RULE])
     if (added.code !== 0) throw new Error(`${t.iptables} -A OUTPUT failed: ${added.stderr.trim()}`)
   }
-  out(`${t.iptables}: ${CHAIN} installed\n`)
+  if (blocksNonTcp(o)) {
+    const has = await exec(t.iptables, ['-w', '5', '-t', 'filter', '-C', 'OUTPUT', ...EGRESS_JUMP_RULE])
+    if (has.code !== 0) {
+      const added = await exec(t.iptables, ['-w', '5', '-t', 'filter', '-A', 'OUTPUT', ...EGRESS_JUMP_RULE])
+      if (added.code !== 0) throw new Error(`${t.iptables} -t filter -A OUTPUT failed: ${added.stderr.trim()}`)
+    }
+  }
+  else await removeEgress(exec, family) // a reinstall without --redirect-all leaves no stale rejects
+  out(`${t.iptables}: ${CHAIN}${blocksNonTcp(o) ? ` and ${EGRESS_CHAIN}` : ''} installed\n`)
+}
+
+async function removeChain(exec: Exec, family: Family, table: 'nat' | 'filter', chain: string): Promise<void> {
+  const t = TOOLS[family]
+  const exists = await exec(t.iptables, ['-w', '5', '-t', table, '-S', chain])
+  if (exists.code !== 0) return
+  for (const op of ['-F', '-X']) {
+    const r = await exec(t.iptables, ['-w', '5', '-t', table, op, chain])
+    if (r.code !== 0) throw new Error(`${t.iptables} -t ${table} ${op} ${chain} failed: ${r.stderr.trim()}`)
+  }
+}
+
+/** Removes the filter-table egress jump (every copy) and chain, when present. */
+async function removeEgress(exec: Exec, family: Family): Promise<void> {
+  for (let i = 0; i < 16; i++) {
+    const r = await exec(TOOLS[family].iptables, ['-w', '5', '-t', 'filter', '-D', 'OUTPUT', ...EGRESS_JUMP_RULE])
+    if (r.code !== 0) break
+  }
+  await removeChain(exec, family, 'filter', EGRESS_CHAIN)
 }
 
 async function cleanup(exec: Exec, family: Family, out: (s: string) => void, dryRun: boolean): Promise<void> {
   const t = TOOLS[family]
   if (dryRun) {
-    out(`# while ${t.iptables} -t nat -C OUTPUT ${JUMP_RULE.join(' ')}; do ${t.iptables} -t nat -D OUTPUT ${JUMP_RULE.join(' ')}; done\n# ${t.iptables} -t nat -F ${CHAIN}; ${t.iptables} -t nat -X ${CHAIN}\n`)
+    out(`# while ${t.iptables} -t nat -C OUTPUT ${JUMP_RULE.join(' ')}; do ${t.iptables} -t nat -D OUTPUT ${JUMP_RULE.join(' ')}; done\n# ${t.iptables} -t nat -F ${CHAIN}; ${t.iptables} -t nat -X ${CHAIN}\n# the same for ${t.iptables} -t filter OUTPUT ${EGRESS_JUMP_RULE.join(' ')} and ${EGRESS_CHAIN}\n`)
     return
   }
   // Remove every copy of the jump (an interrupted older install may have left more than one).
@@ -138,14 +169,16 @@ async function cleanup(exec: Exec, family: Family, out: (s: string) => void, dry
     const r = await exec(t.iptables, ['-w', '5', '-t', 'nat', '-D', 'OUTPUT', ...JUMP_RULE])
     if (r.code !== 0) break
   }
-  const exists = await exec(t.iptables, ['-w', '5', '-t', 'nat', '-S', CHAIN])
-  if (exists.code === 0) {
-    for (const op of ['-F', '-X']) {
-      const r = await exec(t.iptables, ['-w', '5', '-t', 'nat', op, CHAIN])
-      if (r.code !== 0) throw new Error(`${t.iptables} ${op} ${CHAIN} failed: ${r.stderr.trim()}`)
-    }
-  }
+  await removeChain(exec, family, 'nat', CHAIN)
+  await removeEgress(exec, family)
   out(`${t.iptables}: ${CHAIN} removed\n`)
+}
+
+export const iptablesCommand: Command = {
+  summary: 'install or remove the iptables rules of transparent interception (init container)',
+  usage: USAGE,
+  ownHelp: true,
+  run: (argv) => main(argv),
 }
 
 export async function main(argv: string[], io: { exec?: Exec; stdout?: (s: string) => void; stderr?: (s: string) => void } = {}): Promise<number> {

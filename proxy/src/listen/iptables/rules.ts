@@ -4,6 +4,9 @@
 // excluded CIDRs and ports RETURN (leave untouched); tcp/80 goes to the plain HTTP listener and
 // tcp/443 to the TLS listener; with --redirect-all every other TCP port goes to a listener that
 // refuses (so nothing leaves unseen); without it, other ports leave the pod directly.
+// With --redirect-all, a second chain in the filter table, TOOLGATE_EGRESS, rejects what the nat
+// redirect cannot catch: UDP (QUIC on 443, anything else) and other non-TCP traffic, except DNS
+// (UDP 53, which the agent needs to resolve names at all) and ICMPv6 (IPv6 neighbour discovery).
 
 import { isIP } from 'node:net'
 
@@ -21,8 +24,32 @@ export interface RuleOptions {
 
 export type Family = 4 | 6
 
+export const EGRESS_CHAIN = 'TOOLGATE_EGRESS'
+
 /** The OUTPUT rule that sends TCP into our chain (for -C / -A / -D). */
 export const JUMP_RULE = ['-p', 'tcp', '-j', CHAIN]
+/** The filter-table OUTPUT rule that sends everything into the egress chain. */
+export const EGRESS_JUMP_RULE = ['-j', EGRESS_CHAIN]
+
+/** Whether the filter-table egress chain is part of the rule set (only with redirect-all). */
+export function blocksNonTcp(o: RuleOptions): boolean {
+  return o.redirectAllPort !== null
+}
+
+/** The filter chain's rules: non-TCP traffic other than DNS (and ICMPv6) is rejected. */
+export function egressRules(o: RuleOptions, family: Family): string[][] {
+  const rules: string[][] = []
+  rules.push(['-m', 'owner', '--uid-owner', String(o.proxyUid), '-j', 'RETURN'])
+  rules.push(['-o', 'lo', '-j', 'RETURN'])
+  for (const cidr of o.excludeCidrs) {
+    if (cidrFamily(cidr) === family) rules.push(['-d', cidr, '-j', 'RETURN'])
+  }
+  rules.push(['-p', 'tcp', '-j', 'RETURN', '-m', 'comment', '--comment', 'toolgate: TCP is redirected in nat'])
+  rules.push(['-p', 'udp', '--dport', '53', '-j', 'RETURN', '-m', 'comment', '--comment', 'toolgate: DNS'])
+  if (family === 6) rules.push(['-p', 'ipv6-icmp', '-j', 'RETURN', '-m', 'comment', '--comment', 'toolgate: neighbour discovery'])
+  rules.push(['-j', 'REJECT', '-m', 'comment', '--comment', 'toolgate: no way out but the sidecar'])
+  return rules
+}
 
 /** The chain's rules for one address family (each a list of iptables arguments after `-A CHAIN`). */
 export function chainRules(o: RuleOptions, family: Family): string[][] {
@@ -47,7 +74,13 @@ export function chainRules(o: RuleOptions, family: Family): string[][] {
 export function restoreInput(o: RuleOptions, family: Family): string {
   const lines = ['*nat', `:${CHAIN} - [0:0]`]
   for (const r of chainRules(o, family)) lines.push(['-A', CHAIN, ...r.map(quoteArg)].join(' '))
-  lines.push('COMMIT', '')
+  lines.push('COMMIT')
+  if (blocksNonTcp(o)) {
+    lines.push('*filter', `:${EGRESS_CHAIN} - [0:0]`)
+    for (const r of egressRules(o, family)) lines.push(['-A', EGRESS_CHAIN, ...r.map(quoteArg)].join(' '))
+    lines.push('COMMIT')
+  }
+  lines.push('')
   return lines.join('\n')
 }
 

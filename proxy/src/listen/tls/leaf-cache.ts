@@ -1,5 +1,5 @@
 // Leaf certificates for intercepted hosts, minted on demand by the per-pod CA and kept in a
-// bounded LRU cache of ready tls.SecureContexts. Concurrent requests for one host share one
+// bounded LRU cache (lru-cache) of ready tls.SecureContexts. Concurrent requests for one host share one
 // minting; a leaf close to its expiry is minted again. All leaves of one cache share one ECDSA
 // P-256 key pair (generated in memory at start): minting is then one signature, and the key is
 // no more exposed than the CA key it sits next to.
@@ -9,6 +9,7 @@ import { isIP } from 'node:net'
 import { createSecureContext, type SecureContext } from 'node:tls'
 import { x509 } from './x509.ts'
 import { Counter, type Registry } from 'prom-client'
+import { LRUCache } from 'lru-cache'
 import { CLOCK_SKEW_MS, P256, randomSerial, type CertificateAuthority } from './ca.ts'
 
 export interface Leaf {
@@ -42,7 +43,7 @@ export class LeafCache {
   private readonly maxEntries: number
   private readonly validityMs: number
   private readonly now: () => Date
-  private readonly entries = new Map<string, Entry>()
+  private readonly entries: LRUCache<string, Entry>
   private keys: Promise<{ pair: webcrypto.CryptoKeyPair; keyPem: string }> | null = null
   private readonly minted: Counter<'result'> | null
   private readonly lookups: Counter<'result'> | null
@@ -53,6 +54,8 @@ export class LeafCache {
     this.validityMs = (opts.validityHours ?? 24) * 3_600_000
     this.now = opts.now ?? (() => new Date())
     if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) throw new Error('leaf cache size must be a positive integer')
+    // Evicting a leaf needs no clean-up: a SecureContext holds no resource beyond memory.
+    this.entries = new LRUCache<string, Entry>({ max: this.maxEntries })
     this.minted = opts.registry ? new Counter({ name: 'toolgate_tls_leaf_mint_total', help: 'Leaf certificates minted by the per-pod CA', labelNames: ['result'], registers: [opts.registry] }) : null
     this.lookups = opts.registry ? new Counter({ name: 'toolgate_tls_leaf_cache_lookups_total', help: 'Leaf certificate cache lookups', labelNames: ['result'], registers: [opts.registry] }) : null
   }
@@ -63,22 +66,14 @@ export class LeafCache {
   async get(host: string): Promise<Leaf> {
     const key = canonicalLeafHost(host)
     const now = this.now().getTime()
-    const hit = this.entries.get(key)
+    const hit = this.entries.get(key) // get() also marks it most recently used
     if (hit && now < hit.renewAt) {
-      // Re-insert: Map iteration order is the LRU order.
-      this.entries.delete(key)
-      this.entries.set(key, hit)
       this.lookups?.inc({ result: 'hit' })
       return hit.leaf
     }
     this.lookups?.inc({ result: 'miss' })
     const entry: Entry = { leaf: this.mint(key), renewAt: Number.POSITIVE_INFINITY }
-    this.entries.delete(key)
-    this.entries.set(key, entry)
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value as string
-      this.entries.delete(oldest)
-    }
+    this.entries.set(key, entry) // evicts the least recently used leaf beyond maxEntries
     entry.leaf.then(
       (leaf) => {
         // Renew when 10 % of the lifetime is left, so a handshake never gets a leaf about to lapse.
@@ -88,7 +83,7 @@ export class LeafCache {
       },
       () => {
         // A failed minting is not cached: the next handshake tries again.
-        if (this.entries.get(key) === entry) this.entries.delete(key)
+        if (this.entries.peek(key) === entry) this.entries.delete(key)
         this.minted?.inc({ result: 'error' })
       },
     )
