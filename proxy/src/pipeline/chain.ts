@@ -101,7 +101,7 @@ export class RequestPipeline {
     if (!classified.ok) return this.refuseRequest(req, res, rt, { id: classified.id, via: ctx.via, reason: classified.reason, status: classified.status, startedAt })
     const { call, tool, routeMatch, upstream } = classified
     // A Txn-Token names the call's task through a verified grant (trust/resolve-task.ts).
-    await resolveCallTask(this.deps.services.grants ?? null, call, classified.txnToken)
+    if (classified.txnToken !== null) await resolveCallTask(this.deps.services.grants ?? null, call, classified.txnToken)
     const mcp = mcpEndpointOf(rt, tool, call)
     if (mcp !== null && req.method !== 'POST') call.access = 'read' // the endpoint's GET stream and DELETE read and end
 
@@ -130,7 +130,10 @@ export class RequestPipeline {
     }
 
     // 5. approval
-    const approved = await approvalStage(this.deps.services.approvals, passing.call, passing.decision, passing.body, { dryRun, signal: abort.signal, maxHeldBodyBytes: rt.config.limits.max_inspected_body_bytes })
+    // (Stages 5 and 6 are skipped without an await when they have nothing to do: the common case.)
+    const approved = passing.decision.approval === null
+      ? { decision: passing.decision, body: passing.body }
+      : await approvalStage(this.deps.services.approvals, passing.call, passing.decision, passing.body, { dryRun, signal: abort.signal, maxHeldBodyBytes: rt.config.limits.max_inspected_body_bytes })
     const decision = approved.decision
     passing.body = approved.body
     if (!decision.pass) return this.finishRequest(req, res, rt, { call: passing.call, decision, credential: null, status: decision.status, failure: null, startedAt })
@@ -138,7 +141,9 @@ export class RequestPipeline {
     if (!dryRun && passing.call.taskId !== null && tasks) tasks.countCall(passing.call.taskId)
 
     // 6. credential
-    const cred = await credentialStage(this.deps.services, rt, passing.call, passing.tool, decision, passing.upstream.headers, { dryRun, signal: abort.signal })
+    const cred = passing.tool?.config.credential === undefined || !decision.allow
+      ? { ok: true as const, headers: passing.upstream.headers, record: null }
+      : await credentialStage(this.deps.services, rt, passing.call, passing.tool, decision, passing.upstream.headers, { dryRun, signal: abort.signal })
     if (!cred.ok) return this.finishRequest(req, res, rt, { call: passing.call, decision: cred.decision, credential: null, status: cred.decision.status, failure: null, startedAt })
 
     // 7. forward | upgrade | dry run
