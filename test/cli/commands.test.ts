@@ -13,10 +13,11 @@ import { decideCommand } from '../../proxy/src/commands/decide.ts'
 import { suggestCommand } from '../../proxy/src/commands/suggest.ts'
 import { injectCommand } from '../../proxy/src/inject/command.ts'
 import { iptablesCommand } from '../../proxy/src/listen/iptables/command.ts'
+import { selftestCommand } from '../../proxy/src/commands/selftest.ts'
 
 t.test('the overview lists every command with the summary its own module gives', async (t) => {
   const text = await usage()
-  const own = { run: runCommand, check: checkCommand, decide: decideCommand, suggest: suggestCommand, inject: injectCommand, iptables: iptablesCommand }
+  const own = { run: runCommand, check: checkCommand, decide: decideCommand, suggest: suggestCommand, inject: injectCommand, iptables: iptablesCommand, selftest: selftestCommand }
   for (const [name, cmd] of Object.entries(own)) {
     t.ok(cmd.summary.length > 0 && !cmd.summary.includes('\n'), `${name}: one-line summary`)
     t.ok(text.includes(`  ${name.padEnd(10)}${cmd.summary}\n`), `${name}: its own summary is in the overview`)

@@ -8,6 +8,8 @@ import { createToolsListFilter, McpFilterError, type ToolsListFilterOptions } fr
 const allowed = (name: string): boolean => name.startsWith('get_') || name === 'echo'
 const tools = (...names: string[]): unknown[] => names.map((name) => ({ name, description: `the ${name} tool`, inputSchema: { type: 'object' } }))
 const listResult = (id: string | number, ...names: string[]): string => JSON.stringify({ jsonrpc: '2.0', id, result: { tools: tools(...names), nextCursor: 'c2' } })
+/** A list result as toolgate rewrites it: fewer tools, and marked private (no cache may share this agent's view). */
+const filteredResult = (id: string | number, ...names: string[]): string => JSON.stringify({ jsonrpc: '2.0', id, result: { tools: tools(...names), nextCursor: 'c2', cacheScope: 'private' } })
 
 function filter(o: Partial<ToolsListFilterOptions> & { contentType: string }): Transform {
   return createToolsListFilter({ allowed, requestIds: new Set<string | number>([1]), maxBytes: 64 * 1024, ...o })
@@ -61,8 +63,12 @@ t.test('JSON: other ids, error responses and bodies with nothing to hide pass by
   t.same(await run(filter({ contentType: 'application/json' }), [err]), err)
   const fine = Buffer.from(`  ${listResult(1, 'get_a', 'echo')}\n`)
   t.same(await run(filter({ contentType: 'application/json' }), [fine]), fine)
+  // Not strict JSON while a tools/list answer is awaited: never passed unread (a lenient client
+  // might still read a tools list in it), the response ends with an error instead.
   const notJson = Buffer.from('<html>oops</html>')
-  t.same(await run(filter({ contentType: 'application/json' }), [notJson]), notJson)
+  await t.rejects(run(filter({ contentType: 'application/json' }), [notJson]), /not strict JSON/)
+  const vtab = Buffer.from(`\v${listResult(1, 'delete_repo')}`)
+  await t.rejects(run(filter({ contentType: 'application/json' }), [vtab]), /not strict JSON/, 'a vertical tab before the JSON does not hide it')
   const otherType = Buffer.from(listResult(1, 'delete_repo'))
   t.same(await run(filter({ contentType: 'text/plain' }), [otherType]), otherType, 'non-MCP content types are not touched')
 })
@@ -107,7 +113,7 @@ const expectedSse = [
   'id: ev-0\ndata:\n\n',
   'event: message\r\nid: ev-1\r\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}\r\n\r\n',
   `event: message\rid: ev-2\rdata: ${listResult(5, 'delete_repo')}\r\r`,
-  `event: message\nid: ev-3\ndata: ${listResult(1, 'get_issue')}\nretry: 1000\n\n`,
+  `event: message\nid: ev-3\ndata: ${filteredResult(1, 'get_issue')}\nretry: 1000\n\n`,
   'data: {"jsonrpc":"2.0","id":9,"result":{"content":[{"type":"text","text":"after"}]}}\n\n',
 ].join('')
 
@@ -129,7 +135,7 @@ t.test('SSE: byte-by-byte and 200 random chunkings give the same output', async 
   t.equal(same, 200, 'every chunking')
   // The same holds while the filter never goes passthrough ('any' rewrites every tools result).
   // (A rewritten data line always ends in LF; the event's other lines keep their own line ends.)
-  const anyExpected = expectedSse.replace(`data: ${listResult(5, 'delete_repo')}\r`, `data: ${JSON.stringify({ jsonrpc: '2.0', id: 5, result: { tools: [], nextCursor: 'c2' } })}\n`)
+  const anyExpected = expectedSse.replace(`data: ${listResult(5, 'delete_repo')}\r`, `data: ${JSON.stringify({ jsonrpc: '2.0', id: 5, result: { tools: [], nextCursor: 'c2', cacheScope: 'private' } })}\n`)
   for (let seed = 1000; seed < 1050; seed++) {
     const out = await run(filter({ contentType: 'text/event-stream', requestIds: 'any' }), chunkings(whole, seed))
     t.equal(out.toString(), anyExpected, `any, seed ${seed}`)
@@ -138,12 +144,12 @@ t.test('SSE: byte-by-byte and 200 random chunkings give the same output', async 
 
 t.test('SSE: a BOM at the start of the stream does not hide a data field', async (t) => {
   const out = await run(filter({ contentType: 'text/event-stream' }), [Buffer.from(`\ufeffdata: ${listResult(1, 'delete_repo', 'echo')}\n\n`)])
-  t.equal(out.toString(), `\ufeffdata: ${listResult(1, 'echo')}\n\n`)
+  t.equal(out.toString(), `\ufeffdata: ${filteredResult(1, 'echo')}\n\n`)
 })
 
 t.test('SSE: an unterminated last event is still filtered', async (t) => {
   const out = await run(filter({ contentType: 'text/event-stream' }), [Buffer.from(`id: 1\ndata: ${listResult(1, 'delete_repo', 'echo')}`)])
-  t.equal(out.toString(), `id: 1\ndata: ${listResult(1, 'echo')}\n`)
+  t.equal(out.toString(), `id: 1\ndata: ${filteredResult(1, 'echo')}\n`)
 })
 
 t.test('SSE: events are emitted as they complete, not at the end (large stream, bounded memory)', async (t) => {
@@ -181,4 +187,72 @@ t.test('SSE: an event larger than maxBytes ends the stream while awaiting, passe
 
 t.test('SSE: duplicate keys in an event while awaiting end the stream', async (t) => {
   await t.rejects(run(filter({ contentType: 'text/event-stream' }), [Buffer.from('data: {"jsonrpc":"2.0","id":1,"id":2,"result":{"tools":[]}}\n\n')]), { name: 'McpFilterError' })
+})
+
+// SSE filter evasions. What the agent's client reads is checked with eventsource-parser, the SSE
+// parser the official TypeScript SDK client uses, on toolgate's output; "lenient" models a client
+// that trims Unicode whitespace before JSON.parse (Python's str.strip() does).
+import { createParser } from 'eventsource-parser'
+
+function clientView(out: Buffer): string[] {
+  const data: string[] = []
+  const p = createParser({ onEvent: (e) => { data.push(e.data) } })
+  p.feed(out.toString('utf8'))
+  p.reset({ consume: true }) // end of stream: a trailing CR completes its line
+  return data
+}
+const lenientToolNames = (out: Buffer): string[] => clientView(out).flatMap((d) => {
+  try {
+    const m = JSON.parse(d.replace(/^[\s\u0085]+|[\s\u0085]+$/g, '')) as { result?: { tools?: { name: string }[] } }
+    return (m.result?.tools ?? []).map((x) => x.name)
+  } catch {
+    return []
+  }
+})
+const evSse = { contentType: 'text/event-stream' }
+
+t.test('SSE evasion: whitespace (\\v, \\f, U+0085, U+00A0) before the JSON in a data line', async (t) => {
+  for (const ws of ['\v', '\f', '\u0085', '\u00a0']) {
+    for (const requestIds of [new Set<string | number>([1]), 'any' as const]) {
+      const input = Buffer.from(`data: ${ws}${listResult(1, 'delete_repo', 'get_a')}\n\n`)
+      const out = await run(filter({ ...evSse, requestIds }), [input])
+      t.notOk(lenientToolNames(out).includes('delete_repo'), `${JSON.stringify(ws)} (${requestIds === 'any' ? 'GET stream' : 'POST'}): the hidden tool never reaches even a lenient client`)
+    }
+  }
+})
+
+t.test('SSE evasion: data split over several data: lines is joined and filtered', async (t) => {
+  const json = listResult(1, 'delete_repo', 'get_a')
+  const cut = json.indexOf('"result"')
+  const input = Buffer.from(`event: message\ndata: ${json.slice(0, cut)}\ndata: ${json.slice(cut)}\n\n`)
+  const out = await run(filter(evSse), [input])
+  const names = clientView(out).flatMap((d) => (JSON.parse(d) as { result: { tools: { name: string }[] } }).result.tools.map((x) => x.name))
+  t.same(names, ['get_a'])
+})
+
+t.test('SSE evasion: CR-only line ends', async (t) => {
+  // The stream goes on after the event (as a real one does), so the client sees the CR-ended event complete.
+  const input = Buffer.from(`id: 5\rdata: ${listResult(1, 'delete_repo', 'get_a')}\r\rdata: {"jsonrpc":"2.0","method":"notifications/message"}\r\r`)
+  const out = await run(filter({ ...evSse, requestIds: 'any' }), [input])
+  t.same(lenientToolNames(out), ['get_a'])
+  t.notOk(out.toString().includes('delete_repo'))
+  const ended = await run(filter(evSse), [Buffer.from(`data: ${listResult(1, 'delete_repo', 'get_a')}\r\r`)])
+  t.notOk(ended.toString().includes('delete_repo'), 'a stream that ends right after a CR-ended event: still filtered (the held CR completes it)')
+  t.match(ended.toString(), /get_a/)
+})
+
+t.test('SSE evasion: one undecodable event does not switch filtering off for the rest of the stream', async (t) => {
+  for (const requestIds of [new Set<string | number>([1]), 'any' as const]) {
+    const bad = Buffer.concat([Buffer.from('data: '), Buffer.from([0xff, 0xfe, 0x80]), Buffer.from(' not json\n\n')])
+    const garbage = Buffer.from('data: {"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"delete_repo"}\n\n')
+    const later = Buffer.from(`data: ${listResult(1, 'delete_repo', 'get_a')}\n\n`)
+    const out = await run(filter({ ...evSse, requestIds }), [bad, garbage, later])
+    t.same(lenientToolNames(out), ['get_a'], 'the later tools/list result is still filtered')
+    t.notOk(out.toString('latin1').includes('delete_repo'), 'the hidden name is nowhere in the output')
+  }
+})
+
+t.test('SSE: empty priming events (resumable streams) still pass byte for byte', async (t) => {
+  const input = Buffer.from('id: 1\ndata:\n\nid: 2\ndata: \n\n')
+  t.same(await run(filter({ ...evSse, requestIds: 'any' }), [input]), input)
 })

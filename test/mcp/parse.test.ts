@@ -27,7 +27,16 @@ const refused: Record<string, Refused> = {
   'jsonrpc number': { body: '{"jsonrpc":2.0,"id":7,"method":"tools/list"}', status: 400, code: -32600, id: 7, reason: /jsonrpc must be/ },
   'jsonrpc missing': { body: '{"id":"a","method":"tools/list"}', status: 400, code: -32600, id: 'a', reason: /jsonrpc must be/ },
   'method not a string': { body: '{"jsonrpc":"2.0","id":7,"method":5}', status: 400, code: -32600, id: 7, reason: /method must be a string/ },
-  'unknown envelope member': { body: '{"jsonrpc":"2.0","id":7,"method":"tools/list","Method":"tools/call"}', status: 400, code: -32600, id: 7, reason: /unexpected member "Method"/ },
+  'unknown envelope member': { body: '{"jsonrpc":"2.0","id":7,"method":"tools/list","extra":"tools/call"}', status: 400, code: -32600, id: 7, reason: /unexpected member "extra"/ },
+  // Go's encoding/json matches keys case-insensitively and the last match wins (CVE-2026-27896).
+  'method and Method (case-folded duplicate)': { body: '{"jsonrpc":"2.0","id":7,"method":"tools/list","Method":"tools/call"}', status: 400, code: -32600, reason: /"method" and "Method" collide under case folding/ },
+  'name and Name in params': { body: '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_x","Name":"delete_x"}}', status: 400, code: -32600, reason: /"name" and "Name" collide/ },
+  'long s folds to s (paramſ)': { body: '{"jsonrpc":"2.0","id":1,"method":"tools/list","paramſ":{}}', status: 400, code: -32600, reason: /U\+017F/ },
+  'Kelvin sign folds to k, deep in arguments': { body: '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_x","arguments":{"a":[{"\u212aey":1}]}}}', status: 400, code: -32600, reason: /U\+212A.*at \$\.params\.arguments\.a\[0\]/ },
+  'collision deep in arguments': { body: '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_x","arguments":{"o":{"repo":"a","REPO":"b"}}}}', status: 400, code: -32600, reason: /collide/ },
+  'NUL-suffixed key': { body: '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_x","name\\u0000":"delete_x"}}', status: 400, code: -32600, reason: /NUL, control or invisible format/ },
+  'zero-width key': { body: '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_x","na\u200bme":"delete_x"}}', status: 400, code: -32600, reason: /invisible format/ },
+  'escaped uppercase key collides too': { body: '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_x","\u004eame":"delete_x"}}', status: 400, code: -32600, reason: /collide/ },
   'params array': { body: '{"jsonrpc":"2.0","id":7,"method":"tools/list","params":[]}', status: 400, code: -32602, id: 7, reason: /params must be an object/ },
   'tools/call without params': { body: '{"jsonrpc":"2.0","id":7,"method":"tools/call"}', status: 400, code: -32602, id: 7, reason: /needs params/ },
   'tool name not a string': { body: call('["delete_repo"]'), status: 400, code: -32602, id: 1, reason: /params.name must be a string/ },
@@ -80,7 +89,7 @@ t.test('refused: missing content type', async (t) => {
 
 t.test('accepted: tools/call with name, arguments and integer id', async (t) => {
   const r = p(call('"get_issue"', '{"repo":"a/b","n":42,"nested":{"x":[1,2.5,"y"]}}', '17'))
-  t.same(r, { ok: true, batch: false, messages: [{ kind: 'request', call: { method: 'tools/call', id: 17, toolName: 'get_issue', arguments: { repo: 'a/b', n: 42, nested: { x: [1, 2.5, 'y'] } } } }] })
+  t.same(r, { ok: true, batch: false, messages: [{ kind: 'request', call: { method: 'tools/call', id: 17, toolName: 'get_issue', arguments: { repo: 'a/b', n: 42, nested: { x: [1, 2.5, 'y'] } } }, nameParam: 'get_issue', metaVersion: null, taskId: null, taskRequested: false }] })
 })
 
 t.test('names are compared after JSON decoding: "\\u0064elete_repo" is delete_repo', async (t) => {
@@ -94,11 +103,11 @@ t.test('names are compared after JSON decoding: "\\u0064elete_repo" is delete_re
 })
 
 t.test('accepted: notification, string id, response, error response with null id, params absent', async (t) => {
-  t.same(p('{"jsonrpc":"2.0","method":"notifications/initialized"}'), { ok: true, batch: false, messages: [{ kind: 'notification', call: { method: 'notifications/initialized', id: null, toolName: null, arguments: null } }] })
-  t.same(p('{"jsonrpc":"2.0","id":"x-1","method":"tools/list"}'), { ok: true, batch: false, messages: [{ kind: 'request', call: { method: 'tools/list', id: 'x-1', toolName: null, arguments: null } }] })
-  t.same(p('{"jsonrpc":"2.0","id":5,"result":{"content":[]}}'), { ok: true, batch: false, messages: [{ kind: 'response', call: { method: '', id: 5, toolName: null, arguments: null } }] })
-  t.same(p('{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}'), { ok: true, batch: false, messages: [{ kind: 'response', call: { method: '', id: null, toolName: null, arguments: null } }] })
-  t.same(p(call('"x"', '{}', '-3')), { ok: true, batch: false, messages: [{ kind: 'request', call: { method: 'tools/call', id: -3, toolName: 'x', arguments: {} } }] })
+  t.same(p('{"jsonrpc":"2.0","method":"notifications/initialized"}'), { ok: true, batch: false, messages: [{ kind: 'notification', call: { method: 'notifications/initialized', id: null, toolName: null, arguments: null }, nameParam: null, metaVersion: null, taskId: null, taskRequested: false }] })
+  t.same(p('{"jsonrpc":"2.0","id":"x-1","method":"tools/list"}'), { ok: true, batch: false, messages: [{ kind: 'request', call: { method: 'tools/list', id: 'x-1', toolName: null, arguments: null }, nameParam: null, metaVersion: null, taskId: null, taskRequested: false }] })
+  t.same(p('{"jsonrpc":"2.0","id":5,"result":{"content":[]}}'), { ok: true, batch: false, messages: [{ kind: 'response', call: { method: '', id: 5, toolName: null, arguments: null }, nameParam: null, metaVersion: null, taskId: null, taskRequested: false }] })
+  t.same(p('{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}'), { ok: true, batch: false, messages: [{ kind: 'response', call: { method: '', id: null, toolName: null, arguments: null }, nameParam: null, metaVersion: null, taskId: null, taskRequested: false }] })
+  t.same(p(call('"x"', '{}', '-3')), { ok: true, batch: false, messages: [{ kind: 'request', call: { method: 'tools/call', id: -3, toolName: 'x', arguments: {} }, nameParam: 'x', metaVersion: null, taskId: null, taskRequested: false }] })
   const noArgs = p('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ping_tool"}}')
   t.ok(noArgs.ok && noArgs.messages[0]!.call.arguments === null, 'absent arguments read as null')
   t.ok(p(call('"x"'), 'Application/JSON; charset="UTF-8"').ok, 'content type is case-insensitive, utf-8 charset accepted')

@@ -60,3 +60,14 @@ t.test('defaults and compile errors', async (t) => {
   t.equal(compileMcpRules({ path: '/v1/mcp', batches: 'refuse' }).batches, 'refuse')
   t.throws(() => compileMcpRules({ deny_tools: ['ok', ''] }), /mcp\.deny_tools\[1\]: empty glob/)
 })
+
+t.test('tool_names: the MCP rule by default, any for servers that use other names', async (t) => {
+  const strict = compileMcpRules({ allow_tools: ['*'] })
+  const lenient = compileMcpRules({ allow_tools: ['*'], tool_names: 'any' })
+  for (const name of ['get_x', 'a.b-c_D9', 'x'.repeat(128)]) t.equal(mcpToolAllowed(strict, name).allowed, true, name.slice(0, 20))
+  for (const name of ['get x', 'get/x', 'get:x', 'get_é', 'x'.repeat(129), '']) {
+    t.equal(mcpToolAllowed(strict, name).allowed, false, `${JSON.stringify(name.slice(0, 20))} refused under tool_names: mcp`)
+  }
+  for (const name of ['get x', 'get/x', 'get_é', 'x'.repeat(200)]) t.equal(mcpToolAllowed(lenient, name).allowed, true, `${JSON.stringify(name.slice(0, 20))} allowed under tool_names: any`)
+  for (const name of ['get\u200bx', 'get\u0000x', 'x'.repeat(257)]) t.equal(mcpToolAllowed(lenient, name).allowed, false, 'invisible characters and overlong names stay refused')
+})

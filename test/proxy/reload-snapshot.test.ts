@@ -17,7 +17,9 @@ ${loopbackTool('echo', up.port)}`
   t.teardown(() => gate.close())
 
   const slow = viaProxy(gate.proxyUrl, 'GET', `${up.url}/slow?ms=400`)
-  await new Promise((r) => setTimeout(r, 100))
+  // Reload only once the upstream holds the slow call, so it is surely in flight (a fixed sleep
+  // raced a loaded machine).
+  for (const until = Date.now() + 5000; !up.received.some((r) => r.url.startsWith('/slow')) && Date.now() < until;) await new Promise((r) => setTimeout(r, 5))
   await gate.tg.applyConfig(testConfig(yaml('after')))
   const later = await viaProxy(gate.proxyUrl, 'GET', `${up.url}/echo`)
   t.equal((await slow).status, 200)

@@ -22,6 +22,8 @@ export const DEFAULT_LIMITS: Required<Limits> = {
   max_inspected_body_bytes: 1024 * 1024,
   max_connections: 4096,
   max_upstream_connections_per_origin: 128,
+  max_batch_messages: 16,
+  mcp_evaluation_budget_ms: 100,
 }
 
 export const DEFAULT_TIMEOUTS: Required<Timeouts> = {

@@ -135,6 +135,14 @@ export interface Limits {
    * Upstream keep-alive pool size per origin (default 128).
    */
   max_upstream_connections_per_origin?: number
+  /**
+   * Most JSON-RPC messages in one MCP request (a batch); a larger batch is refused before any is decided (default 16).
+   */
+  max_batch_messages?: number
+  /**
+   * Time one MCP request may spend deciding its messages; messages not decided within it are denied (default 100).
+   */
+  mcp_evaluation_budget_ms?: number
 }
 /**
  * This interface was referenced by `ToolgateConfig`'s JSON-Schema
@@ -925,7 +933,29 @@ export interface McpRules {
   tool_access?: {
     [k: string]: Access
   }
+  /**
+   * JSON-RPC batches: decide_each (default) decides every element; refuse refuses any batch.
+   */
   batches?: 'decide_each' | 'refuse'
+  /**
+   * Which tool names are accepted: mcp (default) the MCP 2025-11-25 rule, 1-128 characters of A-Z a-z 0-9 _ - .; any: up to 256 characters without control or format characters, for servers that use other names.
+   */
+  tool_names?: 'mcp' | 'any'
+  /**
+   * Tool definition pinning against rug pulls: a tool whose definition changes after it was seen (or differs from the declared digest) is hidden from lists and its calls refused or flagged.
+   */
+  pin?: {
+    /**
+     * What a changed definition does: refuse (default) hides the tool and refuses its calls; flag lets them pass with a record; off disables pinning.
+     */
+    on_change?: 'refuse' | 'flag' | 'off'
+    /**
+     * Declared digests per tool name (as recorded by toolgate in report mode, field mcp_pins); tools not listed here are pinned on first sight.
+     */
+    definitions?: {
+      [k: string]: string
+    }
+  }
 }
 /**
  * This interface was referenced by `ToolgateConfig`'s JSON-Schema

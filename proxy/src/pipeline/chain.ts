@@ -29,7 +29,7 @@ import type { Runtime } from '../listen/runtime.ts'
 import type { PipelineServices } from './services.ts'
 import { decideStage } from './decide-stage.ts'
 import { requestRouteChecks, tunnelRouteChecks } from './route-checks.ts'
-import { mcpStage, mcpEndpointOf, toolsListFilter } from './mcp.ts'
+import { McpStage, mcpEndpointGate, mcpStage, refuseMcp } from './mcp.ts'
 import { approvalStage } from './approval.ts'
 import { credentialStage } from './credential.ts'
 import { forwardTerminal, upgradeTerminal, dryRunTerminal } from './terminals.ts'
@@ -71,15 +71,20 @@ interface Passing {
   responseTransform?: ForwardInput['responseTransform']
   /** Tool names an MCP tools/list answer had removed (for the record). */
   hidden?: string[]
+  /** Fields an MCP request adds to its record. */
+  extra?: Record<string, unknown>
 }
 
 export class RequestPipeline {
   readonly recorder: Recorder
   private readonly deps: PipelineDeps
+  /** MCP state kept across requests and config reloads: pinned tool definitions, MCP task bindings. */
+  private readonly mcp: McpStage
 
   constructor(deps: PipelineDeps) {
     this.deps = deps
     this.recorder = new Recorder({ records: deps.records, metrics: deps.metrics })
+    this.mcp = new McpStage(deps.records, (task) => deps.services.tasks?.get(task) !== undefined)
   }
 
   /** Entry for every HTTP listener (proxy, route prefix, intercepted TLS, transparent HTTP, upgrades). */
@@ -102,23 +107,24 @@ export class RequestPipeline {
     const { call, tool, routeMatch, upstream } = classified
     // A Txn-Token names the call's task through a verified grant (trust/resolve-task.ts).
     if (classified.txnToken !== null) await resolveCallTask(this.deps.services.grants ?? null, call, classified.txnToken)
-    const mcp = mcpEndpointOf(rt, tool, call)
-    if (mcp !== null && req.method !== 'POST') call.access = 'read' // the endpoint's GET stream and DELETE read and end
+    const mcp = tool !== null ? rt.mcp.get(tool.name) ?? null : null
+    // Every request a lenient router could send to the MCP handler is inspected as MCP or refused.
+    const gate = mcp !== null && tool !== null ? mcpEndpointGate(mcp, tool, call, req, ctx.upgrade !== undefined) : { kind: 'outside' as const }
+    const decide = (c: ToolCall, v?: Parameters<typeof decideStage>[5]): Decision => requestRouteChecks(c, tool, decideStage(this.stageDeps(), rt, c, tool, routeMatch, v))
+    if (gate.kind === 'refuse') return this.finishRequest(req, res, rt, { ...refuseMcp(res, decide(call, { kind: 'denied', reason: gate.reason }), call, gate.reply, gate.reason), startedAt })
+    // The endpoint's bodiless GET (server stream) and DELETE (end of session) read and end; what
+    // the server says on them is filtered like any tools/list answer.
+    if (gate.kind === 'stream') call.access = 'read'
 
     let passing: Passing
-    if (mcp !== null && req.method === 'POST') {
+    if (gate.kind === 'messages') {
       // 2-4 for an MCP POST: allowlist, then every JSON-RPC message decided and route-checked.
-      const stages = { decide: (c: ToolCall, v?: Parameters<typeof decideStage>[5]) => requestRouteChecks(c, tool, decideStage(this.stageDeps(), rt, c, tool, routeMatch, v)) }
-      const m = await mcpStage({ req, res, rt, call, tool, routeMatch, upstream, mcp, decide: stages.decide })
-      if (m.kind === 'answered') {
-        for (const o of m.outcomes) this.finishRequest(req, res, rt, { ...o, startedAt })
-        return
-      }
-      for (const o of m.alsoRecorded) this.finishRequest(req, res, rt, { ...o, startedAt })
-      passing = { call: m.call, tool, upstream: m.upstream, decision: m.decision, body: m.body, responseTransform: m.responseTransform, hidden: m.hidden }
+      const m = await mcpStage({ req, res, rt, stage: this.mcp, call, tool: tool!, routeMatch, upstream, mcp: mcp!, decide })
+      if (m.kind === 'answered') return this.finishRequest(req, res, rt, { ...m.outcome, startedAt })
+      passing = { call: m.call, tool, upstream: m.upstream, decision: m.decision, body: m.body, responseTransform: m.responseTransform, hidden: m.hidden, ...(m.extra ? { extra: m.extra } : {}) }
     } else {
       // 2. decide  3. route checks
-      const decision = requestRouteChecks(call, tool, decideStage(this.stageDeps(), rt, call, tool, routeMatch))
+      const decision = decide(call)
       if (!decision.pass) return this.finishRequest(req, res, rt, { call, decision, credential: null, status: decision.status, failure: null, startedAt })
       const max = rt.config.limits.max_request_body_bytes
       if (Number(req.headers['content-length'] ?? 0) > max) {
@@ -126,7 +132,7 @@ export class RequestPipeline {
       }
       const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
       const hidden: string[] = []
-      passing = { call, tool, upstream, decision, body: hasBody ? req : null, hidden, ...(mcp !== null ? { responseTransform: toolsListFilter(mcp, 'any', rt.config.limits.max_inspected_body_bytes, hidden) } : {}) }
+      passing = { call, tool, upstream, decision, body: hasBody ? req : null, hidden, ...(gate.kind === 'stream' ? { responseTransform: this.mcp.streamFilter(mcp!, call, rt.config.limits.max_inspected_body_bytes, hidden) } : {}) }
     }
 
     // 5. approval
@@ -161,7 +167,7 @@ export class RequestPipeline {
     const final = result.failure?.kind === 'destination' ? deny(decision, 'destination', [result.failure.reason]) : decision
 
     // 8. finish
-    this.finishRequest(req, res, rt, { call: passing.call, decision: final, credential: cred.record, status: result.status, failure: result.failure, upstream: result, startedAt, ...(passing.hidden && passing.hidden.length > 0 ? { hidden: passing.hidden } : {}) })
+    this.finishRequest(req, res, rt, { call: passing.call, decision: final, credential: cred.record, status: result.status, failure: result.failure, upstream: result, startedAt, ...(passing.hidden && passing.hidden.length > 0 ? { hidden: passing.hidden } : {}), ...(passing.extra ? { extra: passing.extra } : {}) })
   }
 
   /**
@@ -248,7 +254,7 @@ export class RequestPipeline {
   /** Answers a refused or failed call (unless already answered) and records it. */
   private finishRequest(req: IncomingMessage, res: ServerResponse, rt: Runtime, o: Outcome): void {
     const { call, decision } = o
-    if (!res.headersSent && o.status !== 499 && o.forwardedWith === undefined) {
+    if (!res.headersSent && o.status !== 499) {
       if (!decision.pass || decision.stage === 'destination') {
         writeError(res, o.status, { error: 'denied', reason: decision.reasons.join('; '), decision_id: call.id })
       } else if (o.failure) {

@@ -24,10 +24,10 @@ export interface Outcome {
   failure: Failure | null
   upstream?: { upstreamStatus: number | null; upstreamSeconds: number | null }
   startedAt: bigint
-  /** Messages of one MCP batch share one upstream exchange, recorded under the first message. */
-  forwardedWith?: string
   /** Tool names an MCP tools/list answer had removed on the way back (names only). */
   hidden?: string[]
+  /** Fields an MCP request adds to its record (each message's outcome, changed pins). */
+  extra?: Record<string, unknown>
 }
 
 /** A request refused before it became a ToolCall (malformed, ambiguous, unreadable). */
@@ -53,7 +53,7 @@ export class Recorder {
   decided(agent: PolicyInput['agent'], o: Outcome): void {
     const { call, decision } = o
     const label = decisionLabel(decision)
-    if (o.forwardedWith === undefined) this.#metrics.decisionSeconds.observe({ decision: label }, decision.decideSeconds)
+    this.#metrics.decisionSeconds.observe({ decision: label }, decision.decideSeconds)
     this.#metrics.requests.inc({ tool: call.tool ?? 'none', decision: label, stage: decision.stage ?? '' })
     const record = decisionRecord({
       call,
@@ -66,9 +66,8 @@ export class Recorder {
       upstreamSeconds: o.upstream?.upstreamSeconds ?? null,
       totalSeconds: Number(process.hrtime.bigint() - o.startedAt) / 1e9,
     })
-    if (o.forwardedWith !== undefined) record.forwarded_with = o.forwardedWith
     if (o.hidden !== undefined && o.hidden.length > 0) record.mcp_hidden = o.hidden
-    this.#records.write(record)
+    this.#records.write(o.extra ? Object.assign(record, o.extra) : record)
   }
 
   /** Records a request refused before classification. */

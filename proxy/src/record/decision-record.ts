@@ -45,8 +45,6 @@ export type DecisionRecord = {
   upstream_status: number | null
   failure: { kind: string; reason: string } | null
   latency_ms: LatencyMs
-  /** Messages of one MCP batch: the record the batch was forwarded under. */
-  forwarded_with?: string
   /** Tool names a tools/list answer had removed on the way back. */
   mcp_hidden?: string[]
 }

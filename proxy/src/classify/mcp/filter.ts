@@ -7,10 +7,15 @@
 // an SSE stream is passed through without inspection (JSON-RPC clients drop duplicate responses).
 //
 // Responses are parsed with the same strict parser as requests: a message another parser could
-// read differently (duplicate keys, bad UTF-8) ends the stream with McpFilterError instead of
-// being passed through; data that is not JSON at all is passed through (no client can read it
-// as a tools/list result). A JSON body, or one SSE event, larger than maxBytes while the filter
-// is still looking also ends it with McpFilterError: it can be neither checked nor passed unchecked.
+// read differently (duplicate keys, folded keys, bad UTF-8) ends the stream with McpFilterError
+// instead of being passed through. Data that is not strict JSON is NOT passed on while the
+// filter is looking: some clients trim Unicode whitespace (\v, \f, U+0085, U+00A0) or repair
+// input before parsing, so "not JSON to us" may still be a tools list to them. Such an SSE event
+// is replaced by an SSE comment (the stream and its filtering go on: one bad event never switches
+// filtering off); such a JSON body ends the response with McpFilterError. Events whose data is
+// empty or JSON whitespace only (the priming events of resumable streams) pass. A JSON body, or
+// one SSE event, larger than maxBytes while the filter is still looking also ends it with
+// McpFilterError: it can be neither checked nor passed unchecked.
 
 import { Transform, type TransformCallback } from 'node:stream'
 import { parseStrictJson, toValue } from './strict-json.ts'
@@ -28,6 +33,12 @@ export interface ToolsListFilterOptions {
   maxBytes: number
   /** Told what was hidden, for the record (names only). */
   onFiltered?: (info: { id: string | number; removed: string[]; kept: number }) => void
+  /** Sees every awaited result (the MCP task a task-augmented tools/call created). */
+  observe?: (id: string | number, result: unknown) => void
+  /** Second look at a tool whose name is allowed (definition pinning): false hides it. */
+  inspect?: (tool: Record<string, unknown>) => boolean
+  /** Told when an SSE event was dropped (and why), for the record. */
+  onDropped?: (reason: string) => void
 }
 
 export class McpFilterError extends Error {
@@ -75,8 +86,13 @@ export function createToolsListFilter(opts: ToolsListFilterOptions): Transform {
   const splitter = new SseSplitter(opts.maxBytes)
   let passthrough = false
   const emit = (t: Transform, ev: SseEvent): void => {
-    if (ev.data.length === 0) return void t.push(ev.raw)
-    const replaced = rewriteJsonText(Buffer.from(ev.data.join('\n')), opts.maxBytes, rewrite)
+    const text = ev.data.join('\n')
+    if (JSON_WHITESPACE_ONLY.test(text)) return void t.push(ev.raw)
+    const replaced = rewriteJsonText(Buffer.from(text), opts.maxBytes, rewrite)
+    if (replaced === NOT_JSON) {
+      opts.onDropped?.('an SSE event whose data is not strict JSON')
+      return void t.push(DROPPED_EVENT)
+    }
     t.push(replaced === null ? ev.raw : rewrittenEvent(ev, replaced))
   }
   return new Transform({
@@ -100,8 +116,7 @@ export function createToolsListFilter(opts: ToolsListFilterOptions): Transform {
     flush(cb: TransformCallback) {
       if (passthrough) return cb()
       try {
-        const last = splitter.end()
-        if (last !== null) emit(this, last)
+        for (const ev of splitter.end()) emit(this, ev)
         cb()
       } catch (err) {
         cb(err as Error)
@@ -114,14 +129,20 @@ export function createToolsListFilter(opts: ToolsListFilterOptions): Transform {
 function rewriteJson(raw: Buffer, maxBytes: number, rewrite: (v: unknown) => unknown): Buffer {
   if (raw.length === 0) return raw
   const replaced = rewriteJsonText(raw, maxBytes, rewrite)
+  if (replaced === NOT_JSON) throw new McpFilterError('MCP response refused: the body is not strict JSON')
   return replaced === null ? raw : Buffer.from(replaced)
 }
 
-/** New JSON text when the payload held a tools/list result that lost tools, null to keep the bytes. */
-function rewriteJsonText(raw: Buffer, maxBytes: number, rewrite: (v: unknown) => unknown): string | null {
+const NOT_JSON = Symbol('not JSON')
+const JSON_WHITESPACE_ONLY = /^[ \t\r\n]*$/
+/** What a dropped SSE event becomes: a comment line and the blank line that ends an event. */
+const DROPPED_EVENT = Buffer.from(': toolgate dropped an event whose data is not strict JSON\n\n')
+
+/** New JSON text when the payload held a tools/list result that lost tools, null to keep the bytes, NOT_JSON when it does not parse. */
+function rewriteJsonText(raw: Buffer, maxBytes: number, rewrite: (v: unknown) => unknown): string | null | typeof NOT_JSON {
   const parsed = parseStrictJson(raw, maxBytes)
   if (!parsed.ok) {
-    if (parsed.kind === 'syntax') return null
+    if (parsed.kind === 'syntax') return NOT_JSON
     throw new McpFilterError(`MCP response refused: ${parsed.reason}`)
   }
   const value = toValue(parsed.root)
@@ -172,17 +193,19 @@ function rewriteOne(msg: unknown, opts: ToolsListFilterOptions, pending: Set<str
     pending.delete(id)
   }
   const result = msg['result']
+  opts.observe?.(id, result)
   if (!isObject(result) || !Array.isArray(result['tools'])) return msg
   const removed: string[] = []
   const kept = (result['tools'] as unknown[]).filter((tool) => {
     const name = isObject(tool) ? tool['name'] : undefined
-    const ok = typeof name === 'string' && nameProblem(name) === null && opts.allowed(name)
+    const ok = typeof name === 'string' && nameProblem(name) === null && opts.allowed(name) && (opts.inspect?.(tool as Record<string, unknown>) ?? true)
     if (!ok) removed.push(typeof name === 'string' ? name : '(unnamed)')
     return ok
   })
   opts.onFiltered?.({ id, removed, kept: kept.length })
   if (removed.length === 0) return msg
-  return { ...msg, result: { ...result, tools: kept } }
+  // The filtered list is this agent's view, not the server's: no cache may share it (2026-07-28 cacheScope).
+  return { ...msg, result: { ...result, tools: kept, cacheScope: 'private' } }
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -16,3 +16,17 @@ export function nameProblem(name: string, what = 'tool name'): string | null {
   if (FORBIDDEN.test(name)) return `${what} contains control or invisible format characters`
   return null
 }
+
+/** Tool name rule of MCP 2025-11-25 (and 2026-07-28): 1 to 128 characters of A-Z a-z 0-9 _ - . */
+export const MCP_TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/
+
+/** `tool_names` in the MCP rules: the spec's rule, or any name without invisible characters. */
+export type ToolNameRule = 'mcp' | 'any'
+
+/** Why a tool name is unacceptable under the configured rule, or null. */
+export function toolNameProblem(name: string, rule: ToolNameRule): string | null {
+  const basic = nameProblem(name)
+  if (basic !== null || rule === 'any') return basic
+  if (!MCP_TOOL_NAME.test(name)) return `tool name ${JSON.stringify(name.slice(0, 80))} is not an MCP tool name (1-128 characters of A-Z a-z 0-9 _ - .; set mcp.tool_names: any for servers that use others)`
+  return null
+}

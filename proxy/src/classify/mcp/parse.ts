@@ -23,7 +23,19 @@ export interface McpMessage {
   kind: 'request' | 'notification' | 'response'
   /** For responses, method is '' and toolName/arguments are null. */
   call: McpCall
+  /** The body value the 2026-07-28 Mcp-Name header mirrors (params.name or params.uri, see NAME_PARAM), or null. */
+  nameParam: string | null
+  /** params._meta["io.modelcontextprotocol/protocolVersion"] (2026-07-28 stateless requests), or null. */
+  metaVersion: string | null
+  /** params.taskId of a tasks/* request (the MCP tasks extension), or null. */
+  taskId: string | null
+  /** A request that asks the server to run it as a task (params.task present): its result may create one. */
+  taskRequested: boolean
 }
+
+/** Methods whose params value is mirrored in the Mcp-Name header (MCP 2026-07-28, SEP-2243). */
+export const NAME_PARAM: Readonly<Record<string, string>> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' }
+export const PROTOCOL_VERSION_META_KEY = 'io.modelcontextprotocol/protocolVersion'
 
 /** JSON-RPC error code a refusal should carry: parse error, invalid request, invalid params. */
 export type McpRefusalCode = -32700 | -32600 | -32602
@@ -46,11 +58,11 @@ const ENVELOPE_KEYS = new Set(['jsonrpc', 'id', 'method', 'params', 'result', 'e
 const MAX_ID_CHARS = 256
 const INTEGER_LITERAL = /^-?(0|[1-9][0-9]*)$/
 
-export function parseMcpBody(body: Buffer, contentType: string | undefined, maxBytes: number): McpParse {
+export function parseMcpBody(body: Buffer, contentType: string | undefined, maxBytes: number, maxMessages = Infinity): McpParse {
   if (!isJsonContentType(contentType)) {
     return fail(`content type must be application/json, got ${contentType === undefined ? 'none' : JSON.stringify(contentType.slice(0, 100))}`, null, -32700, 415)
   }
-  const json = parseStrictJson(body, maxBytes)
+  const json = parseStrictJson(body, maxBytes, undefined, maxMessages)
   if (!json.ok) {
     const status = json.kind === 'too_large' ? 413 : 400
     return fail(json.reason, null, json.kind === 'ambiguous' ? -32600 : -32700, status)
@@ -121,7 +133,21 @@ function parseMessage(node: ValueNode, text: string): ParsedMessage {
     const filled = readToolCall(paramsNode, call)
     if (filled !== null) return refuse(filled, -32602)
   }
-  return { ok: true, message: { kind: id === undefined ? 'notification' : 'request', call } }
+  const params = paramsNode?.type === 'Object' ? paramsNode : undefined
+  const str = (n: ValueNode | undefined): string | null => (n?.type === 'String' ? n.value : null)
+  const nameKey = NAME_PARAM[method.value]
+  const meta = params ? member(params, '_meta') : undefined
+  return {
+    ok: true,
+    message: {
+      kind: id === undefined ? 'notification' : 'request',
+      call,
+      nameParam: params && nameKey !== undefined ? str(member(params, nameKey)) : null,
+      metaVersion: meta?.type === 'Object' ? str(member(meta, PROTOCOL_VERSION_META_KEY)) : null,
+      taskId: params && method.value.startsWith('tasks/') ? str(member(params, 'taskId')) : null,
+      taskRequested: params !== undefined && member(params, 'task')?.type === 'Object',
+    },
+  }
 }
 
 function parseResponse(
@@ -137,7 +163,7 @@ function parseResponse(
   if (!hasId) return refuse('a response needs an id')
   if (id === null && result !== undefined) return refuse('a result must carry a non-null id')
   if (error !== undefined && error.type !== 'Object') return refuse('error must be an object')
-  return { ok: true, message: { kind: 'response', call: { method: '', id, toolName: null, arguments: null } } }
+  return { ok: true, message: { kind: 'response', call: { method: '', id, toolName: null, arguments: null }, nameParam: null, metaVersion: null, taskId: null, taskRequested: false } }
 }
 
 function readId(node: ValueNode, text: string): { ok: true; value: string | number | null } | { ok: false; reason: string } {

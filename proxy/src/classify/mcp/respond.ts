@@ -36,9 +36,9 @@ export interface DenialItem {
  * isError; anything else: error object). A denied notification (id null) has no JSON-RPC
  * answer, so it gets HTTP 403 with a JSON-RPC error object that has id null.
  */
-export function jsonRpcDenial(id: string | number | null, message: string, decisionId: string, method?: string): JsonRpcReply {
-  if (id === null) return reply(403, denialMessage({ id, message, ...(method !== undefined ? { method } : {}) }, decisionId))
-  return reply(200, denialMessage({ id, message, ...(method !== undefined ? { method } : {}) }, decisionId))
+export function jsonRpcDenial(id: string | number | null, message: string, decisionId: string, method?: string, modern = false): JsonRpcReply {
+  if (id === null) return reply(403, denialMessage({ id, message, ...(method !== undefined ? { method } : {}) }, decisionId, modern))
+  return reply(200, denialMessage({ id, message, ...(method !== undefined ? { method } : {}) }, decisionId, modern))
 }
 
 /**
@@ -47,8 +47,8 @@ export function jsonRpcDenial(id: string | number | null, message: string, decis
  * says so, because the batch is forwarded whole or not at all (toolgate never rewrites what it
  * decided). When no element has an id there is nothing to answer: HTTP 403.
  */
-export function jsonRpcBatchDenial(items: readonly DenialItem[], decisionId: string): JsonRpcReply {
-  const answers = items.filter((i) => i.id !== null).map((i) => denialMessage(i, decisionId))
+export function jsonRpcBatchDenial(items: readonly DenialItem[], decisionId: string, modern = false): JsonRpcReply {
+  const answers = items.filter((i) => i.id !== null).map((i) => denialMessage(i, decisionId, modern))
   if (answers.length === 0) return reply(403, { jsonrpc: '2.0', id: null, error: { code: DENIED_CODE, message: 'denied by toolgate', data: { decision_id: decisionId } } })
   return reply(200, answers)
 }
@@ -62,13 +62,17 @@ export function jsonRpcRefusal(refusal: Extract<McpParse, { ok: false }>, decisi
   })
 }
 
-function denialMessage(item: DenialItem, decisionId: string): unknown {
+/**
+ * `modern`: the request spoke MCP 2026-07-28, whose results carry a `resultType` discriminator
+ * ("complete" or "input_required"); clients of that revision refuse a result without one.
+ */
+function denialMessage(item: DenialItem, decisionId: string, modern = false): unknown {
   const text = `denied by toolgate: ${item.message} (decision ${decisionId})`
   if (item.method === 'tools/call' && item.id !== null) {
     return {
       jsonrpc: '2.0',
       id: item.id,
-      result: { content: [{ type: 'text', text }], isError: true, _meta: { 'toolgate/decision_id': decisionId } },
+      result: { content: [{ type: 'text', text }], isError: true, _meta: { 'toolgate/decision_id': decisionId }, ...(modern ? { resultType: 'complete' } : {}) },
     }
   }
   return { jsonrpc: '2.0', id: item.id, error: { code: DENIED_CODE, message: text, data: { decision_id: decisionId } } }
@@ -77,4 +81,15 @@ function denialMessage(item: DenialItem, decisionId: string): unknown {
 function reply(status: number, message: unknown): JsonRpcReply {
   const body = JSON.stringify(message)
   return { status, headers: { ...HEADERS, 'content-length': String(Buffer.byteLength(body)) }, body }
+}
+
+/**
+ * A request toolgate refuses before any message in it is decided (an endpoint variant, a method
+ * that carries no MCP messages, too many messages, headers that disagree with the body): one
+ * JSON-RPC error with id null (or the message's id when there is one), the status the
+ * situation calls for, and the decision id.
+ */
+export function jsonRpcError(status: number, code: number, reason: string, decisionId: string, id: string | number | null = null, headers: Record<string, string> = {}): JsonRpcReply {
+  const r = reply(status, { jsonrpc: '2.0', id, error: { code, message: `refused by toolgate: ${reason}`, data: { decision_id: decisionId } } })
+  return { ...r, headers: { ...r.headers, ...headers } }
 }

@@ -7,11 +7,12 @@
 // - allow_tools absent means NO tool is allowed (fail closed); write ["*"] to allow every name.
 // - deny_tools wins over allow_tools.
 // - tool_access: an exact name beats globs; among globs the first in file order wins; default execute.
+// - tool_names: the MCP 2025-11-25 name rule by default; `any` for servers that use other names.
 
 import type { McpRules } from '../../config/schema.gen.ts'
 import type { Access } from '../toolcall.ts'
 import { compileGlob, globMatches, type Glob } from './glob.ts'
-import { nameProblem } from './names.ts'
+import { toolNameProblem, type ToolNameRule } from './names.ts'
 
 export const DEFAULT_MCP_PATH = '/mcp'
 export const MAX_MCP_GLOBS = 1000
@@ -23,6 +24,9 @@ export interface CompiledMcpRules {
   readonly access: ReadonlyMap<string, Access>
   readonly accessGlobs: readonly { glob: Glob; access: Access }[]
   readonly batches: 'decide_each' | 'refuse'
+  readonly toolNames: ToolNameRule
+  /** Tool definition pinning (pins.ts): what a changed definition does, and declared digests. */
+  readonly pin: { readonly onChange: 'refuse' | 'flag' | 'off'; readonly declared: ReadonlyMap<string, string> }
 }
 
 export interface McpToolVerdict {
@@ -58,6 +62,8 @@ export function compileMcpRules(rules: McpRules): CompiledMcpRules {
     access,
     accessGlobs,
     batches: rules.batches ?? 'decide_each',
+    toolNames: rules.tool_names ?? 'mcp',
+    pin: { onChange: rules.pin?.on_change ?? 'refuse', declared: new Map(Object.entries(rules.pin?.definitions ?? {})) },
   }
 }
 
@@ -71,7 +77,7 @@ export function mcpToolAccess(rules: CompiledMcpRules, toolName: string): Access
 export function mcpToolAllowed(rules: CompiledMcpRules, toolName: string): McpToolVerdict {
   const access = mcpToolAccess(rules, toolName)
   const shown = JSON.stringify(toolName.slice(0, 80))
-  const problem = nameProblem(toolName)
+  const problem = toolNameProblem(toolName, rules.toolNames)
   if (problem !== null) return { allowed: false, access, reason: problem }
   for (const g of rules.deny) {
     if (globMatches(g, toolName)) return { allowed: false, access, reason: `MCP tool ${shown} matches deny_tools ${JSON.stringify(g.source)}` }

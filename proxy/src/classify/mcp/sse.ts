@@ -68,13 +68,19 @@ export class SseSplitter {
     return out
   }
 
-  /** End of stream: whatever is left, as one incomplete event (or nothing). */
-  end(): SseEvent | null {
-    if (this.partialBytes > 0) this.endLine([])
-    if (this.lines.length === 0) return null
-    const ev: SseEvent = { raw: Buffer.concat(this.lines), data: this.data, incomplete: true }
-    this.reset()
-    return ev
+  /**
+   * End of stream: the events still held. A final line held back because it ended in CR (was it
+   * CR or CRLF?) is ended now, and may complete an event; whatever is left after that is one
+   * incomplete event.
+   */
+  end(): SseEvent[] {
+    const out: SseEvent[] = []
+    if (this.partialBytes > 0) this.endLine(out)
+    if (this.lines.length > 0) {
+      out.push({ raw: Buffer.concat(this.lines), data: this.data, incomplete: true })
+      this.reset()
+    }
+    return out
   }
 
   /** Bytes held back (the unfinished event and line), for a caller that stops splitting. */

@@ -1,13 +1,15 @@
 // Strict JSON for bodies toolgate decides on. Two parsers that disagree about a body let an agent
 // show the policy one request and the server another, so anything parsers are known to disagree
 // about is refused here instead of being resolved one way: invalid UTF-8, a byte order mark,
-// duplicate object keys (compared after unescaping, so "a" and "\u0061" collide), raw control
+// duplicate object keys (compared after unescaping, so "a" and "\u0061" collide) and keys that
+// collide under case folding or carry NUL/control/format characters (keys.ts), raw control
 // characters inside strings, integers too large to survive an IEEE-754 double, numbers that
 // overflow to Infinity, and nesting deeper than a fixed bound (also bounds recursion here).
 // The AST comes from @humanwhocodes/momoa, which keeps duplicate members instead of merging them.
 
 import { parse as parseAst } from '@humanwhocodes/momoa'
 import type { ValueNode, ObjectNode } from '@humanwhocodes/momoa'
+import { objectKeysProblem } from './keys.ts'
 
 export type StrictJsonFailure = {
   ok: false
@@ -22,7 +24,7 @@ export const MAX_JSON_DEPTH = 64
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** Parses and validates; the returned AST has already been checked for duplicate keys and numbers. */
-export function parseStrictJson(body: Uint8Array, maxBytes: number, maxDepth = MAX_JSON_DEPTH): StrictJson {
+export function parseStrictJson(body: Uint8Array, maxBytes: number, maxDepth = MAX_JSON_DEPTH, maxTopLevelElements = Infinity): StrictJson {
   if (body.length > maxBytes) return { ok: false, kind: 'too_large', reason: `body exceeds ${maxBytes} bytes` }
   if (body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) {
     return { ok: false, kind: 'ambiguous', reason: 'body starts with a byte order mark' }
@@ -33,7 +35,7 @@ export function parseStrictJson(body: Uint8Array, maxBytes: number, maxDepth = M
   } catch {
     return { ok: false, kind: 'encoding', reason: 'body is not valid UTF-8' }
   }
-  const scan = scanStructure(text, maxDepth)
+  const scan = scanStructure(text, maxDepth, maxTopLevelElements)
   if (scan !== null) return scan
   let root: ValueNode
   try {
@@ -46,10 +48,16 @@ export function parseStrictJson(body: Uint8Array, maxBytes: number, maxDepth = M
   return { ok: true, root, text }
 }
 
-/** One linear pass for what momoa tolerates or would recurse on: raw control chars in strings, depth. */
-function scanStructure(text: string, maxDepth: number): StrictJsonFailure | null {
+/**
+ * One linear pass for what momoa tolerates or would recurse on: raw control chars in strings,
+ * depth, and the element count of a top-level array (a batch too large to decide is refused
+ * here, before an AST of thousands of messages is built).
+ */
+function scanStructure(text: string, maxDepth: number, maxTopLevelElements: number): StrictJsonFailure | null {
   let depth = 0
   let inString = false
+  let topLevelCommas = 0
+  const rootIsArray = text.trimStart().startsWith('[')
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
     if (inString) {
@@ -62,6 +70,8 @@ function scanStructure(text: string, maxDepth: number): StrictJsonFailure | null
       if (++depth > maxDepth) return { ok: false, kind: 'too_large', reason: `JSON nesting deeper than ${maxDepth}` }
     } else if (c === 0x7d || c === 0x5d) {
       depth--
+    } else if (c === 0x2c && depth === 1 && rootIsArray && ++topLevelCommas >= maxTopLevelElements) {
+      return { ok: false, kind: 'too_large', reason: `more than ${maxTopLevelElements} messages in one request (limits.max_batch_messages)` }
     }
   }
   return null
@@ -72,12 +82,10 @@ const INTEGER_LITERAL = /^-?(0|[1-9][0-9]*)$/
 function checkNode(node: ValueNode, text: string, at: string): string | null {
   switch (node.type) {
     case 'Object': {
-      const seen = new Set<string>()
+      const keys = objectKeysProblem(node.members.map((m) => memberName(m.name)))
+      if (keys !== null) return `${keys} at ${at}`
       for (const m of node.members) {
-        const name = memberName(m.name)
-        if (seen.has(name)) return `duplicate key ${JSON.stringify(name)} at ${at}`
-        seen.add(name)
-        const p = checkNode(m.value, text, `${at}.${name}`)
+        const p = checkNode(m.value, text, `${at}.${memberName(m.name)}`)
         if (p !== null) return p
       }
       return null
