@@ -17,6 +17,7 @@ import { TaskRegistry } from '../tasks/registry.ts'
 import type { PolicyEvaluator } from '../decide/decide.ts'
 import type { ApprovalService, CredentialService } from '../pipeline/services.ts'
 import type { Via } from '../classify/toolcall.ts'
+import { parseAuthority } from '../classify/request-target.ts'
 
 const USAGE = `usage: toolgate decide [--config FILE] [--input FILE] [--json]
 
@@ -60,7 +61,11 @@ export function parseDecideLine(line: string): DecideLine | { error: string } {
       if (typeof v !== 'object' || v === null || typeof v.method !== 'string' || typeof v.url !== 'string') return { error: 'JSON input needs string "method" and "url"' }
       if (v.via !== undefined && !VIAS.has(v.via)) return { error: `"via" must be one of ${[...VIAS].join(', ')}` }
       if (v.body !== undefined && typeof v.body !== 'string') return { error: '"body" must be a string' }
-      if (v.tunnel !== undefined && typeof v.tunnel !== 'string') return { error: '"tunnel" must be "host:port"' }
+      if (v.tunnel !== undefined) {
+        const a = typeof v.tunnel === 'string' ? parseAuthority(v.tunnel, '"tunnel"') : null
+        if (a === null || !a.ok || a.port === null) return { error: `"tunnel" must be "host:port"${a !== null && !a.ok ? ` (${a.reason})` : ''}` }
+      }
+      if (v.via === 'intercepted' && v.tunnel === undefined) return { error: '"via": "intercepted" needs "tunnel": "host:port" (the CONNECT it arrived in)' }
       if (v.headers !== undefined && (typeof v.headers !== 'object' || v.headers === null || !Object.values(v.headers).every((x) => typeof x === 'string'))) return { error: '"headers" must be an object of strings' }
       return v
     } catch (err) {
@@ -106,12 +111,14 @@ export async function dryRun(rt: Runtime, policy: PolicyEvaluator, line: DecideL
   }
   const via: Via = line.via ?? (line.url.startsWith('/') ? 'route' : 'forward')
   const { req, res } = dryRunExchange({ method: line.method, url: line.url, rawHeaders, body: line.body !== undefined ? Buffer.from(line.body) : null })
-  const tunnel = line.tunnel !== undefined ? /^(.*):(\d{1,5})$/.exec(line.tunnel) : null
+  // Checked by parseDecideLine with the same parser.
+  const parsedTunnel = line.tunnel !== undefined ? parseAuthority(line.tunnel, '"tunnel"') : null
+  const tunnel = parsedTunnel?.ok && parsedTunnel.port !== null ? { host: parsedTunnel.host, port: parsedTunnel.port } : null
   await pipeline.run(req, res, {
     via,
     dryRun: true,
     ...(via === 'transparent' ? { redirectedPort: 80 } : {}),
-    ...(via === 'intercepted' && tunnel ? { tunnelAuthority: { host: tunnel[1]!.replace(/^\[|\]$/g, ''), port: Number(tunnel[2]), scheme: 'https' as const } } : {}),
+    ...(via === 'intercepted' && tunnel ? { tunnelAuthority: { ...tunnel, scheme: 'https' as const } } : {}),
   })
   return sink.records
 }
