@@ -7,7 +7,7 @@ import fc from 'fast-check'
 import { allow, batchDecision, deny, REPORT_RELAXES } from '../../proxy/src/decide/deny.ts'
 import type { DecisionStage } from '../../proxy/src/decide/decision.ts'
 
-const stages: DecisionStage[] = ['parse', 'allowlist', 'route', 'destination', 'task', 'policy', 'approval', 'credential']
+const stages: DecisionStage[] = ['parse', 'allowlist', 'route', 'destination', 'task', 'policy', 'approval', 'credential', 'internal']
 const stage = fc.constantFrom(...stages)
 const mode = fc.constantFrom('enforce' as const, 'report' as const)
 const reasons = fc.array(fc.string({ maxLength: 700 }), { maxLength: 30 })

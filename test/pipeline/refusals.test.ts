@@ -155,3 +155,46 @@ t.test('transparent TLS', async (t) => {
   }
   t.match(await oneRecord(t, 'SNI of no tool', unknown), { via: 'transparent', stage: 'allowlist', decision: 'deny' })
 })
+
+t.test('report mode: a call no tool matched is forwarded under the default destination rules, never a crash', async (t) => {
+  const { startTestToolgate, testListeners } = await import('../helpers/toolgate.ts')
+  const { viaProxy } = await import('../helpers/proxy-client.ts')
+  const g = await startTestToolgate(`version: 1
+${testListeners}
+mode: report
+tools: []
+`, { interceptor: null })
+  t.teardown(() => g.close())
+  const res = await viaProxy(g.proxyUrl, 'GET', `http://127.0.0.1:${up.port}/x`)
+  t.equal(res.status, 403, 'loopback is refused by the default destination rules')
+  t.equal(g.records.length, 1)
+  t.match(g.records[0], { decision: 'deny', stage: 'destination', tool: null })
+})
+
+t.test('a failure inside toolgate still leaves exactly one record (stage internal)', async (t) => {
+  const { startTestToolgate, testListeners } = await import('../helpers/toolgate.ts')
+  const { viaProxy } = await import('../helpers/proxy-client.ts')
+  const { mkdtempSync, writeFileSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const dir = mkdtempSync(join(tmpdir(), 'toolgate-crash-'))
+  writeFileSync(join(dir, 'secret'), 'never-shown-7781')
+  // A stand-in credential service whose header rendering throws: no real component fails on
+  // demand in the middle of a call, and the point is what the chain does when one does.
+  const g = await startTestToolgate(`version: 1
+${testListeners}
+credentials:
+  api: { type: static, secret_file: ${join(dir, 'secret')} }
+tools:
+  - name: echo
+    match: { scheme: http, host: 127.0.0.1, port: ${up.port} }
+    credential: { provider: api }
+    routes: [{ methods: [GET], path: "/**" }]
+`, { interceptor: null, services: { tasks: null, approvals: null, credentials: { obtain: async () => ({ ok: true, credential: { provider: 'api', issuanceId: 'i', expiresAt: Date.now() + 60_000, token: 'never-shown-7781' } as never }), inject: () => { throw new Error('render failed') } } } })
+  t.teardown(() => g.close())
+  const res = await viaProxy(g.proxyUrl, 'GET', `http://127.0.0.1:${up.port}/x`)
+  t.equal(res.status, 500)
+  t.equal(g.records.length, 1, 'one record')
+  t.match(g.records[0], { decision: 'deny', stage: 'internal', status: 500 })
+  t.equal(res.json().decision_id, g.records[0]!['id'])
+  t.notMatch(JSON.stringify(g.records) + res.body, /never-shown-7781/, 'the secret appears nowhere')
+})

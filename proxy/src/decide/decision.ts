@@ -9,6 +9,7 @@ export type DecisionStage =
   | 'policy' // the OPA policy (including its errors: fail closed)
   | 'approval' // step-up approval denied or timed out
   | 'credential' // credential could not be obtained
+  | 'internal' // toolgate itself failed on the request (a bug): refused, and recorded like any refusal
 
 export interface CredentialNarrowing {
   scope?: string[]

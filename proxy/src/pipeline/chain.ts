@@ -80,6 +80,8 @@ export class RequestPipeline {
   private readonly deps: PipelineDeps
   /** MCP state kept across requests and config reloads: pinned tool definitions, MCP task bindings. */
   private readonly mcp: McpStage
+  /** Responses whose call has its record (so a crash after it adds none). */
+  readonly #recorded = new WeakSet<ServerResponse>()
 
   constructor(deps: PipelineDeps) {
     this.deps = deps
@@ -89,7 +91,7 @@ export class RequestPipeline {
 
   /** Entry for every HTTP listener (proxy, route prefix, intercepted TLS, transparent HTTP, upgrades). */
   handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
-    this.run(req, res, ctx).catch((err: unknown) => this.crashed(res, err))
+    this.run(req, res, ctx).catch((err: unknown) => this.crashed(req, res, ctx, err))
   }
 
   /** A request as a listener received it, through every stage. Resolves once it is recorded. */
@@ -225,9 +227,9 @@ export class RequestPipeline {
    * no readable ClientHello, CONNECT on the transparent listener): recorded and counted like
    * any refusal. The listener has already answered or closed the connection.
    */
-  refuseUnread(via: Via, status: number, reason: string, startedAt: bigint | null = null): string {
+  refuseUnread(via: Via, status: number, reason: string, startedAt: bigint | null = null, stage: 'parse' | 'internal' = 'parse'): string {
     const id = randomUUID()
-    this.recorder.refused(this.deps.runtime().agent, { id, via, reason, status, startedAt })
+    this.recorder.refused(this.deps.runtime().agent, { id, via, reason, status, startedAt, stage })
     return id
   }
 
@@ -248,6 +250,7 @@ export class RequestPipeline {
   private refuseRequest(req: IncomingMessage, res: ServerResponse, rt: Runtime, r: { id: string; via: Via; reason: string; status: number; startedAt: bigint }): void {
     writeError(res, r.status, { error: errorKindFor(r.status), reason: r.reason, decision_id: r.id })
     if (!req.readableEnded) req.resume()
+    this.#recorded.add(res)
     this.recorder.refused(rt.agent, r)
   }
 
@@ -263,12 +266,20 @@ export class RequestPipeline {
     }
     // An unread request body would otherwise stall the keep-alive connection.
     if (!req.readableEnded) req.resume()
+    this.#recorded.add(res)
     this.recorder.decided(rt.agent, o)
   }
 
-  private crashed(res: ServerResponse, err: unknown): void {
+  /** A bug reached the top: the agent gets a 500, and the call its one record unless it has one. */
+  private crashed(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, err: unknown): void {
     this.deps.logger.error('request pipeline failed', { error: (err as Error).message })
-    writeError(res, 500, { error: 'internal_error', reason: 'toolgate failed to handle the request' })
+    if (this.#recorded.has(res)) {
+      writeError(res, 500, { error: 'internal_error', reason: 'toolgate failed to handle the request' })
+      return
+    }
+    const id = this.refuseUnread(ctx.via, 500, 'toolgate failed to handle the request', null, 'internal')
+    writeError(res, 500, { error: 'internal_error', reason: 'toolgate failed to handle the request', decision_id: id })
+    if (!req.readableEnded) req.resume()
   }
 }
 

@@ -38,6 +38,8 @@ export interface Refusal {
   status: number
   /** null when the refusal happened before any request could be timed (a ClientHello timeout). */
   startedAt: bigint | null
+  /** Default parse; internal when toolgate failed on the request before recording it. */
+  stage?: 'parse' | 'internal'
 }
 
 export class Recorder {
@@ -72,7 +74,8 @@ export class Recorder {
 
   /** Records a request refused before classification. */
   refused(agent: PolicyInput['agent'], r: Refusal): void {
-    this.#metrics.requests.inc({ tool: 'none', decision: 'deny', stage: 'parse' })
-    this.#records.write(parseRefusalRecord({ id: r.id, via: r.via, agent, reason: r.reason, status: r.status, startedAt: r.startedAt }))
+    const stage = r.stage ?? 'parse'
+    this.#metrics.requests.inc({ tool: 'none', decision: 'deny', stage })
+    this.#records.write(parseRefusalRecord({ id: r.id, via: r.via, agent, reason: r.reason, status: r.status, startedAt: r.startedAt, stage }))
   }
 }

@@ -11,11 +11,16 @@ import { deny } from '../decide/deny.ts'
 import { forward, type ForwardInput, type ForwardResult, type UpstreamRequest } from '../forward/forward.ts'
 import { forwardUpgrade } from '../forward/upgrade.ts'
 import type { Runtime } from '../listen/runtime.ts'
+import type { ToolUpstream } from '../forward/pools.ts'
+import { destinationRules } from '../decide/destination.ts'
 
-function upstreamOf(rt: Runtime, call: ToolCall): NonNullable<ReturnType<Runtime['upstreams']['get']>> {
-  const tool = rt.upstreams.get(call.tool ?? '')
-  if (!tool) throw new Error(`no upstream settings for tool ${call.tool}`)
-  return tool
+/**
+ * The upstream settings of the call's tool. A call no tool matched reaches a terminal only when
+ * report mode let it through: it gets the default destination rules (no private, loopback,
+ * link-local or metadata address), never another tool's pool or CA.
+ */
+export function upstreamOf(rt: Runtime, call: ToolCall): ToolUpstream {
+  return rt.upstreams.get(call.tool ?? '') ?? { name: '\u0000no tool', rules: destinationRules('', []), caFile: null }
 }
 
 export async function forwardTerminal(rt: Runtime, call: ToolCall, request: UpstreamRequest, body: Readable | Buffer | null, res: ServerResponse, signal: AbortSignal, responseTransform?: ForwardInput['responseTransform']): Promise<ForwardResult> {

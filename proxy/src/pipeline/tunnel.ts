@@ -9,6 +9,7 @@ import { checkDestination } from '../decide/destination.ts'
 import type { ToolCall } from '../classify/toolcall.ts'
 import type { Runtime } from '../listen/runtime.ts'
 import type { ErrorBody } from './error-body.ts'
+import { upstreamOf } from './terminals.ts'
 
 export type TunnelFailure = { kind: string; reason: string }
 
@@ -39,11 +40,7 @@ export interface TunnelClient {
 export function pipeTunnel(rt: Runtime, call: ToolCall, tunnelClient: TunnelClient, handlers: { established(): void; failed(status: number, failure: TunnelFailure): void }): void {
   const client = tunnelClient.socket
   const firstBytes = tunnelClient.firstBytes
-  const upstreamTool = rt.upstreams.get(call.tool ?? '')
-  if (!upstreamTool) {
-    handlers.failed(403, { kind: 'allowlist', reason: 'no tool' })
-    return
-  }
+  const upstreamTool = upstreamOf(rt, call)
   if (call.target.hostIsIp) {
     // IP literals skip DNS, and so the checked lookup: check the literal here.
     const refused = checkDestination(call.target.host, upstreamTool.rules)

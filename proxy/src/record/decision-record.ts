@@ -57,7 +57,8 @@ export type ParseRefusalRecord = {
   via: Via
   agent: PolicyInput['agent']
   decision: 'deny'
-  stage: 'parse'
+  /** parse: refused before classification; internal: toolgate failed before it could record the call. */
+  stage: 'parse' | 'internal'
   reasons: [string]
   status: number
   latency_ms: { total: number | null }
@@ -118,7 +119,7 @@ export function decisionRecord(r: DecisionRecordInput): DecisionRecord {
 }
 
 /** The record of a request refused before it could be classified (malformed or ambiguous). */
-export function parseRefusalRecord(r: { id: string; via: Via; agent: PolicyInput['agent']; reason: string; status: number; startedAt: bigint | null }): ParseRefusalRecord {
+export function parseRefusalRecord(r: { id: string; via: Via; agent: PolicyInput['agent']; reason: string; status: number; startedAt: bigint | null; stage?: 'parse' | 'internal' }): ParseRefusalRecord {
   return {
     type: 'decision',
     id: r.id,
@@ -126,7 +127,7 @@ export function parseRefusalRecord(r: { id: string; via: Via; agent: PolicyInput
     via: r.via,
     agent: r.agent,
     decision: 'deny',
-    stage: 'parse',
+    stage: r.stage ?? 'parse',
     reasons: [r.reason],
     status: r.status,
     latency_ms: { total: r.startedAt === null ? null : ms(Number(process.hrtime.bigint() - r.startedAt) / 1e9) },
