@@ -63,7 +63,7 @@ function classify(i: number): PolicyInput | null {
     version: POLICY_INPUT_VERSION, agent, task: r.task,
     tool: { name: tool.name, access: m.access, data_classification: m.classification, labels: m.labels, route: m.route.pattern, captures: m.route.captures },
     request: { method: r.method, scheme: 'https', host: r.host, port: 443, path: r.path, query: {}, headers: {} },
-    mcp: null,
+    mcp: null, rate_limits: {},
     time: { now: new Date(t).toISOString(), now_ns: t * 1e6 },
   }
 }

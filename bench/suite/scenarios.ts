@@ -10,6 +10,7 @@ import { findNginx, startNginx } from '../lib/nginx.ts'
 import { findOpa, startOpaServer } from '../lib/opa-server.ts'
 import { startChild } from '../lib/processes.ts'
 import type { PkiFiles } from '../lib/pki.ts'
+import { startOtlpSink } from '../lib/otlp-sink.ts'
 
 export interface SuiteContext {
   dir: string
@@ -128,6 +129,26 @@ export const scenarios: Scenario[] = [
     baseline: 'direct',
     toolgate: true,
     setup: (ctx) => toolgateScenario(ctx, 'allow', allowConfig(ctx), (u) => ({ origin: u, path: `/t/bench${ITEM}` }), okUpstream),
+  },
+  {
+    name: 'toolgate-traced',
+    description: 'as toolgate, plus OpenTelemetry on: a span per call with decide and upstream children, and every record as an OTLP log, exported (OTLP/HTTP protobuf) to a local sink',
+    baseline: 'direct',
+    toolgate: true,
+    setup: async (ctx) => {
+      const sink = await startOtlpSink()
+      const yaml = `${allowConfig(ctx, 'traced')}
+telemetry:
+  traces: { endpoint: ${sink.url}/v1/traces }
+  logs: { endpoint: ${sink.url}/v1/logs }
+`
+      const prepared = await toolgateScenario(ctx, 'traced', yaml, (u) => ({ origin: u, path: `/t/bench${ITEM}` }), okUpstream)
+      if ('skip' in prepared) {
+        await sink.close()
+        return prepared
+      }
+      return { ...prepared, notes: 'OTLP sink answers 200 to every export', close: async () => { await prepared.close(); await sink.close() } }
+    },
   },
   {
     name: 'toolgate-cred',

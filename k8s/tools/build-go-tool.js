@@ -28,18 +28,19 @@ function fileHash(path) {
  * @param {string} o.label      prefix for messages, e.g. 'prepare-kube'
  * @param {string} o.name       binary name in .cache/bin
  * @param {string} o.module     folder under k8s/tools holding the wrapper go.mod
+ * @param {string} [o.dir]      the wrapper's folder relative to the repository, when not k8s/tools/<module>
  * @param {string} o.pinned     module path whose required version is the cache key's version
  * @param {string} o.pkg        package to build ('.' for the wrapper's own main.go)
- * @param {string[]} [o.versionArgs] arguments that make the binary print its version (sanity check)
+ * @param {string[] | null} [o.versionArgs] arguments that make the binary print its version (sanity check); null: the binary has none
  * @param {(version: string) => string[]} [o.ldflagsX] extra `-X` settings (part of the cache key)
  * @returns {string} the path in .cache/bin
  */
-export function buildGoTool({ label, name, module, pinned, pkg, versionArgs = ['--version'], ldflagsX = () => [] }) {
-  const modDir = join(repoRoot, 'k8s', 'tools', module)
+export function buildGoTool({ label, name, module, dir = join('k8s', 'tools', module), pinned, pkg, versionArgs = ['--version'], ldflagsX = () => [] }) {
+  const modDir = join(repoRoot, dir)
   const goMod = readFileSync(join(modDir, 'go.mod'), 'utf8')
   const esc = pinned.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
   const m = new RegExp(`^\\s*(?:require\\s+)?${esc}\\s+(v\\S+)`, 'm').exec(goMod)
-  if (!m) fail(label, `k8s/tools/${module}/go.mod does not pin ${pinned}`)
+  if (!m) fail(label, `${dir}/go.mod does not pin ${pinned}`)
   const version = m[1]
 
   const ldflags = ['-s', '-w', ...ldflagsX(version).map((x) => `-X=${x}`)].join(' ')
@@ -83,6 +84,10 @@ export function buildGoTool({ label, name, module, pinned, pkg, versionArgs = ['
     rmSync(tmp, { force: true })
     copyFileSync(cached, tmp)
     renameSync(tmp, target)
+  }
+  if (versionArgs === null) {
+    console.log(`${label}: ${target} (${version})`)
+    return target
   }
   const v = spawnSync(target, versionArgs, { encoding: 'utf8' })
   if (v.status !== 0) fail(label, `${target} ${versionArgs.join(' ')} exited ${v.status ?? v.signal}: ${v.stderr}`)

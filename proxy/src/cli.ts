@@ -12,6 +12,7 @@ const commands: Record<string, () => Promise<Command>> = {
   check: async () => (await import('./commands/check.ts')).checkCommand,
   decide: async () => (await import('./commands/decide.ts')).decideCommand,
   suggest: async () => (await import('./commands/suggest.ts')).suggestCommand,
+  'verify-records': async () => (await import('./commands/verify-records.ts')).verifyRecordsCommand,
   selftest: async () => (await import('./commands/selftest.ts')).selftestCommand,
   inject: async () => (await import('./inject/command.ts')).injectCommand,
   iptables: async () => (await import('./listen/iptables/command.ts')).iptablesCommand,
@@ -24,7 +25,7 @@ const commands: Record<string, () => Promise<Command>> = {
 export async function usage(): Promise<string> {
   const loaded = await Promise.all(Object.entries(commands).map(async ([name, load]) => [name, (await load()).summary] as const))
   const lines = ['usage: toolgate <command> [options]', '', 'commands:']
-  for (const [name, summary] of loaded) lines.push(`  ${name.padEnd(10)}${summary}`)
+  for (const [name, summary] of loaded) lines.push(`  ${name.padEnd(16)}${summary}`)
   lines.push('', 'toolgate <command> --help shows the options of a command.')
   return lines.join('\n') + '\n'
 }

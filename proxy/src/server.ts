@@ -17,12 +17,15 @@ import { Metrics } from './record/metrics.ts'
 import { createLogger, type Logger } from './record/log.ts'
 import { ReloadableSink, type RecordSink } from './record/records.ts'
 import { restartRequired } from './config/reload.ts'
+import { jwksRoute, openConfiguredRecords } from './record/wiring.ts'
 import type { ResolvedConfig } from './config/resolved.ts'
 import type { PolicyEvaluator } from './decide/decide.ts'
 import { createCredentialServices } from './credential/wiring.ts'
 import { defaultInterceptorFactory, interceptorLimits, LazyInterception } from './listen/interception.ts'
 import type { TlsInterceptor } from './listen/tls/interceptor.ts'
 import { startTransparentListeners } from './listen/transparent/listeners.ts'
+import { RateLimitStage } from './ratelimit/stage.ts'
+import { startTelemetry, withLogExport } from './telemetry/wiring.ts'
 
 /** What the sidecar needs of a policy engine beyond evaluation. */
 export interface PolicyHandle extends PolicyEvaluator {
@@ -89,9 +92,15 @@ function urlOf(a: AddressInfo): string {
 export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   const logger = opts.logger ?? createLogger({ level: opts.config.logging.level })
   const metrics = opts.metrics ?? new Metrics()
-  // A sink toolgate opened itself follows logging.records on reload; an embedder's is kept.
-  const ownSink = opts.records === undefined ? new ReloadableSink(opts.config.logging.records) : null
-  const records: RecordSink = opts.records ?? ownSink!
+  const telemetry = await startTelemetry(opts.config, metrics.registry)
+  // A sink toolgate opened itself follows logging.records on reload (reopened with the config's
+  // checkpoint settings); an embedder's sink, or records replaced by log export, are kept.
+  let recordsConfig = opts.config
+  const ownSink = opts.records === undefined && !(telemetry.logs && telemetry.replaceRecords)
+    ? new ReloadableSink(opts.config.logging.records, (target) => openConfiguredRecords({ ...recordsConfig, logging: { ...recordsConfig.logging, records: target } }))
+    : null
+  const primary = opts.records ?? ownSink
+  const records: RecordSink = telemetry.logs ? withLogExport(primary, telemetry.logs) : primary!
   let runtime = buildRuntime(opts.config)
   // The pipeline reads the policy and the services when a request arrives, so it can exist
   // before they do; the slow start-up steps (policy bundle and WASM compile, signing keys, the
@@ -99,9 +108,10 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   // all of them are done.
   let policyRef: PolicyHandle | null = null
   const services: PipelineServices = { tasks: null, credentials: null, approvals: null, grants: null, ...opts.services }
+  const rateLimits = new RateLimitStage(opts.config.rate_limits, metrics.registry)
   // The interceptor is read per tunnel: it may be created by a later reload.
   let interceptorRef: () => TlsInterceptor | null = () => null
-  const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policyRef, services, records, metrics, logger, interceptor: () => interceptorRef() })
+  const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policyRef, services, records, metrics, logger, rateLimits, tracing: telemetry.tracing, interceptor: () => interceptorRef() })
   const custom = opts.interceptor
   const interception = new LazyInterception(
     custom === undefined ? defaultInterceptorFactory({ pipeline, logger, registry: metrics.registry }) : custom === null ? null : (config) => custom(pipeline, config),
@@ -115,7 +125,9 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   ])
   policyRef = policy
   if (owned) Object.assign(services, { tasks: owned.tasks, credentials: owned.credentials, approvals: owned.approvals, grants: owned.grants })
-  const adminRoutes: AdminRoute[] = [...(owned?.adminRoutes ?? []), ...(opts.adminRoutes ?? [])]
+  // First: the JWKS with the record checkpoint key as well as the credential keys (public, read-only).
+  const jwks = jwksRoute(records, () => owned?.credentials.jwks().keys ?? [])
+  const adminRoutes: AdminRoute[] = [jwks, ...(owned?.adminRoutes ?? []), ...(opts.adminRoutes ?? [])]
   const controlRoutes: AdminRoute[] = [...(owned?.controlRoutes ?? []), ...(opts.controlRoutes ?? [])]
   const proxy: ListenerHandle = createProxyListener({ pipeline, runtime: () => runtime, metrics, name: 'proxy' })
   let listening = false
@@ -172,6 +184,7 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
       // this throws with nothing changed, and the caller keeps the config in force.
       await interception.ensure(config)
       // A records target that cannot be opened rejects the reload before anything changed.
+      recordsConfig = config
       await ownSink?.retarget(config.logging.records)
       const next = buildRuntime(config)
       const previous = runtime
@@ -183,6 +196,7 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
       interception.current()?.applyLimits(interceptorLimits(config))
       owned?.applyConfig(config)
       logger.setLevel(config.logging.level)
+      rateLimits.update(config.rate_limits)
       // Policy settings follow the config; a bundle that fails to load keeps the last good one.
       if (opts.policy === undefined && policy.reload) await policy.reload(await engineOptions(config, metrics, logger))
       // In-flight requests keep their snapshot; its pools close when those finish.
@@ -207,6 +221,8 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
       await owned?.close()
       await policy.close()
       await records.close()
+      await telemetry.close()
+      rateLimits.close()
     },
   }
 }

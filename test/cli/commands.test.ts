@@ -11,16 +11,17 @@ import { runCommand } from '../../proxy/src/commands/run.ts'
 import { checkCommand } from '../../proxy/src/commands/check.ts'
 import { decideCommand } from '../../proxy/src/commands/decide.ts'
 import { suggestCommand } from '../../proxy/src/commands/suggest.ts'
+import { verifyRecordsCommand } from '../../proxy/src/commands/verify-records.ts'
+import { selftestCommand } from '../../proxy/src/commands/selftest.ts'
 import { injectCommand } from '../../proxy/src/inject/command.ts'
 import { iptablesCommand } from '../../proxy/src/listen/iptables/command.ts'
-import { selftestCommand } from '../../proxy/src/commands/selftest.ts'
 
 t.test('the overview lists every command with the summary its own module gives', async (t) => {
   const text = await usage()
-  const own = { run: runCommand, check: checkCommand, decide: decideCommand, suggest: suggestCommand, inject: injectCommand, iptables: iptablesCommand, selftest: selftestCommand }
+  const own = { run: runCommand, check: checkCommand, decide: decideCommand, suggest: suggestCommand, 'verify-records': verifyRecordsCommand, selftest: selftestCommand, inject: injectCommand, iptables: iptablesCommand }
   for (const [name, cmd] of Object.entries(own)) {
     t.ok(cmd.summary.length > 0 && !cmd.summary.includes('\n'), `${name}: one-line summary`)
-    t.ok(text.includes(`  ${name.padEnd(10)}${cmd.summary}\n`), `${name}: its own summary is in the overview`)
+    t.ok(text.includes(`  ${name.padEnd(16)}${cmd.summary}\n`), `${name}: its own summary is in the overview`)
     t.match(cmd.usage, /^usage: toolgate /, `${name}: usage text`)
   }
   t.equal(text.match(/^ {2}\S/gm)?.length, Object.keys(own).length, 'no other command is listed')

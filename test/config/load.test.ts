@@ -61,7 +61,7 @@ t.test('defaults are filled in', async (t) => {
   t.same(c.listeners, { proxy: { host: '127.0.0.1', port: 15001 }, admin: { host: '127.0.0.1', port: 15000 }, control: { host: '127.0.0.1', port: 15004 } })
   t.same(c.limits, DEFAULT_LIMITS)
   t.same(c.timeouts, DEFAULT_TIMEOUTS)
-  t.same(c.logging, { level: 'info', records: 'stdout' })
+  t.same(c.logging, { level: 'info', records: 'stdout', checkpoints: { interval_s: 60, every_records: 1000 } })
   t.same(c.policy, { bundle: { kind: 'embedded' }, entrypoint: 'toolgate/decision', poll: { min_delay_ms: 10000, max_delay_ms: 30000 }, data: {} })
   t.same(c.agent, { labels: {} })
   t.same(c.tasks, DEFAULT_TASKS)

@@ -7,13 +7,13 @@ import fc from 'fast-check'
 import { allow, batchDecision, deny, REPORT_RELAXES } from '../../proxy/src/decide/deny.ts'
 import type { DecisionStage } from '../../proxy/src/decide/decision.ts'
 
-const stages: DecisionStage[] = ['parse', 'allowlist', 'route', 'destination', 'task', 'policy', 'approval', 'credential', 'internal']
+const stages: DecisionStage[] = ['parse', 'allowlist', 'route', 'destination', 'task', 'policy', 'approval', 'credential', 'internal', 'rate_limit']
 const stage = fc.constantFrom(...stages)
 const mode = fc.constantFrom('enforce' as const, 'report' as const)
 const reasons = fc.array(fc.string({ maxLength: 700 }), { maxLength: 30 })
 
-t.test('report mode relaxes exactly the allowlist, task and policy stages', async (t) => {
-  t.same([...REPORT_RELAXES].sort(), ['allowlist', 'policy', 'task'])
+t.test('report mode relaxes exactly the allowlist, task, policy and rate_limit stages', async (t) => {
+  t.same([...REPORT_RELAXES].sort(), ['allowlist', 'policy', 'rate_limit', 'task'])
   fc.assert(fc.property(stage, mode, reasons, fc.string(), (s, m, r, id) => {
     const d = deny({ id, mode: m }, s, r)
     if (d.allow) return false

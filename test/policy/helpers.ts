@@ -101,6 +101,7 @@ export function baseInput(overrides: Partial<PolicyInput> = {}): PolicyInput {
     tool: { name: 'github', access: 'read', data_classification: 'internal', labels: {}, route: null, captures: {} },
     request: { method: 'GET', scheme: 'https', host: 'api.github.com', port: 443, path: '/repos', query: {}, headers: {} },
     mcp: null,
+    rate_limits: {},
     time: { now: '2026-01-01T10:00:00.000Z', now_ns: Date.UTC(2026, 0, 1, 10) * 1e6 },
     ...overrides,
   }

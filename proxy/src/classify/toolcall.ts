@@ -38,6 +38,8 @@ export interface McpCall {
   toolName: string | null
   /** tools/call only: params.arguments. */
   arguments: unknown
+  /** W3C trace context from params._meta (traceparent, tracestate), when present as strings; telemetry/ validates it. */
+  traceContext?: { traceparent: string; tracestate?: string }
 }
 
 export interface MatchedRoute {

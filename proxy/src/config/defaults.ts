@@ -50,6 +50,9 @@ export const DEFAULT_TLS = { leaf_cache_size: 1000 } as const
 
 export const DEFAULT_LOGGING = { level: 'info', records: 'stdout' } as const
 
+/** Signed checkpoints of the record chain (record/chain.ts). */
+export const DEFAULT_CHECKPOINTS = { interval_s: 60, every_records: 1000 } as const
+
 export const DEFAULT_POLICY = {
   entrypoint: 'toolgate/decision',
   poll: { min_delay_ms: 10000, max_delay_ms: 30000 },

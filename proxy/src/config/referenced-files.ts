@@ -65,6 +65,8 @@ export function collectFileRefs(value: unknown, dir: string): FileRef[] {
   if (typeof key === 'string') refs.push({ path: ['policy', 'signing', 'public_key'], target: abs(key), need: 'read' })
   const records = root.logging?.records
   if (typeof records === 'string' && records !== 'stdout') refs.push({ path: ['logging', 'records'], target: abs(records), need: 'dir' })
+  const checkpointKey = (root.logging?.checkpoints as Record<string, unknown> | undefined)?.key_file
+  if (typeof checkpointKey === 'string') refs.push({ path: ['logging', 'checkpoints', 'key_file'], target: abs(checkpointKey), need: 'read' })
   const publish = (root.tls?.ca as Record<string, unknown> | undefined)?.publish_cert_to
   if (typeof publish === 'string') refs.push({ path: ['tls', 'ca', 'publish_cert_to'], target: abs(publish), need: 'dir' })
   return refs

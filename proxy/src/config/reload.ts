@@ -39,6 +39,7 @@ export const RELOADABLE: Readonly<Record<string, string>> = {
   'approvals.approvers': 'trust settings, rebuilt on reload',
   'approvals.kubernetes': 'trust settings, rebuilt on reload (the TokenReview client)',
   'approvals.max_pending': 'approval gate (approvals requested from now on)',
+  rate_limits: 'rate-limit stage (local buckets recompiled; a changed service section gets a new client)',
   tools: 'runtime snapshot (allowlist, MCP rules, destinations); TLS interception is created first if a new tool needs it',
 }
 
@@ -50,6 +51,8 @@ export const RESTART_ONLY: Readonly<Record<string, string>> = {
   'tls.leaf_cache_size': 'the leaf certificate cache is sized when interception is created',
   transparent: 'the iptables rules were written by the init container when the pod started',
   'approvals.webhook': 'the webhook client is built at start',
+  telemetry: 'trace and log exporters are started once, at start',
+  'logging.checkpoints': 'the record chain is set up when the sink opens: at start, or when a reload changes logging.records',
 }
 
 function valueAt(config: ResolvedConfig, path: string): unknown {

@@ -8,9 +8,9 @@
 import { isAbsolute, resolve } from 'node:path'
 import { createHash } from 'node:crypto'
 import type {
-  Agent, Approvals, CredentialProvider, Labels, Limits, Mode, PolicySigning, Tasks, Timeouts, Tls, Tool, ToolgateConfig, Transparent,
+  Agent, Approvals, CredentialProvider, Labels, Limits, Mode, PolicySigning, RateLimits, RecordCheckpoints, Tasks, Telemetry, Timeouts, Tls, Tool, ToolgateConfig, Transparent,
 } from './schema.gen.ts'
-import { AGENT_ENV, DEFAULT_APPROVALS, DEFAULT_LIMITS, DEFAULT_LISTENERS, DEFAULT_LOGGING, DEFAULT_MODE, DEFAULT_POLICY, DEFAULT_TASKS, DEFAULT_TIMEOUTS, DEFAULT_TLS } from './defaults.ts'
+import { AGENT_ENV, DEFAULT_APPROVALS, DEFAULT_CHECKPOINTS, DEFAULT_LIMITS, DEFAULT_LISTENERS, DEFAULT_LOGGING, DEFAULT_MODE, DEFAULT_POLICY, DEFAULT_TASKS, DEFAULT_TIMEOUTS, DEFAULT_TLS } from './defaults.ts'
 
 export interface ListenerAddress {
   host: string
@@ -51,7 +51,12 @@ export interface ResolvedConfig {
   }
   limits: Required<Limits>
   timeouts: Required<Timeouts>
-  logging: { level: 'debug' | 'info' | 'warn' | 'error'; records: 'stdout' | string }
+  logging: {
+    level: 'debug' | 'info' | 'warn' | 'error'
+    records: 'stdout' | string
+    /** key_file is absolute when set. */
+    checkpoints: { interval_s: number; every_records: number; key_file?: string }
+  }
   policy: {
     bundle: BundleSource
     entrypoint: string
@@ -67,6 +72,10 @@ export interface ResolvedConfig {
   credentials: Record<string, CredentialProvider>
   tasks: Tasks & typeof DEFAULT_TASKS
   approvals: Approvals & { timeout_ms: number; max_pending: number }
+  /** As written (ratelimit/ applies its defaults); {} when absent. */
+  rate_limits: RateLimits
+  /** As written (telemetry/ applies its defaults); {} when absent: off. */
+  telemetry: Telemetry
   tools: Tool[]
   source: ConfigSource
 }
@@ -122,6 +131,7 @@ export function resolveConfig(raw: ToolgateConfig, source: ConfigSource, env: No
     logging: {
       level: raw.logging?.level ?? DEFAULT_LOGGING.level,
       records: records === 'stdout' ? records : resolve(source.dir, records),
+      checkpoints: resolveCheckpoints(raw.logging?.checkpoints, source.dir),
     },
     policy,
     agent,
@@ -130,7 +140,18 @@ export function resolveConfig(raw: ToolgateConfig, source: ConfigSource, env: No
     credentials: raw.credentials ?? {},
     tasks: { ...DEFAULT_TASKS, ...raw.tasks },
     approvals: { ...DEFAULT_APPROVALS, ...raw.approvals },
+    rate_limits: raw.rate_limits ?? {},
+    telemetry: raw.telemetry ?? {},
     tools: raw.tools,
     source,
   }
+}
+
+function resolveCheckpoints(c: RecordCheckpoints | undefined, dir: string): ResolvedConfig['logging']['checkpoints'] {
+  const out: ResolvedConfig['logging']['checkpoints'] = {
+    interval_s: c?.interval_s ?? DEFAULT_CHECKPOINTS.interval_s,
+    every_records: c?.every_records ?? DEFAULT_CHECKPOINTS.every_records,
+  }
+  if (c?.key_file !== undefined) out.key_file = resolve(dir, c.key_file)
+  return out
 }

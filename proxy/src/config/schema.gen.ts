@@ -73,6 +73,8 @@ export interface ToolgateConfig {
   }
   tasks?: Tasks
   approvals?: Approvals
+  telemetry?: Telemetry
+  rate_limits?: RateLimits
   /**
    * The allowlist: every outbound call must match one of these tools, or it is denied.
    */
@@ -191,6 +193,25 @@ export interface Logging {
    * Where decision records go: 'stdout' or a file path (appended; relative to the config file's directory).
    */
   records?: string
+  checkpoints?: RecordCheckpoints
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "RecordCheckpoints".
+ */
+export interface RecordCheckpoints {
+  /**
+   * Write a signed checkpoint at least this often while records are written (seconds); 0 = none on a timer.
+   */
+  interval_s?: number
+  /**
+   * Write a signed checkpoint after this many records; 0 = none by count.
+   */
+  every_records?: number
+  /**
+   * PEM EC P-256 private key that signs checkpoints (relative to the config file's directory). Without it a key is generated at start; either way its public key is in the admin listener's JWKS.
+   */
+  key_file?: string
 }
 /**
  * This interface was referenced by `ToolgateConfig`'s JSON-Schema
@@ -827,6 +848,149 @@ export interface KubernetesApprovers {
    */
   service_accounts: [string, ...string[]]
   timeout_ms?: number
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Telemetry".
+ */
+export interface Telemetry {
+  /**
+   * service.name resource attribute of spans and logs.
+   */
+  service_name?: string
+  traces?: TelemetryTraces
+  logs?: TelemetryLogs
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "TelemetryTraces".
+ */
+export interface TelemetryTraces {
+  /**
+   * OTLP/HTTP (protobuf) traces endpoint URL, e.g. http://otel-collector:4318/v1/traces.
+   */
+  endpoint: string
+  /**
+   * Fraction of calls traced when the agent sent no sampled trace context (trace id ratio).
+   */
+  sample_ratio?: number
+  /**
+   * Follow the sampled flag of the agent's traceparent; false: sample_ratio decides every call.
+   */
+  parent_based?: boolean
+  /**
+   * Spans waiting for export at most; more are dropped, never blocking a call.
+   */
+  max_queue?: number
+  /**
+   * Deadline of one export request.
+   */
+  timeout_ms?: number
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "TelemetryLogs".
+ */
+export interface TelemetryLogs {
+  /**
+   * OTLP/HTTP (protobuf) logs endpoint URL, e.g. http://otel-collector:4318/v1/logs.
+   */
+  endpoint: string
+  /**
+   * Records waiting for export at most; more are dropped (counted in toolgate_otlp_log_records_dropped_total), never blocking a call.
+   */
+  max_queue?: number
+  /**
+   * Records per export request at most (each batch is encoded in one go on the event loop: small batches keep that pause short).
+   */
+  max_batch?: number
+  /**
+   * Export at least this often while records wait.
+   */
+  interval_ms?: number
+  /**
+   * Deadline of one export request.
+   */
+  timeout_ms?: number
+  /**
+   * true: records go only to OTLP (no stdout or file stream, so no hash chain); false: both.
+   */
+  replace_records?: boolean
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "RateLimits".
+ */
+export interface RateLimits {
+  /**
+   * The limits; a call is checked against every limit whose selector matches it and must have a token in each.
+   *
+   * @maxItems 256
+   */
+  limits?: RateLimit[]
+  /**
+   * Most local buckets kept (one per limit and key); the least recently used is dropped first, and an idle bucket is dropped once it would be full again.
+   */
+  max_buckets?: number
+  service?: RateLimitService
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "RateLimit".
+ */
+export interface RateLimit {
+  name: Name
+  tool?: Name
+  /**
+   * Only calls that matched this route of the tool (its name, or its path pattern as written); needs tool.
+   */
+  route?: string
+  /**
+   * Only MCP tools/call messages calling this tool name.
+   */
+  mcp_tool?: string
+  /**
+   * What gets its own bucket: tool (one per tool), route (one per tool and route), task (one per task id; calls without a task share one), agent (one per workload identity).
+   */
+  per?: 'tool' | 'route' | 'task' | 'agent'
+  /**
+   * Calls allowed per period (the refill rate of the bucket).
+   */
+  requests: number
+  /**
+   * Length of the period in seconds.
+   */
+  period_s?: number
+  /**
+   * Bucket size: calls allowed at once after a quiet time. Default: requests.
+   */
+  burst?: number
+  /**
+   * local: counted in this sidecar; global: counted by the rate limit service, shared by every sidecar that uses it.
+   */
+  scope?: 'local' | 'global'
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "RateLimitService".
+ */
+export interface RateLimitService {
+  /**
+   * host:port of the gRPC rate limit service (plaintext h2c).
+   */
+  address: string
+  /**
+   * Domain sent with every request; the service's config must define it.
+   */
+  domain?: string
+  /**
+   * Deadline of one ShouldRateLimit call.
+   */
+  timeout_ms?: number
+  /**
+   * When the service cannot answer: deny (fail closed, 503) or allow (counted in metrics and recorded).
+   */
+  failure_mode?: 'deny' | 'allow'
 }
 /**
  * This interface was referenced by `ToolgateConfig`'s JSON-Schema

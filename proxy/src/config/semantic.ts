@@ -7,6 +7,7 @@ import { DEFAULT_LISTENERS, DEFAULT_POLICY } from './defaults.ts'
 import { cidrProblem, hostPatternProblem, pathPatternProblem } from './patterns.ts'
 import { didYouMean } from './suggest.ts'
 import type { PathSegment } from './yaml-source.ts'
+import { rateLimitFindings } from '../ratelimit/config-check.ts'
 import { trustFindings } from '../trust/config-check.ts'
 
 export interface SemanticFinding {
@@ -118,6 +119,7 @@ export function semanticFindings(value: unknown): SemanticFinding[] {
   if (ca && (ca.cert_file === undefined) !== (ca.key_file === undefined)) {
     add(['tls', 'ca'], 'cert_file and key_file go together: give both (a mounted CA) or neither (generated at start)', 'key')
   }
+  for (const f of rateLimitFindings(root, [...firstByName.keys()])) add(f.path, f.message, f.at)
   return out
 }
 

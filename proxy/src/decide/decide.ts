@@ -39,6 +39,8 @@ export interface DecideContext {
    * evaluation that took longer is not used: it denies (fail closed), and the record says why.
    */
   evalBudgetMs: number
+  /** input.rate_limits (ratelimit/stage.ts); none when absent. */
+  rateLimits?: PolicyInput['rate_limits']
 }
 
 function validResult(value: unknown): value is PolicyResult {
@@ -76,7 +78,7 @@ export function decide(call: ToolCall, verdict: AllowlistVerdict, ctx: DecideCon
 
   if (ctx.policy === null) return refuse(call, ctx, 'policy', ['no policy bundle is loaded (fail closed)'], started)
   let outcome: PolicyOutcome
-  const input = buildPolicyInput(call, ctx.agent, ctx.task.view, ctx.now)
+  const input = buildPolicyInput(call, ctx.agent, ctx.task.view, ctx.now, ctx.rateLimits)
   const evalStarted = process.hrtime.bigint()
   try {
     outcome = ctx.policy.evaluate(input)

@@ -10,6 +10,7 @@ export type DecisionStage =
   | 'approval' // step-up approval denied or timed out
   | 'credential' // credential could not be obtained
   | 'internal' // toolgate itself failed on the request (a bug): refused, and recorded like any refusal
+  | 'rate_limit' // a rate limit had no token left (ratelimit/)
 
 export interface CredentialNarrowing {
   scope?: string[]
@@ -37,4 +38,6 @@ export interface Decision {
   error: string | null
   /** Time spent deciding, in seconds. */
   decideSeconds: number
+  /** Set when a rate limit refused the call: which one, when to retry, the response headers. */
+  rateLimit?: { limit: string; retryAfterS: number; headers: Record<string, string> }
 }

@@ -2,8 +2,8 @@
 // lets a call through calls allow(). Both apply the one report-mode rule, so no two stages can
 // disagree on `pass`:
 //
-//   report mode lets through what the *allowlist, task or policy* would deny (that is what it is
-//   for: rolling out allowlists), and nothing else. Refusals that protect toolgate, the network or
+//   report mode lets through what the *allowlist, task, policy or a rate limit* would deny (that
+//   is what it is for: rolling out allowlists and limits), and nothing else. Refusals that protect toolgate, the network or
 //   a person's answer — parse, route (what toolgate cannot do safely: a request to a passthrough
 //   tool, an unseen tunnel to an inspected tool, an upgrade a route does not allow), destination,
 //   approval and credential — are enforced in every mode.
@@ -11,7 +11,7 @@
 import type { CredentialNarrowing, Decision, DecisionStage } from './decision.ts'
 
 /** The stages whose refusals report mode relaxes. */
-export const REPORT_RELAXES: ReadonlySet<DecisionStage> = new Set<DecisionStage>(['allowlist', 'task', 'policy'])
+export const REPORT_RELAXES: ReadonlySet<DecisionStage> = new Set<DecisionStage>(['allowlist', 'task', 'policy', 'rate_limit'])
 
 const MAX_REASONS = 16
 const MAX_REASON_LENGTH = 512
@@ -28,6 +28,8 @@ export interface DecisionExtras {
   approval?: { reason: string } | null
   credential?: CredentialNarrowing | null
   error?: string | null
+  /** The rate limit that refused the call (stage rate_limit). */
+  rateLimit?: Decision['rateLimit']
   /** Seconds spent deciding; omitted: kept from `from` when it is a Decision, else 0. */
   decideSeconds?: number
 }
@@ -56,6 +58,7 @@ export function deny(from: DecisionBase | Decision, stage: DecisionStage, reason
     credential: extras.credential !== undefined ? extras.credential : prev.credential ?? null,
     error: extras.error !== undefined ? extras.error : prev.error ?? null,
     decideSeconds: extras.decideSeconds ?? prev.decideSeconds ?? 0,
+    ...(extras.rateLimit !== undefined ? { rateLimit: extras.rateLimit } : {}),
   }
 }
 

@@ -10,7 +10,7 @@ function queryParams(query: string): Record<string, string[]> {
   return out
 }
 
-export function buildPolicyInput(call: ToolCall, agent: PolicyInput['agent'], task: PolicyInput['task'], now: Date): PolicyInput {
+export function buildPolicyInput(call: ToolCall, agent: PolicyInput['agent'], task: PolicyInput['task'], now: Date, rateLimits: PolicyInput['rate_limits'] = {}): PolicyInput {
   return {
     version: POLICY_INPUT_VERSION,
     agent,
@@ -33,6 +33,7 @@ export function buildPolicyInput(call: ToolCall, agent: PolicyInput['agent'], ta
       headers: call.headers,
     },
     mcp: call.mcp ? { method: call.mcp.method, tool: call.mcp.toolName, arguments: call.mcp.arguments ?? null } : null,
+    rate_limits: rateLimits,
     time: { now: now.toISOString(), now_ns: now.getTime() * 1e6 },
   }
 }

@@ -53,6 +53,8 @@ export interface PolicyInput {
     tool: string | null
     arguments: unknown
   } | null
+  /** Rate limits that apply to this call, by name, before it takes its token (docs/rate-limits.md). */
+  rate_limits: Record<string, { remaining: number; requests: number; period_s: number; burst: number; reset_s: number; scope: 'local' | 'global' }>
   time: {
     /** RFC 3339. */
     now: string

@@ -38,6 +38,8 @@ import { Recorder, type Failure, type Outcome } from './finish.ts'
 import { errorKindFor, writeError } from './error-body.ts'
 import { redirectedPortProblem } from './listener-checks.ts'
 import { resolveCallTask } from '../trust/resolve-task.ts'
+import type { RateLimitStage } from '../ratelimit/stage.ts'
+import type { CallTracing } from '../telemetry/traces.ts'
 
 export interface RequestContext {
   via: Via
@@ -59,6 +61,10 @@ export interface PipelineDeps {
   logger: Logger
   /** The TLS interceptor for inspected tunnels, when one exists (it may be created after start). */
   interceptor?: () => TunnelInterceptor | null
+  /** Rate limits (ratelimit/stage.ts); none when absent. */
+  rateLimits?: RateLimitStage | null
+  /** OpenTelemetry spans of calls (telemetry/traces.ts); none when tracing is off. */
+  tracing?: CallTracing | null
 }
 
 /** A decided, passing call on its way to the terminal stage. */
@@ -97,6 +103,8 @@ export class RequestPipeline {
   /** A request as a listener received it, through every stage. Resolves once it is recorded. */
   async run(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const startedAt = process.hrtime.bigint()
+    const { tracing, rateLimits } = this.deps
+    tracing?.begin(req, ctx.via)
     const rt = this.deps.runtime()
     const dryRun = ctx.dryRun === true
     // Aborted when the agent goes away, so a held approval or a token fetch stops waiting for it.
@@ -105,7 +113,11 @@ export class RequestPipeline {
 
     // 1. classify: the one canonical form decided on and forwarded.
     const classified = this.classify(req, ctx, rt)
-    if (!classified.ok) return this.refuseRequest(req, res, rt, { id: classified.id, via: ctx.via, reason: classified.reason, status: classified.status, startedAt })
+    if (!classified.ok) {
+      this.refuseRequest(req, res, rt, { id: classified.id, via: ctx.via, reason: classified.reason, status: classified.status, startedAt })
+      tracing?.finish(req, null, null, classified.status)
+      return
+    }
     const { call, tool, routeMatch, upstream } = classified
     // A Txn-Token names the call's task through a verified grant (trust/resolve-task.ts).
     if (classified.txnToken !== null) await resolveCallTask(this.deps.services.grants ?? null, call, classified.txnToken)
@@ -113,6 +125,7 @@ export class RequestPipeline {
     // Every request a lenient router could send to the MCP handler is inspected as MCP or refused.
     const gate = mcp !== null && tool !== null ? mcpEndpointGate(mcp, tool, call, req, ctx.upgrade !== undefined) : { kind: 'outside' as const }
     const decide = (c: ToolCall, v?: Parameters<typeof decideStage>[5]): Decision => requestRouteChecks(c, tool, decideStage(this.stageDeps(), rt, c, tool, routeMatch, v))
+
     if (gate.kind === 'refuse') return this.finishRequest(req, res, rt, { ...refuseMcp(res, decide(call, { kind: 'denied', reason: gate.reason }), call, gate.reply, gate.reason), startedAt })
     // The endpoint's bodiless GET (server stream) and DELETE (end of session) read and end; what
     // the server says on them is filtered like any tools/list answer.
@@ -121,12 +134,14 @@ export class RequestPipeline {
     let passing: Passing
     if (gate.kind === 'messages') {
       // 2-4 for an MCP POST: allowlist, then every JSON-RPC message decided and route-checked.
-      const m = await mcpStage({ req, res, rt, stage: this.mcp, call, tool: tool!, routeMatch, upstream, mcp: mcp!, decide })
+      const m = await mcpStage({ req, res, rt, stage: this.mcp, call, tool: tool!, routeMatch, upstream, mcp: mcp!, decide, ...(tracing ? { tracing } : {}), ...(rateLimits ? { rateLimits } : {}) })
       if (m.kind === 'answered') return this.finishRequest(req, res, rt, { ...m.outcome, startedAt })
       passing = { call: m.call, tool, upstream: m.upstream, decision: m.decision, body: m.body, responseTransform: m.responseTransform, hidden: m.hidden, ...(m.extra ? { extra: m.extra } : {}) }
     } else {
-      // 2. decide  3. route checks
-      const decision = decide(call)
+      // 2. decide (local rate limits included)  3. route checks; then global rate limits
+      let decision = decide(call)
+      if (rateLimits) decision = await rateLimits.applyGlobal(call, rt.agent, decision)
+      tracing?.decided(req, call, decision)
       if (!decision.pass) return this.finishRequest(req, res, rt, { call, decision, credential: null, status: decision.status, failure: null, startedAt })
       const max = rt.config.limits.max_request_body_bytes
       if (Number(req.headers['content-length'] ?? 0) > max) {
@@ -151,16 +166,18 @@ export class RequestPipeline {
     // 6. credential
     const cred = passing.tool?.config.credential === undefined || !decision.allow
       ? { ok: true as const, headers: passing.upstream.headers, record: null }
-      : await credentialStage(this.deps.services, rt, passing.call, passing.tool, decision, passing.upstream.headers, { dryRun, signal: abort.signal })
+      : await credentialStage(this.deps.services, rt, passing.call, passing.tool, decision, passing.upstream.headers, { dryRun, signal: abort.signal, span: dryRun ? undefined : tracing?.child(req, 'toolgate credential') })
     if (!cred.ok) return this.finishRequest(req, res, rt, { call: passing.call, decision: cred.decision, credential: null, status: cred.decision.status, failure: null, startedAt })
 
     // 7. forward | upgrade | dry run
-    const request = { ...passing.upstream, headers: cred.headers }
+    const span = !dryRun && !ctx.upgrade ? tracing?.child(req, 'toolgate upstream', true) : undefined
+    const request = { ...passing.upstream, headers: span ? span.inject(cred.headers) : cred.headers }
     const result: ForwardResult | { refused: Decision } = dryRun
       ? dryRunTerminal()
       : ctx.upgrade
         ? await upgradeTerminal(rt, passing.call, decision, request, req, ctx.upgrade)
         : await forwardTerminal(rt, passing.call, request, passing.body, res, abort.signal, passing.responseTransform)
+    if (span && !('refused' in result)) span.end({ 'http.response.status_code': result.upstreamStatus ?? 0 }, result.failure?.reason)
     if ('refused' in result) return this.finishRequest(req, res, rt, { call: passing.call, decision: result.refused, credential: null, status: result.refused.status, failure: null, startedAt })
     if (result.upstreamSeconds !== null) {
       this.deps.metrics.upstreamSeconds.observe({ tool: passing.call.tool ?? 'none', outcome: result.failure ? result.failure.kind : 'ok' }, result.upstreamSeconds)
@@ -192,8 +209,11 @@ export class RequestPipeline {
     const call: ToolCall = { ...classified.call, via: raw.via }
     const { tool } = classified
     const interceptor = this.deps.interceptor?.() ?? null
-    // 2. decide  3. route checks (inspected or passthrough)
-    const checked = tunnelRouteChecks(tool, decideStage(this.stageDeps(), rt, call, tool, null), interceptor !== null || opts.dryRun === true)
+    const canIntercept = interceptor !== null || opts.dryRun === true
+    // 2. decide  3. route checks (inspected or passthrough). An inspected tunnel takes no
+    // rate-limit token: each request inside it does.
+    const inspect = tool !== null && !tool.config.passthrough && canIntercept
+    const checked = tunnelRouteChecks(tool, decideStage(this.stageDeps(), rt, call, tool, null, undefined, { rateLimits: !inspect }), canIntercept)
     // 5. approval (a passthrough tunnel the policy asks a human about waits like a request)
     const { decision } = await approvalStage(this.deps.services.approvals, call, checked.decision, null, { dryRun: opts.dryRun === true, signal: abort.signal, maxHeldBodyBytes: rt.config.limits.max_inspected_body_bytes })
     const finish = (d: Decision, status: number, failure: Failure | null): void => this.recorder.decided(rt.agent, { call, decision: d, credential: null, status, failure, startedAt })
@@ -233,8 +253,8 @@ export class RequestPipeline {
     return id
   }
 
-  private stageDeps(): { policy: () => PolicyEvaluator | null; tasks: PipelineServices['tasks'] } {
-    return { policy: this.deps.policy, tasks: this.deps.services.tasks }
+  private stageDeps(): { policy: () => PolicyEvaluator | null; tasks: PipelineServices['tasks']; rateLimits: RateLimitStage | null } {
+    return { policy: this.deps.policy, tasks: this.deps.services.tasks, rateLimits: this.deps.rateLimits ?? null }
   }
 
   private classify(req: IncomingMessage, ctx: RequestContext, rt: Runtime): Classified {
@@ -259,7 +279,8 @@ export class RequestPipeline {
     const { call, decision } = o
     if (!res.headersSent && o.status !== 499) {
       if (!decision.pass || decision.stage === 'destination') {
-        writeError(res, o.status, { error: 'denied', reason: decision.reasons.join('; '), decision_id: call.id })
+        const error = decision.stage !== 'rate_limit' ? 'denied' : o.status === 503 ? 'rate_limit_unavailable' : 'rate_limited'
+        writeError(res, o.status, { error, reason: decision.reasons.join('; '), decision_id: call.id, ...(decision.rateLimit ? { retry_after_s: decision.rateLimit.retryAfterS } : {}) }, decision.rateLimit?.headers)
       } else if (o.failure) {
         writeError(res, o.status, { error: o.failure.kind, reason: o.failure.reason, decision_id: call.id })
       }
@@ -267,7 +288,9 @@ export class RequestPipeline {
     // An unread request body would otherwise stall the keep-alive connection.
     if (!req.readableEnded) req.resume()
     this.#recorded.add(res)
-    this.recorder.decided(rt.agent, o)
+    // The record names the call's trace, so a reviewer (and the OTLP log record) can find it.
+    const traced = this.deps.tracing?.finish(req, call, decision, o.status)
+    this.recorder.decided(rt.agent, traced ? { ...o, trace: traced } : o)
   }
 
   /** A bug reached the top: the agent gets a 500, and the call its one record unless it has one. */

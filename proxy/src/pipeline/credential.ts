@@ -22,7 +22,7 @@ export async function credentialStage(
   tool: CompiledTool | null,
   decision: Decision,
   headers: [string, string][],
-  opts: { dryRun: boolean; signal: AbortSignal },
+  opts: { dryRun: boolean; signal: AbortSignal; span?: { end(attrs: Record<string, string>, error?: string): void } | undefined },
 ): Promise<CredentialOutcome> {
   const toolCredential = tool?.config.credential
   if (!toolCredential || !decision.allow) return { ok: true, headers, record: null }
@@ -32,6 +32,7 @@ export async function credentialStage(
   if (opts.dryRun) return { ok: true, headers, record: null }
   const task = call.taskId !== null && tasks ? tasks.get(call.taskId) ?? null : null
   const got = await credentials.obtain({ decisionId: call.id, task, tool: call.tool ?? '', toolCredential, narrowing: decision.credential, agent: rt.agent, signal: opts.signal })
+  opts.span?.end({ 'toolgate.credential.provider': toolCredential.provider }, got.ok ? undefined : got.reason)
   if (!got.ok) return { ok: false, decision: deny(decision, 'credential', [got.reason], { status: got.status }) }
   return {
     ok: true,

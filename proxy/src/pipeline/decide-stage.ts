@@ -8,6 +8,7 @@ import { decide, type AllowlistVerdict, type PolicyEvaluator } from '../decide/d
 import type { Decision } from '../decide/decision.ts'
 import type { Runtime } from '../listen/runtime.ts'
 import type { TaskService } from './services.ts'
+import type { RateLimitStage } from '../ratelimit/stage.ts'
 
 export function allowlistVerdict(tool: CompiledTool | null, match: RouteMatch | null): AllowlistVerdict {
   if (tool === null) return { kind: 'no_tool' }
@@ -24,18 +25,24 @@ export function modeOf(tool: CompiledTool | null, rt: Runtime): 'enforce' | 'rep
   return tool?.config.mode ?? rt.config.mode
 }
 
+/**
+ * `opts.rateLimits: false` for a tunnel opened for inspection: it takes no rate-limit token, each
+ * request inside it does (ratelimit/stage.ts).
+ */
 export function decideStage(
-  deps: { policy: () => PolicyEvaluator | null; tasks: TaskService | null },
+  deps: { policy: () => PolicyEvaluator | null; tasks: TaskService | null; rateLimits?: RateLimitStage | null },
   rt: Runtime,
   call: ToolCall,
   tool: CompiledTool | null,
   match: RouteMatch | null,
   verdict: AllowlistVerdict = allowlistVerdict(tool, match),
+  opts: { rateLimits?: boolean } = {},
 ): Decision {
   const started = process.hrtime.bigint()
   const { tasks } = deps
   const task = call.taskId !== null && tasks ? tasks.get(call.taskId) : undefined
-  return decide(call, verdict, {
+  const limits = verdict.kind === 'allowed' && opts.rateLimits !== false ? deps.rateLimits ?? null : null
+  const decision = decide(call, verdict, {
     mode: modeOf(tool, rt),
     policy: deps.policy(),
     agent: rt.agent,
@@ -43,5 +50,8 @@ export function decideStage(
     tasksRequired: rt.config.tasks.required,
     now: new Date(),
     evalBudgetMs: rt.config.timeouts.policy_eval_ms,
+    ...(limits ? { rateLimits: limits.view(call, rt.agent) } : {}),
   }, started)
+  // An allowed call takes its tokens here; over a limit it is refused (429 / JSON-RPC -32029).
+  return limits ? limits.apply(call, rt.agent, decision) : decision
 }

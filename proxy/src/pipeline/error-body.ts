@@ -13,6 +13,8 @@ export interface ErrorBody {
   error: ErrorKind
   reason: string
   decision_id?: string
+  /** Rate-limited calls: when a token is next available. */
+  retry_after_s?: number
 }
 
 /** The error word for a refusal with this HTTP status, when no stage chose a more precise one. */
@@ -27,13 +29,13 @@ export function errorKindFor(status: number): ErrorKind {
 }
 
 /** Writes the error answer on an HTTP response; a response already started is cut off instead. */
-export function writeError(res: ServerResponse, status: number, body: ErrorBody): void {
+export function writeError(res: ServerResponse, status: number, body: ErrorBody, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
     res.destroy()
     return
   }
   const text = JSON.stringify(body)
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
   res.end(text)
 }
 

@@ -28,6 +28,8 @@ export interface Outcome {
   hidden?: string[]
   /** Fields an MCP request adds to its record (each message's outcome, changed pins). */
   extra?: Record<string, unknown>
+  /** The call's trace (telemetry/traces.ts), named in its record. */
+  trace?: { traceId: string; spanId: string }
 }
 
 /** A request refused before it became a ToolCall (malformed, ambiguous, unreadable). */
@@ -69,6 +71,7 @@ export class Recorder {
       totalSeconds: Number(process.hrtime.bigint() - o.startedAt) / 1e9,
     })
     if (o.hidden !== undefined && o.hidden.length > 0) record.mcp_hidden = o.hidden
+    if (o.trace !== undefined) { record.trace_id = o.trace.traceId; record.span_id = o.trace.spanId }
     this.#records.write(o.extra ? Object.assign(record, o.extra) : record)
   }
 

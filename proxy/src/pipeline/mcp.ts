@@ -30,6 +30,8 @@ import type { ForwardInput, UpstreamRequest } from '../forward/forward.ts'
 import type { Runtime } from '../listen/runtime.ts'
 import type { Outcome } from './finish.ts'
 import { allowlistVerdict } from './decide-stage.ts'
+import type { CallTracing } from '../telemetry/traces.ts'
+import type { RateLimitStage } from '../ratelimit/stage.ts'
 
 export interface MessageDecision {
   call: ToolCall
@@ -96,13 +98,23 @@ export function mcpDenial(parsed: Extract<McpParse, { ok: true }>, decisions: Me
   const reasonOf = (d: MessageDecision): string => (d.decision.pass ? 'another message in this batch was denied' : d.decision.reasons.join('; '))
   if (!parsed.batch) {
     const d = decisions[0]!
-    return jsonRpcDenial(d.call.mcp?.id ?? null, reasonOf(d), decisionId, d.call.mcp?.method, modern)
+    const denial = jsonRpcDenial(d.call.mcp?.id ?? null, reasonOf(d), decisionId, d.call.mcp?.method, modern, retryOf(d))
+    return d.decision.rateLimit ? { ...denial, headers: { ...d.decision.rateLimit.headers, ...denial.headers } } : denial
   }
-  return jsonRpcBatchDenial(parsed.messages.map((m, i) => ({
-    id: m.kind === 'request' ? m.call.id : null,
-    method: m.call.method,
-    message: refuseBatch ? 'batches are refused for this tool' : reasonOf(decisions[i]!),
-  })), decisionId, modern)
+  return jsonRpcBatchDenial(parsed.messages.map((m, i) => {
+    const retry = refuseBatch ? undefined : retryOf(decisions[i]!)
+    return {
+      id: m.kind === 'request' ? m.call.id : null,
+      method: m.call.method,
+      message: refuseBatch ? 'batches are refused for this tool' : reasonOf(decisions[i]!),
+      ...(retry !== undefined ? { retryAfterS: retry } : {}),
+    }
+  }), decisionId, modern)
+}
+
+/** Retry time of a message a rate limit refused (the call is not let through, even in report mode's would_deny). */
+function retryOf(d: MessageDecision): number | undefined {
+  return !d.decision.pass && d.decision.rateLimit ? d.decision.rateLimit.retryAfterS : undefined
 }
 
 export function refusalReply(parsed: Extract<McpParse, { ok: false }>, decisionId: string): JsonRpcReply {
@@ -358,6 +370,8 @@ export async function mcpStage(p: {
   upstream: UpstreamRequest
   mcp: CompiledMcpRules
   decide: (call: ToolCall, verdict?: AllowlistVerdict) => Decision
+  tracing?: CallTracing
+  rateLimits?: RateLimitStage
 }): Promise<McpStageResult> {
   const { req, res, call, mcp, tool } = p
   const verdict = allowlistVerdict(tool, p.routeMatch)
@@ -373,12 +387,17 @@ export async function mcpStage(p: {
   // Batch size and the 2026-07-28 mirrored headers (Mcp-Method / Mcp-Name / Mcp-Param-*).
   const checked = p.stage.checkRequest(parsed, req.rawHeaders, tool.name, p.rt.config.limits.max_batch_messages, call.id)
   if (!checked.ok) return refuse(checked.reply, checked.reason)
+  p.tracing?.adoptMcpParent(req, parsed.messages[0]?.call.traceContext)
   const decideOne = (message: McpMessage, reasonIfDenied?: string): MessageDecision => {
     const mcall = messageCall(call, message, mcp)
     const v = reasonIfDenied !== undefined ? { kind: 'denied' as const, reason: reasonIfDenied } : p.stage.verdict(message, mcp, tool.name, call.taskId)
-    return { call: mcall, decision: p.decide(mcall, v) }
+    const decision = p.decide(mcall, v)
+    p.tracing?.decided(req, mcall, decision)
+    return { call: mcall, decision }
   }
   const decisions = decideWithinBudget(parsed.messages, p.rt.config.limits.mcp_evaluation_budget_ms, (m) => decideOne(m), (m, _i, reason) => decideOne(m, reason))
+  // Global limits: one service round trip per message that passed so far.
+  if (p.rateLimits) for (const d of decisions) d.decision = await p.rateLimits.applyGlobal(d.call, p.rt.agent, d.decision)
   // One record per request: the request's decision, with each message's outcome in it.
   const chosen = requestDecision(decisions)
   const extra = p.stage.recordFields(parsed, decisions, mcp, tool.name)

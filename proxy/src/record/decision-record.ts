@@ -47,6 +47,9 @@ export type DecisionRecord = {
   latency_ms: LatencyMs
   /** Tool names a tools/list answer had removed on the way back. */
   mcp_hidden?: string[]
+  /** The call's trace and span (telemetry on). */
+  trace_id?: string
+  span_id?: string
 }
 
 /** The record of a request refused before it could be classified (also type 'decision'). */

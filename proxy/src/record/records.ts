@@ -2,29 +2,105 @@
 // on stdout or appended to a file. This is the audit trail a reviewer reads to reconstruct an
 // agent's chain of actions, so records are never dropped: a slow sink applies back-pressure
 // through the stream's buffer, and the buffered size is exposed as a metric by the owner.
+// Lines are hash-chained with signed checkpoints (record/chain.ts) so that an edited, deleted or
+// reordered line is detected by `toolgate verify-records`.
 
-import { createWriteStream, type WriteStream } from 'node:fs'
+import { closeSync, createWriteStream, fstatSync, openSync, readSync, type WriteStream } from 'node:fs'
 import { open as openFile } from 'node:fs/promises'
+import { RecordChain } from './chain.ts'
+import { generateSigner, type RecordSigner } from './signer.ts'
 
 export type RecordFields = Record<string, unknown>
 
 export interface RecordSink {
   write(record: RecordFields): void
   close(): Promise<void>
+  /** Public key that signs this stream's checkpoints (chained sinks only): published in the JWKS. */
+  readonly publicJwk?: RecordSigner['publicJwk']
+}
+
+export interface ChainedSinkOptions {
+  /** Signs chain starts and checkpoints; default: a key generated now. */
+  signer?: RecordSigner
+  /** A signed checkpoint at least this often while records are written; 0 = only every_records and at close. */
+  checkpointIntervalS?: number
+  /** A signed checkpoint after this many records; 0 = no count trigger. */
+  checkpointEveryRecords?: number
+}
+
+/** Longest tail read to find the last line of an existing records file. */
+const MAX_TAIL_BYTES = 1024 * 1024
+
+/**
+ * The last complete line of a file (without its newline) and whether the file ends mid-line, or
+ * null for an empty or missing file. Only the tail is read (bounded).
+ */
+export function lastLineOf(path: string): { line: Buffer; partial: boolean } | null {
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch {
+    return null
+  }
+  try {
+    const size = fstatSync(fd).size
+    if (size === 0) return null
+    const len = Math.min(size, MAX_TAIL_BYTES)
+    const buf = Buffer.alloc(len)
+    readSync(fd, buf, 0, len, size - len)
+    const partial = buf[len - 1] !== 0x0a
+    const end = partial ? len : len - 1
+    const start = buf.lastIndexOf(0x0a, end - 1) + 1
+    // A line longer than the tail window cannot be hashed whole: link to nothing (the verifier
+    // then reports the segment as unlinked rather than toolgate claiming a link it cannot prove).
+    if (start === 0 && size > len) return { line: Buffer.alloc(0), partial: true }
+    return { line: buf.subarray(start, end), partial }
+  } finally {
+    closeSync(fd)
+  }
 }
 
 /** 'stdout' or a file path (appended, created with mode 0600: records name tools and paths). */
-export function openRecordSink(target: string): RecordSink {
+export function openRecordSink(target: string, opts: ChainedSinkOptions = {}): RecordSink {
+  const signer = opts.signer ?? generateSigner()
+  let out: (line: string) => void
+  let end: () => Promise<void>
+  let previousLine: Buffer | null = null
   if (target === 'stdout') {
-    return {
-      write: (r) => { process.stdout.write(JSON.stringify(r) + '\n') },
-      close: async () => {},
-    }
+    out = (line) => { process.stdout.write(line + '\n') }
+    end = async () => {}
+  } else {
+    const last = lastLineOf(target)
+    const stream: WriteStream = createWriteStream(target, { flags: 'a', mode: 0o600 })
+    // A line cut short by a crash stays a line of its own (the verifier reports it); the new
+    // segment links to it so nothing between the two is silently lost.
+    if (last?.partial) stream.write('\n')
+    previousLine = last && last.line.length > 0 ? last.line : null
+    out = (line) => { stream.write(line + '\n') }
+    end = () => new Promise((resolve) => stream.end(resolve))
   }
-  const stream: WriteStream = createWriteStream(target, { flags: 'a', mode: 0o600 })
+  const chain = new RecordChain({ signer, previousLine })
+  out(chain.start())
+  const every = opts.checkpointEveryRecords ?? 0
+  const intervalS = opts.checkpointIntervalS ?? 0
+  const timer = intervalS > 0 ? setInterval(() => { if (chain.pending() > 0) out(chain.checkpoint()) }, intervalS * 1000) : null
+  timer?.unref()
+  let closed = false
   return {
-    write: (r) => { stream.write(JSON.stringify(r) + '\n') },
-    close: () => new Promise((resolve) => stream.end(resolve)),
+    publicJwk: signer.publicJwk,
+    write: (r) => {
+      if (closed) return
+      out(chain.line(r))
+      if (every > 0 && chain.pending() >= every) out(chain.checkpoint())
+    },
+    close: async () => {
+      if (closed) return
+      closed = true
+      if (timer) clearInterval(timer)
+      // The closing checkpoint marks a clean end of the segment.
+      out(chain.checkpoint(true))
+      await end()
+    },
   }
 }
 
@@ -66,6 +142,10 @@ export class ReloadableSink implements RecordSink {
 
   write(record: RecordFields): void {
     this.#sink.write(record)
+  }
+
+  get publicJwk(): RecordSink['publicJwk'] {
+    return this.#sink.publicJwk
   }
 
   /** Switches to `target` when it differs from the current one; rejects, changing nothing, if it cannot be opened. */

@@ -137,6 +137,8 @@ function parseMessage(node: ValueNode, text: string): ParsedMessage {
   const str = (n: ValueNode | undefined): string | null => (n?.type === 'String' ? n.value : null)
   const nameKey = NAME_PARAM[method.value]
   const meta = params ? member(params, '_meta') : undefined
+  const traceContext = readTraceMeta(paramsNode)
+  if (traceContext !== null) call.traceContext = traceContext
   return {
     ok: true,
     message: {
@@ -182,6 +184,21 @@ function readId(node: ValueNode, text: string): { ok: true; value: string | numb
     default:
       return { ok: false, reason: `id must be a string or an integer, got ${node.type.toLowerCase()}` }
   }
+}
+
+/** Longest traceparent/tracestate taken from params._meta (W3C: tracestate at most 512 characters). */
+const MAX_TRACE_META_CHARS = 512
+
+/** params._meta.traceparent/tracestate (where MCP carries W3C trace context), or null. Only read for telemetry, never decided on. */
+function readTraceMeta(params: ValueNode | undefined): McpCall['traceContext'] | null {
+  if (params === undefined || params.type !== 'Object') return null
+  const meta = member(params, '_meta')
+  if (meta === undefined || meta.type !== 'Object') return null
+  const parent = member(meta, 'traceparent')
+  if (parent === undefined || parent.type !== 'String' || parent.value.length > MAX_TRACE_META_CHARS) return null
+  const state = member(meta, 'tracestate')
+  const tracestate = state !== undefined && state.type === 'String' && state.value.length <= MAX_TRACE_META_CHARS ? state.value : undefined
+  return { traceparent: parent.value, ...(tracestate !== undefined ? { tracestate } : {}) }
 }
 
 /** Fills toolName/arguments of a tools/call; returns a reason when the params are unacceptable. */

@@ -22,6 +22,9 @@ export interface JsonRpcReply {
 /** Implementation-defined server error (JSON-RPC reserves -32000..-32099): denied by toolgate. */
 export const DENIED_CODE = -32001
 
+/** Refused by a rate limit (ratelimit/): a JSON-RPC error whatever the method, data.retry_after_s says when to retry. */
+export const RATE_LIMITED_CODE = -32029
+
 const HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' } as const
 
 export interface DenialItem {
@@ -29,6 +32,8 @@ export interface DenialItem {
   /** JSON-RPC method of the denied message; tools/call answers as a tool error. */
   method?: string
   message: string
+  /** Set when a rate limit refused the message. */
+  retryAfterS?: number
 }
 
 /**
@@ -36,9 +41,9 @@ export interface DenialItem {
  * isError; anything else: error object). A denied notification (id null) has no JSON-RPC
  * answer, so it gets HTTP 403 with a JSON-RPC error object that has id null.
  */
-export function jsonRpcDenial(id: string | number | null, message: string, decisionId: string, method?: string, modern = false): JsonRpcReply {
-  if (id === null) return reply(403, denialMessage({ id, message, ...(method !== undefined ? { method } : {}) }, decisionId, modern))
-  return reply(200, denialMessage({ id, message, ...(method !== undefined ? { method } : {}) }, decisionId, modern))
+export function jsonRpcDenial(id: string | number | null, message: string, decisionId: string, method?: string, modern = false, retryAfterS?: number): JsonRpcReply {
+  const item: DenialItem = { id, message, ...(method !== undefined ? { method } : {}), ...(retryAfterS !== undefined ? { retryAfterS } : {}) }
+  return reply(id === null ? (retryAfterS !== undefined ? 429 : 403) : 200, denialMessage(item, decisionId, modern))
 }
 
 /**
@@ -68,6 +73,10 @@ export function jsonRpcRefusal(refusal: Extract<McpParse, { ok: false }>, decisi
  */
 function denialMessage(item: DenialItem, decisionId: string, modern = false): unknown {
   const text = `denied by toolgate: ${item.message} (decision ${decisionId})`
+  if (item.retryAfterS !== undefined) {
+    // A protocol error rather than a tool result: the client (not the model) should back off.
+    return { jsonrpc: '2.0', id: item.id, error: { code: RATE_LIMITED_CODE, message: text, data: { decision_id: decisionId, retry_after_s: item.retryAfterS } } }
+  }
   if (item.method === 'tools/call' && item.id !== null) {
     return {
       jsonrpc: '2.0',
