@@ -46,3 +46,27 @@ t.test('a tool reaches special addresses only when it names them', async (t) => 
   const bracketed = destinationRules('[::1]')
   t.equal(checkDestination('::1', bracketed), null, 'bracketed IPv6 literal names ::1')
 })
+
+t.test('issue 14: CGNAT, NAT64, 6to4 and Teredo embeddings, and the pod\'s own addresses', async (t) => {
+  const { networkInterfaces } = await import('node:os')
+  const rules = destinationRules('api.example.com')
+  const refused = [
+    '100.64.0.1', '100.127.255.254', // CGNAT
+    '64:ff9b::a9fe:a9fe', '64:ff9b::8.8.8.8', '64:ff9b:1::1', '64:ff9b:1:ffff::7f00:1', // NAT64
+    '2002:7f00:1::', '2002:a9fe:a9fe::1', '2002:0a00:0001:1::1', // 6to4 of loopback, metadata, private
+    '2001:0:a9fe:a9fe::1', // Teredo server = metadata
+    '2001:0:4136:e378:8000:63bf:80ff:fffe', // Teredo client = ~(80ff:fffe) = 127.0.0.1
+  ]
+  for (const a of refused) t.not(checkDestination(a, rules), null, `${a} refused: ${checkDestination(a, rules)}`)
+  for (const a of ['2002:0808:0808::1', '2001:0:4136:e378:8000:63bf:3fff:fdd2', '100.128.0.1', '2001:db9::1']) {
+    t.equal(checkDestination(a, rules), null, `${a} (public embedding or outside the ranges) allowed`)
+  }
+  // Every address of this machine's interfaces, loopback or not, is refused unless named.
+  const own = Object.values(networkInterfaces()).flat().filter((a) => a !== undefined).map((a) => a!.address.split('%')[0]!)
+  t.ok(own.length > 0)
+  for (const a of own) {
+    t.not(checkDestination(a, rules), null, `own address ${a} refused`)
+    t.equal(checkDestination(a, destinationRules(a.includes(':') ? `[${a}]` : a)), null, `own address ${a} allowed when the tool names it`)
+  }
+  t.equal(checkDestination('2002:7f00:1::', destinationRules('x.example', ['2002::/16'])), null, 'allow_addresses can name a 6to4 range')
+})

@@ -86,7 +86,8 @@ t.test('curl -x --cacert: allowed call succeeds with the credential injected; de
   const echoed = JSON.parse(stdout)
   t.equal(api.received.length, before + 1)
   t.equal(echoed.url, '/v1/items?x=1')
-  t.equal(echoed.headers['x-api-key'], SECRET, 'toolgate replaced the agent\'s header with the credential')
+  t.equal(api.received.at(-1)!.headers['x-api-key'], SECRET, 'toolgate replaced the agent\'s header with the credential')
+  t.equal(echoed.headers['x-api-key'], '*'.repeat(SECRET.length), 'and the upstream echoing it back does not hand it to the agent (reflection guard)')
   t.equal(echoed.headers.host, `localhost:${api.port}`)
   const rec = gate.records.at(-1) as Record<string, unknown>
   t.equal(rec.via, 'intercepted')
@@ -97,7 +98,7 @@ t.test('curl -x --cacert: allowed call succeeds with the credential injected; de
   t.equal(code, '403')
   t.match(JSON.parse(body!), { error: 'denied', reason: /off limits/ })
   t.equal(api.received.length, before + 1, 'denied call never reached the upstream')
-  // (the allowed response is the upstream echoing what it received, so it does hold the secret)
+  assertNoSecret(t, stdout)
   assertNoSecret(t, denied.stdout)
 })
 
@@ -115,16 +116,18 @@ t.test('Python requests with REQUESTS_CA_BUNDLE and HTTPS_PROXY', async (t) => {
   const script = `import requests, json
 r = requests.get("https://localhost:${api.port}/py")
 d = requests.get("https://localhost:${api.port}/admin/py")
-print(json.dumps({"status": r.status_code, "key": r.json()["headers"].get("x-api-key") == ${JSON.stringify(SECRET)}, "denied": d.status_code, "reason": d.json()["reason"]}))`
+print(json.dumps({"status": r.status_code, "key": r.json()["headers"].get("x-api-key"), "denied": d.status_code, "reason": d.json()["reason"]}))`
   const { stdout } = await run('python3', ['-c', script], { env: { ...process.env, HTTPS_PROXY: gate.proxyUrl, REQUESTS_CA_BUNDLE: toolgateCa, NO_PROXY: '' } })
-  t.same(JSON.parse(stdout), { status: 200, key: true, denied: 403, reason: 'admin endpoints are off limits' })
+  t.same(JSON.parse(stdout), { status: 200, key: '*'.repeat(SECRET.length), denied: 403, reason: 'admin endpoints are off limits' }, 'the echoed credential comes back redacted')
+  t.equal(api.received.find((r) => r.url === '/py')?.headers['x-api-key'], SECRET, 'the upstream got the credential')
 })
 
 t.test('Node (child process) with NODE_EXTRA_CA_CERTS and HTTPS_PROXY', async (t) => {
   const code = `const r = await fetch("https://localhost:${api.port}/node"); const d = await fetch("https://localhost:${api.port}/admin/node");
-console.log(JSON.stringify({ status: r.status, key: (await r.json()).headers["x-api-key"] === ${JSON.stringify(SECRET)}, denied: d.status }))`
+console.log(JSON.stringify({ status: r.status, key: (await r.json()).headers["x-api-key"], denied: d.status }))`
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env, NODE_USE_ENV_PROXY: '1', HTTPS_PROXY: gate.proxyUrl, NODE_EXTRA_CA_CERTS: toolgateCa, NO_PROXY: '' } })
-  t.same(JSON.parse(stdout), { status: 200, key: true, denied: 403 })
+  t.same(JSON.parse(stdout), { status: 200, key: '*'.repeat(SECRET.length), denied: 403 }, 'the echoed credential comes back redacted')
+  t.equal(api.received.find((r) => r.url === '/node')?.headers['x-api-key'], SECRET, 'the upstream got the credential')
 })
 
 t.test('passthrough tool: tunnelled without interception, no credential', async (t) => {

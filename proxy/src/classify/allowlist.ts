@@ -7,7 +7,8 @@ import type { PathSegment } from '../config/yaml-source.ts'
 import type { Access, Classification, MatchedRoute, Scheme, Target } from './toolcall.ts'
 import { canonicalHost, defaultPort, normalisePath } from './target.ts'
 import { parseAuthority } from './request-target.ts'
-import { compilePattern, matchPattern, PatternError, type PathPattern } from './path-pattern.ts'
+import { compilePattern, lenientPattern, matchPattern, matchPatternSegments, PatternError, type PathPattern } from './path-pattern.ts'
+import { lenientSegments } from './path-canonical.ts'
 
 /** A config problem in the allowlist; `path` locates the field (e.g. ['tools', 2, 'routes', 0, 'path']). */
 export class AllowlistError extends Error {
@@ -36,6 +37,8 @@ export interface CompiledDenyRule {
   readonly index: number
   readonly methods: ReadonlySet<string> | null
   readonly pattern: PathPattern
+  /** The pattern as matched against the lenient reading of a path (path-canonical.ts). */
+  readonly lenient: PathPattern
   readonly reason: string | null
 }
 
@@ -146,7 +149,29 @@ function compileRoute(r: Route, index: number, at: readonly PathSegment[]): Comp
 }
 
 function compileDeny(d: DenyRule, index: number, at: readonly PathSegment[]): CompiledDenyRule {
-  return { index, methods: compileMethods(d.methods, null), pattern: compilePatternAt(d.path, [...at, 'path']), reason: d.reason ?? null }
+  const pattern = compilePatternAt(d.path, [...at, 'path'])
+  let lenient: PathPattern
+  try {
+    lenient = lenientPattern(pattern)
+  } catch (err) {
+    if (err instanceof PatternError) throw new AllowlistError([...at, 'path'], `invalid deny pattern ${JSON.stringify(d.path)}: ${err.message}`)
+    throw err
+  }
+  // Most servers answer HEAD with their GET handler (Express, Spring, Rails, Go): a GET deny is a HEAD deny.
+  let methods = compileMethods(d.methods, null)
+  if (methods !== null && methods.has('GET')) methods = new Set([...methods, 'HEAD'])
+  return { index, methods, pattern, lenient, reason: d.reason ?? null }
+}
+
+/**
+ * TRACE (and its IIS twin TRACK) echo the request, credential included, back to the agent: they
+ * are allowed only by a route that names them, never by "*" or a tool without routes.
+ */
+const ECHO_METHODS: ReadonlySet<string> = new Set(['TRACE', 'TRACK'])
+
+function methodAllowed(methods: ReadonlySet<string> | null, method: string): boolean {
+  if (methods === null) return !ECHO_METHODS.has(method)
+  return methods.has(method)
 }
 
 function compileTool(tool: Tool, i: number): CompiledTool {
@@ -216,12 +241,19 @@ class CompiledAllowlist implements Allowlist {
   }
 
   matchRoute(tool: CompiledTool, method: string, path: string): RouteMatch {
+    // Deny rules hold against the most lenient reading of the path; a path that reads as two
+    // different paths to two servers is refused for every tool (path-canonical.ts).
+    const lenient = lenientSegments(path)
+    if (!lenient.ok) return { kind: 'denied', rule: -1, reason: `ambiguous path: ${lenient.reason}` }
     for (const d of tool.deny) {
-      if ((d.methods === null || d.methods.has(method)) && matchPattern(d.pattern, path) !== null) {
+      if ((d.methods === null || d.methods.has(method)) && matchPatternSegments(d.lenient, lenient.segments) !== null) {
         return { kind: 'denied', rule: d.index, reason: d.reason ?? `deny rule ${d.index} (${d.pattern.source}) of tool ${tool.name} matches ${method} ${path}` }
       }
     }
     const cfg = tool.config
+    if (tool.routes === null && ECHO_METHODS.has(method)) {
+      return { kind: 'denied', rule: -1, reason: `${method} echoes the request (and any injected credential) back; it needs a route that names it` }
+    }
     const labels = (route: Readonly<Record<string, string>>): Record<string, string> => ({ ...(cfg.labels ?? {}), ...route })
     if (tool.routes === null) {
       return {
@@ -240,7 +272,7 @@ class CompiledAllowlist implements Allowlist {
         if (path !== '/' && matchPattern(r.pattern, other) !== null) nearMisses.push(`route ${r.index} (${r.pattern.source}) would match ${other} (the path differs in its trailing "/")`)
         continue
       }
-      if (r.methods !== null && !r.methods.has(method)) {
+      if (!methodAllowed(r.methods, method)) {
         nearMisses.push(`route ${r.index} (${r.pattern.source}) matches the path but not method ${method} (allowed: ${methodList(r.methods)})`)
         continue
       }

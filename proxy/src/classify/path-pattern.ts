@@ -4,6 +4,7 @@
 // normalised path only (never the raw one), so a pattern can not be walked around by encodings.
 
 import { normalisePath } from './target.ts'
+import { lenientSegment } from './path-canonical.ts'
 
 export type PatternSegment =
   | { kind: 'literal'; text: string }
@@ -92,7 +93,11 @@ function matchSegments(pattern: readonly PatternSegment[], segs: readonly string
  * canonical percent-encoded form), or null.
  */
 export function matchPattern(pattern: PathPattern, path: string): Record<string, string> | null {
-  const segs = path.slice(1).split('/')
+  return matchPatternSegments(pattern, path.slice(1).split('/'))
+}
+
+/** matchPattern on a path already split into segments (the lenient reading of deny rules). */
+export function matchPatternSegments(pattern: PathPattern, segs: readonly string[]): Record<string, string> | null {
   const captures: Record<string, string> = {}
   if (pattern.tail === null) {
     if (segs.length !== pattern.head.length) return null
@@ -104,4 +109,23 @@ export function matchPattern(pattern: PathPattern, path: string): Record<string,
   if (!matchSegments(pattern.head, segs, 0, captures)) return null
   if (!matchSegments(pattern.tail, segs, segs.length - pattern.tail.length, captures)) return null
   return captures
+}
+
+/**
+ * The pattern as a deny rule matches it: literal segments read the lenient way (path-canonical.ts),
+ * empty ones dropped, to be matched against lenientSegments() of a path.
+ */
+export function lenientPattern(pattern: PathPattern): PathPattern {
+  const fold = (segs: readonly PatternSegment[]): PatternSegment[] => {
+    const out: PatternSegment[] = []
+    for (const seg of segs) {
+      if (seg.kind !== 'literal') { out.push(seg); continue }
+      const r = lenientSegment(seg.text)
+      if (r === null) continue
+      if (typeof r !== 'string') throw new PatternError(`literal segment ${JSON.stringify(seg.text)}: ${r.ambiguous}`)
+      out.push({ kind: 'literal', text: r })
+    }
+    return out
+  }
+  return { source: pattern.source, head: fold(pattern.head), tail: pattern.tail === null ? null : fold(pattern.tail) }
 }

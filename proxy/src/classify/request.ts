@@ -7,6 +7,8 @@ import type { Access, Classification, MatchedRoute, Scheme, Target, ToolCall, Vi
 import type { Allowlist, CompiledTool, RouteMatch } from './allowlist.ts'
 import { canonicalHost, defaultPort, formatAuthority, normalisePath, quote } from './target.ts'
 import { parseHeaders, policyHeaders, upstreamHeaders, TOKEN, type ParsedHeaders } from './headers.ts'
+import { lenientSegments } from './path-canonical.ts'
+import { DEFAULT_HINTS, withoutOverrideHeaders, withoutOverrideParams, type OverrideHints } from '../forward/override-hints.ts'
 import { parseAbsoluteTarget, parseAuthority, parseAuthorityTarget, parseOriginTarget, type Authority } from './request-target.ts'
 
 export interface RawRequest {
@@ -24,6 +26,8 @@ export interface ClassifyOptions {
   allowlist: Allowlist
   newId: () => string
   maxHeaderBytes: number
+  /** Method and path override hints removed before forwarding (forward/override-hints.ts); default list when absent. */
+  overrideHints?: OverrideHints
 }
 
 export interface UpstreamRequest {
@@ -204,7 +208,14 @@ export function classify(raw: RawRequest, opts: ClassifyOptions): Classified {
   if (!TOKEN.test(raw.method)) return refuse(bad('invalid request method'))
   const resolved = resolve(raw, h, opts.allowlist)
   if (!resolved.ok) return refuse(resolved)
-  const { target, via } = resolved
+  const { via } = resolved
+  // A path that lenient servers read as a different path (double-encoded separators or dot
+  // segments) is refused here, as a parse refusal, so that not even report mode lets it through.
+  const lenient = lenientSegments(resolved.target.path)
+  if (!lenient.ok) return refuse(bad(`ambiguous path: ${lenient.reason}`), { target: resolved.target })
+  // Override hints never reach the upstream (and so are not what the call is decided and recorded as).
+  const hints = opts.overrideHints ?? DEFAULT_HINTS
+  const target = { ...resolved.target, query: withoutOverrideParams(resolved.target.query, hints) }
 
   const tool = resolved.namedTool ?? opts.allowlist.matchTarget(target)
   const routeMatch = tool !== null && via !== 'connect' ? opts.allowlist.matchRoute(tool, raw.method, target.path) : null
@@ -230,7 +241,7 @@ export function classify(raw: RawRequest, opts: ClassifyOptions): Classified {
     origin: `${target.scheme}://${hostForOrigin}:${target.port}`,
     path: via === 'connect' ? '' : target.path + (target.query === '' ? '' : '?' + target.query),
     method: raw.method,
-    headers: via === 'connect' ? [] : upstreamHeaders(h, formatAuthority(target.host, target.port, target.scheme), allowUpgrade),
+    headers: via === 'connect' ? [] : withoutOverrideHeaders(upstreamHeaders(h, formatAuthority(target.host, target.port, target.scheme), allowUpgrade), hints),
   }
   return { ok: true, call, tool, routeMatch, upstream, txnToken: h.txnToken }
 }

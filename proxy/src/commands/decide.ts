@@ -18,6 +18,7 @@ import type { PolicyEvaluator } from '../decide/decide.ts'
 import type { ApprovalService, CredentialService } from '../pipeline/services.ts'
 import type { Via } from '../classify/toolcall.ts'
 import { parseAuthority } from '../classify/request-target.ts'
+import { jsonLine } from '../record/json-line.ts'
 
 const USAGE = `usage: toolgate decide [--config FILE] [--input FILE] [--json]
 
@@ -153,7 +154,7 @@ export const decideCommand: Command = {
     const text = values.input ? await readFile(values.input, 'utf8') : await readStdin()
     let denied = 0
     const fail = (line: string, error: string): void => {
-      process.stdout.write(values.json ? JSON.stringify({ input: line, error }) + '\n' : `? ${line}\n    error: ${error}\n`)
+      process.stdout.write(values.json ? jsonLine({ input: line, error }) : `? ${line}\n    error: ${error}\n`)
       denied++
     }
     for (const line of text.split('\n')) {
@@ -175,7 +176,7 @@ export const decideCommand: Command = {
         const credential = tool !== null ? config.tools.find((t) => t.name === tool)?.credential?.provider ?? null : null
         const mcp = (r['mcp'] as { method: string; tool: string | null } | null | undefined) ?? null
         const out = { input: parsed, decision: label, tool, route: r['route'] ?? null, access: r['access'] ?? null, mcp, stage: r['stage'] ?? null, status: r['status'] ?? null, reasons: r['reasons'], error: r['error'] ?? null, policy_revision: r['policy_revision'] ?? null, approval: r['approval'] ?? null, credential_provider: label === 'allow' ? credential : null }
-        if (values.json) { process.stdout.write(JSON.stringify(out) + '\n'); continue }
+        if (values.json) { process.stdout.write(jsonLine(out)); continue }
         process.stdout.write(`${label.toUpperCase()} ${parsed.method} ${parsed.url}${mcp ? `  (MCP ${mcp.method}${mcp.tool ? ` ${mcp.tool}` : ''})` : ''}\n`)
         process.stdout.write(`    tool: ${tool ?? '(none)'}${out.route ? `  route: ${String(out.route)}` : ''}${out.access ? `  access: ${String(out.access)}` : ''}\n`)
         if (out.stage) process.stdout.write(`    decided by: ${String(out.stage)}\n`)

@@ -39,6 +39,7 @@ export const RELOADABLE: Readonly<Record<string, string>> = {
   'approvals.approvers': 'trust settings, rebuilt on reload',
   'approvals.kubernetes': 'trust settings, rebuilt on reload (the TokenReview client)',
   'approvals.max_pending': 'approval gate (approvals requested from now on)',
+  hardening: 'runtime snapshot (override hints removed before forwarding; the reflection action, per call)',
   rate_limits: 'rate-limit stage (local buckets recompiled; a changed service section gets a new client)',
   tools: 'runtime snapshot (allowlist, MCP rules, destinations); TLS interception is created first if a new tool needs it',
 }

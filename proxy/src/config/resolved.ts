@@ -8,7 +8,7 @@
 import { isAbsolute, resolve } from 'node:path'
 import { createHash } from 'node:crypto'
 import type {
-  Agent, Approvals, CredentialProvider, Labels, Limits, Mode, PolicySigning, RateLimits, RecordCheckpoints, Tasks, Telemetry, Timeouts, Tls, Tool, ToolgateConfig, Transparent,
+  Agent, Approvals, CredentialProvider, Hardening, Labels, Limits, Mode, PolicySigning, RateLimits, RecordCheckpoints, Tasks, Telemetry, Timeouts, Tls, Tool, ToolgateConfig, Transparent,
 } from './schema.gen.ts'
 import { AGENT_ENV, DEFAULT_APPROVALS, DEFAULT_CHECKPOINTS, DEFAULT_LIMITS, DEFAULT_LISTENERS, DEFAULT_LOGGING, DEFAULT_MODE, DEFAULT_POLICY, DEFAULT_TASKS, DEFAULT_TIMEOUTS, DEFAULT_TLS } from './defaults.ts'
 
@@ -72,6 +72,8 @@ export interface ResolvedConfig {
   credentials: Record<string, CredentialProvider>
   tasks: Tasks & typeof DEFAULT_TASKS
   approvals: Approvals & { timeout_ms: number; max_pending: number }
+  /** As written; forward/override-hints.ts and forward/reflection-guard.ts apply the defaults. */
+  hardening: Hardening
   /** As written (ratelimit/ applies its defaults); {} when absent. */
   rate_limits: RateLimits
   /** As written (telemetry/ applies its defaults); {} when absent: off. */
@@ -140,6 +142,7 @@ export function resolveConfig(raw: ToolgateConfig, source: ConfigSource, env: No
     credentials: raw.credentials ?? {},
     tasks: { ...DEFAULT_TASKS, ...raw.tasks },
     approvals: { ...DEFAULT_APPROVALS, ...raw.approvals },
+    hardening: raw.hardening ?? {},
     rate_limits: raw.rate_limits ?? {},
     telemetry: raw.telemetry ?? {},
     tools: raw.tools,

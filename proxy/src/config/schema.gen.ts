@@ -75,6 +75,7 @@ export interface ToolgateConfig {
   approvals?: Approvals
   telemetry?: Telemetry
   rate_limits?: RateLimits
+  hardening?: Hardening
   /**
    * The allowlist: every outbound call must match one of these tools, or it is denied.
    */
@@ -991,6 +992,38 @@ export interface RateLimitService {
    * When the service cannot answer: deny (fail closed, 503) or allow (counted in metrics and recorded).
    */
   failure_mode?: 'deny' | 'allow'
+}
+/**
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "Hardening".
+ */
+export interface Hardening {
+  /**
+   * Method and path override hints removed from every forwarded request. Each list replaces its default.
+   */
+  override_hints?: {
+    /**
+     * Header names removed (case-insensitive). Default: X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override, X-Original-Method, X-Original-URL, X-Original-URI, X-Rewrite-URL, X-Forwarded-Prefix, X-Forwarded-URI, X-Forwarded-Path, X-Envoy-Original-Path.
+     *
+     * @maxItems 256
+     */
+    headers?: string[]
+    /**
+     * Query parameter names removed (compared decoded and case-insensitively). Default: _method.
+     *
+     * @maxItems 256
+     */
+    query_params?: string[]
+  }
+  /**
+   * The guard that keeps an injected credential from coming back to the agent in a response.
+   */
+  reflection?: {
+    /**
+     * redact overwrites every reflected occurrence (same length in bodies, so framing holds); block answers 502 (or cuts a response already under way).
+     */
+    action?: 'redact' | 'block'
+  }
 }
 /**
  * This interface was referenced by `ToolgateConfig`'s JSON-Schema

@@ -1,10 +1,12 @@
 // Which destination addresses a tool may reach. Private, loopback, link-local, unique-local,
-// CGNAT, multicast, unspecified and cloud metadata addresses are refused unless the tool names
+// CGNAT, NAT64, multicast, unspecified and cloud metadata addresses, 6to4 and Teredo addresses
+// embedding any of those, and the pod's own interface addresses are refused unless the tool names
 // them explicitly: its match.host is that IP literal, or allow_addresses holds a CIDR containing
 // it. The check runs on the exact address a connection is made to (forward/ calls it from the
 // connector's lookup), so DNS answers cannot change between check and use.
 
 import { BlockList, isIP } from 'node:net'
+import { networkInterfaces } from 'node:os'
 
 // The most specific ranges come first: the kind reported is the first range that contains the
 // address, so a metadata address inside a wider range (100.100.100.200 in CGNAT, fd00:ec2::254 in
@@ -31,6 +33,7 @@ const SPECIAL_V6: Array<[string, number, string]> = [
   ['fe80::', 10, 'link-local'],
   ['ff00::', 8, 'multicast'],
   ['64:ff9b::', 96, 'NAT64'],
+  ['64:ff9b:1::', 48, 'NAT64 (local use)'],
 ]
 
 // One BlockList per range, built once at load (immutable afterwards), so a check is a few lookups.
@@ -58,9 +61,71 @@ export function specialAddressKind(address: string): string | null {
   const mapped = family === 6 ? mappedIpv4(address) : null
   if (mapped !== null) return specialAddressKind(mapped)
   const type = family === 6 ? 'ipv6' : 'ipv4'
-  if (!ANY_SPECIAL.check(address, type)) return null
-  for (const { list, kind } of SPECIAL) if (list.check(address, type)) return kind
+  if (ANY_SPECIAL.check(address, type)) {
+    for (const { list, kind } of SPECIAL) if (list.check(address, type)) return kind
+  }
+  // 6to4 and Teredo carry an IPv4 address that relays deliver to: judged as that address.
+  if (family === 6) {
+    for (const { ipv4, how } of embeddedIpv4(address)) {
+      const inner = specialAddressKind(ipv4)
+      if (inner !== null) return `${how} embedding of ${ipv4} (${inner})`
+    }
+  }
+  if (ownAddresses().has(family === 6 ? expandIpv6(address)!.join(':') : address)) return "an address of this pod's own interfaces"
   return null
+}
+
+/** The eight 16-bit groups of an IPv6 address (any notation isIP accepts, no zone), or null. */
+function expandIpv6(address: string): number[] | null {
+  let text = address.toLowerCase()
+  const dotted = /^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text)
+  if (dotted) {
+    const b = dotted.slice(2, 6).map(Number)
+    text = `${dotted[1]}${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`
+  }
+  const halves = text.split('::')
+  if (halves.length > 2) return null
+  const part = (s: string): number[] => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)))
+  const head = part(halves[0]!)
+  const tail = halves.length === 2 ? part(halves[1]!) : []
+  const groups = halves.length === 2 ? [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail] : head
+  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : null
+}
+
+function ipv4Of(hi: number, lo: number): string {
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`
+}
+
+/** IPv4 addresses embedded by 6to4 (2002::/16) and Teredo (2001::/32: server, and client XOR 0xffff). */
+function embeddedIpv4(address: string): Array<{ ipv4: string; how: string }> {
+  const g = expandIpv6(address)
+  if (g === null) return []
+  if (g[0] === 0x2002) return [{ ipv4: ipv4Of(g[1]!, g[2]!), how: '6to4' }]
+  if (g[0] === 0x2001 && g[1] === 0) return [{ ipv4: ipv4Of(g[2]!, g[3]!), how: 'Teredo server' }, { ipv4: ipv4Of(g[6]! ^ 0xffff, g[7]! ^ 0xffff), how: 'Teredo client' }]
+  return []
+}
+
+// The pod's own addresses (every interface, not only loopback): a name resolving to one of them
+// reaches the sidecar itself or another container of the pod. Read again at most every 30 s,
+// since interfaces can change (a pod IP is assigned after start in some runtimes).
+let own: { at: number; set: Set<string> } | null = null
+const OWN_TTL_MS = 30_000
+
+function ownAddresses(): Set<string> {
+  const now = Date.now()
+  if (own !== null && now - own.at < OWN_TTL_MS) return own.set
+  const set = new Set<string>()
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.family === 'IPv4') set.add(a.address)
+      else {
+        const g = expandIpv6(a.address.split('%')[0]!)
+        if (g) set.add(g.join(':'))
+      }
+    }
+  }
+  own = { at: now, set }
+  return set
 }
 
 /** The IPv4 address inside an IPv4-mapped IPv6 address, in either notation, else null. */

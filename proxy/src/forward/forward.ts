@@ -4,13 +4,14 @@
 // a precise status: 403 (destination refused), 413 (request body too large), 502 (connect,
 // resolve, TLS, reset), 504 (connect or response-header timeout).
 
-import { Transform, type Readable, type TransformCallback } from 'node:stream'
+import { Duplex, Transform, Writable, type Readable, type TransformCallback } from 'node:stream'
 import { isIP } from 'node:net'
 import type { ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { checkDestination } from '../decide/destination.ts'
 import { connectionListed, isHopByHop } from './hop-by-hop.ts'
 import type { ToolUpstream, UpstreamPools } from './pools.ts'
+import { contentDecoder, type ReflectionGuard } from './reflection-guard.ts'
 
 export interface UpstreamRequest {
   /** scheme://host:port of the destination (canonical). */
@@ -34,9 +35,11 @@ export interface ForwardInput {
   signal: AbortSignal
   /** Optional transform for the response body (MCP tools/list filtering). */
   responseTransform?: (status: number, headers: Record<string, string | string[]>) => Transform | null
+  /** Set when a credential was injected: keeps it out of the response (forward/reflection-guard.ts). */
+  reflection?: ReflectionGuard
 }
 
-export type ForwardFailureKind = 'destination' | 'request_too_large' | 'resolve' | 'connect' | 'tls' | 'timeout' | 'reset' | 'aborted' | 'response_too_large'
+export type ForwardFailureKind = 'destination' | 'request_too_large' | 'resolve' | 'connect' | 'tls' | 'timeout' | 'reset' | 'aborted' | 'response_too_large' | 'credential_reflected' | 'response_uninspectable'
 
 export interface ForwardResult {
   /** Status sent to the client (the upstream's, or ours on failure). */
@@ -74,6 +77,7 @@ function classifyError(err: unknown): { kind: ForwardFailureKind; status: number
   const code = e.code ?? ''
   const causeCode = e.cause?.code ?? ''
   const msg = e.message ?? String(err)
+  if (code === 'TOOLGATE_CREDENTIAL_REFLECTED') return { kind: 'credential_reflected', status: 502, reason: msg }
   if (code === 'TOOLGATE_DESTINATION_BLOCKED' || causeCode === 'TOOLGATE_DESTINATION_BLOCKED') return { kind: 'destination', status: 403, reason: msg }
   if (code === 'TOOLGATE_RESOLVE_FAILED' || causeCode === 'TOOLGATE_RESOLVE_FAILED') return { kind: 'resolve', status: 502, reason: msg }
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return { kind: 'timeout', status: 504, reason: 'upstream connect timed out' }
@@ -111,6 +115,11 @@ export async function forward(input: ForwardInput, res: ServerResponse): Promise
   const started = process.hrtime.bigint()
   let upstreamStatus: number | null = null
   let upstreamSeconds: number | null = null
+  // Set when the response is refused before its headers reach the client (reflection guard).
+  let refused: { kind: ForwardFailureKind; reason: string } | null = null
+  const discard = (): Writable => new Writable({ write: (_c, _e, cb) => cb() })
+  let chainError: Error | null = null
+  let tailDone: Promise<void> | null = null
   try {
     // undici's stream() writes the body straight into the Writable the factory returns: for a
     // response whose declared length is within the limit that is the client response itself
@@ -126,19 +135,43 @@ export async function forward(input: ForwardInput, res: ServerResponse): Promise
       upstreamStatus = statusCode
       upstreamSeconds = Number(process.hrtime.bigint() - started) / 1e9
       const headers = responseHeaders(raw)
+      const guard = input.reflection
+      // The guard reads the body without its content-coding; one it cannot undo is refused.
+      const decoder = guard ? contentDecoder(headers['content-encoding']) : null
+      if (decoder !== null && !(decoder instanceof Duplex)) {
+        refused = { kind: 'response_uninspectable', reason: `response content-encoding ${JSON.stringify(decoder.unsupported)} cannot be inspected for the injected credential` }
+        return discard()
+      }
+      if (guard && guard.headers(headers) === 'block') {
+        refused = { kind: 'credential_reflected', reason: 'the upstream response headers carried the injected credential back' }
+        return discard()
+      }
+      if (decoder) {
+        delete headers['content-encoding']
+        delete headers['content-length']
+      }
       const extra = input.responseTransform?.(statusCode, headers) ?? null
       if (extra) delete headers['content-length']
       res.writeHead(statusCode, headers)
       const declared = typeof headers['content-length'] === 'string' ? Number(headers['content-length']) : NaN
-      if (extra === null && declared <= input.maxResponseBodyBytes) return res
-      const limit = byteLimit(input.maxResponseBodyBytes, 'response_too_large')
-      const tail = extra ?? res
-      if (extra) extra.pipe(res)
-      limit.pipe(tail)
-      // A failure inside the chain must end the exchange, not leave the client waiting.
-      const fail = (err: Error): void => { limit.destroy(err); res.destroy() }
-      extra?.on('error', fail)
-      return limit
+      // Stages between undici and the client, in order; none at all for a plain response whose
+      // declared length is within the limit (undici enforces the declared length).
+      const stages: Duplex[] = []
+      if (decoder) stages.push(decoder)
+      if (decoder || extra !== null || !(declared <= input.maxResponseBodyBytes)) stages.push(byteLimit(input.maxResponseBodyBytes, 'response_too_large'))
+      if (guard) stages.push(guard.body())
+      if (extra) stages.push(extra)
+      if (stages.length === 0) return res
+      for (let i = 0; i + 1 < stages.length; i++) stages[i]!.pipe(stages[i + 1]!)
+      stages[stages.length - 1]!.pipe(res)
+      // A failure inside the chain must end the exchange, not leave the client waiting; it is
+      // remembered, since it may come after undici has finished writing into the first stage.
+      const fail = (err: Error): void => { chainError ??= err; stages[0]!.destroy(err); res.destroy() }
+      for (const stage of stages.slice(1)) stage.on('error', fail)
+      const last = stages[stages.length - 1]!
+      // The exchange is over when the last stage has handed everything to the client (or failed).
+      tailDone = new Promise<void>((resolve) => { last.once('end', resolve); last.once('close', resolve); last.once('error', () => resolve()) })
+      return stages[0]!
     })
   } catch (err) {
     const c = classifyError(err)
@@ -147,5 +180,11 @@ export async function forward(input: ForwardInput, res: ServerResponse): Promise
     res.destroy()
     return { status: upstreamStatus, upstreamStatus, upstreamSeconds, failure: { kind: c.kind, reason: c.reason } }
   }
+  if (tailDone !== null) await tailDone
+  if (chainError !== null) {
+    const c = classifyError(chainError)
+    return { status: upstreamStatus ?? c.status, upstreamStatus, upstreamSeconds, failure: { kind: c.kind, reason: c.reason } }
+  }
+  if (refused !== null) return { status: 502, upstreamStatus, upstreamSeconds, failure: refused }
   return { status: upstreamStatus ?? 502, upstreamStatus, upstreamSeconds, failure: null }
 }

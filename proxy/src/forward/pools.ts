@@ -1,10 +1,18 @@
 // Upstream connection pools: one undici Pool per (tool, origin), so keep-alive connections are
 // reused per origin and each tool's destination rules and CA settings apply to its own
-// connections only. Bounded: the least recently used pool is closed when the limit is reached.
+// connections only.
+//
+// Bounded three ways, because a '*.domain' tool lets the agent name any number of origins (each
+// distinct hostname used to cost a pool plus a TLS context holding the whole root store, ~0.85 MB,
+// so 1,100 names took 1 GB): pools live in an LRU of at most maxPools entries, a pool unused for
+// poolIdleMs is closed, and the TLS context is shared: one per trust configuration (system roots
+// plus configured CAs, plus the tool's own ca_file when it has one), not one per pool. A closed
+// pool finishes its in-flight requests first (undici's close is graceful).
 
 import { readFileSync } from 'node:fs'
-import { createSecureContext, rootCertificates } from 'node:tls'
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls'
 import { isIP } from 'node:net'
+import { LRUCache } from 'lru-cache'
 import { Pool } from 'undici'
 import { checkedLookup } from './lookup.ts'
 import type { DestinationRules } from '../decide/destination.ts'
@@ -19,6 +27,8 @@ export interface PoolSettings {
   /** Extra CA files (PEM) trusted besides the system roots. */
   extraCaFiles: readonly string[]
   maxPools: number
+  /** A pool not used for this long is closed (default 30 s). */
+  poolIdleMs?: number
 }
 
 export interface ToolUpstream {
@@ -28,51 +38,79 @@ export interface ToolUpstream {
   caFile: string | null
 }
 
+const DEFAULT_POOL_IDLE_MS = 30_000
+
 export class UpstreamPools {
-  private readonly pools = new Map<string, Pool>()
+  private readonly pools: LRUCache<string, Pool>
   private readonly settings: PoolSettings
   private readonly baseCa: string[]
+  /** One TLS context per trust configuration: key '' for the shared one, else the tool's ca_file. */
+  private readonly contexts = new Map<string, { ca: string[]; context: SecureContext }>()
+  private readonly sweeper: NodeJS.Timeout
+  /** Set by close()/destroy(), which end every pool themselves. */
+  private closing = false
 
   constructor(settings: PoolSettings) {
     this.settings = settings
     // System roots plus configured CAs: setting `ca` replaces Node's default list, so include it.
     this.baseCa = [...rootCertificates, ...settings.extraCaFiles.map((f) => readFileSync(f, 'utf8'))]
+    const idle = settings.poolIdleMs ?? DEFAULT_POOL_IDLE_MS
+    this.pools = new LRUCache<string, Pool>({
+      max: settings.maxPools,
+      ttl: idle,
+      updateAgeOnGet: true,
+      // Evicted (least recently used beyond maxPools) or expired: close, letting in-flight requests finish.
+      dispose: (pool) => { if (!this.closing) void pool.close().catch(() => {}) },
+    })
+    // One sweep timer for all pools (rather than one timer per entry): expired pools are closed
+    // even when no new request arrives to push them out.
+    this.sweeper = setInterval(() => { this.pools.purgeStale() }, Math.max(1000, Math.min(idle, 10_000)))
+    this.sweeper.unref()
   }
 
   get(tool: ToolUpstream, origin: string): Pool {
     const key = `${tool.name}\u0000${origin}`
     const existing = this.pools.get(key)
-    if (existing) {
-      // Map keeps insertion order: re-insert to mark as most recently used.
-      this.pools.delete(key)
-      this.pools.set(key, existing)
-      return existing
-    }
-    if (this.pools.size >= this.settings.maxPools) {
-      const [oldestKey, oldest] = this.pools.entries().next().value as [string, Pool]
-      this.pools.delete(oldestKey)
-      void oldest.close().catch(() => {})
-    }
+    if (existing) return existing
     const pool = this.create(tool, origin)
     this.pools.set(key, pool)
     return pool
   }
 
+  /** Open pools (for tests and metrics). */
+  get size(): number {
+    return this.pools.size
+  }
+
   /** Trusted CAs for a tool's upstream TLS: system roots, configured extras, the tool's own. */
   caFor(tool: ToolUpstream): string[] {
-    return tool.caFile ? [...this.baseCa, readFileSync(tool.caFile, 'utf8')] : this.baseCa
+    return this.trust(tool).ca
+  }
+
+  /** The shared TLS context for a tool's trust configuration (created once, then reused). */
+  secureContextFor(tool: ToolUpstream): SecureContext {
+    return this.trust(tool).context
   }
 
   get connectTimeoutMs(): number {
     return this.settings.connectTimeoutMs
   }
 
+  private trust(tool: ToolUpstream): { ca: string[]; context: SecureContext } {
+    const key = tool.caFile ?? ''
+    let t = this.contexts.get(key)
+    if (!t) {
+      const ca = tool.caFile ? [...this.baseCa, readFileSync(tool.caFile, 'utf8')] : this.baseCa
+      t = { ca, context: createSecureContext({ ca, minVersion: 'TLSv1.2' }) }
+      this.contexts.set(key, t)
+    }
+    return t
+  }
+
   private create(tool: ToolUpstream, origin: string): Pool {
     const s = this.settings
-    // One SecureContext per pool: passing `ca` to every connect would parse the whole trust
-    // store again for each new upstream connection.
-    const secureContext = createSecureContext({ ca: this.caFor(tool), minVersion: 'TLSv1.2' })
-    const host = new URL(origin).hostname.replace(/^\[|\]$/g, '')
+    const url = new URL(origin)
+    const host = url.hostname.replace(/^\[|\]$/g, '')
     return new Pool(origin, {
       connections: s.connectionsPerOrigin,
       connectTimeout: s.connectTimeoutMs,
@@ -85,7 +123,8 @@ export class UpstreamPools {
         // Upstream TLS is always verified; nothing below TLS 1.2.
         rejectUnauthorized: true,
         minVersion: 'TLSv1.2',
-        secureContext,
+        // Only https origins need (and so create) the shared context.
+        ...(url.protocol === 'https:' ? { secureContext: this.secureContextFor(tool) } : {}),
         // Servername must not be an IP literal (RFC 6066); for IP origins verification uses the IP SAN.
         ...(isIP(host) ? {} : { servername: host }),
         lookup: checkedLookup(tool.rules),
@@ -94,12 +133,16 @@ export class UpstreamPools {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweeper)
+    this.closing = true
     const all = [...this.pools.values()]
     this.pools.clear()
     await Promise.all(all.map((p) => p.close().catch(() => {})))
   }
 
   async destroy(): Promise<void> {
+    clearInterval(this.sweeper)
+    this.closing = true
     const all = [...this.pools.values()]
     this.pools.clear()
     await Promise.all(all.map((p) => p.destroy().catch(() => {})))

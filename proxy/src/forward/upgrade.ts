@@ -7,10 +7,12 @@
 import { Agent as HttpAgent, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent } from 'node:https'
 import type { Duplex } from 'node:stream'
+import type { SecureContext } from 'node:tls'
 import httpProxy from 'http-proxy'
 import { checkedLookup } from './lookup.ts'
 import type { ToolUpstream } from './pools.ts'
 import type { UpstreamRequest } from './forward.ts'
+import { idleBound } from '../listen/socket-guard.ts'
 
 export interface UpgradeInput {
   tool: ToolUpstream
@@ -19,14 +21,17 @@ export interface UpgradeInput {
   protocol: string
   client: { req: IncomingMessage; socket: Duplex; head: Buffer }
   connectTimeoutMs: number
-  ca: string[]
+  /** An upgraded connection silent this long both ways is closed (timeouts.idle_ms). */
+  idleTimeoutMs?: number
+  /** The shared TLS context of the tool's trust configuration (forward/pools.ts). */
+  secureContext: SecureContext
 }
 
 export function forwardUpgrade(input: UpgradeInput): Promise<{ ok: true } | { ok: false; status: number; reason: string }> {
   const { req, socket, head } = input.client
   const https = input.request.origin.startsWith('https:')
   const agentOptions = { lookup: checkedLookup(input.tool.rules), timeout: input.connectTimeoutMs, keepAlive: false }
-  const agent = https ? new HttpsAgent({ ...agentOptions, ca: input.ca, minVersion: 'TLSv1.2', rejectUnauthorized: true }) : new HttpAgent(agentOptions)
+  const agent = https ? new HttpsAgent({ ...agentOptions, secureContext: input.secureContext, minVersion: 'TLSv1.2', rejectUnauthorized: true }) : new HttpAgent(agentOptions)
   const proxy = httpProxy.createProxyServer({ target: input.request.origin, agent, xfwd: false, secure: true, ws: true, prependPath: false })
 
   // The decided request, and nothing else of what the agent sent.
@@ -44,7 +49,18 @@ export function forwardUpgrade(input: UpgradeInput): Promise<{ ok: true } | { ok
       settled = true
       resolve(r)
     }
-    proxy.once('open', () => done({ ok: true }))
+    proxy.once('open', (upstream: Duplex) => {
+      // http-proxy clears both sockets' timeouts: bound them again, and tie their lives together,
+      // so a client closed by shutdown (or gone) never leaves the upstream half open, and back.
+      const idle = input.idleTimeoutMs ?? 60_000
+      idleBound(socket, idle)
+      idleBound(upstream, idle)
+      socket.once('close', () => upstream.destroy())
+      upstream.once('close', () => socket.destroy())
+      // The client may have gone before the upstream answered: its 'close' has already fired.
+      if (socket.destroyed) upstream.destroy()
+      done({ ok: true })
+    })
     proxy.once('close', () => { agent.destroy(); proxy.close() })
     proxy.ws(req, socket, head, {}, (err: Error & { code?: string }) => {
       agent.destroy()

@@ -13,6 +13,7 @@ import type { ResolvedConfig } from '../config/resolved.ts'
 import type { Metrics } from '../record/metrics.ts'
 import { malformedRequest } from './malformed.ts'
 import { applyHttpLimits } from './http-limits.ts'
+import { guardSocket } from './socket-guard.ts'
 
 /** Removes an Upgrade offer (and its Connection token and HTTP2-Settings) from a request. */
 function stripUpgradeOffer(req: IncomingMessage): void {
@@ -52,6 +53,8 @@ export function createProxyListener(opts: { pipeline: RequestPipeline; runtime: 
   const gauge = opts.metrics.openConnections.labels({ listener: opts.name })
   server.prependListener('connection', (socket: Socket) => {
     sockets.add(socket)
+    guardSocket(socket)
+    guardSocket(socket)
     gauge.inc()
     const cfg = applyHttpLimits(server, opts.runtime().config)
     socket.setTimeout(cfg.timeouts.idle_ms, () => socket.destroy())

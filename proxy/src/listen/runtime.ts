@@ -9,6 +9,7 @@ import { UpstreamPools, type ToolUpstream } from '../forward/pools.ts'
 import type { ResolvedConfig } from '../config/resolved.ts'
 import { resolve } from 'node:path'
 import { compileMcpRules, type CompiledMcpRules } from '../classify/mcp/rules.ts'
+import { overrideHints, type OverrideHints } from '../forward/override-hints.ts'
 
 export interface Runtime {
   config: ResolvedConfig
@@ -18,6 +19,8 @@ export interface Runtime {
   mcp: Map<string, CompiledMcpRules>
   pools: UpstreamPools
   agent: PolicyInput['agent']
+  /** Override hints removed before forwarding (config hardening.override_hints). */
+  overrideHints: OverrideHints
 }
 
 export function buildRuntime(config: ResolvedConfig): Runtime {
@@ -41,7 +44,7 @@ export function buildRuntime(config: ResolvedConfig): Runtime {
     connectionsPerOrigin: config.limits.max_upstream_connections_per_origin,
     maxResponseHeaderBytes: config.limits.max_header_bytes * 4,
     extraCaFiles: (config.tls.upstream_ca_files ?? []).map((f) => resolve(config.source.dir, f)),
-    maxPools: 1024,
+    maxPools: 256,
   })
   const a = config.agent
   return {
@@ -50,6 +53,7 @@ export function buildRuntime(config: ResolvedConfig): Runtime {
     upstreams,
     mcp,
     pools,
+    overrideHints: overrideHints(config.hardening.override_hints),
     agent: { namespace: a.namespace ?? null, service_account: a.service_account ?? null, pod: a.pod ?? null, spiffe_id: a.spiffe_id ?? null, labels: a.labels ?? {} },
   }
 }

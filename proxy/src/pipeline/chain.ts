@@ -166,7 +166,7 @@ export class RequestPipeline {
     // 6. credential
     const cred = passing.tool?.config.credential === undefined || !decision.allow
       ? { ok: true as const, headers: passing.upstream.headers, record: null }
-      : await credentialStage(this.deps.services, rt, passing.call, passing.tool, decision, passing.upstream.headers, { dryRun, signal: abort.signal, span: dryRun ? undefined : tracing?.child(req, 'toolgate credential') })
+      : await credentialStage(this.deps.services, rt, passing.call, passing.tool, decision, passing.upstream.headers, { dryRun, signal: abort.signal, span: dryRun ? undefined : tracing?.child(req, 'toolgate credential'), onReflection: (place) => this.deps.metrics.credentialReflections.inc({ tool: passing.call.tool ?? 'none', place }) })
     if (!cred.ok) return this.finishRequest(req, res, rt, { call: passing.call, decision: cred.decision, credential: null, status: cred.decision.status, failure: null, startedAt })
 
     // 7. forward | upgrade | dry run
@@ -176,7 +176,7 @@ export class RequestPipeline {
       ? dryRunTerminal()
       : ctx.upgrade
         ? await upgradeTerminal(rt, passing.call, decision, request, req, ctx.upgrade)
-        : await forwardTerminal(rt, passing.call, request, passing.body, res, abort.signal, passing.responseTransform)
+        : await forwardTerminal(rt, passing.call, request, passing.body, res, abort.signal, passing.responseTransform, cred.reflection)
     if (span && !('refused' in result)) span.end({ 'http.response.status_code': result.upstreamStatus ?? 0 }, result.failure?.reason)
     if ('refused' in result) return this.finishRequest(req, res, rt, { call: passing.call, decision: result.refused, credential: null, status: result.refused.status, failure: null, startedAt })
     if (result.upstreamSeconds !== null) {
@@ -184,6 +184,10 @@ export class RequestPipeline {
     }
     // A destination refused at connect time is a deny by the destination stage (never relaxed).
     const final = result.failure?.kind === 'destination' ? deny(decision, 'destination', [result.failure.reason]) : decision
+
+    // The injected credential came back in the response (forward/reflection-guard.ts).
+    const reflection = cred.reflection
+    if (reflection && reflection.found.size > 0) passing.extra = { ...passing.extra, credential_reflected: { action: reflection.action, places: [...reflection.found] } }
 
     // 8. finish
     this.finishRequest(req, res, rt, { call: passing.call, decision: final, credential: cred.record, status: result.status, failure: result.failure, upstream: result, startedAt, ...(passing.hidden && passing.hidden.length > 0 ? { hidden: passing.hidden } : {}), ...(passing.extra ? { extra: passing.extra } : {}) })
@@ -261,10 +265,10 @@ export class RequestPipeline {
     const raw: RawRequest = { via: ctx.via, method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders }
     if (ctx.tunnelAuthority) raw.tunnelAuthority = ctx.tunnelAuthority
     if (ctx.redirectedPort !== undefined) {
-      const problem = redirectedPortProblem(req.headers.host, ctx.redirectedPort)
+      const problem = redirectedPortProblem(req.url ?? '', req.headers.host, ctx.redirectedPort)
       if (problem !== null) return { ok: false, status: 400, reason: problem, id: randomUUID() }
     }
-    return classify(raw, { allowlist: rt.allowlist, newId: randomUUID, maxHeaderBytes: rt.config.limits.max_header_bytes })
+    return classify(raw, { allowlist: rt.allowlist, newId: randomUUID, maxHeaderBytes: rt.config.limits.max_header_bytes, overrideHints: rt.overrideHints })
   }
 
   private refuseRequest(req: IncomingMessage, res: ServerResponse, rt: Runtime, r: { id: string; via: Via; reason: string; status: number; startedAt: bigint }): void {

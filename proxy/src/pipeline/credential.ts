@@ -8,11 +8,13 @@ import type { ToolCall } from '../classify/toolcall.ts'
 import type { Decision } from '../decide/decision.ts'
 import { deny } from '../decide/deny.ts'
 import type { CredentialRecord } from '../credential/credential.ts'
+import { reflectionGuard, type ReflectionGuard } from '../forward/reflection-guard.ts'
 import type { Runtime } from '../listen/runtime.ts'
 import type { CredentialService, TaskService } from './services.ts'
 
 export type CredentialOutcome =
-  | { ok: true; headers: [string, string][]; record: CredentialRecord | null }
+  /** reflection: watches the response for the injected credential (forward/reflection-guard.ts). */
+  | { ok: true; headers: [string, string][]; record: CredentialRecord | null; reflection?: ReflectionGuard | null }
   | { ok: false; decision: Decision }
 
 export async function credentialStage(
@@ -22,7 +24,7 @@ export async function credentialStage(
   tool: CompiledTool | null,
   decision: Decision,
   headers: [string, string][],
-  opts: { dryRun: boolean; signal: AbortSignal; span?: { end(attrs: Record<string, string>, error?: string): void } | undefined },
+  opts: { dryRun: boolean; signal: AbortSignal; span?: { end(attrs: Record<string, string>, error?: string): void } | undefined; onReflection?: (place: string) => void },
 ): Promise<CredentialOutcome> {
   const toolCredential = tool?.config.credential
   if (!toolCredential || !decision.allow) return { ok: true, headers, record: null }
@@ -37,6 +39,7 @@ export async function credentialStage(
   return {
     ok: true,
     headers: credentials.inject(headers, got.credential),
+    reflection: reflectionGuard(got.credential.value, rt.config.hardening.reflection?.action ?? 'redact', opts.onReflection ?? (() => {})),
     record: { provider: got.credential.provider, issuance_id: got.credential.issuanceId, expires_at: new Date(got.credential.expiresAt).toISOString() },
   }
 }

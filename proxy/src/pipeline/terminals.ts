@@ -10,6 +10,7 @@ import type { Decision } from '../decide/decision.ts'
 import { deny } from '../decide/deny.ts'
 import { forward, type ForwardInput, type ForwardResult, type UpstreamRequest } from '../forward/forward.ts'
 import { forwardUpgrade } from '../forward/upgrade.ts'
+import type { ReflectionGuard } from '../forward/reflection-guard.ts'
 import type { Runtime } from '../listen/runtime.ts'
 import type { ToolUpstream } from '../forward/pools.ts'
 import { destinationRules } from '../decide/destination.ts'
@@ -23,7 +24,7 @@ export function upstreamOf(rt: Runtime, call: ToolCall): ToolUpstream {
   return rt.upstreams.get(call.tool ?? '') ?? { name: '\u0000no tool', rules: destinationRules('', []), caFile: null }
 }
 
-export async function forwardTerminal(rt: Runtime, call: ToolCall, request: UpstreamRequest, body: Readable | Buffer | null, res: ServerResponse, signal: AbortSignal, responseTransform?: ForwardInput['responseTransform']): Promise<ForwardResult> {
+export async function forwardTerminal(rt: Runtime, call: ToolCall, request: UpstreamRequest, body: Readable | Buffer | null, res: ServerResponse, signal: AbortSignal, responseTransform?: ForwardInput['responseTransform'], reflection?: ReflectionGuard | null): Promise<ForwardResult> {
   return forward({
     pools: rt.pools,
     tool: upstreamOf(rt, call),
@@ -33,6 +34,7 @@ export async function forwardTerminal(rt: Runtime, call: ToolCall, request: Upst
     maxResponseBodyBytes: rt.config.limits.max_response_body_bytes,
     signal,
     ...(responseTransform ? { responseTransform } : {}),
+    ...(reflection ? { reflection } : {}),
   }, res)
 }
 
@@ -42,7 +44,7 @@ export async function upgradeTerminal(rt: Runtime, call: ToolCall, decision: Dec
   if (protocol !== 'websocket' || req.method !== 'GET') return { refused: deny(decision, 'parse', ['only GET WebSocket upgrades are supported'], { status: 400 }) }
   const tool = upstreamOf(rt, call)
   const started = process.hrtime.bigint()
-  const up = await forwardUpgrade({ tool, request, protocol, client: { req, socket: client.socket, head: client.head }, connectTimeoutMs: rt.pools.connectTimeoutMs, ca: rt.pools.caFor(tool) })
+  const up = await forwardUpgrade({ tool, request, protocol, client: { req, socket: client.socket, head: client.head }, connectTimeoutMs: rt.pools.connectTimeoutMs, idleTimeoutMs: rt.config.timeouts.idle_ms, secureContext: rt.pools.secureContextFor(tool) })
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   return up.ok
     ? { status: 101, upstreamStatus: 101, upstreamSeconds: seconds, failure: null }

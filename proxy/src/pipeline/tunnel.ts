@@ -51,13 +51,19 @@ export function pipeTunnel(rt: Runtime, call: ToolCall, tunnelClient: TunnelClie
   }
   const upstream: Socket = netConnect({ host: call.target.host, port: call.target.port, lookup: checkedLookup(upstreamTool.rules), timeout: rt.config.timeouts.connect_ms })
   let established = false
+  // Set once the failure has been reported: a timeout and a later error report it once only.
+  let failed = false
   upstream.once('timeout', () => {
-    if (established) return
+    if (established || failed) return
+    failed = true
     upstream.destroy()
     handlers.failed(504, { kind: 'timeout', reason: 'upstream connect timed out' })
   })
-  upstream.once('error', (err: Error & { code?: string }) => {
+  // on, not once: a socket may report more than one error, and every one must be handled.
+  upstream.on('error', (err: Error & { code?: string }) => {
     if (established) { client.destroy(); return }
+    if (failed) return
+    failed = true
     const blocked = err.code === 'TOOLGATE_DESTINATION_BLOCKED'
     handlers.failed(blocked ? 403 : 502, { kind: blocked ? 'destination' : 'connect', reason: err.message })
   })

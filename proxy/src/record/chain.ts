@@ -11,6 +11,7 @@
 import { createHash, sign as ecSign, type KeyObject } from 'node:crypto'
 import type { RecordFields } from './records.ts'
 import type { RecordSigner } from './signer.ts'
+import { jsonText } from './json-line.ts'
 
 export const CHAIN_START = 'chain_start'
 export const CHECKPOINT = 'checkpoint'
@@ -85,7 +86,8 @@ export class RecordChain {
     delete fields['sig']
     fields['seq'] = this.seq
     fields['prev'] = this.prev
-    const body = JSON.stringify(fields)
+    // One line for every reader: Unicode line breaks escaped too (json-line.ts), before hashing.
+    const body = jsonText(fields)
     const line = signed ? signLine(body, this.signer.privateKey) : body
     this.seq++
     this.prev = lineHash(line)

@@ -2,6 +2,8 @@
 // record/records.ts). Callers pass structured fields; nothing here ever receives a secret, and
 // redact() is applied to field values anyway as a second line of defence.
 
+import { jsonLine } from './json-line.ts'
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 }
 
@@ -34,7 +36,7 @@ function make(opts: LoggerOptions, state: { min: number }): Logger {
   const base = opts.base ?? {}
   const emit = (level: LogLevel, msg: string, fields?: LogFields): void => {
     if (LEVELS[level] < state.min) return
-    write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields }) + '\n')
+    write(jsonLine({ time: new Date().toISOString(), level, msg, ...base, ...fields }))
   }
   return {
     debug: (m, f) => emit('debug', m, f),

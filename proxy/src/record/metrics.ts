@@ -38,6 +38,13 @@ export class Metrics {
     registers: [this.registry],
   })
 
+  readonly credentialReflections = new Counter({
+    name: 'toolgate_credential_reflections_total',
+    help: 'Occurrences of an injected credential found in an upstream response (redacted or blocked), by tool and place (header, body).',
+    labelNames: ['tool', 'place'] as const,
+    registers: [this.registry],
+  })
+
   readonly openConnections = new Gauge({
     name: 'toolgate_open_connections',
     help: 'Client connections currently open, by listener.',

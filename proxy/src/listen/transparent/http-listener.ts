@@ -12,6 +12,7 @@ import { writeSocketError } from '../../pipeline/error-body.ts'
 import { malformedRequest } from '../malformed.ts'
 import { applyHttpLimits } from '../http-limits.ts'
 import type { ResolvedConfig } from '../../config/resolved.ts'
+import { guardSocket } from '../socket-guard.ts'
 
 export interface TransparentRequestHandler {
   handle(req: IncomingMessage, res: ServerResponse, ctx: { via: 'transparent'; redirectedPort: number; upgrade?: { socket: Duplex; head: Buffer } }): void
@@ -33,6 +34,7 @@ export function createTransparentHttpListener(opts: TransparentHttpOptions): Ser
   const server = createServer({ requestTimeout: 0, joinDuplicateHeaders: false, insecureHTTPParser: false })
   applyHttpLimits(server, opts.config())
   server.prependListener('connection', (socket: Socket) => {
+    guardSocket(socket)
     const config = applyHttpLimits(server, opts.config())
     socket.setTimeout(config.timeouts.idle_ms, () => socket.destroy())
   })
