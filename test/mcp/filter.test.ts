@@ -70,7 +70,13 @@ t.test('JSON: other ids, error responses and bodies with nothing to hide pass by
   const vtab = Buffer.from(`\v${listResult(1, 'delete_repo')}`)
   await t.rejects(run(filter({ contentType: 'application/json' }), [vtab]), /not strict JSON/, 'a vertical tab before the JSON does not hide it')
   const otherType = Buffer.from(listResult(1, 'delete_repo'))
-  t.same(await run(filter({ contentType: 'text/plain' }), [otherType]), otherType, 'non-MCP content types are not touched')
+  // Another content type while a list is awaited is not passed unread either: lenient clients
+  // (the Python SDK reads any "application/json..." as JSON) could still read a tools list in it.
+  await t.rejects(run(filter({ contentType: 'text/plain' }), [otherType]), /neither application\/json nor text\/event-stream/)
+  await t.rejects(run(filter({ contentType: 'application/json-seq' }), [otherType]), /neither application\/json nor text\/event-stream/)
+  await t.rejects(run(filter({ contentType: 'application/json', contentEncoding: 'gzip' }), [otherType]), /encoded body cannot be inspected/)
+  t.same(await run(filter({ contentType: 'text/plain' }), []), Buffer.alloc(0), 'an empty body of any type passes')
+  t.same(await run(filter({ contentType: 'application/json', contentEncoding: 'identity' }), [fine]), fine, 'identity is no encoding')
 })
 
 t.test('JSON: batch responses are filtered element by element', async (t) => {
@@ -80,9 +86,19 @@ t.test('JSON: batch responses are filtered element by element', async (t) => {
   t.same(out[1], { jsonrpc: '2.0', id: 8, result: { content: [] } })
 })
 
-t.test('JSON: ids match by type (1 is not "1")', async (t) => {
-  const body = Buffer.from(listResult('1', 'delete_repo'))
-  t.same(await run(filter({ contentType: 'application/json' }), [body]), body)
+t.test('JSON: an id a client coerces to an awaited one ("1", "1.0" for 1: the TypeScript SDK matches Number(id)) is filtered too', async (t) => {
+  for (const id of ['1', '1.0', ' 1', '01', '1e0']) {
+    const out = JSON.parse((await run(filter({ contentType: 'application/json' }), [Buffer.from(listResult(id, 'delete_repo', 'get_a'))])).toString())
+    t.same(out.result.tools.map((x: { name: string }) => x.name), ['get_a'], `id ${JSON.stringify(id)}`)
+  }
+  const other = Buffer.from(listResult('abc', 'delete_repo'))
+  t.same(await run(filter({ contentType: 'application/json' }), [other]), other, 'an id no client reads as 1 passes')
+})
+
+t.test('SSE: a coerced id does not count as the answer: the exact id is still filtered after it', async (t) => {
+  const stream = Buffer.from(`data: ${listResult('1.0', 'delete_repo')}\n\ndata: ${listResult(1, 'delete_repo', 'get_a')}\n\n`)
+  const out = (await run(filter({ contentType: 'text/event-stream' }), [stream])).toString()
+  t.notMatch(out, /delete_repo/)
 })
 
 t.test('JSON: ambiguous or oversized responses end the stream with McpFilterError', async (t) => {

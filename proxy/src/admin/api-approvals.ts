@@ -10,6 +10,11 @@
 // such. The approval_resolved record names the approver. Bounded: at most maxPending held calls
 // (one more is denied at once), each waits at most timeoutMs (then denied). The approval id is
 // the decision id of the held call.
+// A held call never outlives its task: when the task ends (its issuer ends it, or its grant
+// expires) its held calls are denied at once (cancelTask, wired to the registry's 'ended' event),
+// a call is not held for a task that has already ended, and an approval that arrives for a call
+// whose task is gone is refused (taskAlive is asked at that moment), so an approved call never
+// goes out without the task it was decided under (and never with a credential issued outside it).
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Agent, request } from 'undici'
@@ -17,6 +22,7 @@ import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Logger } from '../record/log.ts'
 import { readJsonBody, sendJson } from './api-tasks.ts'
 import type { Approver, Approvers } from '../trust/approvers.ts'
+import { redactQuery } from '../record/records.ts'
 
 export interface ApprovalInfo {
   decisionId: string
@@ -49,6 +55,8 @@ export interface ApprovalGateOptions {
   webhookTimeoutMs?: number
   /** Who may answer; null: nobody (every held call times out, every API call is 401). */
   approvers: Approvers | null
+  /** Whether a task is still open (the task registry); absent: tasks are not checked. */
+  taskAlive?: (taskId: string) => boolean
 }
 
 interface Pending {
@@ -94,6 +102,7 @@ export class ApprovalGate {
       return Promise.resolve(this.refuse(info, 'overflow', `too many calls awaiting approval (at most ${this.opts.maxPending})`))
     }
     if (this.pending.has(info.decisionId)) return Promise.resolve(this.refuse(info, 'cancelled', 'duplicate approval id'))
+    if (!this.taskOpen(info.taskId)) return Promise.resolve(this.refuse(info, 'cancelled', `task ${info.taskId} has ended; its calls are not held for approval`))
     const requestedAt = this.now()
     const expiresAt = requestedAt + this.opts.timeoutMs
     return new Promise<ApprovalVerdict>((resolve) => {
@@ -116,7 +125,9 @@ export class ApprovalGate {
       this.pending.set(info.decisionId, entry)
       signal?.addEventListener('abort', onAbort, { once: true })
       const announcement = this.view(entry)
-      this.opts.records.write({ type: 'approval_requested', time: new Date(requestedAt).toISOString(), ...announcement })
+      // The record redacts query values like every record; the API and the webhook give approvers
+      // the full target (what the call digest covers).
+      this.opts.records.write({ type: 'approval_requested', time: new Date(requestedAt).toISOString(), ...announcement, target: redactTarget(info.target) })
       this.announce(announcement)
     })
   }
@@ -215,6 +226,12 @@ export class ApprovalGate {
     const p = this.pending.get(id)
     if (!p) return this.notPending(res, id)
     const approved = decision === 'approve'
+    if (approved && !this.taskOpen(p.info.taskId)) {
+      // Asking the registry may itself have ended the task (expiry) and so cancelled the call.
+      this.pending.get(id)?.settle({ approved: false, reason: `task ${p.info.taskId} has ended while the call awaited approval` }, 'cancelled')
+      sendJson(res, 409, { error: 'task_ended', reason: `the task of this call (${p.info.taskId}) has ended: the call was denied, not released` })
+      return true
+    }
     const by = ` by ${approver.subject.slice(0, 200)} (${approver.issuer})`
     const suffix = note !== null ? `: ${note}` : ''
     p.settle({ approved, reason: approved ? `approved${by}${suffix}` : `approval denied${by}${suffix}` }, approved ? 'approved' : 'denied', approver)
@@ -257,6 +274,17 @@ export class ApprovalGate {
   private remember(id: string, outcome: string): void {
     this.answered.set(id, outcome)
     if (this.answered.size > MAX_ANSWERED) this.answered.delete(this.answered.keys().next().value!)
+  }
+
+  /** Denies every call held for this task (the task ended: deleted or expired). */
+  cancelTask(taskId: string, why: string): void {
+    for (const p of [...this.pending.values()]) {
+      if (p.info.taskId === taskId) p.settle({ approved: false, reason: `task ${taskId} has ended (${why}) while the call awaited approval` }, 'cancelled')
+    }
+  }
+
+  private taskOpen(taskId: string | null): boolean {
+    return taskId === null || this.opts.taskAlive === undefined || this.opts.taskAlive(taskId)
   }
 
   get size(): number {
@@ -330,4 +358,10 @@ export class ApprovalGate {
       this.opts.logger.warn('approval webhook delivery failed', { approval_id: body.id })
     })()
   }
+}
+
+/** scheme://host:port/path?query with every query value replaced (record/records.ts redactQuery). */
+function redactTarget(target: string): string {
+  const q = target.indexOf('?')
+  return q === -1 ? target : `${target.slice(0, q)}?${redactQuery(target.slice(q + 1))}`
 }

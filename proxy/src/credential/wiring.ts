@@ -13,7 +13,7 @@ import { CredentialBroker } from './broker.ts'
 import { ApprovalGate } from '../admin/api-approvals.ts'
 import { handleTasksApi } from '../admin/api-tasks.ts'
 import { handleJwks } from '../admin/jwks.ts'
-import { TaskGrants } from '../trust/grants.ts'
+import { TaskGrants, workloadIdentities } from '../trust/grants.ts'
 import { Approvers } from '../trust/approvers.ts'
 import { buildTrustSettings, type TrustSettings } from '../trust/settings.ts'
 import type { PolicyInput } from '../decide/policy-input.ts'
@@ -63,7 +63,10 @@ export async function createCredentialServices(config: ResolvedConfig, deps: { r
     records: deps.records,
     logger: deps.logger.child({ component: 'approvals' }),
     registry: deps.registry,
+    taskAlive: (id) => tasks.get(id) !== undefined,
   })
+  // A call held for approval dies with its task (never released later without it).
+  tasks.on('ended', (task, reason) => approvals.cancelTask(task.id, reason))
   const controlRoutes: AdminRouteFn[] = [
     (req, res, url) => handleTasksApi(req, res, url, {
       tasks,
@@ -106,6 +109,14 @@ export async function createCredentialServices(config: ResolvedConfig, deps: { r
       } catch (err) {
         deps.logger.error('trust settings not applied; keeping the previous ones', { error: (err as Error).message })
       }
+      // Trust withdrawn ends what it opened: tasks of an issuer no longer configured, granted to
+      // a workload identity this agent no longer has, or declared by the agent once that is off.
+      // (A task id keeps working without its grant, so clearing the grant cache is not enough.)
+      const ids = workloadIdentities(agent)
+      const revoked = tasks.endWhere((task) => task.source === 'agent'
+        ? !trust.agentDeclared
+        : !trust.issuers.some((i) => i.name === task.issuer) || task.subject === null || !ids.includes(task.subject), 'revoked')
+      if (revoked > 0) deps.logger.warn('tasks ended: the trust that opened them was withdrawn by the reload', { tasks: revoked })
     },
     async close() {
       await approvals.close()

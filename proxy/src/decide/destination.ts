@@ -75,6 +75,19 @@ export function specialAddressKind(address: string): string | null {
   return null
 }
 
+/**
+ * Whether a peer address is inside this pod: loopback (any of 127/8, ::1, or their IPv4-mapped
+ * forms) or one of the pod's own interface addresses. Such a peer may be the agent.
+ */
+export function isPodAddress(address: string): boolean {
+  const family = isIP(address)
+  if (family === 0) return false
+  const mapped = family === 6 ? mappedIpv4(address) : null
+  if (mapped !== null) return isPodAddress(mapped)
+  if (family === 4 ? address.startsWith('127.') : expandIpv6(address)!.join(':') === '0:0:0:0:0:0:0:1') return true
+  return ownAddresses().has(family === 6 ? expandIpv6(address)!.join(':') : address)
+}
+
 /** The eight 16-bit groups of an IPv6 address (any notation isIP accepts, no zone), or null. */
 function expandIpv6(address: string): number[] | null {
   let text = address.toLowerCase()

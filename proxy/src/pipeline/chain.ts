@@ -79,6 +79,8 @@ interface Passing {
   hidden?: string[]
   /** Fields an MCP request adds to its record. */
   extra?: Record<string, unknown>
+  /** Calls of the task this request makes (the tools/call messages of an MCP batch); default 1. */
+  calls?: number
 }
 
 export class RequestPipeline {
@@ -124,7 +126,7 @@ export class RequestPipeline {
     const mcp = tool !== null ? rt.mcp.get(tool.name) ?? null : null
     // Every request a lenient router could send to the MCP handler is inspected as MCP or refused.
     const gate = mcp !== null && tool !== null ? mcpEndpointGate(mcp, tool, call, req, ctx.upgrade !== undefined) : { kind: 'outside' as const }
-    const decide = (c: ToolCall, v?: Parameters<typeof decideStage>[5]): Decision => requestRouteChecks(c, tool, decideStage(this.stageDeps(), rt, c, tool, routeMatch, v))
+    const decide = (c: ToolCall, v?: Parameters<typeof decideStage>[5], earlierCalls = 0): Decision => requestRouteChecks(c, tool, decideStage(this.stageDeps(), rt, c, tool, routeMatch, v, { earlierCalls }))
 
     if (gate.kind === 'refuse') return this.finishRequest(req, res, rt, { ...refuseMcp(res, decide(call, { kind: 'denied', reason: gate.reason }), call, gate.reply, gate.reason), startedAt })
     // The endpoint's bodiless GET (server stream) and DELETE (end of session) read and end; what
@@ -136,7 +138,7 @@ export class RequestPipeline {
       // 2-4 for an MCP POST: allowlist, then every JSON-RPC message decided and route-checked.
       const m = await mcpStage({ req, res, rt, stage: this.mcp, call, tool: tool!, routeMatch, upstream, mcp: mcp!, decide, ...(tracing ? { tracing } : {}), ...(rateLimits ? { rateLimits } : {}) })
       if (m.kind === 'answered') return this.finishRequest(req, res, rt, { ...m.outcome, startedAt })
-      passing = { call: m.call, tool, upstream: m.upstream, decision: m.decision, body: m.body, responseTransform: m.responseTransform, hidden: m.hidden, ...(m.extra ? { extra: m.extra } : {}) }
+      passing = { call: m.call, tool, upstream: m.upstream, decision: m.decision, body: m.body, responseTransform: m.responseTransform, hidden: m.hidden, calls: m.calls, ...(m.extra ? { extra: m.extra } : {}) }
     } else {
       // 2. decide (local rate limits included)  3. route checks; then global rate limits
       let decision = decide(call)
@@ -161,7 +163,7 @@ export class RequestPipeline {
     passing.body = approved.body
     if (!decision.pass) return this.finishRequest(req, res, rt, { call: passing.call, decision, credential: null, status: decision.status, failure: null, startedAt })
     const { tasks } = this.deps.services
-    if (!dryRun && passing.call.taskId !== null && tasks) tasks.countCall(passing.call.taskId)
+    if (!dryRun && passing.call.taskId !== null && tasks) tasks.countCall(passing.call.taskId, passing.calls ?? 1)
 
     // 6. credential
     const cred = passing.tool?.config.credential === undefined || !decision.allow

@@ -36,17 +36,21 @@ export function decideStage(
   tool: CompiledTool | null,
   match: RouteMatch | null,
   verdict: AllowlistVerdict = allowlistVerdict(tool, match),
-  opts: { rateLimits?: boolean } = {},
+  opts: { rateLimits?: boolean; earlierCalls?: number } = {},
 ): Decision {
   const started = process.hrtime.bigint()
   const { tasks } = deps
   const task = call.taskId !== null && tasks ? tasks.get(call.taskId) : undefined
+  // earlierCalls: tool calls of the same request decided before this one (an MCP batch), which
+  // the policy counts as calls so far.
+  const view = task && tasks ? tasks.policyView(task) : null
+  if (view) view.calls += opts.earlierCalls ?? 0
   const limits = verdict.kind === 'allowed' && opts.rateLimits !== false ? deps.rateLimits ?? null : null
   const decision = decide(call, verdict, {
     mode: modeOf(tool, rt),
     policy: deps.policy(),
     agent: rt.agent,
-    task: { known: task !== undefined, view: task && tasks ? tasks.policyView(task) : null },
+    task: { known: task !== undefined, view },
     tasksRequired: rt.config.tasks.required,
     now: new Date(),
     evalBudgetMs: rt.config.timeouts.policy_eval_ms,

@@ -157,6 +157,8 @@ export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string 
     if (status < 200 || status >= 300) return null
     if (requestIds !== 'any' && requestIds.size === 0) return null
     const contentType = String(headers['content-type'] ?? '')
+    const encoding = headers['content-encoding']
+    const contentEncoding = encoding === undefined ? undefined : String(encoding)
     const inspect = pins === undefined || rules.pin.onChange === 'off' ? undefined : (def: Record<string, unknown>): boolean => {
       const name = String(def['name'])
       const seen = pins.book.observe(pins.tool, def, rules.pin.declared.get(name))
@@ -170,15 +172,19 @@ export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string 
     const onFiltered = hidden === undefined ? undefined : (info: { removed: string[] }): void => {
       for (const name of info.removed) if (hidden.length < MAX_HIDDEN_RECORDED) hidden.push(name)
     }
-    return createToolsListFilter({ contentType, allowed: (name) => mcpToolAllowed(rules, name).allowed, requestIds, maxBytes, ...(inspect ? { inspect } : {}), ...(observe ? { observe } : {}), ...(onFiltered ? { onFiltered } : {}) })
+    return createToolsListFilter({ contentType, ...(contentEncoding !== undefined ? { contentEncoding } : {}), allowed: (name) => mcpToolAllowed(rules, name).allowed, requestIds, maxBytes, ...(inspect ? { inspect } : {}), ...(observe ? { observe } : {}), ...(onFiltered ? { onFiltered } : {}) })
   }
 }
 
-/** The agent's own credentials never reach an MCP server (the MCP authorization spec forbids token passthrough). */
+/**
+ * The agent's own credentials never reach an MCP server (the MCP authorization spec forbids token
+ * passthrough); nor does its Accept-Encoding, so a server answers with bytes the list filter can
+ * read (an encoded listing is refused by the filter, classify/mcp/filter.ts).
+ */
 export function withoutAgentCredentials(headers: [string, string][]): [string, string][] {
   return headers.filter(([name]) => {
     const n = name.toLowerCase()
-    return n !== 'authorization' && n !== 'cookie'
+    return n !== 'authorization' && n !== 'cookie' && n !== 'accept-encoding'
   })
 }
 
@@ -344,7 +350,8 @@ export type McpStageResult =
   /** Refused (gate, allowlist, unparseable body, a denied message): answered; one record. */
   | { kind: 'answered'; outcome: Recorded }
   /** Every message passed: forward the same bytes under `decision`. */
-  | { kind: 'forward'; call: ToolCall; decision: Decision; upstream: UpstreamRequest; body: Buffer; responseTransform: ForwardInput['responseTransform']; hidden: string[]; extra?: Record<string, unknown> }
+  /** calls: calls of the task this request makes (its tools/call messages, at least 1). */
+  | { kind: 'forward'; call: ToolCall; decision: Decision; upstream: UpstreamRequest; body: Buffer; responseTransform: ForwardInput['responseTransform']; hidden: string[]; calls: number; extra?: Record<string, unknown> }
 
 /** A request to an MCP tool refused before (or instead of) deciding its messages: a JSON-RPC error and one record. */
 export function refuseMcp(res: ServerResponse, base: Decision, call: ToolCall, reply: JsonRpcReply, reason: string): Recorded {
@@ -369,7 +376,8 @@ export async function mcpStage(p: {
   routeMatch: RouteMatch | null
   upstream: UpstreamRequest
   mcp: CompiledMcpRules
-  decide: (call: ToolCall, verdict?: AllowlistVerdict) => Decision
+  /** earlierCalls: tool calls of the same request decided before this one, counted by the policy as calls so far. */
+  decide: (call: ToolCall, verdict?: AllowlistVerdict, earlierCalls?: number) => Decision
   tracing?: CallTracing
   rateLimits?: RateLimitStage
 }): Promise<McpStageResult> {
@@ -388,10 +396,13 @@ export async function mcpStage(p: {
   const checked = p.stage.checkRequest(parsed, req.rawHeaders, tool.name, p.rt.config.limits.max_batch_messages, call.id)
   if (!checked.ok) return refuse(checked.reply, checked.reason)
   p.tracing?.adoptMcpParent(req, parsed.messages[0]?.call.traceContext)
+  // Each tools/call of a batch is a call of the task: decided with those before it counted.
+  let toolCalls = 0
   const decideOne = (message: McpMessage, reasonIfDenied?: string): MessageDecision => {
     const mcall = messageCall(call, message, mcp)
     const v = reasonIfDenied !== undefined ? { kind: 'denied' as const, reason: reasonIfDenied } : p.stage.verdict(message, mcp, tool.name, call.taskId)
-    const decision = p.decide(mcall, v)
+    const decision = p.decide(mcall, v, toolCalls)
+    if (message.call.method === 'tools/call') toolCalls++
     p.tracing?.decided(req, mcall, decision)
     return { call: mcall, decision }
   }
@@ -417,6 +428,7 @@ export async function mcpStage(p: {
     body: body!,
     responseTransform: p.stage.postFilter(mcp, parsed, call, max, hidden),
     hidden,
+    calls: Math.max(1, toolCalls),
     ...(extra ? { extra } : {}),
   }
 }

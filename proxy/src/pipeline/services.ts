@@ -11,7 +11,7 @@ import type { Task } from '../tasks/registry.ts'
 export interface TaskService {
   get(id: string): Task | undefined
   policyView(task: Task): PolicyInput['task']
-  countCall(id: string): void
+  countCall(id: string, n?: number): void
 }
 
 export interface CredentialService {

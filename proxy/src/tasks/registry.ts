@@ -56,7 +56,8 @@ export type GrantResult = { ok: true; task: Task; opened: boolean } | { ok: fals
 /** Ended grants remembered (until their exp) so that presenting one again cannot reopen its task. */
 export const MAX_ENDED_GRANTS = 10_000
 
-export type TaskEndReason = 'deleted' | 'expired'
+/** deleted: by its owner; expired: TTL or grant exp; revoked: the trust that opened it was withdrawn (reload). */
+export type TaskEndReason = 'deleted' | 'expired' | 'revoked'
 
 export interface TaskInput {
   intent: string
@@ -232,9 +233,17 @@ export class TaskRegistry extends EventEmitter<{ ended: [task: Task, reason: Tas
     return true
   }
 
-  countCall(id: string): void {
+  /** Counts n calls of the task (an MCP batch of n tools/call messages is n calls). */
+  /** Ends every open task the predicate picks (emitting 'ended' for each); returns how many. */
+  endWhere(pick: (task: Task) => boolean, reason: TaskEndReason): number {
+    let n = 0
+    for (const task of [...this.tasks.values()]) if (pick(task) && this.end(task.id, reason)) n++
+    return n
+  }
+
+  countCall(id: string, n = 1): void {
     const task = this.get(id)
-    if (task) task.calls += 1
+    if (task) task.calls += n
   }
 
   policyView(task: Task | undefined): PolicyInput['task'] {

@@ -7,7 +7,10 @@
 //   - aud is this trust domain (tasks.audience) and sub is this agent's workload identity
 //     (SPIFFE ID, or system:serviceaccount:<ns>:<sa>): a grant for another pod is refused here,
 //   - it carries txn, iat, exp and tctx {intent, tools[, limits.max_calls]}, every tool is in the
-//     config, and its lifetime is within the issuer's max_ttl_s.
+//     config, and its lifetime is within the issuer's max_ttl_s;
+//   - when it names a pod (tctx.pod), that is this agent's pod: sub names a ServiceAccount, which
+//     every replica of a Deployment shares, so only tctx.pod keeps a grant for one replica (whose
+//     task its issuer ends there) from opening a task in another.
 // The task's lifetime (exp), declared tools and limits come from the grant.
 
 import { createHash } from 'node:crypto'
@@ -136,6 +139,13 @@ export class TaskGrants {
     const tctx = p['tctx']
     if (tctx === null || typeof tctx !== 'object' || Array.isArray(tctx)) return bad('the tctx claim (intent, tools) is missing')
     const c = tctx as Record<string, unknown>
+    const pod = c['pod']
+    if (pod !== undefined) {
+      if (typeof pod !== 'string') return bad('tctx.pod must be a string (the pod the grant is for)')
+      const mine = this.o.agent().pod
+      if (!mine) return bad(`the grant is for pod ${quote(pod)} and this sidecar does not know its pod (agent.pod)`)
+      if (pod !== mine) return bad(`tctx.pod ${quote(pod)} is another pod (this agent is ${quote(mine)})`)
+    }
     if (typeof c['intent'] !== 'string' || c['intent'].trim() === '') return bad('tctx.intent must be a non-empty string')
     if (c['intent'].length > MAX_INTENT_CHARS) return bad(`tctx.intent is longer than ${MAX_INTENT_CHARS} characters`)
     const tools = c['tools']

@@ -5,6 +5,8 @@
 // GET streams and resumed streams whose requests toolgate did not see) is rewritten; every other
 // byte passes through unchanged and in order. Once every awaited id has been answered the rest of
 // an SSE stream is passed through without inspection (JSON-RPC clients drop duplicate responses).
+// A response whose id a client would coerce to an awaited one (the TypeScript SDK matches
+// Number(id): "1.0" answers request 1) is filtered too, without counting as the answer.
 //
 // Responses are parsed with the same strict parser as requests: a message another parser could
 // read differently (duplicate keys, folded keys, bad UTF-8) ends the stream with McpFilterError
@@ -16,6 +18,12 @@
 // empty or JSON whitespace only (the priming events of resumable streams) pass. A JSON body, or
 // one SSE event, larger than maxBytes while the filter is still looking also ends it with
 // McpFilterError: it can be neither checked nor passed unchecked.
+//
+// Only bytes the filter reads are passed while it is looking: a response with a Content-Encoding
+// (gzip, br, ...: clients decode it, the filter would see binary without a data line and pass it)
+// or with a Content-Type other than application/json or text/event-stream (clients are lenient:
+// the Python SDK reads anything that starts with "application/json" or "text/event-stream" as such)
+// ends with McpFilterError at its first byte. An empty body (a 202, a bodiless 200) still passes.
 
 import { Transform, type TransformCallback } from 'node:stream'
 import { parseStrictJson, toValue } from './strict-json.ts'
@@ -25,6 +33,8 @@ import { SseSizeError, SseSplitter, type SseEvent } from './sse.ts'
 export interface ToolsListFilterOptions {
   /** Content-Type of the upstream response. */
   contentType: string
+  /** Content-Encoding of the upstream response, if any (anything but identity cannot be inspected). */
+  contentEncoding?: string
   /** Name-only decision (list time): mcpToolAllowed(rules, name).allowed, usually. */
   allowed: (toolName: string) => boolean
   /** Ids of the tools/list requests in the POST this responds to; 'any' rewrites every result that has a tools list. */
@@ -60,7 +70,12 @@ export function createToolsListFilter(opts: ToolsListFilterOptions): Transform {
   const done = (): boolean => pending !== null && pending.size === 0
   const rewrite = (value: unknown): unknown => rewriteMessages(value, opts, pending)
 
-  if (mode === 'other' || done()) return new Transform({ transform: (c: Buffer, _e, cb) => cb(null, c) })
+  if (done()) return new Transform({ transform: (c: Buffer, _e, cb) => cb(null, c) })
+  const unreadable = encodedProblem(opts.contentEncoding) ?? (mode === 'other' ? `Content-Type ${JSON.stringify(opts.contentType.slice(0, 80))} is neither application/json nor text/event-stream` : null)
+  if (unreadable !== null) {
+    // Not one byte of a body the filter cannot read goes to the agent.
+    return new Transform({ transform: (c: Buffer, _e, cb) => (c.length === 0 ? cb() : cb(new McpFilterError(`MCP response refused while a tools list is awaited: ${unreadable}`))) })
+  }
 
   if (mode === 'json') {
     const chunks: Buffer[] = []
@@ -123,6 +138,14 @@ export function createToolsListFilter(opts: ToolsListFilterOptions): Transform {
       }
     },
   })
+}
+
+/** Why a response with this Content-Encoding cannot be inspected, or null (none, or identity only). */
+function encodedProblem(contentEncoding: string | undefined): string | null {
+  if (contentEncoding === undefined) return null
+  const codings = contentEncoding.split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '')
+  if (codings.every((c) => c === 'identity')) return null
+  return `Content-Encoding ${JSON.stringify(contentEncoding.slice(0, 40))} (an encoded body cannot be inspected)`
 }
 
 /** The body to send for a buffered JSON response. */
@@ -189,8 +212,10 @@ function rewriteOne(msg: unknown, opts: ToolsListFilterOptions, pending: Set<str
   const id = msg['id']
   if (typeof id !== 'string' && typeof id !== 'number') return msg
   if (pending !== null) {
-    if (!pending.has(id)) return msg
-    pending.delete(id)
+    // Only the exact id counts as the answer (clients that compare ids exactly still wait for
+    // it); an id a client coerces to an awaited one is filtered all the same.
+    if (pending.has(id)) pending.delete(id)
+    else if (!looselyAwaited(id, opts.requestIds)) return msg
   }
   const result = msg['result']
   opts.observe?.(id, result)
@@ -206,6 +231,19 @@ function rewriteOne(msg: unknown, opts: ToolsListFilterOptions, pending: Set<str
   if (removed.length === 0) return msg
   // The filtered list is this agent's view, not the server's: no cache may share it (2026-07-28 cacheScope).
   return { ...msg, result: { ...result, tools: kept, cacheScope: 'private' } }
+}
+
+/**
+ * True when a client could take this response id for one of the awaited ids: the TypeScript SDK
+ * finds a response's request with Number(response.id), so "1", "1.0", " 1", "01" and "1e0" all
+ * answer request 1 there ("" answers 0).
+ */
+function looselyAwaited(id: string | number, awaited: Set<string | number> | 'any'): boolean {
+  if (awaited === 'any') return true
+  const n = Number(id)
+  if (Number.isNaN(n)) return false
+  for (const a of awaited) if (Number(a) === n) return true
+  return false
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

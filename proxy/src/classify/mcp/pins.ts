@@ -12,13 +12,17 @@
 // The book also keeps, per tool, the x-mcp-header annotations of its input schema: the 2026-07-28
 // Mcp-Param-* headers are checked against them (http-headers.ts).
 //
-// Bounded: at most MAX_PINNED tools per book; past that, new tools are not learned (and are
-// treated as unknown: their Mcp-Param-* headers cannot be checked and are refused).
+// Bounded: at most MAX_PINNED_PER_TOOL definitions per toolgate tool and MAX_PINNED per book; past
+// that, new tools are not learned (and are treated as unknown: their Mcp-Param-* headers cannot be
+// checked and are refused). The per-tool bound keeps one server that lists thousands of tools from
+// filling the shared book so that no other server's tools are pinned any more.
 
 import { createHash } from 'node:crypto'
 import { foldKey } from './keys.ts'
 
 export const MAX_PINNED = 10_000
+/** Definitions one toolgate tool (one MCP server) may pin: a tenth of the book. */
+export const MAX_PINNED_PER_TOOL = 1_000
 /** The fields of a tool definition that are pinned. */
 export const PINNED_FIELDS = ['name', 'title', 'description', 'inputSchema', 'outputSchema', 'annotations'] as const
 
@@ -92,6 +96,18 @@ export function headerMap(inputSchema: unknown): HeaderMap {
 
 export class McpToolBook {
   private readonly entries = new Map<string, Entry>()
+  /** Pinned definitions per toolgate tool. */
+  private readonly perTool = new Map<string, number>()
+
+  /** Room for one more pin of this tool: within its own quota and the book's. */
+  private room(tool: string): boolean {
+    return this.entries.size < MAX_PINNED && (this.perTool.get(tool) ?? 0) < MAX_PINNED_PER_TOOL
+  }
+
+  private pin(tool: string, key: string, entry: Entry): void {
+    this.entries.set(key, entry)
+    this.perTool.set(tool, (this.perTool.get(tool) ?? 0) + 1)
+  }
 
   private key(tool: string, name: string): string {
     return `${tool}\u0000${name}`
@@ -107,11 +123,11 @@ export class McpToolBook {
     if (entry === undefined) {
       const changed = declared !== undefined && declared !== digest ? ['digest'] : null
       if (changed !== null) {
-        if (this.entries.size < MAX_PINNED) this.entries.set(key, { digest, definition: pinned, changed, headers: headerMap(definition['inputSchema']), properties: propertyFolds(definition['inputSchema']) })
+        if (this.room(tool)) this.pin(tool, key, { digest, definition: pinned, changed, headers: headerMap(definition['inputSchema']), properties: propertyFolds(definition['inputSchema']) })
         return { state: 'changed', digest, changed }
       }
-      if (this.entries.size >= MAX_PINNED) return { state: 'unpinned', digest, changed: [] }
-      this.entries.set(key, { digest, definition: pinned, changed, headers: headerMap(definition['inputSchema']), properties: propertyFolds(definition['inputSchema']) })
+      if (!this.room(tool)) return { state: 'unpinned', digest, changed: [] }
+      this.pin(tool, key, { digest, definition: pinned, changed, headers: headerMap(definition['inputSchema']), properties: propertyFolds(definition['inputSchema']) })
       return { state: 'new', digest, changed: [] }
     }
     if (entry.digest === digest && entry.changed === null) return { state: 'same', digest, changed: [] }
