@@ -2,7 +2,8 @@
 // types of the config follow from the one schema. `--check` exits 1 when the file is stale
 // (the test suite runs it). The field table of docs/config.md follows from the same schema, so
 // this also runs scripts/gen-config-docs.js (with --check when checking): one command after a
-// schema edit.
+// schema edit. It also regenerates the injector settings' type and defaults from their schema
+// (scripts/gen-injector-settings.js).
 //
 // The schema documents fields with `description`/`default` next to their `$ref` (docs/config.md
 // is built from those). json-schema-to-typescript turns every `$ref` with siblings into a fresh
@@ -70,6 +71,9 @@ for (const [path, content] of [[outPath, ts], [validatorPath, validatorCode]]) {
     await writeFile(path, content)
   }
 }
+
+const injector = spawnSync(process.execPath, [`${root}scripts/gen-injector-settings.js`, ...(process.argv.includes('--check') ? ['--check'] : [])], { stdio: 'inherit' })
+if (injector.status !== 0) process.exit(injector.status ?? 1)
 
 const docs = spawnSync(process.execPath, [`${root}scripts/gen-config-docs.js`, ...(process.argv.includes('--check') ? ['--check'] : [])], { stdio: 'inherit' })
 if (docs.status !== 0) process.exit(docs.status ?? 1)

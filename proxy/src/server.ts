@@ -6,21 +6,22 @@
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { once } from 'node:events'
-import { RequestPipeline } from './listen/pipeline.ts'
+import { RequestPipeline } from './pipeline/chain.ts'
 import { createProxyListener, type ListenerHandle } from './listen/proxy-listener.ts'
 import { buildRuntime, type Runtime } from './listen/runtime.ts'
-import type { PipelineServices } from './listen/services.ts'
+import type { PipelineServices } from './pipeline/services.ts'
 import { createAdminServer, type AdminRoute } from './admin/admin-server.ts'
 import { createHealthServer } from './admin/health-server.ts'
 import { createControlServer } from './admin/control-server.ts'
 import { Metrics } from './record/metrics.ts'
 import { createLogger, type Logger } from './record/log.ts'
-import type { RecordSink } from './record/records.ts'
+import { ReloadableSink, type RecordSink } from './record/records.ts'
+import { restartRequired } from './config/reload.ts'
 import { jwksRoute, openConfiguredRecords } from './record/wiring.ts'
 import type { ResolvedConfig } from './config/resolved.ts'
 import type { PolicyEvaluator } from './decide/decide.ts'
 import { createCredentialServices } from './credential/wiring.ts'
-import { defaultInterceptorFactory, LazyInterception } from './listen/interception.ts'
+import { defaultInterceptorFactory, interceptorLimits, LazyInterception } from './listen/interception.ts'
 import type { TlsInterceptor } from './listen/tls/interceptor.ts'
 import { startTransparentListeners } from './listen/transparent/listeners.ts'
 import { RateLimitStage } from './ratelimit/stage.ts'
@@ -73,7 +74,7 @@ export interface Toolgate {
   intercepting(): boolean
   /** Swaps in a new config (already validated). Throws, keeping the old one, if it cannot be applied. */
   applyConfig(config: ResolvedConfig): Promise<void>
-  readiness(): { ready: boolean; reasons: string[] }
+  readiness(): { ready: boolean; reasons: string[]; restart_required: string[] }
   close(graceMs?: number): Promise<void>
 }
 
@@ -92,7 +93,13 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   const logger = opts.logger ?? createLogger({ level: opts.config.logging.level })
   const metrics = opts.metrics ?? new Metrics()
   const telemetry = await startTelemetry(opts.config, metrics.registry)
-  const primary = opts.records ?? (telemetry.logs && telemetry.replaceRecords ? null : openConfiguredRecords(opts.config))
+  // A sink toolgate opened itself follows logging.records on reload (reopened with the config's
+  // checkpoint settings); an embedder's sink, or records replaced by log export, are kept.
+  let recordsConfig = opts.config
+  const ownSink = opts.records === undefined && !(telemetry.logs && telemetry.replaceRecords)
+    ? new ReloadableSink(opts.config.logging.records, (target) => openConfiguredRecords({ ...recordsConfig, logging: { ...recordsConfig.logging, records: target } }))
+    : null
+  const primary = opts.records ?? ownSink
   const records: RecordSink = telemetry.logs ? withLogExport(primary, telemetry.logs) : primary!
   let runtime = buildRuntime(opts.config)
   // The pipeline reads the policy and the services when a request arrives, so it can exist
@@ -102,12 +109,15 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   let policyRef: PolicyHandle | null = null
   const services: PipelineServices = { tasks: null, credentials: null, approvals: null, grants: null, ...opts.services }
   const rateLimits = new RateLimitStage(opts.config.rate_limits, metrics.registry)
-  const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policyRef, services, records, metrics, logger, rateLimits, tracing: telemetry.tracing })
+  // The interceptor is read per tunnel: it may be created by a later reload.
+  let interceptorRef: () => TlsInterceptor | null = () => null
+  const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policyRef, services, records, metrics, logger, rateLimits, tracing: telemetry.tracing, interceptor: () => interceptorRef() })
   const custom = opts.interceptor
   const interception = new LazyInterception(
     custom === undefined ? defaultInterceptorFactory({ pipeline, logger, registry: metrics.registry }) : custom === null ? null : (config) => custom(pipeline, config),
     logger,
   )
+  interceptorRef = () => interception.current()
   const [policy, owned] = await Promise.all([
     opts.policy ?? startPolicyEngine(opts.config, metrics, logger),
     opts.services === undefined ? createCredentialServices(opts.config, { registry: metrics.registry, logger, records }) : null,
@@ -119,21 +129,17 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   const jwks = jwksRoute(records, () => owned?.credentials.jwks().keys ?? [])
   const adminRoutes: AdminRoute[] = [jwks, ...(owned?.adminRoutes ?? []), ...(opts.adminRoutes ?? [])]
   const controlRoutes: AdminRoute[] = [...(owned?.controlRoutes ?? []), ...(opts.controlRoutes ?? [])]
-  const connectDeps = { pipeline, runtime: () => runtime, records, metrics }
-  const proxy: ListenerHandle = createProxyListener({
-    pipeline,
-    connect: { ...connectDeps, interceptor: () => interception.current() },
-    runtime,
-    metrics,
-    name: 'proxy',
-  })
+  const proxy: ListenerHandle = createProxyListener({ pipeline, runtime: () => runtime, metrics, name: 'proxy' })
   let listening = false
-  const readiness = (): { ready: boolean; reasons: string[] } => {
+  // Restart-only fields (config/reload.ts) the newest applied config changed: kept at their start
+  // value, listed in the reload log line and in /readyz until the process restarts.
+  let restartPending: string[] = []
+  const readiness = (): { ready: boolean; reasons: string[]; restart_required: string[] } => {
     const reasons: string[] = []
     if (!listening) reasons.push('listeners are not bound yet')
     const p = policy.readiness()
     if (!p.ready) reasons.push(`policy: ${p.reason ?? 'not ready'}`)
-    return { ready: reasons.length === 0, reasons }
+    return { ready: reasons.length === 0, reasons, restart_required: restartPending }
   }
   // Read-only listeners (health, metrics, JWKS) and the control listener are separate servers, so
   // a scraper's address never exposes tasks or approvals.
@@ -148,7 +154,7 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
   const metricsAddr = metricsServer && cfg.metrics ? await listen(metricsServer, cfg.metrics.host, cfg.metrics.port) : null
   const health = opts.health ? createHealthServer(readiness) : null
   const healthAddr = health && opts.health ? await listen(health, opts.health.host, opts.health.port) : null
-  const transparent = await startTransparentListeners({ config: opts.config, pipeline, deps: connectDeps, interceptor: () => interception.current(), logger })
+  const transparent = await startTransparentListeners({ config: opts.config, current: () => runtime.config, pipeline, intercepting: () => interception.current() !== null, logger })
   listening = true
   logger.info('toolgate listening', {
     proxy: urlOf(proxyAddr),
@@ -177,19 +183,29 @@ export async function startToolgate(opts: StartOptions): Promise<Toolgate> {
       // A config that needs interception gets it before it takes effect: if it cannot be created,
       // this throws with nothing changed, and the caller keeps the config in force.
       await interception.ensure(config)
+      // A records target that cannot be opened rejects the reload before anything changed.
+      recordsConfig = config
+      await ownSink?.retarget(config.logging.records)
       const next = buildRuntime(config)
       const previous = runtime
       runtime = next
+      // Everything else a reload can change (config/reload.ts lists each field and its reader);
+      // listeners read limits from the snapshot for every new connection.
+      proxy.applyLimits(config)
+      transparent.applyLimits(config)
+      interception.current()?.applyLimits(interceptorLimits(config))
       owned?.applyConfig(config)
+      logger.setLevel(config.logging.level)
       rateLimits.update(config.rate_limits)
       // Policy settings follow the config; a bundle that fails to load keeps the last good one.
       if (opts.policy === undefined && policy.reload) await policy.reload(await engineOptions(config, metrics, logger))
       // In-flight requests keep their snapshot; its pools close when those finish.
       void previous.pools.close()
+      restartPending = restartRequired(opts.config, config)
       metrics.configReloads.inc({ result: 'success' })
-      logger.info('config applied', { hash: config.source.hash, tools: config.tools.length })
+      logger.info('config applied', { hash: config.source.hash, tools: config.tools.length, restart_required: restartPending })
     },
-    async close(graceMs = opts.config.timeouts.shutdown_ms) {
+    async close(graceMs = runtime.config.timeouts.shutdown_ms) {
       listening = false
       await Promise.all([proxy.drain(graceMs), transparent.close(graceMs)])
       interception.close()

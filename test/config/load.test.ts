@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { checkReferencedFiles, EMBEDDED_CONFIG_PATH, loadConfigFile, loadEmbeddedConfig, parseConfigText } from '../../proxy/src/config/load.ts'
 import { formatConfigErrors } from '../../proxy/src/config/errors.ts'
-import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS } from '../../proxy/src/config/defaults.ts'
+import { DEFAULT_APPROVALS, DEFAULT_LIMITS, DEFAULT_TASKS, DEFAULT_TIMEOUTS, DEFAULT_TLS } from '../../proxy/src/config/defaults.ts'
 import { configSchema } from '../../proxy/src/config/schema-check.ts'
 import { repoRoot } from '../helpers/tools.ts'
 
@@ -64,8 +64,10 @@ t.test('defaults are filled in', async (t) => {
   t.same(c.logging, { level: 'info', records: 'stdout', checkpoints: { interval_s: 60, every_records: 1000 } })
   t.same(c.policy, { bundle: { kind: 'embedded' }, entrypoint: 'toolgate/decision', poll: { min_delay_ms: 10000, max_delay_ms: 30000 }, data: {} })
   t.same(c.agent, { labels: {} })
-  t.same(c.tasks, { required: false })
-  t.same([c.tls, c.transparent, c.credentials, c.approvals], [{}, {}, {}, {}])
+  t.same(c.tasks, DEFAULT_TASKS)
+  t.same(c.approvals, DEFAULT_APPROVALS)
+  t.same(c.tls, DEFAULT_TLS)
+  t.same([c.transparent, c.credentials], [{}, {}])
   t.equal(c.tools[0]?.match.host, 'api.example.com')
   t.equal(c.source.file, join(dir, 'toolgate.yaml'))
   t.equal(c.source.dir, dir)
@@ -154,7 +156,7 @@ t.test("the schema's default annotations agree with the defaults applied", async
   const c = r.config as unknown as Record<string, Record<string, unknown>>
   const defs = configSchema.definitions as Record<string, { properties: Record<string, { default?: unknown }> }>
   let checked = 0
-  for (const [section, def] of [['limits', 'Limits'], ['timeouts', 'Timeouts'], ['logging', 'Logging'], ['listeners', 'Listeners'], ['policy', 'Policy']] as const) {
+  for (const [section, def] of [['limits', 'Limits'], ['timeouts', 'Timeouts'], ['logging', 'Logging'], ['listeners', 'Listeners'], ['policy', 'Policy'], ['tasks', 'Tasks'], ['approvals', 'Approvals'], ['tls', 'Tls']] as const) {
     for (const [field, prop] of Object.entries(defs[def]!.properties)) {
       if (prop.default === undefined) continue
       t.same(c[section]![field], prop.default, `${section}.${field}`)

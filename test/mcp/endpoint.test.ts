@@ -5,7 +5,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import { endpointMethod, endpointRelation, requestHasBody } from '../../proxy/src/classify/mcp/endpoint.ts'
 import { normalisePath } from '../../proxy/src/classify/target.ts'
-import { decideWithinBudget, type MessageDecision } from '../../proxy/src/listen/mcp-stage.ts'
+import { decideWithinBudget, type MessageDecision } from '../../proxy/src/pipeline/mcp.ts'
 import type { McpMessage } from '../../proxy/src/classify/mcp/parse.ts'
 
 const segment = fc.stringMatching(/^[a-z][a-z0-9_-]{0,7}$/)

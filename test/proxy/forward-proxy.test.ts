@@ -186,5 +186,5 @@ t.test('metrics count decisions by tool', async (t) => {
   t.match(text, /toolgate_open_connections\{listener="proxy"\}/)
   const ready = await request(`${gate.adminUrl}/readyz`)
   t.equal(ready.statusCode, 200)
-  t.same(await ready.body.json(), { ready: true, reasons: [] })
+  t.same(await ready.body.json(), { ready: true, reasons: [], restart_required: [] })
 })

@@ -14,7 +14,7 @@ export type AdminRoute = (req: IncomingMessage, res: ServerResponse, url: URL) =
 export interface AdminOptions {
   metrics: Metrics
   logger: Logger
-  readiness: () => { ready: boolean; reasons: string[] }
+  readiness: () => { ready: boolean; reasons: string[]; restart_required?: string[] }
   routes: () => AdminRoute[]
 }
 
@@ -44,7 +44,8 @@ export function answerHealth(path: string, readiness: AdminOptions['readiness'],
   }
   if (path === '/readyz') {
     const r = readiness()
-    send(res, r.ready ? 200 : 503, { ready: r.ready, reasons: r.reasons })
+    // restart_required: config fields a reload changed that take effect only after a restart.
+    send(res, r.ready ? 200 : 503, { ready: r.ready, reasons: r.reasons, restart_required: r.restart_required ?? [] })
     return true
   }
   return false

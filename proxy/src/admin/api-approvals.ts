@@ -71,7 +71,7 @@ const WEBHOOK_RETRY_DELAY_MS = 500
 const MAX_ANSWERED = 1000
 
 export class ApprovalGate {
-  private readonly opts: ApprovalGateOptions
+  private opts: ApprovalGateOptions
   private readonly now: () => number
   private readonly pending = new Map<string, Pending>()
   private readonly answered = new Map<string, string>()
@@ -88,6 +88,11 @@ export class ApprovalGate {
       const pending = this.pending
       new Gauge({ name: 'toolgate_approvals_pending', help: 'Calls currently held waiting for approval.', registers: [opts.registry], collect(this: Gauge) { this.set(pending.size) } })
     } else this.outcomes = null
+  }
+
+  /** Bounds from a reloaded config: they apply to approvals requested from now on. */
+  setLimits(limits: { timeoutMs: number; maxPending: number }): void {
+    this.opts = { ...this.opts, ...limits }
   }
 
   /** Holds the call until approved, denied, timed out, or the caller's signal aborts. */

@@ -5,7 +5,8 @@
 import type { DenyRule, Route, Tool } from '../config/schema.gen.ts'
 import type { PathSegment } from '../config/yaml-source.ts'
 import type { Access, Classification, MatchedRoute, Scheme, Target } from './toolcall.ts'
-import { canonicalHost, defaultPort, normalisePath, parsePort } from './target.ts'
+import { canonicalHost, defaultPort, normalisePath } from './target.ts'
+import { parseAuthority } from './request-target.ts'
 import { compilePattern, lenientPattern, matchPattern, matchPatternSegments, PatternError, type PathPattern } from './path-pattern.ts'
 import { lenientSegments } from './path-canonical.ts'
 
@@ -115,13 +116,11 @@ function compileBase(tool: Tool, scheme: Scheme, host: HostPattern, port: number
   const m = /^(https?):\/\/([^/?#]*)(\/[^?#]*)?$/i.exec(tool.base_url)
   if (!m) throw new AllowlistError(at, 'base_url must be http(s)://host[:port][/path] without query or fragment')
   const baseScheme = m[1]!.toLowerCase() as Scheme
-  const authority = m[2]!
-  if (authority.includes('@')) throw new AllowlistError(at, 'base_url must not contain userinfo')
-  const am = /^(\[[^\]]*\]|[^:]*)(?::(.*))?$/.exec(authority)!
-  const h = canonicalHost(am[1]!)
-  if (!h.ok) throw new AllowlistError(at, `base_url host: ${h.reason}`)
-  const basePort = am[2] === undefined ? defaultPort(baseScheme) : parsePort(am[2])
-  if (basePort === null) throw new AllowlistError(at, `base_url has an invalid port ${JSON.stringify(am[2])}`)
+  // The one authority parser (classify/request-target.ts), as for request targets.
+  const a = parseAuthority(m[2]!, 'base_url host')
+  if (!a.ok) throw new AllowlistError(at, a.reason)
+  const h = { host: a.host, isIp: a.hostIsIp }
+  const basePort = a.port ?? defaultPort(baseScheme)
   let pathPrefix = ''
   if (m[3] !== undefined && m[3] !== '/') {
     const p = normalisePath(m[3])

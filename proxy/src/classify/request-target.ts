@@ -16,8 +16,12 @@ export interface Authority {
   port: number | null
 }
 
-/** Parses `host[:port]` (IPv6 in brackets). Userinfo is refused: `good.com@evil.com` must not look like good.com. */
-export function parseAuthority(raw: string, what: string): ({ ok: true } & Authority) | Fail {
+/**
+ * Parses `host[:port]` (IPv6 in brackets): the one host/authority parser for requests (targets,
+ * Host, CONNECT, SNI), listeners and command-line flags. Userinfo is refused: `good.com@evil.com`
+ * must not look like good.com. `allowPortZero` is for listen addresses (0: any free port).
+ */
+export function parseAuthority(raw: string, what: string, opts: { allowPortZero?: boolean } = {}): ({ ok: true } & Authority) | Fail {
   if (raw === '') return { ok: false, reason: `empty ${what}` }
   if (raw.includes('@')) return { ok: false, reason: `userinfo ("...@") in ${what} is not allowed` }
   const m = /^(\[[^\]]*\]|[^:[\]]*)(?::([^:]*))?$/.exec(raw)
@@ -25,7 +29,7 @@ export function parseAuthority(raw: string, what: string): ({ ok: true } & Autho
   const host = canonicalHost(m[1]!)
   if (!host.ok) return { ok: false, reason: `${what}: ${host.reason}` }
   if (m[2] === undefined) return { ok: true, host: host.host, hostIsIp: host.isIp, port: null }
-  const port = parsePort(m[2])
+  const port = opts.allowPortZero === true && m[2] === '0' ? 0 : parsePort(m[2])
   if (port === null) return { ok: false, reason: `${what} has an invalid port ${quote(m[2])} (1-65535, no leading zeros)` }
   return { ok: true, host: host.host, hostIsIp: host.isIp, port }
 }

@@ -5,26 +5,34 @@
 // from a verified grant (source "issuer"), with "source":"agent" an agent-declared one.
 
 import { readFile } from 'node:fs/promises'
-import { randomUUID } from 'node:crypto'
 import { parseFlags, type Command } from './command.ts'
 import { loadConfigOrReport } from './load-config.ts'
-import { classify } from '../classify/request.ts'
-import { RequestPipeline } from '../listen/pipeline.ts'
-import { buildRuntime } from '../listen/runtime.ts'
+import { RequestPipeline } from '../pipeline/chain.ts'
+import { dryRunExchange, dryRunTunnelClient } from '../pipeline/dry-run.ts'
+import { buildRuntime, type Runtime } from '../listen/runtime.ts'
 import { Metrics } from '../record/metrics.ts'
-import { memorySink } from '../record/records.ts'
+import { memorySink, type RecordFields } from '../record/records.ts'
 import { silentLogger } from '../record/log.ts'
-import { decisionLabel } from '../record/decision-record.ts'
 import { TaskRegistry } from '../tasks/registry.ts'
+import type { PolicyEvaluator } from '../decide/decide.ts'
+import type { ApprovalService, CredentialService } from '../pipeline/services.ts'
+import type { Via } from '../classify/toolcall.ts'
+import { parseAuthority } from '../classify/request-target.ts'
 import { jsonLine } from '../record/json-line.ts'
 
 const USAGE = `usage: toolgate decide [--config FILE] [--input FILE] [--json]
 
 Reads request descriptions (from --input or standard input), one per line:
   GET https://api.github.com/repos/acme/app/issues
+  CONNECT pass.example.com:443
   {"method":"POST","url":"https://api.github.com/repos/acme/app/issues","task":{"intent":"triage","tools":["github"]}}
-(a "task" is simulated as one from a verified grant; add "source":"agent" for an agent-declared one)
-and prints, for each, the decision, the matched tool and route, and the reasons. Sends nothing.
+JSON lines may also give "headers", "body" (text, e.g. an MCP JSON-RPC message) and "via":
+forward, route, intercepted (with "tunnel": "host:port", the CONNECT it arrived in), transparent
+(origin-form url and a Host header, as redirected from port 80; with method CONNECT and url
+SNI:443, a redirected TLS connection).
+(a "task" is simulated as one from a verified grant; add "source":"agent" for an agent-declared one).
+Each runs through the same chain of stages as the proxy, with a terminal stage that sends
+nothing, and prints the decision, the matched tool and route, and the reasons.
 
 options:
   -c, --config FILE   toolgate.yaml (default: the embedded default config)
@@ -38,14 +46,28 @@ export interface DecideLine {
   url: string
   headers?: Record<string, string>
   task?: { intent?: string; tools?: string[]; source?: 'issuer' | 'agent' }
+  body?: string
+  via?: Via
+  /** For via intercepted: the CONNECT authority (host:port) the request arrived inside. */
+  tunnel?: string
 }
+
+const VIAS: ReadonlySet<string> = new Set(['forward', 'route', 'connect', 'intercepted', 'transparent'])
 
 export function parseDecideLine(line: string): DecideLine | { error: string } {
   const text = line.trim()
   if (text.startsWith('{')) {
     try {
       const v = JSON.parse(text) as DecideLine
-      if (typeof v.method !== 'string' || typeof v.url !== 'string') return { error: 'JSON input needs string "method" and "url"' }
+      if (typeof v !== 'object' || v === null || typeof v.method !== 'string' || typeof v.url !== 'string') return { error: 'JSON input needs string "method" and "url"' }
+      if (v.via !== undefined && !VIAS.has(v.via)) return { error: `"via" must be one of ${[...VIAS].join(', ')}` }
+      if (v.body !== undefined && typeof v.body !== 'string') return { error: '"body" must be a string' }
+      if (v.tunnel !== undefined) {
+        const a = typeof v.tunnel === 'string' ? parseAuthority(v.tunnel, '"tunnel"') : null
+        if (a === null || !a.ok || a.port === null) return { error: `"tunnel" must be "host:port"${a !== null && !a.ok ? ` (${a.reason})` : ''}` }
+      }
+      if (v.via === 'intercepted' && v.tunnel === undefined) return { error: '"via": "intercepted" needs "tunnel": "host:port" (the CONNECT it arrived in)' }
+      if (v.headers !== undefined && (typeof v.headers !== 'object' || v.headers === null || !Object.values(v.headers).every((x) => typeof x === 'string'))) return { error: '"headers" must be an object of strings' }
       return v
     } catch (err) {
       return { error: `invalid JSON: ${(err as Error).message}` }
@@ -57,9 +79,9 @@ export function parseDecideLine(line: string): DecideLine | { error: string } {
 }
 
 /** A registry holding the one simulated task, so the policy sees it as it would a real one. */
-function simulatedTasks(task: DecideLine['task']): { tasks: TaskRegistry; id: string } | { error: string } | null {
+function simulatedTasks(task: DecideLine['task'], bounds: Runtime['config']['tasks']): { tasks: TaskRegistry; id: string } | { error: string } | null {
   if (!task) return null
-  const tasks = new TaskRegistry({ defaultTtlS: 3600, maxTtlS: 86_400, maxTasks: 1, sweepMs: 3_600_000 })
+  const tasks = new TaskRegistry({ defaultTtlS: Math.min(bounds.default_ttl_s, bounds.max_ttl_s), maxTtlS: bounds.max_ttl_s, maxTasks: 1, sweepMs: 3_600_000 })
   const input = { intent: task.intent ?? 'simulated by toolgate decide', tools: task.tools ?? [] }
   const created = tasks.create(input)
   if (!created.ok) {
@@ -77,6 +99,44 @@ function simulatedTasks(task: DecideLine['task']): { tasks: TaskRegistry; id: st
   return { tasks, id: grant.task.id }
 }
 
+/** What one dry run decided: the record(s) the chain wrote (several for an MCP batch). */
+export async function dryRun(rt: Runtime, policy: PolicyEvaluator, line: DecideLine, services: { tasks: TaskRegistry | null; credentials: CredentialService | null; approvals: ApprovalService | null }, taskId: string | null): Promise<RecordFields[]> {
+  const sink = memorySink()
+  const pipeline = new RequestPipeline({ runtime: () => rt, policy: () => policy, services, records: sink, metrics: new Metrics({ processMetrics: false }), logger: silentLogger, interceptor: () => null })
+  const rawHeaders = Object.entries(line.headers ?? {}).flat()
+  if (taskId !== null) rawHeaders.push('toolgate-task', taskId)
+  if (line.method.toUpperCase() === 'CONNECT') {
+    // A tunnel: CONNECT on the proxy listener, or a transparent TLS connection (url = SNI:443).
+    await pipeline.tunnel({ via: line.via === 'transparent' ? 'transparent' : 'connect', authority: line.url, rawHeaders }, dryRunTunnelClient(), { dryRun: true })
+    return sink.records
+  }
+  const via: Via = line.via ?? (line.url.startsWith('/') ? 'route' : 'forward')
+  const { req, res } = dryRunExchange({ method: line.method, url: line.url, rawHeaders, body: line.body !== undefined ? Buffer.from(line.body) : null })
+  // Checked by parseDecideLine with the same parser.
+  const parsedTunnel = line.tunnel !== undefined ? parseAuthority(line.tunnel, '"tunnel"') : null
+  const tunnel = parsedTunnel?.ok && parsedTunnel.port !== null ? { host: parsedTunnel.host, port: parsedTunnel.port } : null
+  await pipeline.run(req, res, {
+    via,
+    dryRun: true,
+    ...(via === 'transparent' ? { redirectedPort: 80 } : {}),
+    ...(via === 'intercepted' && tunnel ? { tunnelAuthority: { ...tunnel, scheme: 'https' as const } } : {}),
+  })
+  return sink.records
+}
+
+/**
+ * Stand-ins for the services a running sidecar has, so the dry run takes the same branches: a
+ * configured provider or approvals section is "there" (nothing is issued or asked), an absent
+ * one is not, exactly as at run time.
+ */
+function dryServices(config: Runtime['config']): { credentials: CredentialService | null; approvals: ApprovalService | null } {
+  const credentials: CredentialService | null = Object.keys(config.credentials ?? {}).length > 0
+    ? { obtain: async () => ({ ok: false, status: 503, reason: 'dry run' }), inject: (h) => h }
+    : null
+  const approvals: ApprovalService | null = config.approvals !== undefined ? { request: async () => ({ approved: false, reason: 'dry run' }) } : null
+  return { credentials, approvals }
+}
+
 export const decideCommand: Command = {
   summary: 'print the decision for request descriptions (METHOD URL lines or JSON) without sending anything',
   usage: USAGE,
@@ -90,45 +150,40 @@ export const decideCommand: Command = {
     const { policyEngineOptions } = await import('../decide/policy/options.ts')
     const policy = await PolicyEngine.start(policyEngineOptions(config.policy, metrics.registry, silentLogger))
     const runtime = buildRuntime(config)
+    const services = dryServices(config)
     const text = values.input ? await readFile(values.input, 'utf8') : await readStdin()
     let denied = 0
+    const fail = (line: string, error: string): void => {
+      process.stdout.write(values.json ? jsonLine({ input: line, error }) : `? ${line}\n    error: ${error}\n`)
+      denied++
+    }
     for (const line of text.split('\n')) {
       if (line.trim() === '' || line.trim().startsWith('#')) continue
       const parsed = parseDecideLine(line)
-      if ('error' in parsed) {
-        process.stdout.write(values.json ? jsonLine({ input: line, error: parsed.error }) : `? ${line}\n    error: ${parsed.error}\n`)
-        denied++
-        continue
-      }
-      const simulated = simulatedTasks(parsed.task)
-      if (simulated && 'error' in simulated) {
-        process.stdout.write(values.json ? jsonLine({ input: line, error: simulated.error }) : `? ${line}\n    error: ${simulated.error}\n`)
-        denied++
-        continue
-      }
-      const pipeline = new RequestPipeline({ runtime: () => runtime, policy: () => policy, services: { tasks: simulated?.tasks ?? null, credentials: null, approvals: null }, records: memorySink(), metrics, logger: silentLogger })
-      const rawHeaders = Object.entries(parsed.headers ?? {}).flat()
-      if (simulated) rawHeaders.push('toolgate-task', simulated.id)
-      const c = classify({ via: 'forward', method: parsed.method, url: parsed.url, rawHeaders }, { allowlist: runtime.allowlist, newId: randomUUID, maxHeaderBytes: config.limits.max_header_bytes, overrideHints: runtime.overrideHints })
-      if (!c.ok) {
+      if ('error' in parsed) { fail(line, parsed.error); continue }
+      const simulated = simulatedTasks(parsed.task, config.tasks)
+      if (simulated && 'error' in simulated) { fail(line, simulated.error); continue }
+      let records: RecordFields[]
+      try {
+        records = await dryRun(runtime, policy, parsed, { tasks: simulated?.tasks ?? null, ...services }, simulated?.id ?? null)
+      } finally {
         simulated?.tasks.close()
-        denied++
-        process.stdout.write(values.json ? jsonLine({ input: parsed, decision: 'deny', stage: 'parse', status: c.status, reasons: [c.reason] }) : `DENY ${parsed.method} ${parsed.url}\n    stage: parse (${c.status})\n    reason: ${c.reason}\n`)
-        continue
       }
-      const d = pipeline.decideCall(c.call, c.tool, c.routeMatch, runtime)
-      simulated?.tasks.close()
-      const label = decisionLabel(d)
-      if (!d.allow) denied++
-      const out = { input: parsed, decision: label, tool: c.call.tool, route: c.call.route?.pattern ?? null, access: c.call.access, stage: d.stage, reasons: d.reasons, error: d.error, policy_revision: d.policyRevision, approval: d.approval, credential: d.credential }
-      if (values.json) process.stdout.write(jsonLine(out))
-      else {
-        process.stdout.write(`${label.toUpperCase()} ${parsed.method} ${parsed.url}\n`)
-        process.stdout.write(`    tool: ${c.call.tool ?? '(none)'}${c.call.route ? `  route: ${c.call.route.pattern}` : ''}${c.call.access ? `  access: ${c.call.access}` : ''}\n`)
-        if (d.stage) process.stdout.write(`    decided by: ${d.stage}\n`)
-        for (const r of d.reasons) process.stdout.write(`    reason: ${r}\n`)
-        if (d.error) process.stdout.write(`    error: ${d.error}\n`)
-        if (d.approval) process.stdout.write(`    approval required: ${d.approval.reason}\n`)
+      for (const r of records) {
+        const label = String(r['decision'])
+        if (label !== 'allow') denied++
+        const tool = (r['tool'] as string | null | undefined) ?? null
+        const credential = tool !== null ? config.tools.find((t) => t.name === tool)?.credential?.provider ?? null : null
+        const mcp = (r['mcp'] as { method: string; tool: string | null } | null | undefined) ?? null
+        const out = { input: parsed, decision: label, tool, route: r['route'] ?? null, access: r['access'] ?? null, mcp, stage: r['stage'] ?? null, status: r['status'] ?? null, reasons: r['reasons'], error: r['error'] ?? null, policy_revision: r['policy_revision'] ?? null, approval: r['approval'] ?? null, credential_provider: label === 'allow' ? credential : null }
+        if (values.json) { process.stdout.write(jsonLine(out)); continue }
+        process.stdout.write(`${label.toUpperCase()} ${parsed.method} ${parsed.url}${mcp ? `  (MCP ${mcp.method}${mcp.tool ? ` ${mcp.tool}` : ''})` : ''}\n`)
+        process.stdout.write(`    tool: ${tool ?? '(none)'}${out.route ? `  route: ${String(out.route)}` : ''}${out.access ? `  access: ${String(out.access)}` : ''}\n`)
+        if (out.stage) process.stdout.write(`    decided by: ${String(out.stage)}\n`)
+        for (const reason of (out.reasons as string[] | undefined) ?? []) process.stdout.write(`    reason: ${reason}\n`)
+        if (out.error) process.stdout.write(`    error: ${String(out.error)}\n`)
+        if (out.approval) process.stdout.write(`    approval required: ${(out.approval as { reason: string }).reason}\n`)
+        if (out.credential_provider) process.stdout.write(`    credential from: ${out.credential_provider}\n`)
       }
     }
     await policy.close()

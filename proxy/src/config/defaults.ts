@@ -1,7 +1,7 @@
 // The values toolgate uses for every field a config leaves out. The schema carries the same
 // values as `default` annotations (for docs/config.md); test/config checks the two agree.
 
-import type { Limits, Timeouts } from './schema.gen.ts'
+import type { Limits, Tasks, Timeouts } from './schema.gen.ts'
 
 export const DEFAULT_MODE = 'enforce'
 
@@ -35,6 +35,18 @@ export const DEFAULT_TIMEOUTS: Required<Timeouts> = {
   policy_eval_ms: 100,
   shutdown_ms: 10000,
 }
+
+export const DEFAULT_TASKS: Required<Pick<Tasks, 'required' | 'default_ttl_s' | 'max_ttl_s' | 'max_tasks' | 'agent_declared'>> = {
+  required: false,
+  default_ttl_s: 900,
+  max_ttl_s: 86_400,
+  max_tasks: 1000,
+  agent_declared: false,
+}
+
+export const DEFAULT_APPROVALS = { timeout_ms: 120_000, max_pending: 100 } as const
+
+export const DEFAULT_TLS = { leaf_cache_size: 1000 } as const
 
 export const DEFAULT_LOGGING = { level: 'info', records: 'stdout' } as const
 

@@ -6,8 +6,8 @@
 import { isIP } from 'node:net'
 import { domainToASCII } from 'node:url'
 import { compilePattern } from '../classify/path-pattern.ts'
+import { canonicalHost } from '../classify/target.ts'
 
-const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 
 /**
  * A tool's match.host: an exact DNS name, `*.domain` (the wildcard is the whole first label and
@@ -41,14 +41,15 @@ export function hostPatternProblem(host: string): string | null {
     if (name.split('.').length < 2) return `'*.${name}' would match every name under a top-level domain: use a wildcard under a domain with at least two labels`
   }
   if (name.length > 253) return 'a host name is at most 253 characters'
-  const labels = name.split('.')
-  for (const l of labels) {
-    if (l === '') return 'empty label (two dots in a row)'
-    if (!LABEL.test(l)) return `invalid label '${l}': labels use letters, digits and '-', not at the start or end, at most 63 characters`
-  }
+  if (name.split('.').some((l) => l === '')) return 'empty label (two dots in a row)'
   // A name whose last label is numeric would be read as an IPv4 address by URL parsers (127.1,
   // 0x7f.1): only canonical dotted-quad IPv4 literals are accepted.
-  if (/^(0x[0-9a-f]*|[0-9]+)$/.test(labels[labels.length - 1] ?? '')) return 'not a canonical IP address (use four decimal parts without leading zeros, e.g. 10.0.0.1) nor a host name'
+  if (/^(0x[0-9a-f]*|[0-9]+)$/.test(name.split('.').at(-1) ?? '')) return 'not a canonical IP address (use four decimal parts without leading zeros, e.g. 10.0.0.1) nor a host name'
+  // The same host rule the classifier applies to requests (classify/target.ts): a name the
+  // config accepts is one a request can match, and the other way round.
+  const canonical = canonicalHost(name)
+  if (!canonical.ok) return `${canonical.reason}: labels use letters, digits, '-' and '_', not '-' at the start or end, at most 63 characters`
+  if (canonical.host !== name) return `write the host in its canonical form: '${host.startsWith('*.') ? `*.${canonical.host}` : canonical.host}'`
   return null
 }
 

@@ -1,7 +1,7 @@
-// ResolvedConfig: a validated toolgate.yaml with every default filled in, the shape the rest of
-// the sidecar reads. Sections owned by other stages (tls, transparent, credentials, tasks,
-// approvals) and the tools are passed through as written (an absent section is {}), so their
-// owners apply their own defaults. Paths the config stage resolves (policy bundle file, signing
+// ResolvedConfig: a validated toolgate.yaml with every default filled in (config/defaults.ts, the
+// same values as the schema's `default` annotations), the shape the rest of the sidecar reads:
+// no stage applies a default of its own. The transparent section (read by the iptables command),
+// credential providers and the tools are passed through as written (an absent section is {}). Paths the config stage resolves (policy bundle file, signing
 // key, records file) are absolute; other file fields stay as written and are resolved against
 // source.dir by whoever reads them.
 
@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto'
 import type {
   Agent, Approvals, CredentialProvider, Hardening, Labels, Limits, Mode, PolicySigning, RateLimits, RecordCheckpoints, Tasks, Telemetry, Timeouts, Tls, Tool, ToolgateConfig, Transparent,
 } from './schema.gen.ts'
-import { AGENT_ENV, DEFAULT_LIMITS, DEFAULT_LISTENERS, DEFAULT_CHECKPOINTS, DEFAULT_LOGGING, DEFAULT_MODE, DEFAULT_POLICY, DEFAULT_TIMEOUTS } from './defaults.ts'
+import { AGENT_ENV, DEFAULT_APPROVALS, DEFAULT_CHECKPOINTS, DEFAULT_LIMITS, DEFAULT_LISTENERS, DEFAULT_LOGGING, DEFAULT_MODE, DEFAULT_POLICY, DEFAULT_TASKS, DEFAULT_TIMEOUTS, DEFAULT_TLS } from './defaults.ts'
 
 export interface ListenerAddress {
   host: string
@@ -67,12 +67,11 @@ export interface ResolvedConfig {
   }
   /** Config values win; each absent field comes from the injector's environment variables. */
   agent: Agent & { labels: Labels }
-  tls: Tls
+  tls: Tls & { leaf_cache_size: number }
   transparent: Transparent
   credentials: Record<string, CredentialProvider>
-  /** As written, with required defaulting to false. */
-  tasks: Tasks & { required: boolean }
-  approvals: Approvals
+  tasks: Tasks & typeof DEFAULT_TASKS
+  approvals: Approvals & { timeout_ms: number; max_pending: number }
   /** As written; forward/override-hints.ts and forward/reflection-guard.ts apply the defaults. */
   hardening: Hardening
   /** As written (ratelimit/ applies its defaults); {} when absent. */
@@ -138,11 +137,11 @@ export function resolveConfig(raw: ToolgateConfig, source: ConfigSource, env: No
     },
     policy,
     agent,
-    tls: raw.tls ?? {},
+    tls: { ...DEFAULT_TLS, ...raw.tls },
     transparent: raw.transparent ?? {},
     credentials: raw.credentials ?? {},
-    tasks: { ...raw.tasks, required: raw.tasks?.required ?? false },
-    approvals: raw.approvals ?? {},
+    tasks: { ...DEFAULT_TASKS, ...raw.tasks },
+    approvals: { ...DEFAULT_APPROVALS, ...raw.approvals },
     hardening: raw.hardening ?? {},
     rate_limits: raw.rate_limits ?? {},
     telemetry: raw.telemetry ?? {},

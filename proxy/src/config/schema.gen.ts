@@ -309,6 +309,9 @@ export interface Tls {
    * Extra CAs trusted for upstream TLS, besides the system roots.
    */
   upstream_ca_files?: string[]
+  /**
+   * Leaf certificates kept for intercepted hosts (default 1000).
+   */
   leaf_cache_size?: number
 }
 /**

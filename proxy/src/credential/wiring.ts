@@ -18,9 +18,6 @@ import { Approvers } from '../trust/approvers.ts'
 import { buildTrustSettings, type TrustSettings } from '../trust/settings.ts'
 import type { PolicyInput } from '../decide/policy-input.ts'
 
-export const TASK_DEFAULTS = { default_ttl_s: 900, max_ttl_s: 86_400, max_tasks: 1000 }
-export const APPROVAL_DEFAULTS = { timeout_ms: 120_000, max_pending: 100 }
-
 export type AdminRouteFn = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>
 
 export interface CredentialServices {
@@ -39,8 +36,9 @@ export interface CredentialServices {
 export async function createCredentialServices(config: ResolvedConfig, deps: { registry: Registry; logger: Logger; records: { write(rec: Record<string, unknown>): void } }): Promise<CredentialServices> {
   let trust: TrustSettings = buildTrustSettings(config)
   let agent: PolicyInput['agent'] = config.agent as PolicyInput['agent']
-  const t = { ...TASK_DEFAULTS, ...stripUndefined(config.tasks) }
-  const a = { ...APPROVAL_DEFAULTS, ...stripUndefined(config.approvals) }
+  // Every default is already filled in by the config (config/defaults.ts).
+  const t = config.tasks
+  const a = config.approvals
   let toolNames: ReadonlySet<string> = new Set(config.tools.map((tool) => tool.name))
   const tasks = new TaskRegistry({ defaultTtlS: Math.min(t.default_ttl_s, t.max_ttl_s), maxTtlS: t.max_ttl_s, maxTasks: t.max_tasks, registry: deps.registry })
   const credentials = new CredentialBroker({
@@ -92,9 +90,14 @@ export async function createCredentialServices(config: ResolvedConfig, deps: { r
     adminRoutes,
     controlRoutes,
     applyConfig(next) {
-      // Task and approval bounds apply at start; providers, tool names, the agent's identity and
-      // the trust settings (issuers, approvers) follow reloads.
+      // Providers, tool names, the agent's identity, the trust settings (issuers, approvers) and
+      // the task and approval bounds follow reloads (the approval webhook is restart-only:
+      // config/reload.ts).
       credentials.update(next.credentials, next.source.dir)
+      const nt = next.tasks
+      const na = next.approvals
+      tasks.setLimits({ defaultTtlS: Math.min(nt.default_ttl_s, nt.max_ttl_s), maxTtlS: nt.max_ttl_s, maxTasks: nt.max_tasks })
+      approvals.setLimits({ timeoutMs: na.timeout_ms, maxPending: na.max_pending })
       toolNames = new Set(next.tools.map((tool) => tool.name))
       agent = next.agent as PolicyInput['agent']
       grants.clear()
@@ -122,8 +125,4 @@ export async function createCredentialServices(config: ResolvedConfig, deps: { r
       tasks.close()
     },
   }
-}
-
-function stripUndefined<T extends object>(o: T | undefined): Partial<T> {
-  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>
 }

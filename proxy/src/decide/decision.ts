@@ -3,11 +3,13 @@
 export type DecisionStage =
   | 'parse' // the request itself was malformed or ambiguous
   | 'allowlist' // no tool matched, or a deny rule matched
+  | 'route' // what toolgate cannot do safely on this route: a request to a passthrough tool, an unseen tunnel to an inspected tool, an upgrade the route does not allow
   | 'destination' // address checks (private ranges, resolution failure)
   | 'task' // task missing, expired or tool not declared
   | 'policy' // the OPA policy (including its errors: fail closed)
   | 'approval' // step-up approval denied or timed out
   | 'credential' // credential could not be obtained
+  | 'internal' // toolgate itself failed on the request (a bug): refused, and recorded like any refusal
   | 'rate_limit' // a rate limit had no token left (ratelimit/)
 
 export interface CredentialNarrowing {

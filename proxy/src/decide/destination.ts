@@ -8,7 +8,11 @@
 import { BlockList, isIP } from 'node:net'
 import { networkInterfaces } from 'node:os'
 
+// The most specific ranges come first: the kind reported is the first range that contains the
+// address, so a metadata address inside a wider range (100.100.100.200 in CGNAT, fd00:ec2::254 in
+// unique-local) is named for what it is.
 const SPECIAL_V4: Array<[string, number, string]> = [
+  ['100.100.100.200', 32, 'cloud metadata'],
   ['0.0.0.0', 8, 'unspecified'],
   ['10.0.0.0', 8, 'private'],
   ['100.64.0.0', 10, 'shared (CGNAT)'],
@@ -18,16 +22,15 @@ const SPECIAL_V4: Array<[string, number, string]> = [
   ['192.0.0.0', 24, 'IETF protocol assignments'],
   ['192.168.0.0', 16, 'private'],
   ['198.18.0.0', 15, 'benchmarking'],
-  ['100.100.100.200', 32, 'cloud metadata'],
   ['224.0.0.0', 4, 'multicast'],
   ['240.0.0.0', 4, 'reserved'],
 ]
 const SPECIAL_V6: Array<[string, number, string]> = [
+  ['fd00:ec2::254', 128, 'cloud metadata'],
   ['::', 128, 'unspecified'],
   ['::1', 128, 'loopback'],
   ['fc00::', 7, 'unique-local'],
   ['fe80::', 10, 'link-local'],
-  ['fd00:ec2::254', 128, 'cloud metadata'],
   ['ff00::', 8, 'multicast'],
   ['64:ff9b::', 96, 'NAT64'],
   ['64:ff9b:1::', 48, 'NAT64 (local use)'],

@@ -100,16 +100,6 @@ function responseHeaders(raw: Record<string, string | string[] | undefined>): Re
   return out
 }
 
-export function writeJsonError(res: ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
-  if (res.headersSent) {
-    res.destroy()
-    return
-  }
-  const text = JSON.stringify(body)
-  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
-  res.end(text)
-}
-
 export async function forward(input: ForwardInput, res: ServerResponse): Promise<ForwardResult> {
   const { request } = input
   const host = new URL(request.origin).hostname.replace(/^\[|\]$/g, '')

@@ -9,7 +9,7 @@
 import type { Registry } from 'prom-client'
 import type { ResolvedConfig } from '../config/resolved.ts'
 import type { Logger } from '../record/log.ts'
-import type { InterceptedRequestHandler, TlsInterceptor } from './tls/interceptor.ts'
+import type { InterceptedRequestHandler, InterceptorLimits, TlsInterceptor } from './tls/interceptor.ts'
 
 /** Why `config` needs TLS interception, or null when nothing in it does. */
 export function interceptionNeed(config: ResolvedConfig): string | null {
@@ -19,6 +19,19 @@ export function interceptionNeed(config: ResolvedConfig): string | null {
   if (config.listeners.transparent_tls) return 'the transparent TLS listener is enabled'
   const inspected = config.tools.find((t) => (t.match.scheme ?? 'https') === 'https' && t.passthrough !== true)
   return inspected ? `tool ${inspected.name} is HTTPS and not passthrough` : null
+}
+
+/** The interceptor's limits from a config (at creation, and again on every reload). */
+export function interceptorLimits(config: ResolvedConfig): Required<InterceptorLimits> {
+  const t = config.timeouts
+  return {
+    handshakeTimeoutMs: t.client_headers_ms,
+    idleTimeoutMs: t.idle_ms,
+    headersTimeoutMs: t.client_headers_ms,
+    keepAliveTimeoutMs: t.keep_alive_ms,
+    maxHeaderBytes: config.limits.max_header_bytes,
+    maxConnections: config.limits.max_connections,
+  }
 }
 
 /** Builds the interceptor for a config (the default one: per-pod CA, leaf cache, interceptor). */

@@ -5,10 +5,14 @@
 
 import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http'
 import type { Socket } from 'node:net'
-import type { RequestPipeline } from './pipeline.ts'
-import { handleConnect, type ConnectDeps } from './connect.ts'
+import type { RequestPipeline } from '../pipeline/chain.ts'
+import { writeError, writeSocketError } from '../pipeline/error-body.ts'
+import { handleConnect } from './connect.ts'
 import type { Runtime } from './runtime.ts'
+import type { ResolvedConfig } from '../config/resolved.ts'
 import type { Metrics } from '../record/metrics.ts'
+import { malformedRequest } from './malformed.ts'
+import { applyHttpLimits } from './http-limits.ts'
 import { guardSocket } from './socket-guard.ts'
 
 /** Removes an Upgrade offer (and its Connection token and HTTP2-Settings) from a request. */
@@ -33,25 +37,26 @@ export interface ListenerHandle {
   server: Server
   /** Resolves when every connection has closed or the bound has passed (then they are destroyed). */
   drain(graceMs: number): Promise<void>
+  /** Applies a reloaded config's limits now (max_connections must change before the next accept). */
+  applyLimits(config: ResolvedConfig): void
 }
 
-export function createProxyListener(opts: { pipeline: RequestPipeline; connect: ConnectDeps; runtime: Runtime; metrics: Metrics; name: string }): ListenerHandle {
-  const cfg = opts.runtime.config
+export function createProxyListener(opts: { pipeline: RequestPipeline; runtime: () => Runtime; metrics: Metrics; name: string }): ListenerHandle {
   const server = createServer({
-    maxHeaderSize: cfg.limits.max_header_bytes,
-    headersTimeout: cfg.timeouts.client_headers_ms,
     requestTimeout: 0, // bodies may stream for long; idle timeouts bound them instead
-    keepAliveTimeout: cfg.timeouts.keep_alive_ms,
     joinDuplicateHeaders: false,
     insecureHTTPParser: false,
   })
-  server.maxConnections = cfg.limits.max_connections
+  // Limits are read from the current config for every new connection (a reload applies them).
+  applyHttpLimits(server, opts.runtime().config)
   const sockets = new Set<Socket>()
   const gauge = opts.metrics.openConnections.labels({ listener: opts.name })
-  server.on('connection', (socket: Socket) => {
+  server.prependListener('connection', (socket: Socket) => {
     sockets.add(socket)
     guardSocket(socket)
+    guardSocket(socket)
     gauge.inc()
+    const cfg = applyHttpLimits(server, opts.runtime().config)
     socket.setTimeout(cfg.timeouts.idle_ms, () => socket.destroy())
     socket.once('close', () => {
       sockets.delete(socket)
@@ -62,7 +67,7 @@ export function createProxyListener(opts: { pipeline: RequestPipeline; connect: 
     const url = req.url ?? ''
     opts.pipeline.handle(req, res, { via: url.startsWith('/') ? 'route' : 'forward' })
   })
-  server.on('connect', (req, socket, head) => handleConnect(opts.connect, req, socket, head))
+  server.on('connect', (req, socket, head) => handleConnect(opts.pipeline, req, socket, head))
   server.on('upgrade', (req, socket, head) => {
     // Decided like any request (a route must say upgrade: true). A ServerResponse bound to the
     // raw socket lets the pipeline answer refusals the same way as for plain requests.
@@ -76,8 +81,9 @@ export function createProxyListener(opts: { pipeline: RequestPipeline; connect: 
       // request as plain HTTP/1.1 on this connection, which then closes (the parser is detached).
       const bodyless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined
       if (!bodyless) {
-        res.writeHead(400, { 'content-type': 'application/json', connection: 'close' })
-        res.end(JSON.stringify({ error: 'bad_request', reason: 'upgrade offers with a request body are not supported' }))
+        const reason = 'upgrade offers with a request body are not supported'
+        const id = opts.pipeline.refuseUnread(via, 400, reason)
+        writeError(res, 400, { error: 'bad_request', reason, decision_id: id })
         return
       }
       stripUpgradeOffer(req)
@@ -87,15 +93,15 @@ export function createProxyListener(opts: { pipeline: RequestPipeline; connect: 
     opts.pipeline.handle(req, res, { via, upgrade: { socket, head } })
   })
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
-    if (!socket.writable) { socket.destroy(); return }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
-    const body = JSON.stringify({ error: 'bad_request', reason: `malformed request (${err.code ?? 'parse error'})` })
-    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
-    opts.metrics.requests.inc({ tool: 'none', decision: 'deny', stage: 'parse' })
+    // Recorded like every refusal; the answer goes out only while the socket can still take it.
+    const { status, reason } = malformedRequest(err)
+    const id = opts.pipeline.refuseUnread('forward', status, reason)
+    writeSocketError(socket, status, { error: 'bad_request', reason, decision_id: id })
   })
 
   return {
     server,
+    applyLimits: (config) => { applyHttpLimits(server, config) },
     drain: (graceMs) => new Promise<void>((resolve) => {
       server.close(() => resolve())
       server.closeIdleConnections()

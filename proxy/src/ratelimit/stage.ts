@@ -1,7 +1,7 @@
 // The rate limit stage of the pipeline: after the allowlist and the policy allowed a call, it
 // takes a token from every local limit that applies (ratelimit/local.ts). Over a limit the call
 // is refused: HTTP 429 with Retry-After and RateLimit headers, or for an MCP message a JSON-RPC
-// error -32029 with the retry time (listen/mcp-stage.ts). Before the policy runs, the remaining
+// error -32029 with the retry time (pipeline/mcp.ts). Before the policy runs, the remaining
 // budget of each applicable limit is put into input.rate_limits so the policy can act on it.
 // Refused calls take no token; report mode records would_deny and lets the call pass.
 
@@ -13,6 +13,7 @@ import type { RateLimits } from '../config/schema.gen.ts'
 import { compileLimits } from './limits.ts'
 import { LocalRateLimiter, type LimitView } from './local.ts'
 import { GlobalRateLimiter } from './global.ts'
+import { allow, deny } from '../decide/deny.ts'
 
 export const DEFAULT_MAX_BUCKETS = 10_000
 
@@ -65,14 +66,14 @@ export class RateLimitStage {
     if (v.ok) {
       if (v.unavailable === undefined) return decision
       this.counter.inc({ limit: 'service', result: 'unavailable_allowed' })
-      return { ...decision, reasons: [...decision.reasons, `${v.unavailable}; allowed (failure_mode: allow)`], error: v.detail ?? null }
+      return allow(decision, [...decision.reasons, `${v.unavailable}; allowed (failure_mode: allow)`], { error: v.detail ?? null })
     }
     if (v.kind === 'unavailable') {
       this.counter.inc({ limit: 'service', result: 'unavailable_denied' })
-      return { ...decision, allow: false, pass: decision.mode === 'report', stage: 'rate_limit', status: 503, reasons: [v.reason], error: v.detail }
+      return deny(decision, 'rate_limit', [v.reason], { status: 503, error: v.detail })
     }
     this.counter.inc({ limit: v.limit, result: 'limited' })
-    return { ...decision, allow: false, pass: decision.mode === 'report', stage: 'rate_limit', status: 429, reasons: [v.reason], rateLimit: { limit: v.limit, retryAfterS: v.retryAfterS, headers: v.headers } }
+    return deny(decision, 'rate_limit', [v.reason], { status: 429, rateLimit: { limit: v.limit, retryAfterS: v.retryAfterS, headers: v.headers } })
   }
 
   close(): void {
@@ -90,14 +91,6 @@ export class RateLimitStage {
     const v = this.local.take(call, agent)
     if (v.ok) return decision
     this.counter.inc({ limit: v.limit, result: 'limited' })
-    return {
-      ...decision,
-      allow: false,
-      pass: decision.mode === 'report',
-      stage: 'rate_limit',
-      status: 429,
-      reasons: [v.reason],
-      rateLimit: { limit: v.limit, retryAfterS: v.retryAfterS, headers: v.headers },
-    }
+    return deny(decision, 'rate_limit', [v.reason], { status: 429, rateLimit: { limit: v.limit, retryAfterS: v.retryAfterS, headers: v.headers } })
   }
 }

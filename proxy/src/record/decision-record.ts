@@ -7,7 +7,65 @@ import type { ToolCall } from '../classify/toolcall.ts'
 import type { Decision } from '../decide/decision.ts'
 import type { CredentialRecord } from '../credential/credential.ts'
 import type { PolicyInput } from '../decide/policy-input.ts'
-import { redactQuery, type RecordFields } from './records.ts'
+import { redactQuery } from './records.ts'
+import type { DecisionStage } from '../decide/decision.ts'
+import type { Via } from '../classify/toolcall.ts'
+
+/** Latencies in milliseconds (microsecond precision); null where the stage did not run. */
+export type LatencyMs = { decide: number | null; upstream: number | null; total: number | null }
+
+/** The record of one decided call (type 'decision'). One per call, written by pipeline/finish.ts. */
+export type DecisionRecord = {
+  type: 'decision'
+  id: string
+  time: string
+  via: Via
+  agent: PolicyInput['agent']
+  task: string | null
+  tool: string | null
+  route: string | null
+  access: ToolCall['access']
+  method: string
+  scheme: ToolCall['target']['scheme']
+  host: string
+  port: number
+  path: string
+  /** Query with every value replaced by '_'. */
+  query: string
+  mcp: { method: string; tool: string | null } | null
+  decision: 'allow' | 'deny' | 'would_deny'
+  mode: 'enforce' | 'report'
+  stage: DecisionStage | null
+  reasons: string[]
+  error: string | null
+  policy_revision: string | null
+  approval: { reason: string } | null
+  credential: CredentialRecord | null
+  status: number
+  upstream_status: number | null
+  failure: { kind: string; reason: string } | null
+  latency_ms: LatencyMs
+  /** Tool names a tools/list answer had removed on the way back. */
+  mcp_hidden?: string[]
+  /** The call's trace and span (telemetry on). */
+  trace_id?: string
+  span_id?: string
+}
+
+/** The record of a request refused before it could be classified (also type 'decision'). */
+export type ParseRefusalRecord = {
+  type: 'decision'
+  id: string
+  time: string
+  via: Via
+  agent: PolicyInput['agent']
+  decision: 'deny'
+  /** parse: refused before classification; internal: toolgate failed before it could record the call. */
+  stage: 'parse' | 'internal'
+  reasons: [string]
+  status: number
+  latency_ms: { total: number | null }
+}
 
 export interface DecisionRecordInput {
   call: ToolCall
@@ -29,7 +87,7 @@ export function decisionLabel(d: Decision): 'allow' | 'deny' | 'would_deny' {
 
 const ms = (s: number | null): number | null => (s === null ? null : Math.round(s * 1e6) / 1e3)
 
-export function decisionRecord(r: DecisionRecordInput): RecordFields {
+export function decisionRecord(r: DecisionRecordInput): DecisionRecord {
   const { call, decision } = r
   return {
     type: 'decision',
@@ -64,7 +122,7 @@ export function decisionRecord(r: DecisionRecordInput): RecordFields {
 }
 
 /** The record of a request refused before it could be classified (malformed or ambiguous). */
-export function parseRefusalRecord(r: { id: string; via: string; agent: PolicyInput['agent']; reason: string; status: number; startedAt: bigint | null }): RecordFields {
+export function parseRefusalRecord(r: { id: string; via: Via; agent: PolicyInput['agent']; reason: string; status: number; startedAt: bigint | null; stage?: 'parse' | 'internal' }): ParseRefusalRecord {
   return {
     type: 'decision',
     id: r.id,
@@ -72,7 +130,7 @@ export function parseRefusalRecord(r: { id: string; via: string; agent: PolicyIn
     via: r.via,
     agent: r.agent,
     decision: 'deny',
-    stage: 'parse',
+    stage: r.stage ?? 'parse',
     reasons: [r.reason],
     status: r.status,
     latency_ms: { total: r.startedAt === null ? null : ms(Number(process.hrtime.bigint() - r.startedAt) / 1e9) },

@@ -15,6 +15,8 @@ export interface Logger {
   warn(msg: string, fields?: LogFields): void
   error(msg: string, fields?: LogFields): void
   child(fields: LogFields): Logger
+  /** Changes the level of this logger and every logger derived from the same root (config reload). */
+  setLevel(level: LogLevel): void
 }
 
 export interface LoggerOptions {
@@ -25,11 +27,15 @@ export interface LoggerOptions {
 }
 
 export function createLogger(opts: LoggerOptions): Logger {
-  const min = LEVELS[opts.level]
+  return make(opts, { min: LEVELS[opts.level] })
+}
+
+/** `state` is shared by a root logger and its children, so one setLevel reaches them all. */
+function make(opts: LoggerOptions, state: { min: number }): Logger {
   const write = opts.write ?? ((line: string) => process.stderr.write(line))
   const base = opts.base ?? {}
   const emit = (level: LogLevel, msg: string, fields?: LogFields): void => {
-    if (LEVELS[level] < min) return
+    if (LEVELS[level] < state.min) return
     write(jsonLine({ time: new Date().toISOString(), level, msg, ...base, ...fields }))
   }
   return {
@@ -37,7 +43,8 @@ export function createLogger(opts: LoggerOptions): Logger {
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
-    child: (fields) => createLogger({ ...opts, base: { ...base, ...fields } }),
+    child: (fields) => make({ ...opts, base: { ...base, ...fields } }, state),
+    setLevel: (level) => { state.min = LEVELS[level] },
   }
 }
 

@@ -6,6 +6,7 @@
 // reordered line is detected by `toolgate verify-records`.
 
 import { closeSync, createWriteStream, fstatSync, openSync, readSync, type WriteStream } from 'node:fs'
+import { open as openFile } from 'node:fs/promises'
 import { RecordChain } from './chain.ts'
 import { generateSigner, type RecordSigner } from './signer.ts'
 
@@ -122,4 +123,42 @@ export function redactQuery(query: string): string {
       return eq === -1 ? pair : `${pair.slice(0, eq)}=_`
     })
     .join('&')
+}
+
+/**
+ * The sink toolgate opens from logging.records, reopened when a reload names another target:
+ * records written after the swap go to the new target, the old one is flushed and closed.
+ */
+export class ReloadableSink implements RecordSink {
+  #target: string
+  #sink: RecordSink
+  readonly #open: (target: string) => RecordSink
+
+  constructor(target: string, open: (target: string) => RecordSink = openRecordSink) {
+    this.#target = target
+    this.#open = open
+    this.#sink = open(target)
+  }
+
+  write(record: RecordFields): void {
+    this.#sink.write(record)
+  }
+
+  get publicJwk(): RecordSink['publicJwk'] {
+    return this.#sink.publicJwk
+  }
+
+  /** Switches to `target` when it differs from the current one; rejects, changing nothing, if it cannot be opened. */
+  async retarget(target: string): Promise<void> {
+    if (target === this.#target) return
+    if (target !== 'stdout') await (await openFile(target, 'a', 0o600)).close()
+    const previous = this.#sink
+    this.#sink = this.#open(target)
+    this.#target = target
+    await previous.close()
+  }
+
+  close(): Promise<void> {
+    return this.#sink.close()
+  }
 }

@@ -110,6 +110,11 @@ export class TaskRegistry extends EventEmitter<{ ended: [task: Task, reason: Tas
     this.sweeper.unref()
   }
 
+  /** Bounds from a reloaded config: they apply to tasks created from now on. */
+  setLimits(limits: { defaultTtlS: number; maxTtlS: number; maxTasks: number }): void {
+    Object.assign(this.opts, limits)
+  }
+
   /** Validates the input (as it came from the admin API; tools must be among knownTools when given) and opens a task. */
   create(input: unknown, opts: { knownTools?: ReadonlySet<string> } = {}): CreateResult {
     const v = validateTaskInput(input, this.opts.defaultTtlS, this.opts.maxTtlS)

@@ -3,7 +3,7 @@
 // deny (stage task) with that precise reason. A call without a Txn-Token is left as it is.
 
 import type { ToolCall } from '../classify/toolcall.ts'
-import type { GrantService } from '../listen/services.ts'
+import type { GrantService } from '../pipeline/services.ts'
 
 export async function resolveCallTask(grants: GrantService | null, call: ToolCall, txnToken: string | null): Promise<void> {
   if (txnToken === null) return

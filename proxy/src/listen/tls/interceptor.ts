@@ -11,6 +11,8 @@ import type { Duplex } from 'node:stream'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { LeafCache } from './leaf-cache.ts'
 import type { Logger } from '../../record/log.ts'
+import { writeSocketError } from '../../pipeline/error-body.ts'
+import { malformedRequest } from '../malformed.ts'
 
 export interface TunnelAuthority {
   host: string
@@ -25,6 +27,8 @@ export interface InterceptedRequestHandler {
     tunnelAuthority: TunnelAuthority
     upgrade?: { socket: Duplex; head: Buffer }
   }): void
+  /** Records a request refused before it could be read; returns its decision id. */
+  refuseUnread(via: Via, status: number, reason: string): string
 }
 
 export interface InterceptorLimits {
@@ -59,7 +63,7 @@ export class TlsInterceptor {
   private readonly leafCache: LeafCache
   private readonly pipeline: InterceptedRequestHandler
   private readonly logger: Logger
-  private readonly limits: Required<InterceptorLimits>
+  private limits: Required<InterceptorLimits>
   private readonly server: Server
   /** Authority of each decrypted connection, looked up by the request's socket. */
   private readonly info = new WeakMap<object, ConnectionInfo>()
@@ -176,6 +180,11 @@ export class TlsInterceptor {
     )
   }
 
+  /** Limits from a reloaded config: they apply to every connection intercepted from now on. */
+  applyLimits(limits: InterceptorLimits): void {
+    this.limits = { ...this.limits, ...limits }
+  }
+
   /** Stops taking new tunnels and closes the open ones. */
   close(): void {
     this.closed = true
@@ -186,14 +195,15 @@ export class TlsInterceptor {
   get openConnections(): number { return this.open.size }
 
   private createInnerServer(): Server {
-    const server = createServer({
-      maxHeaderSize: this.limits.maxHeaderBytes,
-      headersTimeout: this.limits.headersTimeoutMs,
-      requestTimeout: 0,
-      keepAliveTimeout: this.limits.keepAliveTimeoutMs,
-      joinDuplicateHeaders: false,
-      insecureHTTPParser: false,
-    })
+    const server = createServer({ requestTimeout: 0, joinDuplicateHeaders: false, insecureHTTPParser: false })
+    // Read per connection (before Node's own handler sets up the parser), so reloads apply.
+    const apply = (): void => {
+      ;(server as Server & { maxHeaderSize: number }).maxHeaderSize = this.limits.maxHeaderBytes
+      server.headersTimeout = this.limits.headersTimeoutMs
+      server.keepAliveTimeout = this.limits.keepAliveTimeoutMs
+    }
+    apply()
+    server.prependListener('connection', apply)
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       const info = this.info.get(req.socket)
       if (!info) { req.socket.destroy(); return }
@@ -208,21 +218,19 @@ export class TlsInterceptor {
       this.pipeline.handle(req, res, { via: info.via, tunnelAuthority: info.authority, upgrade: { socket, head } })
     })
     // A CONNECT inside a tunnel would be a tunnel in a tunnel: never allowed.
+    // Refusals before a request can be read are recorded like every other (pipeline/finish.ts).
     server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
-      writeRaw(socket, 405, 'Method Not Allowed', { error: 'bad_request', reason: 'CONNECT is not allowed inside an intercepted tunnel' })
+      const reason = 'CONNECT is not allowed inside an intercepted tunnel'
+      const id = this.pipeline.refuseUnread(this.info.get(socket)?.via ?? 'intercepted', 405, reason)
+      writeSocketError(socket, 405, { error: 'bad_request', reason, decision_id: id })
     })
     server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
-      if (!socket.writable) { socket.destroy(); return }
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
-      writeRaw(socket, status, status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request', { error: 'bad_request', reason: `malformed request (${err.code ?? 'parse error'})` })
+      const { status, reason } = malformedRequest(err)
+      const id = this.pipeline.refuseUnread(this.info.get(socket)?.via ?? 'intercepted', status, reason)
+      writeSocketError(socket, status, { error: 'bad_request', reason, decision_id: id })
     })
     return server
   }
-}
-
-function writeRaw(socket: Duplex, status: number, text: string, body: Record<string, unknown>): void {
-  const json = JSON.stringify(body)
-  socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`)
 }
 
 /** Host as it appears in SNI: lower case, no trailing dot, no IPv6 brackets. */

@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client'
 import { CertificateAuthority } from './ca.ts'
 import { LeafCache } from './leaf-cache.ts'
 import { TlsInterceptor, type InterceptedRequestHandler } from './interceptor.ts'
+import { interceptorLimits } from '../interception.ts'
 import type { ResolvedConfig } from '../../config/resolved.ts'
 import type { Logger } from '../../record/log.ts'
 
@@ -29,20 +30,12 @@ export async function createTlsInterception(opts: { config: ResolvedConfig; pipe
   })
   if (caCfg.publish_cert_to !== undefined) await ca.publish(resolve(dir, caCfg.publish_cert_to), rootCertificates)
   opts.logger.info('TLS interception CA ready', { origin: ca.origin, subject: ca.subject, not_after: ca.notAfter.toISOString(), published_to: caCfg.publish_cert_to ?? null })
-  const leafCache = new LeafCache({ ca, maxEntries: config.tls.leaf_cache_size ?? 1000, ...(opts.registry ? { registry: opts.registry } : {}) })
-  const t = config.timeouts
+  const leafCache = new LeafCache({ ca, maxEntries: config.tls.leaf_cache_size, ...(opts.registry ? { registry: opts.registry } : {}) })
   const interceptor = new TlsInterceptor({
     leafCache,
     pipeline: opts.pipeline,
     logger: opts.logger.child({ component: 'tls' }),
-    limits: {
-      handshakeTimeoutMs: t.client_headers_ms,
-      idleTimeoutMs: t.idle_ms,
-      headersTimeoutMs: t.client_headers_ms,
-      keepAliveTimeoutMs: t.keep_alive_ms,
-      maxHeaderBytes: config.limits.max_header_bytes,
-      maxConnections: config.limits.max_connections,
-    },
+    limits: interceptorLimits(config),
     ...(opts.registry ? { registry: opts.registry } : {}),
   })
   return { ca, leafCache, interceptor }

@@ -4,6 +4,8 @@
 // beyond the bounds or ambiguous (two host names, repeated extensions, trailing bytes) is an error,
 // never a guess: a redirected connection whose destination cannot be read is refused.
 
+import { canonicalHost } from '../../classify/target.ts'
+
 export type ClientHelloResult =
   | { kind: 'incomplete' } // more bytes are needed
   | { kind: 'error'; reason: string }
@@ -14,7 +16,6 @@ export const MAX_CLIENT_HELLO_BYTES = 16 * 1024
 const RECORD_HEADER = 5
 const MAX_RECORD_PAYLOAD = 16 * 1024 + 256 // TLSPlaintext.length limit plus slack (RFC 8446 5.1)
 
-const HOST_LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?$/
 
 /** Reads the ClientHello at the start of `buf` (possibly split across several handshake records). */
 export function parseClientHello(buf: Buffer): ClientHelloResult {
@@ -119,9 +120,11 @@ function validHostName(raw: Buffer): string {
   if (raw.length === 0 || raw.length > 253) throw new HelloError('invalid SNI host name length')
   for (const c of raw) if (c < 0x21 || c > 0x7e) throw new HelloError('SNI host name is not printable ASCII')
   const name = raw.toString('latin1').toLowerCase()
-  const labels = name.split('.')
-  if (!labels.every((l) => HOST_LABEL.test(l))) throw new HelloError('SNI is not a valid DNS host name')
-  if (/^[0-9.]+$/.test(name)) throw new HelloError('SNI must not be an IP address')
+  // The same host rule as every other host toolgate reads (classify/target.ts), and nothing it
+  // would rewrite: an SNI must already be in canonical form (no trailing dot, ASCII labels).
+  const canonical = canonicalHost(name)
+  if (!canonical.ok || canonical.host !== name) throw new HelloError('SNI is not a valid DNS host name')
+  if (canonical.isIp) throw new HelloError('SNI must not be an IP address')
   return name
 }
 

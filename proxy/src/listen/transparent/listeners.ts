@@ -5,16 +5,17 @@ import type { Server } from 'node:http'
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net'
 import { once } from 'node:events'
 import type { ResolvedConfig } from '../../config/resolved.ts'
+import { applyHttpLimits } from '../http-limits.ts'
 import type { Logger } from '../../record/log.ts'
-import type { TunnelDeps } from '../tunnel.ts'
-import type { TlsInterceptor } from '../tls/interceptor.ts'
 import { createTransparentHttpListener, type TransparentRequestHandler } from './http-listener.ts'
-import { createTransparentTlsListener } from './tls-listener.ts'
+import { createTransparentTlsListener, type TransparentTunnelHandler } from './tls-listener.ts'
 
 export interface TransparentListeners {
   http: AddressInfo | null
   tls: AddressInfo | null
   close(graceMs: number): Promise<void>
+  /** Applies a reloaded config's limits now (new connections read them too). */
+  applyLimits(config: ResolvedConfig): void
 }
 
 async function bind(server: NetServer, host: string, port: number): Promise<AddressInfo> {
@@ -32,10 +33,11 @@ function track(server: NetServer): Set<Socket> {
 
 export async function startTransparentListeners(opts: {
   config: ResolvedConfig
-  pipeline: TransparentRequestHandler
-  deps: TunnelDeps
-  /** The TLS interceptor when there is one (it may be created after the listeners start). */
-  interceptor: () => TlsInterceptor | null
+  /** The config in force (limits are read from it per connection). */
+  current: () => ResolvedConfig
+  pipeline: TransparentRequestHandler & TransparentTunnelHandler
+  /** Whether TLS interception exists (it may be created after the listeners start). */
+  intercepting: () => boolean
   logger: Logger
 }): Promise<TransparentListeners> {
   const { config } = opts
@@ -44,27 +46,25 @@ export async function startTransparentListeners(opts: {
   let http: AddressInfo | null = null
   let tls: AddressInfo | null = null
   if (l.transparent_http) {
-    const server: Server = createTransparentHttpListener({
-      pipeline: opts.pipeline,
-      logger: opts.logger,
-      maxHeaderBytes: config.limits.max_header_bytes,
-      headersTimeoutMs: config.timeouts.client_headers_ms,
-      keepAliveTimeoutMs: config.timeouts.keep_alive_ms,
-      idleTimeoutMs: config.timeouts.idle_ms,
-      maxConnections: config.limits.max_connections,
-    })
+    const server: Server = createTransparentHttpListener({ pipeline: opts.pipeline, logger: opts.logger, config: opts.current })
     servers.push({ server, sockets: track(server) })
     http = await bind(server, l.transparent_http.host, l.transparent_http.port)
   }
   if (l.transparent_tls) {
-    if (opts.interceptor() === null) opts.logger.warn('transparent TLS listener without TLS interception: only passthrough tools can be reached')
-    const server = createTransparentTlsListener({ deps: opts.deps, interceptor: opts.interceptor, logger: opts.logger, helloTimeoutMs: config.timeouts.client_headers_ms, maxConnections: config.limits.max_connections })
+    if (!opts.intercepting()) opts.logger.warn('transparent TLS listener without TLS interception: only passthrough tools can be reached')
+    const server = createTransparentTlsListener({ pipeline: opts.pipeline, logger: opts.logger, helloTimeoutMs: () => opts.current().timeouts.client_headers_ms, maxConnections: () => opts.current().limits.max_connections })
     servers.push({ server, sockets: track(server) })
     tls = await bind(server, l.transparent_tls.host, l.transparent_tls.port)
   }
   return {
     http,
     tls,
+    applyLimits: (next) => {
+      for (const { server } of servers) {
+        if ('closeIdleConnections' in server) applyHttpLimits(server as Server, next)
+        else server.maxConnections = next.limits.max_connections
+      }
+    },
     close: async (graceMs) => {
       await Promise.all(servers.map(({ server, sockets }) => new Promise<void>((resolve) => {
         server.close(() => resolve())

@@ -6,39 +6,37 @@
 // is closed. No SNI means no destination (REDIRECT hides the original address): refused.
 
 import { createServer, type Server, type Socket } from 'node:net'
-import { randomUUID } from 'node:crypto'
-import { classify } from '../../classify/request.ts'
-import { parseRefusalRecord } from '../../record/decision-record.ts'
-import { decideTunnel, pipeTunnel } from '../tunnel.ts'
-import type { ToolCall } from '../../classify/toolcall.ts'
-import type { TunnelDeps } from '../tunnel.ts'
 import type { Logger } from '../../record/log.ts'
-import type { TlsInterceptor } from '../tls/interceptor.ts'
+import type { TunnelClient } from '../../pipeline/tunnel.ts'
 import { MAX_CLIENT_HELLO_BYTES, parseClientHello } from './client-hello.ts'
 
+/** What the listener needs of the chain (pipeline/chain.ts). */
+export interface TransparentTunnelHandler {
+  tunnel(raw: { via: 'transparent'; authority: string; rawHeaders: string[] }, client: TunnelClient): Promise<void>
+  refuseUnread(via: 'transparent', status: number, reason: string, startedAt?: bigint | null): string
+}
+
 export interface TransparentTlsOptions {
-  /** The same dependencies the CONNECT handler uses: the decision is the same. */
-  deps: TunnelDeps
-  /** Read per connection: interception may be created after the listener starts. */
-  interceptor: () => TlsInterceptor | null
+  pipeline: TransparentTunnelHandler
   logger: Logger
-  /** Time allowed to receive the ClientHello (default 10 s). */
-  helloTimeoutMs?: number
-  maxConnections?: number
+  /** Time allowed to receive the ClientHello (default 10 s); read per connection, so a reload applies it. */
+  helloTimeoutMs: () => number
+  maxConnections: () => number
 }
 
 const TLS_PORT = 443
 
 export function createTransparentTlsListener(opts: TransparentTlsOptions): Server {
   const server = createServer({ pauseOnConnect: false, allowHalfOpen: false })
-  server.maxConnections = opts.maxConnections ?? 1024
+  server.maxConnections = opts.maxConnections()
+  server.prependListener('connection', () => { server.maxConnections = opts.maxConnections() })
   server.on('connection', (socket: Socket) => {
     socket.on('error', () => socket.destroy())
     const chunks: Buffer[] = []
     let size = 0
     const timer = setTimeout(() => {
       refuseEarly(opts, socket, 'no complete ClientHello in time')
-    }, opts.helloTimeoutMs ?? 10_000)
+    }, opts.helloTimeoutMs())
     timer.unref()
     const onData = (d: Buffer): void => {
       chunks.push(d)
@@ -66,39 +64,21 @@ export function createTransparentTlsListener(opts: TransparentTlsOptions): Serve
 }
 
 function refuseEarly(opts: TransparentTlsOptions, socket: Socket, reason: string): void {
-  const id = randomUUID()
-  opts.deps.records.write(parseRefusalRecord({ id, via: 'transparent', agent: opts.deps.runtime().agent, reason, status: 400, startedAt: null }))
-  opts.deps.metrics.requests.inc({ tool: 'none', decision: 'deny', stage: 'parse' })
+  const id = opts.pipeline.refuseUnread('transparent', 400, reason)
   opts.logger.info('transparent TLS connection refused', { reason, decision_id: id })
   socket.destroy()
 }
 
+/** Decided exactly as a CONNECT to sni:443 by the same chain, recorded as transparent. */
 function decideAndRoute(opts: TransparentTlsOptions, socket: Socket, hello: Buffer, sni: string): void {
-  const startedAt = process.hrtime.bigint()
-  const { deps } = opts
-  const rt = deps.runtime()
-  // Decided exactly as a CONNECT to sni:443 (the same classify and decide), recorded as transparent.
-  const classified = classify({ via: 'connect', method: 'CONNECT', url: `${sni}:${TLS_PORT}`, rawHeaders: [] }, { allowlist: rt.allowlist, newId: randomUUID, maxHeaderBytes: rt.config.limits.max_header_bytes })
-  if (!classified.ok) { refuseEarly(opts, socket, classified.reason); return }
-  const call: ToolCall = { ...classified.call, via: 'transparent' }
-  const interceptor = opts.interceptor()
-  const tunnel = decideTunnel(deps, rt, call, classified.tool, interceptor !== null, startedAt)
-  if (!tunnel.decision.pass) {
-    tunnel.record(403, null)
-    socket.destroy()
-    return
+  const client: TunnelClient = {
+    socket,
+    // The ClientHello already read is the first thing the destination (or the interceptor) gets.
+    firstBytes: hello,
+    refuse: () => socket.destroy(), // TLS has no way to carry an HTTP error: the connection is closed
+    established: () => {},
+    intercept: (interceptor, authority) => interceptor.terminate(socket, hello, authority, 'transparent'),
+    onClose: (cb) => { socket.once('close', cb) },
   }
-  if (tunnel.inspect && interceptor !== null) {
-    tunnel.record(200, null)
-    interceptor.terminate(socket, hello, { host: call.target.host, port: TLS_PORT, scheme: 'https' }, 'transparent')
-    return
-  }
-  // The ClientHello already read is the first thing the destination gets.
-  pipeTunnel(rt, call, socket, hello, {
-    established: () => tunnel.record(200, null),
-    failed: (status, failure) => {
-      socket.destroy()
-      tunnel.record(status, failure)
-    },
-  })
+  void opts.pipeline.tunnel({ via: 'transparent', authority: `${sni}:${TLS_PORT}`, rawHeaders: [] }, client).catch(() => socket.destroy())
 }

@@ -9,7 +9,7 @@
 // reason about. tools/list results coming back are filtered by the name rules (list time: names
 // only; every call is decided again).
 
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Transform } from 'node:stream'
 import { parseMcpBody, type McpMessage, type McpParse } from '../classify/mcp/parse.ts'
 import { mcpToolAccess, mcpToolAllowed, type CompiledMcpRules } from '../classify/mcp/rules.ts'
@@ -19,8 +19,6 @@ import { McpToolBook } from '../classify/mcp/pins.ts'
 import { createdTaskId, McpTaskBinding, type CancelTarget } from '../classify/mcp/task-binding.ts'
 import { cancelMcpTasks, type McpCancelDeps } from '../tasks/mcp-cancel.ts'
 import type { TaskEndStep } from '../credential/lifecycle.ts'
-import type { UpstreamRequest } from '../forward/forward.ts'
-import type { Runtime } from './runtime.ts'
 import type { PipelineServices } from './services.ts'
 import { checkMcpHeaders, HEADER_MISMATCH, readMcpHeaders } from '../classify/mcp/http-headers.ts'
 import type { ToolCall } from '../classify/toolcall.ts'
@@ -29,6 +27,14 @@ import { endpointMethod, endpointRelation, requestHasBody } from '../classify/mc
 import { DENIED_CODE, jsonRpcError } from '../classify/mcp/respond.ts'
 import type { AllowlistVerdict } from '../decide/decide.ts'
 import type { Decision } from '../decide/decision.ts'
+import { batchDecision, deny } from '../decide/deny.ts'
+import type { RouteMatch } from '../classify/allowlist.ts'
+import type { ForwardInput, UpstreamRequest } from '../forward/forward.ts'
+import type { Runtime } from '../listen/runtime.ts'
+import type { Outcome } from './finish.ts'
+import { allowlistVerdict } from './decide-stage.ts'
+import type { CallTracing } from '../telemetry/traces.ts'
+import type { RateLimitStage } from '../ratelimit/stage.ts'
 
 export interface MessageDecision {
   call: ToolCall
@@ -168,7 +174,11 @@ export interface PinContext {
   report: (observation: { name: string; digest: string; changed: string[]; action: 'learned' | 'hidden' | 'flagged' }) => void
 }
 
-export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string | number> | 'any', maxBytes: number, pins?: PinContext, observe?: (id: string | number, result: unknown) => void): (status: number, headers: Record<string, string | string[]>) => Transform | null {
+/** Tool names recorded as hidden per request at most (a hostile server's list cannot grow the record without limit). */
+const MAX_HIDDEN_RECORDED = 256
+
+/** `hidden` collects the names the name rules removed, for the request's record (defect: they were never recorded). */
+export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string | number> | 'any', maxBytes: number, pins?: PinContext, observe?: (id: string | number, result: unknown) => void, hidden?: string[]): (status: number, headers: Record<string, string | string[]>) => Transform | null {
   return (status, headers) => {
     if (status < 200 || status >= 300) return null
     if (requestIds !== 'any' && requestIds.size === 0) return null
@@ -185,7 +195,10 @@ export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string 
       pins.report({ name, digest: seen.digest, changed: seen.changed, action })
       return action === 'flagged'
     }
-    return createToolsListFilter({ contentType, ...(contentEncoding !== undefined ? { contentEncoding } : {}), allowed: (name) => mcpToolAllowed(rules, name).allowed, requestIds, maxBytes, ...(inspect ? { inspect } : {}), ...(observe ? { observe } : {}) })
+    const onFiltered = hidden === undefined ? undefined : (info: { removed: string[] }): void => {
+      for (const name of info.removed) if (hidden.length < MAX_HIDDEN_RECORDED) hidden.push(name)
+    }
+    return createToolsListFilter({ contentType, ...(contentEncoding !== undefined ? { contentEncoding } : {}), allowed: (name) => mcpToolAllowed(rules, name).allowed, requestIds, maxBytes, ...(inspect ? { inspect } : {}), ...(observe ? { observe } : {}), ...(onFiltered ? { onFiltered } : {}) })
   }
 }
 
@@ -299,13 +312,15 @@ export function messageOutcomes(decisions: readonly MessageDecision[]): Record<s
   }))
 }
 
-/** The request's decision: the first denied message's, else the first message's with allow = all allowed. */
+/**
+ * The request's decision: the first denied message's, else the batch's (decide/deny.ts
+ * batchDecision: allowed when every message is, asking for any approval a message asks for).
+ */
 export function requestDecision(decisions: readonly MessageDecision[]): MessageDecision {
   const denied = decisions.find((d) => !d.decision.pass)
   if (denied !== undefined) return denied
   const first = decisions[0]!
-  const approval = decisions.find((d) => d.decision.approval !== null)?.decision.approval ?? null
-  return { call: first.call, decision: { ...first.decision, allow: decisions.every((d) => d.decision.allow), approval } }
+  return { call: first.call, decision: batchDecision(decisions.map((d) => d.decision)) }
 }
 
 /**
@@ -365,13 +380,102 @@ export class McpStage {
     return mcpRecordFields(parsed, decisions, rules, (name) => this.book.changed(toolName, name))
   }
 
-  /** The response filter of a POST: listings filtered and pinned, created MCP tasks bound. */
-  postFilter(rules: CompiledMcpRules, parsed: Extract<McpParse, { ok: true }>, call: ToolCall, maxBytes: number, upstream?: UpstreamRequest): ReturnType<typeof toolsListFilter> {
-    return toolsListFilter(rules, toolsListIds(parsed), maxBytes, pinReporter(this.book, call, this.records), taskObserver(this.tasks, call, parsed, upstream, () => this.hookTaskEnd()))
+  /** The response filter of a POST: listings filtered and pinned, created MCP tasks bound (with where to cancel them); removed names go to `hidden`. */
+  postFilter(rules: CompiledMcpRules, parsed: Extract<McpParse, { ok: true }>, call: ToolCall, maxBytes: number, hidden: string[], upstream?: UpstreamRequest): ReturnType<typeof toolsListFilter> {
+    return toolsListFilter(rules, toolsListIds(parsed), maxBytes, pinReporter(this.book, call, this.records), taskObserver(this.tasks, call, parsed, upstream, () => this.hookTaskEnd()), hidden)
   }
 
-  /** The response filter of the GET stream: any listing in it is filtered and pinned. */
-  streamFilter(rules: CompiledMcpRules, call: ToolCall, maxBytes: number): ReturnType<typeof toolsListFilter> {
-    return toolsListFilter(rules, 'any', maxBytes, pinReporter(this.book, call, this.records))
+  /** The response filter of the GET stream: any listing in it is filtered and pinned; removed names go to `hidden`. */
+  streamFilter(rules: CompiledMcpRules, call: ToolCall, maxBytes: number, hidden: string[]): ReturnType<typeof toolsListFilter> {
+    return toolsListFilter(rules, 'any', maxBytes, pinReporter(this.book, call, this.records), undefined, hidden)
+  }
+}
+
+type Recorded = Omit<Outcome, 'startedAt'>
+
+export type McpStageResult =
+  /** Refused (gate, allowlist, unparseable body, a denied message): answered; one record. */
+  | { kind: 'answered'; outcome: Recorded }
+  /** Every message passed: forward the same bytes under `decision`. */
+  /** calls: calls of the task this request makes (its tools/call messages, at least 1). */
+  | { kind: 'forward'; call: ToolCall; decision: Decision; upstream: UpstreamRequest; body: Buffer; responseTransform: ForwardInput['responseTransform']; hidden: string[]; calls: number; extra?: Record<string, unknown> }
+
+/** A request to an MCP tool refused before (or instead of) deciding its messages: a JSON-RPC error and one record. */
+export function refuseMcp(res: ServerResponse, base: Decision, call: ToolCall, reply: JsonRpcReply, reason: string): Recorded {
+  res.writeHead(reply.status, reply.headers)
+  res.end(reply.body)
+  return { call, decision: deny(base, 'parse', [reason], { status: reply.status }), credential: null, status: reply.status, failure: null }
+}
+
+/**
+ * Stage 4 for a POST of messages to an MCP endpoint: the allowlist first, then the body parsed
+ * once and checked (batch size, mirrored headers), every JSON-RPC message decided on its own
+ * (decide + route checks through `decide`) within the evaluation budget, the same bytes
+ * forwarded only when all pass, else a JSON-RPC denial; one record per request.
+ */
+export async function mcpStage(p: {
+  req: IncomingMessage
+  res: ServerResponse
+  rt: Runtime
+  stage: McpStage
+  call: ToolCall
+  tool: CompiledTool
+  routeMatch: RouteMatch | null
+  upstream: UpstreamRequest
+  mcp: CompiledMcpRules
+  /** earlierCalls: tool calls of the same request decided before this one, counted by the policy as calls so far. */
+  decide: (call: ToolCall, verdict?: AllowlistVerdict, earlierCalls?: number) => Decision
+  tracing?: CallTracing
+  rateLimits?: RateLimitStage
+}): Promise<McpStageResult> {
+  const { req, res, call, mcp, tool } = p
+  const verdict = allowlistVerdict(tool, p.routeMatch)
+  if (verdict.kind !== 'allowed') {
+    const decision = p.decide(call, verdict)
+    return { kind: 'answered', outcome: { call, decision, credential: null, status: decision.status, failure: null } }
+  }
+  const max = p.rt.config.limits.max_inspected_body_bytes
+  const body = await readBoundedBody(req, max)
+  const parsed = parseMcpRequest(body, req.headers['content-type'], max, p.rt.config.limits.max_batch_messages)
+  const refuse = (reply: JsonRpcReply, reason: string): McpStageResult => ({ kind: 'answered', outcome: refuseMcp(res, p.decide(call, { kind: 'denied', reason }), call, reply, reason) })
+  if (!parsed.ok) return refuse(refusalReply(parsed, call.id), parsed.reason)
+  // Batch size and the 2026-07-28 mirrored headers (Mcp-Method / Mcp-Name / Mcp-Param-*).
+  const checked = p.stage.checkRequest(parsed, req.rawHeaders, tool.name, p.rt.config.limits.max_batch_messages, call.id)
+  if (!checked.ok) return refuse(checked.reply, checked.reason)
+  p.tracing?.mcpRequest(req, parsed)
+  // Each tools/call of a batch is a call of the task: decided with those before it counted.
+  let toolCalls = 0
+  const decideOne = (message: McpMessage, reasonIfDenied?: string): MessageDecision => {
+    const mcall = messageCall(call, message, mcp)
+    const v = reasonIfDenied !== undefined ? { kind: 'denied' as const, reason: reasonIfDenied } : p.stage.verdict(message, mcp, tool.name, call.taskId)
+    const decision = p.decide(mcall, v, toolCalls)
+    if (message.call.method === 'tools/call') toolCalls++
+    p.tracing?.decided(req, mcall, decision)
+    return { call: mcall, decision }
+  }
+  const decisions = decideWithinBudget(parsed.messages, p.rt.config.limits.mcp_evaluation_budget_ms, (m) => decideOne(m), (m, _i, reason) => decideOne(m, reason))
+  // Global limits: one service round trip per message that passed so far.
+  if (p.rateLimits) for (const d of decisions) d.decision = await p.rateLimits.applyGlobal(d.call, p.rt.agent, d.decision)
+  // One record per request: the request's decision, with each message's outcome in it.
+  const chosen = requestDecision(decisions)
+  const extra = p.stage.recordFields(parsed, decisions, mcp, tool.name)
+  const denial = mcpDenial(parsed, decisions, mcp, checked.modern)
+  if (denial !== null) {
+    res.writeHead(denial.status, denial.headers)
+    res.end(denial.body)
+    const failure = chosen.decision.pass ? { kind: 'batch_refused', reason: 'not forwarded: batches are refused for this tool' } : null
+    return { kind: 'answered', outcome: { call: chosen.call, decision: chosen.decision, credential: null, status: denial.status, failure, ...(extra ? { extra } : {}) } }
+  }
+  const hidden: string[] = []
+  return {
+    kind: 'forward',
+    call: chosen.call,
+    decision: chosen.decision,
+    upstream: { ...p.upstream, headers: withoutAgentCredentials(p.upstream.headers) },
+    body: body!,
+    responseTransform: p.stage.postFilter(mcp, parsed, call, max, hidden, p.upstream),
+    hidden,
+    calls: Math.max(1, toolCalls),
+    ...(extra ? { extra } : {}),
   }
 }

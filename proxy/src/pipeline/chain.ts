@@ -1,0 +1,317 @@
+// The request pipeline: the one chain every call goes through, on every listener and in the dry
+// run of `toolgate decide`. Read top to bottom, `run` (a request) and `tunnel` (CONNECT and
+// transparent TLS) are the stages in order:
+//
+//   classify → decide → route checks → MCP → approval → credential → forward | tunnel | upgrade | dry run → finish
+//
+// Listeners only turn sockets into requests (or tunnels) and call handle()/tunnel(); they never
+// decide, answer a decided call or write a record. Each stage lives in its own module and talks
+// through ToolCall and Decision values; decide/deny.ts is the only builder of a Decision and
+// finish.ts the only writer of records and request metrics. One Runtime snapshot (config,
+// compiled allowlist, upstream pools) is read when the call arrives and used for its whole
+// life, so a hot reload never mixes two configs in one call. See docs/architecture.md.
+
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { randomUUID } from 'node:crypto'
+import type { Duplex, Readable } from 'node:stream'
+import { classify, type Classified, type RawRequest } from '../classify/request.ts'
+import type { CompiledTool, RouteMatch } from '../classify/allowlist.ts'
+import type { Scheme, ToolCall, Via } from '../classify/toolcall.ts'
+import type { PolicyEvaluator } from '../decide/decide.ts'
+import type { Decision } from '../decide/decision.ts'
+import { deny } from '../decide/deny.ts'
+import type { CredentialRecord } from '../credential/credential.ts'
+import type { ForwardInput, ForwardResult, UpstreamRequest } from '../forward/forward.ts'
+import type { RecordSink } from '../record/records.ts'
+import type { Metrics } from '../record/metrics.ts'
+import type { Logger } from '../record/log.ts'
+import type { Runtime } from '../listen/runtime.ts'
+import type { PipelineServices } from './services.ts'
+import { decideStage } from './decide-stage.ts'
+import { requestRouteChecks, tunnelRouteChecks } from './route-checks.ts'
+import { McpStage, mcpEndpointGate, mcpStage, refuseMcp } from './mcp.ts'
+import { approvalStage } from './approval.ts'
+import { credentialStage } from './credential.ts'
+import { forwardTerminal, upgradeTerminal, dryRunTerminal } from './terminals.ts'
+import { pipeTunnel, type TunnelClient, type TunnelInterceptor } from './tunnel.ts'
+import { Recorder, type Failure, type Outcome } from './finish.ts'
+import { errorKindFor, writeError } from './error-body.ts'
+import { redirectedPortProblem } from './listener-checks.ts'
+import { resolveCallTask } from '../trust/resolve-task.ts'
+import type { RateLimitStage } from '../ratelimit/stage.ts'
+import type { CallTracing } from '../telemetry/traces.ts'
+
+export interface RequestContext {
+  via: Via
+  tunnelAuthority?: { host: string; port: number; scheme: Scheme }
+  /** Set for an HTTP upgrade request: the raw client socket and the bytes read past the headers. */
+  upgrade?: { socket: Duplex; head: Buffer }
+  /** Transparent HTTP: the port the connection was redirected from (a Host naming another is refused). */
+  redirectedPort?: number
+  /** `toolgate decide`: every stage runs, the terminal stage sends nothing. */
+  dryRun?: boolean
+}
+
+export interface PipelineDeps {
+  runtime: () => Runtime
+  policy: () => PolicyEvaluator | null
+  services: PipelineServices
+  records: RecordSink
+  metrics: Metrics
+  logger: Logger
+  /** The TLS interceptor for inspected tunnels, when one exists (it may be created after start). */
+  interceptor?: () => TunnelInterceptor | null
+  /** Rate limits (ratelimit/stage.ts); none when absent. */
+  rateLimits?: RateLimitStage | null
+  /** OpenTelemetry spans of calls (telemetry/traces.ts); none when tracing is off. */
+  tracing?: CallTracing | null
+}
+
+/** A decided, passing call on its way to the terminal stage. */
+interface Passing {
+  call: ToolCall
+  tool: CompiledTool | null
+  upstream: UpstreamRequest
+  decision: Decision
+  body: Readable | Buffer | null
+  responseTransform?: ForwardInput['responseTransform']
+  /** Tool names an MCP tools/list answer had removed (for the record). */
+  hidden?: string[]
+  /** Fields an MCP request adds to its record. */
+  extra?: Record<string, unknown>
+  /** Calls of the task this request makes (the tools/call messages of an MCP batch); default 1. */
+  calls?: number
+}
+
+export class RequestPipeline {
+  readonly recorder: Recorder
+  private readonly deps: PipelineDeps
+  /** MCP state kept across requests and config reloads: pinned tool definitions, MCP task bindings. */
+  private readonly mcp: McpStage
+  /** Responses whose call has its record (so a crash after it adds none). */
+  readonly #recorded = new WeakSet<ServerResponse>()
+
+  constructor(deps: PipelineDeps) {
+    this.deps = deps
+    this.recorder = new Recorder({ records: deps.records, metrics: deps.metrics })
+    this.mcp = new McpStage(deps.records, (task) => deps.services.tasks?.get(task) !== undefined, { runtime: deps.runtime, services: deps.services })
+  }
+
+  /** Entry for every HTTP listener (proxy, route prefix, intercepted TLS, transparent HTTP, upgrades). */
+  handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
+    this.run(req, res, ctx).catch((err: unknown) => this.crashed(req, res, ctx, err))
+  }
+
+  /** A request as a listener received it, through every stage. Resolves once it is recorded. */
+  async run(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    const startedAt = process.hrtime.bigint()
+    const { tracing, rateLimits } = this.deps
+    tracing?.begin(req, ctx.via)
+    const rt = this.deps.runtime()
+    const dryRun = ctx.dryRun === true
+    // Aborted when the agent goes away, so a held approval or a token fetch stops waiting for it.
+    const abort = new AbortController()
+    res.on('close', () => { if (!res.writableFinished) abort.abort() })
+
+    // 1. classify: the one canonical form decided on and forwarded.
+    const classified = this.classify(req, ctx, rt)
+    if (!classified.ok) {
+      this.refuseRequest(req, res, rt, { id: classified.id, via: ctx.via, reason: classified.reason, status: classified.status, startedAt })
+      tracing?.finish(req, null, null, classified.status)
+      return
+    }
+    const { call, tool, routeMatch, upstream } = classified
+    // A Txn-Token names the call's task through a verified grant (trust/resolve-task.ts).
+    if (classified.txnToken !== null) await resolveCallTask(this.deps.services.grants ?? null, call, classified.txnToken)
+    const mcp = tool !== null ? rt.mcp.get(tool.name) ?? null : null
+    // Every request a lenient router could send to the MCP handler is inspected as MCP or refused.
+    const gate = mcp !== null && tool !== null ? mcpEndpointGate(mcp, tool, call, req, ctx.upgrade !== undefined) : { kind: 'outside' as const }
+    const decide = (c: ToolCall, v?: Parameters<typeof decideStage>[5], earlierCalls = 0): Decision => requestRouteChecks(c, tool, decideStage(this.stageDeps(), rt, c, tool, routeMatch, v, { earlierCalls }))
+
+    if (gate.kind === 'refuse') return this.finishRequest(req, res, rt, { ...refuseMcp(res, decide(call, { kind: 'denied', reason: gate.reason }), call, gate.reply, gate.reason), startedAt })
+    // The endpoint's bodiless GET (server stream) and DELETE (end of session) read and end; what
+    // the server says on them is filtered like any tools/list answer.
+    if (gate.kind === 'stream') call.access = 'read'
+
+    let passing: Passing
+    if (gate.kind === 'messages') {
+      // 2-4 for an MCP POST: allowlist, then every JSON-RPC message decided and route-checked.
+      const m = await mcpStage({ req, res, rt, stage: this.mcp, call, tool: tool!, routeMatch, upstream, mcp: mcp!, decide, ...(tracing ? { tracing } : {}), ...(rateLimits ? { rateLimits } : {}) })
+      if (m.kind === 'answered') return this.finishRequest(req, res, rt, { ...m.outcome, startedAt })
+      passing = { call: m.call, tool, upstream: m.upstream, decision: m.decision, body: m.body, responseTransform: m.responseTransform, hidden: m.hidden, calls: m.calls, ...(m.extra ? { extra: m.extra } : {}) }
+    } else {
+      // 2. decide (local rate limits included)  3. route checks; then global rate limits
+      let decision = decide(call)
+      if (rateLimits) decision = await rateLimits.applyGlobal(call, rt.agent, decision)
+      tracing?.decided(req, call, decision)
+      if (!decision.pass) return this.finishRequest(req, res, rt, { call, decision, credential: null, status: decision.status, failure: null, startedAt })
+      const max = rt.config.limits.max_request_body_bytes
+      if (Number(req.headers['content-length'] ?? 0) > max) {
+        return this.finishRequest(req, res, rt, { call, decision, credential: null, status: 413, failure: { kind: 'request_too_large', reason: `request body exceeds ${max} bytes` }, startedAt })
+      }
+      const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
+      const hidden: string[] = []
+      passing = { call, tool, upstream, decision, body: hasBody ? req : null, hidden, ...(gate.kind === 'stream' ? { responseTransform: this.mcp.streamFilter(mcp!, call, rt.config.limits.max_inspected_body_bytes, hidden) } : {}) }
+    }
+
+    // 5. approval
+    // (Stages 5 and 6 are skipped without an await when they have nothing to do: the common case.)
+    const approved = passing.decision.approval === null
+      ? { decision: passing.decision, body: passing.body }
+      : await approvalStage(this.deps.services.approvals, passing.call, passing.decision, passing.body, { dryRun, signal: abort.signal, maxHeldBodyBytes: rt.config.limits.max_inspected_body_bytes })
+    const decision = approved.decision
+    passing.body = approved.body
+    if (!decision.pass) return this.finishRequest(req, res, rt, { call: passing.call, decision, credential: null, status: decision.status, failure: null, startedAt })
+    const { tasks } = this.deps.services
+    if (!dryRun && passing.call.taskId !== null && tasks) tasks.countCall(passing.call.taskId, passing.calls ?? 1)
+
+    // 6. credential
+    const cred = passing.tool?.config.credential === undefined || !decision.allow
+      ? { ok: true as const, headers: passing.upstream.headers, record: null }
+      : await credentialStage(this.deps.services, rt, passing.call, passing.tool, decision, passing.upstream.headers, { dryRun, signal: abort.signal, span: dryRun ? undefined : tracing?.child(req, 'toolgate credential'), onReflection: (place) => this.deps.metrics.credentialReflections.inc({ tool: passing.call.tool ?? 'none', place }) })
+    if (!cred.ok) return this.finishRequest(req, res, rt, { call: passing.call, decision: cred.decision, credential: null, status: cred.decision.status, failure: null, startedAt })
+
+    // 7. forward | upgrade | dry run
+    const span = !dryRun && !ctx.upgrade ? tracing?.child(req, 'toolgate upstream', true) : undefined
+    // With tracing, an MCP POST's messages carry the upstream span in params._meta too (telemetry/mcp-meta.ts).
+    const sent = span ? span.injectRequest(cred.headers, passing.body) : { headers: cred.headers, body: passing.body }
+    const request = { ...passing.upstream, headers: sent.headers }
+    const result: ForwardResult | { refused: Decision } = dryRun
+      ? dryRunTerminal()
+      : ctx.upgrade
+        ? await upgradeTerminal(rt, passing.call, decision, request, req, ctx.upgrade)
+        : await forwardTerminal(rt, passing.call, request, sent.body, res, abort.signal, passing.responseTransform, cred.reflection)
+    if (span && !('refused' in result)) span.end({ 'http.response.status_code': result.upstreamStatus ?? 0 }, result.failure?.reason)
+    if ('refused' in result) return this.finishRequest(req, res, rt, { call: passing.call, decision: result.refused, credential: null, status: result.refused.status, failure: null, startedAt })
+    if (result.upstreamSeconds !== null) {
+      this.deps.metrics.upstreamSeconds.observe({ tool: passing.call.tool ?? 'none', outcome: result.failure ? result.failure.kind : 'ok' }, result.upstreamSeconds)
+    }
+    // A destination refused at connect time is a deny by the destination stage (never relaxed).
+    const final = result.failure?.kind === 'destination' ? deny(decision, 'destination', [result.failure.reason]) : decision
+
+    // The injected credential came back in the response (forward/reflection-guard.ts).
+    const reflection = cred.reflection
+    if (reflection && reflection.found.size > 0) passing.extra = { ...passing.extra, credential_reflected: { action: reflection.action, places: [...reflection.found] } }
+
+    // 8. finish
+    this.finishRequest(req, res, rt, { call: passing.call, decision: final, credential: cred.record, status: result.status, failure: result.failure, upstream: result, startedAt, ...(passing.hidden && passing.hidden.length > 0 ? { hidden: passing.hidden } : {}), ...(passing.extra ? { extra: passing.extra } : {}) })
+  }
+
+  /**
+   * Entry for CONNECT and transparent TLS: the tunnel is decided on its destination like any
+   * call, then handed to the TLS interceptor (inspected tools: every request inside is decided
+   * again by run()) or piped as bytes through the destination check (passthrough tools).
+   */
+  async tunnel(raw: { via: 'connect' | 'transparent'; authority: string; rawHeaders: string[] }, client: TunnelClient, opts: { dryRun?: boolean } = {}): Promise<void> {
+    const startedAt = process.hrtime.bigint()
+    const rt = this.deps.runtime()
+    const abort = new AbortController()
+    client.onClose(() => abort.abort())
+    // 1. classify (as a CONNECT to the authority; transparent TLS names it by SNI:443)
+    const classified = classify({ via: 'connect', method: 'CONNECT', url: raw.authority, rawHeaders: raw.rawHeaders }, { allowlist: rt.allowlist, newId: randomUUID, maxHeaderBytes: rt.config.limits.max_header_bytes })
+    if (!classified.ok) {
+      client.refuse(classified.status, { error: errorKindFor(classified.status), reason: classified.reason, decision_id: classified.id })
+      this.recorder.refused(rt.agent, { id: classified.id, via: raw.via, reason: classified.reason, status: classified.status, startedAt })
+      return
+    }
+    const call: ToolCall = { ...classified.call, via: raw.via }
+    const { tool } = classified
+    const interceptor = this.deps.interceptor?.() ?? null
+    const canIntercept = interceptor !== null || opts.dryRun === true
+    // 2. decide  3. route checks (inspected or passthrough). An inspected tunnel takes no
+    // rate-limit token: each request inside it does.
+    const inspect = tool !== null && !tool.config.passthrough && canIntercept
+    const checked = tunnelRouteChecks(tool, decideStage(this.stageDeps(), rt, call, tool, null, undefined, { rateLimits: !inspect }), canIntercept)
+    // 5. approval (a passthrough tunnel the policy asks a human about waits like a request)
+    const { decision } = await approvalStage(this.deps.services.approvals, call, checked.decision, null, { dryRun: opts.dryRun === true, signal: abort.signal, maxHeldBodyBytes: rt.config.limits.max_inspected_body_bytes })
+    const finish = (d: Decision, status: number, failure: Failure | null): void => this.recorder.decided(rt.agent, { call, decision: d, credential: null, status, failure, startedAt })
+    if (!decision.pass) {
+      client.refuse(403, { error: 'denied', reason: decision.reasons.join('; '), decision_id: call.id })
+      return finish(decision, 403, null)
+    }
+    // 7. dry run | intercept | tunnel (no credential ever rides an uninspected tunnel)
+    if (opts.dryRun) return finish(decision, 0, null)
+    if (checked.inspect && interceptor !== null) {
+      client.established()
+      finish(decision, 200, null)
+      client.intercept(interceptor, { host: call.target.host, port: call.target.port, scheme: 'https' })
+      return
+    }
+    pipeTunnel(rt, call, client, {
+      established: () => {
+        client.established()
+        finish(decision, 200, null)
+      },
+      failed: (status, failure) => {
+        const d = failure.kind === 'destination' ? deny(decision, 'destination', [failure.reason]) : decision
+        client.refuse(status, { error: status === 403 ? 'denied' : failure.kind === 'timeout' ? 'timeout' : 'upstream_error', reason: failure.reason, decision_id: call.id })
+        finish(d, status, failure)
+      },
+    })
+  }
+
+  /**
+   * A request a listener refused before it could be read (malformed framing, oversized headers,
+   * no readable ClientHello, CONNECT on the transparent listener): recorded and counted like
+   * any refusal. The listener has already answered or closed the connection.
+   */
+  refuseUnread(via: Via, status: number, reason: string, startedAt: bigint | null = null, stage: 'parse' | 'internal' = 'parse'): string {
+    const id = randomUUID()
+    this.recorder.refused(this.deps.runtime().agent, { id, via, reason, status, startedAt, stage })
+    return id
+  }
+
+  private stageDeps(): { policy: () => PolicyEvaluator | null; tasks: PipelineServices['tasks']; rateLimits: RateLimitStage | null } {
+    return { policy: this.deps.policy, tasks: this.deps.services.tasks, rateLimits: this.deps.rateLimits ?? null }
+  }
+
+  private classify(req: IncomingMessage, ctx: RequestContext, rt: Runtime): Classified {
+    const raw: RawRequest = { via: ctx.via, method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders }
+    if (ctx.tunnelAuthority) raw.tunnelAuthority = ctx.tunnelAuthority
+    if (ctx.redirectedPort !== undefined) {
+      const problem = redirectedPortProblem(req.url ?? '', req.headers.host, ctx.redirectedPort)
+      if (problem !== null) return { ok: false, status: 400, reason: problem, id: randomUUID() }
+    }
+    return classify(raw, { allowlist: rt.allowlist, newId: randomUUID, maxHeaderBytes: rt.config.limits.max_header_bytes, overrideHints: rt.overrideHints })
+  }
+
+  private refuseRequest(req: IncomingMessage, res: ServerResponse, rt: Runtime, r: { id: string; via: Via; reason: string; status: number; startedAt: bigint }): void {
+    writeError(res, r.status, { error: errorKindFor(r.status), reason: r.reason, decision_id: r.id })
+    if (!req.readableEnded) req.resume()
+    this.#recorded.add(res)
+    this.recorder.refused(rt.agent, r)
+  }
+
+  /** Answers a refused or failed call (unless already answered) and records it. */
+  private finishRequest(req: IncomingMessage, res: ServerResponse, rt: Runtime, o: Outcome): void {
+    const { call, decision } = o
+    if (!res.headersSent && o.status !== 499) {
+      if (!decision.pass || decision.stage === 'destination') {
+        const error = decision.stage !== 'rate_limit' ? 'denied' : o.status === 503 ? 'rate_limit_unavailable' : 'rate_limited'
+        writeError(res, o.status, { error, reason: decision.reasons.join('; '), decision_id: call.id, ...(decision.rateLimit ? { retry_after_s: decision.rateLimit.retryAfterS } : {}) }, decision.rateLimit?.headers)
+      } else if (o.failure) {
+        writeError(res, o.status, { error: o.failure.kind, reason: o.failure.reason, decision_id: call.id })
+      }
+    }
+    // An unread request body would otherwise stall the keep-alive connection.
+    if (!req.readableEnded) req.resume()
+    this.#recorded.add(res)
+    // The record names the call's trace, so a reviewer (and the OTLP log record) can find it.
+    const traced = this.deps.tracing?.finish(req, call, decision, o.status)
+    this.recorder.decided(rt.agent, traced ? { ...o, trace: traced } : o)
+  }
+
+  /** A bug reached the top: the agent gets a 500, and the call its one record unless it has one. */
+  private crashed(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, err: unknown): void {
+    this.deps.logger.error('request pipeline failed', { error: (err as Error).message })
+    if (this.#recorded.has(res)) {
+      writeError(res, 500, { error: 'internal_error', reason: 'toolgate failed to handle the request' })
+      return
+    }
+    const id = this.refuseUnread(ctx.via, 500, 'toolgate failed to handle the request', null, 'internal')
+    writeError(res, 500, { error: 'internal_error', reason: 'toolgate failed to handle the request', decision_id: id })
+    if (!req.readableEnded) req.resume()
+  }
+}
+
+export type { CredentialRecord, RouteMatch }
