@@ -6,8 +6,7 @@
 // service cannot answer (unreachable, deadline, error) the call is refused (failure_mode: deny,
 // the default: fail closed, 503) or let through (allow), and either way counted and recorded.
 
-import { credentials, loadPackageDefinition, Metadata, type Client, type ServiceError } from '@grpc/grpc-js'
-import { fromJSON } from '@grpc/proto-loader'
+import type { Client, Metadata, ServiceError } from '@grpc/grpc-js'
 import type { ToolCall } from '../classify/toolcall.ts'
 import type { PolicyInput } from '../decide/policy-input.ts'
 import type { RateLimitService } from '../config/schema.gen.ts'
@@ -23,22 +22,35 @@ export type GlobalVerdict =
   | { ok: false; kind: 'unavailable'; reason: string; detail: string }
 
 type ShouldRateLimit = (req: unknown, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res?: RlsResponse) => void) => void
+type RlsClient = Client & { ShouldRateLimit: ShouldRateLimit }
+
+/**
+ * The gRPC client, created on the first check. @grpc/grpc-js and its proto loader take ~60 ms to
+ * load, so they are imported only by a sidecar that has global limits and makes a call under one.
+ */
+async function rlsClient(address: string): Promise<{ client: RlsClient; metadata: () => Metadata }> {
+  const [{ credentials, loadPackageDefinition, Metadata: GrpcMetadata }, { fromJSON }] = await Promise.all([import('@grpc/grpc-js'), import('@grpc/proto-loader')])
+  const def = fromJSON(rlsDescriptor as never, { keepCase: true, enums: String, defaults: true, longs: String })
+  const pkg = loadPackageDefinition(def) as unknown as { envoy: { service: { ratelimit: { v3: { RateLimitService: new (addr: string, creds: ReturnType<typeof credentials.createInsecure>, opts?: object) => RlsClient } } } } }
+  // Plaintext h2c, as envoyproxy/ratelimit serves by default inside a cluster; bounded message size.
+  const client = new pkg.envoy.service.ratelimit.v3.RateLimitService(address, credentials.createInsecure(), { 'grpc.max_receive_message_length': 1 << 20 })
+  return { client, metadata: () => new GrpcMetadata() }
+}
 
 /** Descriptor values are bounded: the service keys Redis with them. */
 const MAX_VALUE_CHARS = 256
 
 export class GlobalRateLimiter {
-  private readonly client: Client & { ShouldRateLimit: ShouldRateLimit }
+  private readonly address: string
+  private client: Promise<{ client: RlsClient; metadata: () => Metadata }> | null = null
+  private closed = false
   private readonly domain: string
   private readonly timeoutMs: number
   private readonly failOpen: boolean
   private limits: CompiledLimit[]
 
   constructor(service: RateLimitService, limits: CompiledLimit[]) {
-    const def = fromJSON(rlsDescriptor as never, { keepCase: true, enums: String, defaults: true, longs: String })
-    const pkg = loadPackageDefinition(def) as unknown as { envoy: { service: { ratelimit: { v3: { RateLimitService: new (addr: string, creds: ReturnType<typeof credentials.createInsecure>, opts?: object) => Client & { ShouldRateLimit: ShouldRateLimit } } } } } }
-    // Plaintext h2c, as envoyproxy/ratelimit serves by default inside a cluster; bounded message size.
-    this.client = new pkg.envoy.service.ratelimit.v3.RateLimitService(service.address, credentials.createInsecure(), { 'grpc.max_receive_message_length': 1 << 20 })
+    this.address = service.address
     this.domain = service.domain ?? RLS_DEFAULTS.domain
     this.timeoutMs = service.timeout_ms ?? RLS_DEFAULTS.timeout_ms
     this.failOpen = (service.failure_mode ?? RLS_DEFAULTS.failure_mode) === 'allow'
@@ -56,8 +68,10 @@ export class GlobalRateLimiter {
     const descriptors = applicable.map((l) => ({ entries: [{ key: 'toolgate_limit', value: l.name }, { key: l.per, value: bucketKey(l, call, agent).slice(0, MAX_VALUE_CHARS) }] }))
     let res: RlsResponse
     try {
+      if (this.closed) throw new Error('rate limit client closed')
+      const { client, metadata } = await (this.client ??= rlsClient(this.address))
       res = await new Promise<RlsResponse>((resolve, reject) => {
-        this.client.ShouldRateLimit({ domain: this.domain, descriptors, hits_addend: 1 }, new Metadata(), { deadline: Date.now() + this.timeoutMs }, (err, r) => (err || !r ? reject(err ?? new Error('empty response')) : resolve(r)))
+        client.ShouldRateLimit({ domain: this.domain, descriptors, hits_addend: 1 }, metadata(), { deadline: Date.now() + this.timeoutMs }, (err, r) => (err || !r ? reject(err ?? new Error('empty response')) : resolve(r)))
       })
     } catch (err) {
       const e = err as ServiceError
@@ -86,6 +100,7 @@ export class GlobalRateLimiter {
   }
 
   close(): void {
-    this.client.close()
+    this.closed = true
+    void this.client?.then(({ client }) => client.close(), () => {})
   }
 }

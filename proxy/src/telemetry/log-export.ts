@@ -8,7 +8,7 @@
 // size or interval. write() never waits: a full queue drops the record and counts it
 // (toolgate_otlp_log_records_dropped_total), as does a failed export.
 
-import { ROOT_CONTEXT, type Context } from '@opentelemetry/api'
+import { ROOT_CONTEXT, trace, TraceFlags, type Context } from '@opentelemetry/api'
 import { SeverityNumber } from '@opentelemetry/api-logs'
 import { ExportResultCode } from '@opentelemetry/core'
 import { LoggerProvider, type LogRecordExporter, type LogRecordProcessor, type ReadableLogRecord, type SdkLogRecord } from '@opentelemetry/sdk-logs'
@@ -96,6 +96,11 @@ export class OtlpRecordLogs {
   private readonly logger = () => this.provider.getLogger('toolgate.records')
 
   /** Emits one record; never blocks. `ctx`: the call's span context, when traced. */
+  /** The context of a sampled span, so a log record emitted in it links to that span's trace. */
+  spanContext(traceId: string, spanId: string): Context {
+    return trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: false })
+  }
+
   write(record: RecordFields, ctx: Context | null = null): void {
     const type = typeof record['type'] === 'string' ? record['type'] : 'record'
     const decision = record['decision']

@@ -4,13 +4,14 @@
 // the sidecar to the collector (toolgate's own traffic is not intercepted). Export URLs may not
 // carry credentials: the schema has no header field, and a URL with user:password is refused.
 
+// The OpenTelemetry packages (~50 ms to load) are imported only when a section asks for them,
+// so a sidecar with telemetry off starts without them.
+
 import type { Registry } from 'prom-client'
-import { resourceFromAttributes } from '@opentelemetry/resources'
 import type { ResolvedConfig } from '../config/resolved.ts'
 import type { RecordFields, RecordSink } from '../record/records.ts'
-import { CallTracing } from './traces.ts'
-import { OtlpRecordLogs } from './log-export.ts'
-import { ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api'
+import type { CallTracing } from './traces.ts'
+import type { OtlpRecordLogs } from './log-export.ts'
 
 export const TELEMETRY_DEFAULTS = {
   service_name: 'toolgate',
@@ -35,6 +36,7 @@ function checkedUrl(url: string, field: string): string {
 export async function startTelemetry(config: ResolvedConfig, registry: Registry): Promise<TelemetryServices> {
   const t = config.telemetry
   if (!t.traces && !t.logs) return { tracing: null, logs: null, replaceRecords: false, close: async () => {} }
+  const { resourceFromAttributes } = await import('@opentelemetry/resources')
   const resource = resourceFromAttributes({
     'service.name': t.service_name ?? TELEMETRY_DEFAULTS.service_name,
     ...(config.agent.namespace ? { 'k8s.namespace.name': config.agent.namespace } : {}),
@@ -43,7 +45,7 @@ export async function startTelemetry(config: ResolvedConfig, registry: Registry)
   let tracing: CallTracing | null = null
   if (t.traces) {
     const d = TELEMETRY_DEFAULTS.traces
-    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto')
+    const [{ OTLPTraceExporter }, { CallTracing }] = await Promise.all([import('@opentelemetry/exporter-trace-otlp-proto'), import('./traces.ts')])
     tracing = new CallTracing({
       resource,
       exporter: new OTLPTraceExporter({ url: checkedUrl(t.traces.endpoint, 'telemetry.traces.endpoint'), timeoutMillis: t.traces.timeout_ms ?? d.timeout_ms }),
@@ -55,7 +57,7 @@ export async function startTelemetry(config: ResolvedConfig, registry: Registry)
   let logs: OtlpRecordLogs | null = null
   if (t.logs) {
     const d = TELEMETRY_DEFAULTS.logs
-    const { OTLPLogExporter } = await import('@opentelemetry/exporter-logs-otlp-proto')
+    const [{ OTLPLogExporter }, { OtlpRecordLogs }] = await Promise.all([import('@opentelemetry/exporter-logs-otlp-proto'), import('./log-export.ts')])
     logs = new OtlpRecordLogs({
       resource,
       exporter: new OTLPLogExporter({ url: checkedUrl(t.logs.endpoint, 'telemetry.logs.endpoint'), timeoutMillis: t.logs.timeout_ms ?? d.timeout_ms }),
@@ -85,9 +87,7 @@ export function withLogExport(primary: RecordSink | null, logs: OtlpRecordLogs):
       primary?.write(record)
       const traceId = record['trace_id']
       const spanId = record['span_id']
-      const ctx = typeof traceId === 'string' && typeof spanId === 'string'
-        ? trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: false })
-        : null
+      const ctx = typeof traceId === 'string' && typeof spanId === 'string' ? logs.spanContext(traceId, spanId) : null
       logs.write(record, ctx)
     },
     async close() {
