@@ -9,6 +9,7 @@
 // reason about. tools/list results coming back are filtered by the name rules (list time: names
 // only; every call is decided again).
 
+import { readBounded } from '../classify/bounded-body.ts'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Transform } from 'node:stream'
 import { parseMcpBody, type McpMessage, type McpParse } from '../classify/mcp/parse.ts'
@@ -39,18 +40,6 @@ import type { RateLimitStage } from '../ratelimit/stage.ts'
 export interface MessageDecision {
   call: ToolCall
   decision: Decision
-}
-
-/** Reads a request body up to max bytes; null when it is larger (the rest is left unread). */
-export async function readBoundedBody(req: IncomingMessage, max: number): Promise<Buffer | null> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > max) return null
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks)
 }
 
 export function parseMcpRequest(body: Buffer | null, contentType: string | undefined, max: number, maxMessages: number): McpParse {
@@ -435,7 +424,7 @@ export async function mcpStage(p: {
     return { kind: 'answered', outcome: { call, decision, credential: null, status: decision.status, failure: null } }
   }
   const max = p.rt.config.limits.max_inspected_body_bytes
-  const body = await readBoundedBody(req, max)
+  const body = await readBounded(req as AsyncIterable<Buffer>, max)
   const parsed = parseMcpRequest(body, req.headers['content-type'], max, p.rt.config.limits.max_batch_messages)
   const refuse = (reply: JsonRpcReply, reason: string): McpStageResult => ({ kind: 'answered', outcome: refuseMcp(res, p.decide(call, { kind: 'denied', reason }), call, reply, reason) })
   if (!parsed.ok) return refuse(refusalReply(parsed, call.id), parsed.reason)

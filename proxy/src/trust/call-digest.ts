@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import type { ToolCall } from '../classify/toolcall.ts'
+import { readBounded } from '../classify/bounded-body.ts'
 
 export interface CallDigest {
   /** scheme://host:port/path?query, canonical (as decided and forwarded). */
@@ -32,12 +33,5 @@ export function callDigest(call: Pick<ToolCall, 'method' | 'target'>, body: Buff
 export async function bufferHeldBody(body: Readable | Buffer | null, max: number): Promise<Buffer | null> {
   if (body === null) return Buffer.alloc(0)
   if (Buffer.isBuffer(body)) return body
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > max) return null
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks)
+  return readBounded(body as AsyncIterable<Buffer>, max)
 }
