@@ -9,13 +9,12 @@ const pair = fc.tuple(fc.stringMatching(/^[a-z0-9.~-]{1,6}$/), fc.stringMatching
 const hint = fc.constantFrom('_method=DELETE', '_METHOD=put', '%5Fmethod=DELETE', '%255Fmethod=x', '_method', '_me%74hod=PATCH', '+_method=x')
 
 t.test('property: only the hints go; everything else keeps its bytes and order', async (t) => {
-  fc.assert(fc.property(fc.array(pair, { maxLength: 6 }), fc.array(fc.tuple(fc.nat(6), hint), { maxLength: 3 }), fc.constantFrom('&', ';'), (pairs, hints, sep) => {
+  t.doesNotThrow(() => fc.assert(fc.property(fc.array(pair, { maxLength: 6 }), fc.array(fc.tuple(fc.nat(6), hint), { maxLength: 3 }), fc.constantFrom('&', ';'), (pairs, hints, sep) => {
     const withHints = [...pairs]
     for (const [at, h] of hints) withHints.splice(at % (withHints.length + 1), 0, h)
     const out = withoutOverrideParams(withHints.join(sep), DEFAULT_HINTS)
     return out === pairs.join(sep)
-  }), { numRuns: 1000 })
-  t.pass()
+  }), { numRuns: 1000 }), 'fast-check found no counterexample in 1000 runs')
 })
 
 t.test('headers, case-insensitively; configured lists replace the defaults', async (t) => {
