@@ -7,18 +7,11 @@ import { DEFAULT_LISTENERS, DEFAULT_POLICY } from './defaults.ts'
 import { cidrProblem, hostPatternProblem, pathPatternProblem } from './patterns.ts'
 import { didYouMean } from './suggest.ts'
 import type { PathSegment } from './yaml-source.ts'
+import { arr, obj, type ConfigFinding, type Obj } from './raw-value.ts'
 import { rateLimitFindings } from '../ratelimit/config-check.ts'
 import { trustFindings } from '../trust/config-check.ts'
 
-export interface SemanticFinding {
-  path: PathSegment[]
-  at: 'key' | 'value'
-  message: string
-}
-
-type Obj = Record<string, unknown>
-const obj = (v: unknown): Obj | null => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : null)
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
+export type SemanticFinding = ConfigFinding
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null)
 const int = (v: unknown): number | null => (typeof v === 'number' && Number.isInteger(v) ? v : null)
 

@@ -3,18 +3,11 @@
 
 import type { PathSegment } from '../config/yaml-source.ts'
 import { didYouMean } from '../config/suggest.ts'
+import { obj, type ConfigFinding, type Obj } from '../config/raw-value.ts'
 
-export interface RateLimitFinding {
-  path: PathSegment[]
-  at: 'key' | 'value'
-  message: string
-}
 
-type Obj = Record<string, unknown>
-const obj = (v: unknown): Obj | null => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : null)
-
-export function rateLimitFindings(root: Obj, toolNames: string[]): RateLimitFinding[] {
-  const out: RateLimitFinding[] = []
+export function rateLimitFindings(root: Obj, toolNames: string[]): ConfigFinding[] {
+  const out: ConfigFinding[] = []
   const rl = obj(root['rate_limits'])
   if (!rl) return out
   const limits = Array.isArray(rl['limits']) ? rl['limits'] : []

@@ -3,11 +3,9 @@
 // unique, and an issuer or approver needs the audience it is checked against.
 
 import type { PathSegment } from '../config/yaml-source.ts'
+import { arr, obj, type Obj } from '../config/raw-value.ts'
 
-type Obj = Record<string, unknown>
 type Add = (path: PathSegment[], message: string, at?: 'key' | 'value') => void
-const obj = (v: unknown): Obj | null => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : null)
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
 
 function keySources(section: string, list: string, entries: unknown[], audience: unknown, add: Add): void {
   const names = new Set<string>()
