@@ -23,6 +23,7 @@ export const DEFAULT_LIMITS: Required<Limits> = {
   max_connections: 4096,
   max_upstream_connections_per_origin: 128,
   max_batch_messages: 16,
+  max_h2_streams: 100,
   mcp_evaluation_budget_ms: 100,
 }
 

@@ -143,6 +143,10 @@ export interface Limits {
    */
   max_batch_messages?: number
   /**
+   * Concurrent streams per intercepted HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS; default 100). Each stream is a request decided on its own.
+   */
+  max_h2_streams?: number
+  /**
    * Time one MCP request may spend deciding its messages; messages not decided within it are denied (default 100).
    */
   mcp_evaluation_budget_ms?: number

@@ -12,6 +12,8 @@ import { checkDestination } from '../decide/destination.ts'
 import { connectionListed, isHopByHop } from './hop-by-hop.ts'
 import type { ToolUpstream, UpstreamPools } from './pools.ts'
 import { contentDecoder, type ReflectionGuard } from './reflection-guard.ts'
+import { carriesTrailers, endWithTrailers, holdEnd, isGrpcRequest, withGrpcTe } from './trailers.ts'
+import { UPSTREAM_NOT_H2 } from './pools.ts'
 
 export interface UpstreamRequest {
   /** scheme://host:port of the destination (canonical). */
@@ -39,7 +41,7 @@ export interface ForwardInput {
   reflection?: ReflectionGuard
 }
 
-export type ForwardFailureKind = 'destination' | 'request_too_large' | 'resolve' | 'connect' | 'tls' | 'timeout' | 'reset' | 'aborted' | 'response_too_large' | 'credential_reflected' | 'response_uninspectable'
+export type ForwardFailureKind = 'destination' | 'request_too_large' | 'resolve' | 'connect' | 'tls' | 'timeout' | 'reset' | 'aborted' | 'response_too_large' | 'credential_reflected' | 'response_uninspectable' | 'upstream_protocol'
 
 export interface ForwardResult {
   /** Status sent to the client (the upstream's, or ours on failure). */
@@ -77,6 +79,7 @@ function classifyError(err: unknown): { kind: ForwardFailureKind; status: number
   const code = e.code ?? ''
   const causeCode = e.cause?.code ?? ''
   const msg = e.message ?? String(err)
+  if (code === UPSTREAM_NOT_H2 || causeCode === UPSTREAM_NOT_H2) return { kind: 'upstream_protocol', status: 502, reason: e.code === UPSTREAM_NOT_H2 ? msg : e.cause?.message ?? msg }
   if (code === 'TOOLGATE_CREDENTIAL_REFLECTED') return { kind: 'credential_reflected', status: 502, reason: msg }
   if (code === 'TOOLGATE_DESTINATION_BLOCKED' || causeCode === 'TOOLGATE_DESTINATION_BLOCKED') return { kind: 'destination', status: 403, reason: msg }
   if (code === 'TOOLGATE_RESOLVE_FAILED' || causeCode === 'TOOLGATE_RESOLVE_FAILED') return { kind: 'resolve', status: 502, reason: msg }
@@ -94,7 +97,7 @@ function responseHeaders(raw: Record<string, string | string[] | undefined>): Re
   const listed = connectionListed(([] as string[]).concat(raw['connection'] ?? []))
   const out: Record<string, string | string[]> = {}
   for (const [name, value] of Object.entries(raw)) {
-    if (value === undefined || isHopByHop(name) || listed.has(name)) continue
+    if (value === undefined || name.startsWith(':') || isHopByHop(name) || listed.has(name)) continue
     out[name] = value
   }
   return out
@@ -112,6 +115,12 @@ export async function forward(input: ForwardInput, res: ServerResponse): Promise
   let body: Readable | Buffer | null = input.body
   if (body !== null && !Buffer.isBuffer(body)) body = body.pipe(byteLimit(input.maxRequestBodyBytes, 'request_too_large'))
 
+  // gRPC goes over HTTP/2 end to end (its own pool); trailers reach only an h2 client.
+  const grpc = isGrpcRequest(request.headers)
+  if (grpc && !request.origin.startsWith('https:')) return { status: 502, upstreamStatus: null, upstreamSeconds: null, failure: { kind: 'upstream_protocol', reason: 'gRPC needs HTTP/2 to the upstream, and cleartext (h2c) upstreams are not supported' } }
+  const trailers = carriesTrailers(res)
+  const sink: Writable = trailers ? holdEnd(res) : res
+
   const started = process.hrtime.bigint()
   let upstreamStatus: number | null = null
   let upstreamSeconds: number | null = null
@@ -119,16 +128,17 @@ export async function forward(input: ForwardInput, res: ServerResponse): Promise
   let refused: { kind: ForwardFailureKind; reason: string } | null = null
   const discard = (): Writable => new Writable({ write: (_c, _e, cb) => cb() })
   let chainError: Error | null = null
+  let upstreamTrailers: Record<string, string | string[] | undefined> | null = null
   let tailDone: Promise<void> | null = null
   try {
     // undici's stream() writes the body straight into the Writable the factory returns: for a
     // response whose declared length is within the limit that is the client response itself
     // (undici enforces the declared length); otherwise a byte limit (and the MCP filter) sit
     // in between.
-    await input.pools.get(input.tool, request.origin).stream({
+    const done = await input.pools.get(input.tool, request.origin, grpc ? 'h2' : 'any').stream({
       path: request.path,
       method: request.method as Dispatcher.HttpMethod,
-      headers: request.headers.flat(),
+      headers: (grpc ? withGrpcTe(request.headers) : request.headers).flat(),
       body,
       signal: input.signal,
     }, ({ statusCode, headers: raw }) => {
@@ -161,9 +171,9 @@ export async function forward(input: ForwardInput, res: ServerResponse): Promise
       if (decoder || extra !== null || !(declared <= input.maxResponseBodyBytes)) stages.push(byteLimit(input.maxResponseBodyBytes, 'response_too_large'))
       if (guard) stages.push(guard.body())
       if (extra) stages.push(extra)
-      if (stages.length === 0) return res
+      if (stages.length === 0) return sink
       for (let i = 0; i + 1 < stages.length; i++) stages[i]!.pipe(stages[i + 1]!)
-      stages[stages.length - 1]!.pipe(res)
+      stages[stages.length - 1]!.pipe(sink)
       // A failure inside the chain must end the exchange, not leave the client waiting; it is
       // remembered, since it may come after undici has finished writing into the first stage.
       const fail = (err: Error): void => { chainError ??= err; stages[0]!.destroy(err); res.destroy() }
@@ -173,6 +183,7 @@ export async function forward(input: ForwardInput, res: ServerResponse): Promise
       tailDone = new Promise<void>((resolve) => { last.once('end', resolve); last.once('close', resolve); last.once('error', () => resolve()) })
       return stages[0]!
     })
+    upstreamTrailers = done.trailers as Record<string, string | string[] | undefined> | null
   } catch (err) {
     const c = classifyError(err)
     if (upstreamStatus === null) return { status: c.status, upstreamStatus: null, upstreamSeconds: null, failure: { kind: c.kind, reason: c.reason } }
@@ -186,5 +197,8 @@ export async function forward(input: ForwardInput, res: ServerResponse): Promise
     return { status: upstreamStatus ?? c.status, upstreamStatus, upstreamSeconds, failure: { kind: c.kind, reason: c.reason } }
   }
   if (refused !== null) return { status: 502, upstreamStatus, upstreamSeconds, failure: refused }
+  if (trailers && !res.writableEnded && !endWithTrailers(res, upstreamTrailers, input.reflection)) {
+    return { status: upstreamStatus ?? 502, upstreamStatus, upstreamSeconds, failure: { kind: 'credential_reflected', reason: 'the upstream response trailers carried the injected credential back' } }
+  }
   return { status: upstreamStatus ?? 502, upstreamStatus, upstreamSeconds, failure: null }
 }

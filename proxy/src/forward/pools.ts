@@ -8,12 +8,16 @@
 // poolIdleMs is closed, and the TLS context is shared: one per trust configuration (system roots
 // plus configured CAs, plus the tool's own ca_file when it has one), not one per pool. A closed
 // pool finishes its in-flight requests first (undici's close is graceful).
+//
+// HTTPS upstreams are offered h2 and http/1.1 by ALPN (the upstream picks). gRPC needs HTTP/2 end
+// to end (trailers, te: trailers), so gRPC calls use a pool of their own whose connections fail
+// at connect, with a clear reason, unless the upstream chose h2.
 
 import { readFileSync } from 'node:fs'
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls'
 import { isIP } from 'node:net'
 import { LRUCache } from 'lru-cache'
-import { Pool } from 'undici'
+import { Pool, buildConnector } from 'undici'
 import { checkedLookup } from './lookup.ts'
 import type { DestinationRules } from '../decide/destination.ts'
 
@@ -39,6 +43,12 @@ export interface ToolUpstream {
 }
 
 const DEFAULT_POOL_IDLE_MS = 30_000
+
+/** Which upstream protocols a pool accepts: h1 or h2 as the upstream picks, or h2 only (gRPC). */
+export type PoolProtocol = 'any' | 'h2'
+
+/** The error a gRPC call gets when its upstream does not speak HTTP/2. */
+export const UPSTREAM_NOT_H2 = 'TOOLGATE_UPSTREAM_NOT_H2'
 
 export class UpstreamPools {
   private readonly pools: LRUCache<string, Pool>
@@ -68,11 +78,11 @@ export class UpstreamPools {
     this.sweeper.unref()
   }
 
-  get(tool: ToolUpstream, origin: string): Pool {
-    const key = `${tool.name}\u0000${origin}`
+  get(tool: ToolUpstream, origin: string, protocol: PoolProtocol = 'any'): Pool {
+    const key = `${tool.name}\u0000${origin}${protocol === 'h2' ? '\u0000h2' : ''}`
     const existing = this.pools.get(key)
     if (existing) return existing
-    const pool = this.create(tool, origin)
+    const pool = this.create(tool, origin, protocol)
     this.pools.set(key, pool)
     return pool
   }
@@ -107,10 +117,21 @@ export class UpstreamPools {
     return t
   }
 
-  private create(tool: ToolUpstream, origin: string): Pool {
+  private create(tool: ToolUpstream, origin: string, protocol: PoolProtocol): Pool {
     const s = this.settings
     const url = new URL(origin)
     const host = url.hostname.replace(/^\[|\]$/g, '')
+    const https = url.protocol === 'https:'
+    const tls = {
+      // Upstream TLS is always verified; nothing below TLS 1.2.
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2' as const,
+      // Only https origins need (and so create) the shared context.
+      ...(https ? { secureContext: this.secureContextFor(tool) } : {}),
+      // Servername must not be an IP literal (RFC 6066); for IP origins verification uses the IP SAN.
+      ...(isIP(host) ? {} : { servername: host }),
+      lookup: checkedLookup(tool.rules),
+    }
     return new Pool(origin, {
       connections: s.connectionsPerOrigin,
       connectTimeout: s.connectTimeoutMs,
@@ -118,17 +139,9 @@ export class UpstreamPools {
       bodyTimeout: s.bodyTimeoutMs,
       keepAliveTimeout: s.keepAliveMs,
       maxHeaderSize: s.maxResponseHeaderBytes,
-      allowH2: false,
-      connect: {
-        // Upstream TLS is always verified; nothing below TLS 1.2.
-        rejectUnauthorized: true,
-        minVersion: 'TLSv1.2',
-        // Only https origins need (and so create) the shared context.
-        ...(url.protocol === 'https:' ? { secureContext: this.secureContextFor(tool) } : {}),
-        // Servername must not be an IP literal (RFC 6066); for IP origins verification uses the IP SAN.
-        ...(isIP(host) ? {} : { servername: host }),
-        lookup: checkedLookup(tool.rules),
-      },
+      // h2 only over TLS (ALPN); cleartext upstreams stay HTTP/1.1 (no h2c).
+      allowH2: https,
+      connect: protocol === 'h2' ? h2Only(buildConnector({ ...tls, allowH2: true, timeout: s.connectTimeoutMs }), origin) : tls,
     })
   }
 
@@ -147,4 +160,17 @@ export class UpstreamPools {
     this.pools.clear()
     await Promise.all(all.map((p) => p.destroy().catch(() => {})))
   }
+}
+
+/** Wraps a connector so a connection whose ALPN is not h2 fails (gRPC over HTTP/1.1 cannot work). */
+function h2Only(connect: buildConnector.connector, origin: string): buildConnector.connector {
+  return (opts, callback) => connect(opts, (err, socket) => {
+    if (err !== null) { callback(err, null); return }
+    if ((socket as { alpnProtocol?: string | false }).alpnProtocol !== 'h2') {
+      socket!.destroy()
+      callback(Object.assign(new Error(`upstream ${origin} does not speak HTTP/2, which gRPC needs`), { code: UPSTREAM_NOT_H2 }), null)
+      return
+    }
+    callback(null, socket)
+  })
 }

@@ -31,6 +31,7 @@ export function interceptorLimits(config: ResolvedConfig): Required<InterceptorL
     keepAliveTimeoutMs: t.keep_alive_ms,
     maxHeaderBytes: config.limits.max_header_bytes,
     maxConnections: config.limits.max_connections,
+    maxH2Streams: config.limits.max_h2_streams,
   }
 }
 

@@ -6,6 +6,7 @@
 
 import { STATUS_CODES, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
+import { isGrpc, writeGrpcError } from './grpc-error.ts'
 
 export type ErrorKind = 'denied' | 'bad_request' | 'unknown_tool' | 'request_too_large' | 'internal_error' | 'timeout' | 'upstream_error' | (string & {})
 
@@ -34,6 +35,8 @@ export function writeError(res: ServerResponse, status: number, body: ErrorBody,
     res.destroy()
     return
   }
+  // A gRPC client shows only grpc-status and grpc-message (pipeline/grpc-error.ts).
+  if (isGrpc(res)) return writeGrpcError(res, status, body, headers)
   const text = JSON.stringify(body)
   res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
   res.end(text)

@@ -2,7 +2,9 @@
 // redirected TLS connection) with a leaf certificate minted for the tunnel's host, then feeds the
 // decrypted connection to an internal, non-listening http.Server. Each request on it (keep-alive
 // included) goes to the request pipeline on its own, with the tunnel's authority attached so
-// classify can check that Host agrees with it. Only HTTP/1.1 is offered (ALPN), TLS 1.2 minimum.
+// classify can check that Host agrees with it. ALPN offers h2 and http/1.1 (h2 is chosen when the
+// client offers it: h2-only clients such as gRPC exist); an h2 connection goes to listen/h2/
+// whose streams reach the same pipeline. TLS 1.2 minimum.
 
 import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http'
 import { TLSSocket } from 'node:tls'
@@ -13,6 +15,7 @@ import type { LeafCache } from './leaf-cache.ts'
 import type { Logger } from '../../record/log.ts'
 import { writeSocketError } from '../../pipeline/error-body.ts'
 import { malformedRequest } from '../malformed.ts'
+import { H2Sessions } from '../h2/server.ts'
 
 export interface TunnelAuthority {
   host: string
@@ -42,6 +45,8 @@ export interface InterceptorLimits {
   maxHeaderBytes?: number
   /** Most intercepted connections open at once; more are closed right away (default 1024). */
   maxConnections?: number
+  /** Concurrent streams per HTTP/2 connection (default 100). */
+  maxH2Streams?: number
 }
 
 export interface InterceptorOptions {
@@ -65,6 +70,7 @@ export class TlsInterceptor {
   private readonly logger: Logger
   private limits: Required<InterceptorLimits>
   private readonly server: Server
+  private readonly h2: H2Sessions
   /** Authority of each decrypted connection, looked up by the request's socket. */
   private readonly info = new WeakMap<object, ConnectionInfo>()
   private readonly open = new Set<Duplex>()
@@ -83,11 +89,17 @@ export class TlsInterceptor {
       keepAliveTimeoutMs: 5_000,
       maxHeaderBytes: 32 * 1024,
       maxConnections: 1024,
+      maxH2Streams: 100,
       ...opts.limits,
     }
     this.handshakes = opts.registry ? new Counter({ name: 'toolgate_tls_handshakes_total', help: 'TLS handshakes on intercepted connections by result', labelNames: ['result'], registers: [opts.registry] }) : null
     this.openGauge = opts.registry ? new Gauge({ name: 'toolgate_tls_intercepted_connections', help: 'Intercepted TLS connections open now', registers: [opts.registry] }) : null
     this.server = this.createInnerServer()
+    this.h2 = new H2Sessions(this.pipeline, this.h2Limits())
+  }
+
+  private h2Limits(): { maxConcurrentStreams: number; maxHeaderBytes: number; idleTimeoutMs: number } {
+    return { maxConcurrentStreams: this.limits.maxH2Streams, maxHeaderBytes: this.limits.maxHeaderBytes, idleTimeoutMs: this.limits.idleTimeoutMs }
   }
 
   /** Takes over a CONNECT tunnel (after the 200 was written) for an inspected tool. */
@@ -131,7 +143,8 @@ export class TlsInterceptor {
         const tlsSocket = new TLSSocket(socket as Socket, {
           isServer: true,
           secureContext: leaf.context,
-          ALPNProtocols: ['http/1.1'],
+          // Server order wins: h2 whenever the client offers it.
+          ALPNProtocols: ['h2', 'http/1.1'],
           minVersion: 'TLSv1.2',
           requestCert: false,
           // SNI, when sent, must name the tunnel's host: otherwise the client believes it talks to
@@ -168,7 +181,8 @@ export class TlsInterceptor {
           this.info.set(tlsSocket, { authority, via })
           tlsSocket.setTimeout(this.limits.idleTimeoutMs, () => tlsSocket.destroy())
           tlsSocket.once('close', () => socket.destroy())
-          this.server.emit('connection', tlsSocket)
+          if (tlsSocket.alpnProtocol === 'h2') this.h2.serve(tlsSocket, { authority, via })
+          else this.server.emit('connection', tlsSocket)
         })
       },
       (err: Error) => {
@@ -183,6 +197,7 @@ export class TlsInterceptor {
   /** Limits from a reloaded config: they apply to every connection intercepted from now on. */
   applyLimits(limits: InterceptorLimits): void {
     this.limits = { ...this.limits, ...limits }
+    this.h2.applyLimits(this.h2Limits())
   }
 
   /** Stops taking new tunnels and closes the open ones. */
@@ -190,6 +205,7 @@ export class TlsInterceptor {
     this.closed = true
     for (const s of this.open) s.destroy()
     this.server.closeAllConnections()
+    this.h2.close()
   }
 
   get openConnections(): number { return this.open.size }
