@@ -113,7 +113,17 @@ export async function forward(input: ForwardInput, res: ServerResponse): Promise
   }
 
   let body: Readable | Buffer | null = input.body
-  if (body !== null && !Buffer.isBuffer(body)) body = body.pipe(byteLimit(input.maxRequestBodyBytes, 'request_too_large'))
+  // A body over the limit aborts the upstream request itself: undici's HTTP/2 client does not
+  // always end the request when its body stream fails, which left the exchange hanging.
+  const abort = new AbortController()
+  const onClientGone = (): void => abort.abort(input.signal.reason)
+  if (input.signal.aborted) onClientGone()
+  else input.signal.addEventListener('abort', onClientGone, { once: true })
+  if (body !== null && !Buffer.isBuffer(body)) {
+    const limit = byteLimit(input.maxRequestBodyBytes, 'request_too_large')
+    limit.once('error', (err) => abort.abort(err))
+    body = body.pipe(limit)
+  }
 
   // gRPC goes over HTTP/2 end to end (its own pool); trailers reach only an h2 client.
   const grpc = isGrpcRequest(request.headers)
@@ -140,7 +150,7 @@ export async function forward(input: ForwardInput, res: ServerResponse): Promise
       method: request.method as Dispatcher.HttpMethod,
       headers: (grpc ? withGrpcTe(request.headers) : request.headers).flat(),
       body,
-      signal: input.signal,
+      signal: abort.signal,
     }, ({ statusCode, headers: raw }) => {
       upstreamStatus = statusCode
       upstreamSeconds = Number(process.hrtime.bigint() - started) / 1e9

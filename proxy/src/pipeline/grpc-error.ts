@@ -1,6 +1,6 @@
 // toolgate's own answers to a gRPC call (a denial, a refusal, an upstream failure) in the form
 // gRPC clients show: HTTP 200, content-type application/grpc, no message, and the status in
-// grpc-status / grpc-message (a "trailers-only" response). A plain HTTP 403 would surface in
+// grpc-status / grpc-message trailers. A plain HTTP 403 would surface in
 // grpcio and grpc-js as UNIMPLEMENTED or UNKNOWN "Received http2 header with status: 403",
 // losing the reason; this way the client's error carries the code, the reason and the decision
 // id. The h2 listener marks the responses of gRPC requests (content-type application/grpc).
@@ -45,9 +45,10 @@ export function writeGrpcError(res: ServerResponse, status: number, body: { erro
   res.writeHead(200, {
     ...headers,
     'content-type': 'application/grpc',
-    'grpc-status': String(grpcCodeFor(status)),
-    'grpc-message': grpcMessage(text),
     ...(body.decision_id ? { 'toolgate-decision-id': body.decision_id } : {}),
   })
+  // In trailers, not in a headers-only answer: every client reads them there (grpc-js takes a
+  // headers-only status only when END_STREAM rides on the HEADERS frame itself).
+  res.addTrailers({ 'grpc-status': String(grpcCodeFor(status)), 'grpc-message': grpcMessage(text) })
   res.end()
 }
