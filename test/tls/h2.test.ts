@@ -236,21 +236,27 @@ t.test('attacker: header lists past the limit are refused (431 recorded) or rese
 
 t.test('attacker: concurrent streams are bounded and rapid reset ends the session, not toolgate', async (t) => {
   const { session } = await h2Through(gate.proxyUrl, 'localhost', h2up.port, ca)
-  await new Promise<void>((resolve) => (session.remoteSettings.maxConcurrentStreams !== undefined && session.remoteSettings.maxConcurrentStreams !== 4294967295 ? resolve() : session.once('remoteSettings', () => resolve())))
+  if (session.remoteSettings.maxConcurrentStreams !== 50) await new Promise((resolve) => session.once('remoteSettings', resolve))
   t.equal(session.remoteSettings.maxConcurrentStreams, 50, 'limits.max_h2_streams is announced')
+  session.destroy()
   const seen = h2up.received.length
-  // Open and cancel streams as fast as possible (CVE-2023-44487).
-  let closed = false
-  session.once('close', () => { closed = true })
-  for (let i = 0; i < 2000 && !closed && !session.destroyed; i++) {
-    try {
-      const s = session.request(get(h2up.port, `/flood/${i}`))
-      s.on('error', () => {})
-      s.close(h2c.NGHTTP2_CANCEL)
-    } catch { break }
+  // Rapid reset (CVE-2023-44487) on the wire: HEADERS then RST_STREAM(CANCEL) for 2000 streams,
+  // ignoring the announced concurrency limit, as an attacker's client would.
+  const tls = await tunnelTls(gate.proxyUrl, 'localhost', h2up.port, ca)
+  const frames: Buffer[] = [PREFACE, frame(4, 0, 0, Buffer.alloc(0))]
+  const cancel = Buffer.alloc(4)
+  cancel.writeUInt32BE(h2c.NGHTTP2_CANCEL)
+  for (let i = 0; i < 2000; i++) {
+    const id = 2 * i + 1
+    frames.push(frame(1, 0x5, id, hpackBlock([[':method', 'GET'], [':scheme', 'https'], [':path', `/flood/${i}`], [':authority', `localhost:${h2up.port}`]])), frame(3, 0, id, cancel))
   }
-  await new Promise<void>((resolve) => (session.closed || session.destroyed ? resolve() : (session.once('close', () => resolve()), setTimeout(() => { session.destroy(); resolve() }, 5000))))
-  t.ok(h2up.received.length - seen < 2000, `upstream reached ${h2up.received.length - seen} times of 2000 attempts`)
+  tls.on('error', () => {})
+  tls.write(Buffer.concat(frames))
+  const got = await readFrames(tls, (fs) => fs.some((f) => f.type === 7), 10_000)
+  const ended = got.some((f) => f.type === 7) || tls.destroyed
+  tls.destroy()
+  t.ok(ended, `toolgate ended the flooding session (GOAWAY or close; ${got.length} frames)`)
+  t.ok(h2up.received.length - seen < 2000, `upstream reached ${h2up.received.length - seen} times for 2000 streams`)
   // toolgate still serves a new connection
   const { session: fresh } = await h2Through(gate.proxyUrl, 'localhost', h2up.port, ca)
   t.teardown(() => fresh.destroy())
@@ -340,3 +346,12 @@ print(json.dumps(out))`
 function require_resolve(name: string): string {
   return join(process.cwd(), 'node_modules', name)
 }
+
+t.test('h2c prior knowledge on the proxy listener is refused and recorded', async (t) => {
+  const before = gate.records.length
+  const r = await run('curl', ['-sS', '-o', '-', '-w', '\n%{http_code} %{http_version}', '--http2-prior-knowledge', `${gate.proxyUrl}/t/h2api/x`]).catch((e: { stdout?: string; stderr?: string; code?: number }) => ({ stdout: e.stdout ?? '', stderr: e.stderr ?? '', code: e.code }))
+  t.notMatch(r.stdout, /"httpVersion"/, 'nothing forwarded')
+  const recs = gate.records.slice(before).filter((x) => x.type === 'decision')
+  t.equal(recs.length, 1, 'one record for the connection')
+  t.match(recs[0], { decision: 'deny', status: 400, reasons: [/prior knowledge \(h2c\) is not accepted/] })
+})

@@ -11,7 +11,7 @@ import { handleConnect } from './connect.ts'
 import type { Runtime } from './runtime.ts'
 import type { ResolvedConfig } from '../config/resolved.ts'
 import type { Metrics } from '../record/metrics.ts'
-import { malformedRequest } from './malformed.ts'
+import { firstRefusal, malformedRequest } from './malformed.ts'
 import { applyHttpLimits } from './http-limits.ts'
 import { guardSocket } from './socket-guard.ts'
 
@@ -94,6 +94,7 @@ export function createProxyListener(opts: { pipeline: RequestPipeline; runtime: 
   })
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
     // Recorded like every refusal; the answer goes out only while the socket can still take it.
+    if (!firstRefusal(socket)) { socket.destroy(); return }
     const { status, reason } = malformedRequest(err)
     const id = opts.pipeline.refuseUnread('forward', status, reason)
     writeSocketError(socket, status, { error: 'bad_request', reason, decision_id: id })

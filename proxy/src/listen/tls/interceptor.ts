@@ -14,7 +14,7 @@ import { Counter, Gauge, type Registry } from 'prom-client'
 import type { LeafCache } from './leaf-cache.ts'
 import type { Logger } from '../../record/log.ts'
 import { writeSocketError } from '../../pipeline/error-body.ts'
-import { malformedRequest } from '../malformed.ts'
+import { firstRefusal, malformedRequest } from '../malformed.ts'
 import { H2Sessions } from '../h2/server.ts'
 
 export interface TunnelAuthority {
@@ -241,7 +241,8 @@ export class TlsInterceptor {
       writeSocketError(socket, 405, { error: 'bad_request', reason, decision_id: id })
     })
     server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
-      const { status, reason } = malformedRequest(err)
+      if (!firstRefusal(socket)) { socket.destroy(); return }
+    const { status, reason } = malformedRequest(err)
       const id = this.pipeline.refuseUnread(this.info.get(socket)?.via ?? 'intercepted', status, reason)
       writeSocketError(socket, status, { error: 'bad_request', reason, decision_id: id })
     })

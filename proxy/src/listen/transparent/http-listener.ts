@@ -9,7 +9,7 @@ import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from '../../record/log.ts'
 import { writeSocketError } from '../../pipeline/error-body.ts'
-import { malformedRequest } from '../malformed.ts'
+import { firstRefusal, malformedRequest } from '../malformed.ts'
 import { applyHttpLimits } from '../http-limits.ts'
 import type { ResolvedConfig } from '../../config/resolved.ts'
 import { guardSocket } from '../socket-guard.ts'
@@ -53,6 +53,7 @@ export function createTransparentHttpListener(opts: TransparentHttpOptions): Ser
     writeSocketError(socket, 405, { error: 'bad_request', reason, decision_id: id })
   })
   server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
+    if (!firstRefusal(socket)) { socket.destroy(); return }
     const { status, reason } = malformedRequest(err)
     const id = opts.pipeline.refuseUnread('transparent', status, reason)
     writeSocketError(socket, status, { error: 'bad_request', reason, decision_id: id })
