@@ -136,8 +136,9 @@ t.test('a request body without content-length is forwarded; the body limit appli
   const sent = await h2Request(session, { ...get(h2up.port, '/post'), ':method': 'POST', 'content-type': 'text/plain' }, 'hello over h2')
   t.equal(sent.status, 200)
   t.equal(JSON.parse(sent.body).body, 'hello over h2')
-  // An undeclared body over the limit is not tested here: see the known issue in docs/tls.md.
   const before = gate.records.length
+  // An undeclared body past the limit is cut upstream and recorded, but its 413 does not reach
+  // the client yet (known gap, docs/tls.md): not asserted here.
   const declared = await h2Request(session, { ...get(h2up.port, '/post'), ':method': 'POST', 'content-length': '100000' }, Buffer.alloc(100_000, 'a'))
   t.equal(declared.status, 413)
   t.match(gate.records.slice(before).filter((r) => r.via === 'intercepted'), [{ status: 413, failure: { kind: 'request_too_large' } }])

@@ -112,6 +112,8 @@ export function h2Request(session: ClientHttp2Session, headers: OutgoingHttpHead
     stream.on('data', (c: Buffer) => { out.body += c.toString() })
     stream.on('error', () => {})
     stream.on('close', () => { if (stream.rstCode !== 0) out.reset = stream.rstCode; resolve(out) })
+    // The answer is complete when its readable side ends, even while our body is still flowing.
+    stream.on('end', () => { resolve(out) })
     if (body !== undefined) stream.end(body)
   })
 }
