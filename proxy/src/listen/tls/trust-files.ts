@@ -1,0 +1,131 @@
+// The trust files published beside the CA bundle for runtimes that do not read a PEM bundle from
+// an environment variable:
+//
+// - a PKCS#12 truststore for Java (`-Djavax.net.ssl.trustStore=... -Djavax.net.ssl.trustStoreType=PKCS12`,
+//   no password). Java's PKCS12KeyStore only loads a certificate bag as a *trusted* entry when the
+//   bag carries Oracle's trusted-key-usage attribute (OID 2.16.840.1.113894.746875.1.1, value
+//   anyExtendedKeyUsage 2.5.29.37.0); a bag without it is ignored. The store has no MAC and
+//   unencrypted certificate bags, the shape `keytool -importcert` writes with
+//   `keystore.pkcs12.certProtectionAlgorithm=NONE` / `macAlgorithm=NONE`, which Java 8u301+/11.0.12+/17
+//   loads with a null password (what `javax.net.ssl.trustStore` without a password passes). Nothing
+//   secret is in it: public certificates only.
+// - a wgetrc (`ca_certificate = <bundle>`): GnuTLS wget ignores SSL_CERT_FILE; WGETRC points at it.
+//
+// The PKCS#12 structures are built with @peculiar/asn1-pfx (the ASN.1 family @peculiar/x509 uses),
+// not by hand: each certificate is one SafeBag in one unencrypted SafeContents.
+
+import { randomBytes } from 'node:crypto'
+import { mkdir, rename, unlink, writeFile } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import { X509Certificate } from 'node:crypto'
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
+import { ContentInfo, id_data } from '@peculiar/asn1-cms'
+import { AuthenticatedSafe, CertBag, PFX, PKCS12Attribute, SafeBag, SafeContents, id_certBag, id_x509Certificate } from '@peculiar/asn1-pfx'
+import { BmpString, ObjectIdentifier } from 'asn1js'
+
+/** Oracle's PKCS#12 attribute that marks a certificate bag as a trusted certificate entry for Java. */
+export const ORACLE_TRUSTED_KEY_USAGE = '2.16.840.1.113894.746875.1.1'
+const ANY_EXTENDED_KEY_USAGE = '2.5.29.37.0'
+const FRIENDLY_NAME = '1.2.840.113549.1.9.20'
+
+/** One certificate of the truststore: its alias (keytool's "alias name") and its PEM or DER form. */
+export interface TrustedCertificate {
+  alias: string
+  cert: string | Buffer
+}
+
+function der(cert: string | Buffer): Buffer {
+  // node:crypto parses and validates; a malformed PEM throws here rather than producing a bad store.
+  return Buffer.from(new X509Certificate(cert).raw)
+}
+
+function attribute(attrId: string, value: ArrayBuffer): PKCS12Attribute {
+  // Fields are set after construction: PKCS12Attribute's constructor (asn1-pfx 2.11) drops its
+  // params (`Object.assign(params)`), which would encode an empty OID. The test reads the store
+  // back with keytool, so a library fix or regression shows there.
+  return Object.assign(new PKCS12Attribute(), { attrId, attrValues: [value] })
+}
+
+/**
+ * A password-less, MAC-less PKCS#12 truststore holding `certs` as trusted certificate entries.
+ * Aliases are made unique (Java keys entries by alias; a duplicate would silently replace one).
+ */
+export function buildTruststore(certs: readonly TrustedCertificate[]): Buffer {
+  const seen = new Set<string>()
+  const bags = certs.map(({ alias, cert }) => {
+    let name = alias.toLowerCase() // Java lower-cases PKCS#12 aliases when it reads them
+    for (let i = 2; seen.has(name); i++) name = `${alias.toLowerCase()}-${i}`
+    seen.add(name)
+    const certBag = new CertBag({ certId: id_x509Certificate, certValue: AsnConvert.serialize(new OctetString(der(cert))) })
+    return new SafeBag({
+      bagId: id_certBag,
+      bagValue: AsnConvert.serialize(certBag),
+      bagAttributes: [
+        attribute(FRIENDLY_NAME, new BmpString({ value: name }).toBER()),
+        attribute(ORACLE_TRUSTED_KEY_USAGE, new ObjectIdentifier({ value: ANY_EXTENDED_KEY_USAGE }).toBER()),
+      ],
+    })
+  })
+  const safeContents = AsnConvert.serialize(new SafeContents(bags))
+  const dataInfo = (content: ArrayBuffer) => new ContentInfo({ contentType: id_data, content: AsnConvert.serialize(new OctetString(content)) })
+  const authSafe = AsnConvert.serialize(new AuthenticatedSafe([dataInfo(safeContents)]))
+  // No macData: there is no password to key a MAC with, and nothing in the store is secret.
+  const pfx = new PFX({ version: 3, authSafe: dataInfo(authSafe) })
+  // The class defaults macData to an empty MacData (which would be encoded); the field is OPTIONAL.
+  Reflect.deleteProperty(pfx, 'macData')
+  return Buffer.from(AsnConvert.serialize(pfx))
+}
+
+/** wgetrc content pointing GnuTLS wget at the CA bundle. */
+export function wgetrc(caBundlePath: string): string {
+  // wgetrc values run to the end of the line; a newline in the path would inject a second setting.
+  if (/[\r\n]/.test(caBundlePath)) throw new Error('CA bundle path contains a line break')
+  return `# Written by toolgate: wget (GnuTLS) ignores SSL_CERT_FILE, WGETRC points here.\nca_certificate = ${caBundlePath}\n`
+}
+
+/** Writes `content` to `path` atomically (temp file in the same directory + rename), mode 0644. */
+export async function writeAtomically(path: string, content: string | Buffer): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+  try {
+    await mkdir(dirname(path), { recursive: true })
+    await writeFile(tmp, content, { mode: 0o644 })
+    await rename(tmp, path)
+  } catch (err) {
+    await unlink(tmp).catch(() => {})
+    throw err
+  }
+}
+
+export interface TrustFileTargets {
+  /** Where the PEM bundle is (the path written into the wgetrc); absolute. */
+  bundle?: string
+  /** Where to write the PKCS#12 truststore; absolute. */
+  truststore?: string
+  /** Where to write the wgetrc; absolute. Needs `bundle`. */
+  wgetrc?: string
+}
+
+/**
+ * Publishes the truststore (the CA first, then `roots`) and the wgetrc. Errors name the config
+ * field and the file, nothing else (there is nothing secret in these files anyway).
+ */
+export async function publishTrustFiles(caPem: string, roots: readonly string[], targets: TrustFileTargets): Promise<void> {
+  const write = async (field: string, path: string, content: () => string | Buffer) => {
+    try {
+      await writeAtomically(path, content())
+    } catch (err) {
+      throw new Error(`tls.ca.${field}: cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    }
+  }
+  if (targets.truststore !== undefined) {
+    await write('publish_truststore_to', targets.truststore, () => buildTruststore([
+      { alias: 'toolgate-ca', cert: caPem },
+      ...roots.map((cert, i) => ({ alias: `public-root-${i}`, cert })),
+    ]))
+  }
+  if (targets.wgetrc !== undefined) {
+    const bundle = targets.bundle
+    if (bundle === undefined) throw new Error('tls.ca.publish_wgetrc_to needs tls.ca.publish_cert_to (the bundle the wgetrc points at)')
+    await write('publish_wgetrc_to', targets.wgetrc, () => wgetrc(bundle))
+  }
+}
