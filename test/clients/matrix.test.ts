@@ -155,7 +155,7 @@ tools:
   const showsReason = (t: Test, shown: string | undefined, reason: RegExp, gap: Row['gap'], what = 'the denial reason is shown to the user') => {
     const text = shown ?? ''
     const todo = gap === 'new-format' ? (newFormat ? undefined : NEW_FORMAT_TODO) : gap
-    if (todo !== undefined && !reason.test(text)) t.match(text, reason, what, { todo })
+    if (todo !== undefined && !reason.test(text)) t.match(text, reason, `${what} (it shows: ${JSON.stringify(text.slice(0, 200))})`, { todo })
     else t.match(text, reason, `${what}: ${text.slice(0, 300)}`)
   }
 
@@ -198,7 +198,7 @@ tools:
 
   const rows: Row[] = [
     { name: 'curl', host: 'api.tools.test', missing: bins.curl ? null : 'curl is not installed', run: twoCalls((u) => [bins.curl!, '-sS', u], api), allowedShows: /matrix-model/, reason: API_REASON },
-    { name: 'wget', host: 'api.tools.test', missing: bins.wget ? null : 'wget is not installed', run: twoCalls((u) => [bins.wget!, '-q', '-O', '-', '--server-response', u], api), allowedShows: /matrix-model/, reason: API_REASON,
+    { name: 'wget', host: 'api.tools.test', missing: bins.wget ? null : 'wget is not installed', run: twoCalls((u) => [bins.wget!, '-O', '-', u], api), allowedShows: /matrix-model/, reason: API_REASON,
       gap: 'wget prints "ERROR 403: <status text>" and never the body of an error: the reason shows only if in-tunnel denials carry it in the status line' },
     { name: 'git (smart HTTP, ls-remote)', host: 'git.tools.test', missing: bins.git ? null : 'git is not installed', run: twoCalls((u) => [bins.git!, 'ls-remote', u], { allowed: 'https://git.tools.test/app.git', denied: 'https://git.tools.test/secret.git' }), allowedShows: /refs\/heads\/main/, reason: GIT_REASON,
       gap: 'git shows the body of a failed request only when it is text/plain ("remote: ..."); toolgate answers JSON' },
@@ -238,14 +238,17 @@ tools:
     })
   }
 
-  await t.test('a CONNECT to a host no tool matches: what curl and Python requests show', async (t) => {
+  await t.test('a CONNECT to a host no tool matches: what curl, Python requests and Go show', async (t) => {
     const other = 'https://other.tools.test/x'
     const curl = await runClient([bins.curl ?? 'curl', '-sS', other])
     t.match(curl.stderr, /403/, 'curl: the CONNECT was refused with 403')
-    showsReason(t, curl.stderr, CONNECT_REASON, 'new-format', 'curl shows why (the reason phrase of the CONNECT status line)')
+    showsReason(t, curl.stderr, CONNECT_REASON, 'curl prints only "CONNECT tunnel failed, response 403" (the status line and Proxy-Status only with -v)', 'curl shows why')
     const req = await py('requests', { allowed: other, denied: other })()
     t.match(req.allowed ?? '', /ProxyError|403/, 'requests: a proxy error')
     showsReason(t, req.allowed, CONNECT_REASON, 'new-format', 'requests shows why (the reason phrase of the CONNECT status line)')
+    const go = shownByCall(await runClient([toolPath('go-http-client'), other, other]))
+    t.match(go['allowed'] ?? '', /403|Forbidden|proxyconnect|no tool/i, 'Go: the CONNECT failed')
+    showsReason(t, go['allowed'], CONNECT_REASON, 'new-format', 'Go shows why (its error is the reason phrase of the CONNECT status line)')
   })
 
   t.notMatch(readFileSync(recordsFile, 'utf8'), SECRET, 'no decision record holds the credential')
