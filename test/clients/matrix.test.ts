@@ -5,12 +5,14 @@
 // and the upstream sees the injected credential (never the agent's placeholder), and a denied
 // call shows the reason to the user (what the client prints or raises).
 //
-// Layout: toolgate and the clients run in a network namespace (its own loopback, so toolgate can
+// Layout: toolgate (as its own UID) and the clients run in a network namespace (its own loopback, so toolgate can
 // listen on the injector's default port 15001 as in a pod); the upstreams run in this process on
 // the root end of a veth pair. Tool names resolve through the namespace's /etc/hosts, so clients
 // use real host names (NO_PROXY holds localhost and 127.0.0.1, and Go never proxies loopback).
 // A client that ignores the proxy variables would connect to the upstream directly and fail its
 // TLS check (it trusts only toolgate's CA and the public roots): that is how a bypass shows.
+// Last, the injector's iptables redirect is installed in the namespace and the client that
+// bypassed (aiohttp) runs again in transparent mode.
 //
 // Denials: assertions check the text the user sees. Where a client can show the reason only with
 // the readable denial format of issue 17 (an error object in the body; a reason in the status
@@ -18,7 +20,7 @@
 // from what curl shows), so the lead's post-merge run turns them into real assertions.
 import t, { type Test } from 'tap'
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -68,15 +70,23 @@ t.test('client matrix: unchanged clients with only the injector\'s variables', {
   ns.hosts({ 'api.tools.test': ns.hostAddr, 'git.tools.test': ns.hostAddr, 'mcp.tools.test': ns.hostAddr, 'other.tools.test': ns.hostAddr })
 
   // The injector's settings for this "pod": defaults, with the CA volume at a directory of ours.
+  // toolgate runs as its own UID (settings.proxyUid), as in a pod: transparent mode redirects
+  // every other UID's TCP to it. It writes the CA volume and its records; it reads the secret.
   const caDir = join(dir, 'ca')
   mkdirSync(caDir)
   const settings = resolveSettings({ ca: { mountPath: caDir } })
+  chownSync(caDir, settings.proxyUid, settings.proxyUid)
   const files = trustFilePaths(settings)
-  writeFileSync(join(dir, 'secret'), SECRET, { mode: 0o600 })
+  writeFileSync(join(dir, 'secret'), SECRET)
+  chownSync(join(dir, 'secret'), settings.proxyUid, settings.proxyUid)
+  chmodSync(join(dir, 'secret'), 0o400)
+  chmodSync(upstreamCa.certFile, 0o644)
   writeFileSync(join(dir, 'toolgate.yaml'), `version: 1
 listeners:
   proxy: { host: 127.0.0.1, port: ${settings.ports.proxy} }
   admin: { host: 127.0.0.1, port: ${settings.ports.admin} }
+  transparent_http: { host: 127.0.0.1, port: ${settings.ports.transparentHttp} }
+  transparent_tls: { host: 127.0.0.1, port: ${settings.ports.transparentTls} }
 logging: { level: error }
 policy:
   data: { task_required_for: [] }
@@ -109,10 +119,16 @@ tools:
     routes: [{ methods: [POST, GET, DELETE], path: "/mcp", access: read }]
     mcp: { path: /mcp, allow_tools: [echo, "delete_*"], deny_tools: ["delete_*"], tool_access: { echo: read } }
 `)
-  const recordsFile = join(dir, 'records.json')
+  const outDir = join(dir, 'out')
+  mkdirSync(outDir)
+  chownSync(outDir, settings.proxyUid, settings.proxyUid)
+  const recordsFile = join(outDir, 'records.json')
   writeFileSync(recordsFile, '[]')
-  const gate: ChildProcess = spawn('ip', ['netns', 'exec', ns.name, process.execPath, join(repoRoot, 'test/transparent/helpers/gate-in-ns.ts'), join(dir, 'toolgate.yaml'), recordsFile],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir } })
+  const uid = String(settings.proxyUid)
+  // `env -i`: tap's spawn hook would hand the unprivileged child its loaders (NODE_OPTIONS).
+  const gate: ChildProcess = spawn('ip', ['netns', 'exec', ns.name, 'env', '-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, `HOME=${dir}`, 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups',
+    process.execPath, join(repoRoot, 'test/transparent/helpers/gate-in-ns.ts'), join(dir, 'toolgate.yaml'), recordsFile],
+  { stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir } })
   t.teardown(async () => {
     gate.kill('SIGTERM')
     if (gate.exitCode === null) await once(gate, 'exit')
@@ -249,6 +265,23 @@ tools:
     const go = shownByCall(await runClient([toolPath('go-http-client'), other, other]))
     t.match(go['allowed'] ?? '', /403|Forbidden|proxyconnect|no tool/i, 'Go: the CONNECT failed')
     showsReason(t, go['allowed'], CONNECT_REASON, 'new-format', 'Go shows why (its error is the reason phrase of the CONNECT status line)')
+  })
+
+  // Transparent mode: the same namespace with the injector's iptables redirect (every UID but
+  // toolgate's). aiohttp with its default trust_env=False, which bypassed the proxy above, is now
+  // caught: its direct TLS connection lands on the transparent TLS listener, decided by SNI.
+  await t.test('transparent mode: aiohttp (default trust_env=False) is caught, decided and credentialed', async (t) => {
+    if (pyModule('aiohttp') !== null) { t.fail(pyModule('aiohttp')!); return }
+    const toolgate = [process.execPath, join(repoRoot, 'bin/toolgate.js')]
+    await new Promise<void>((resolve, reject) => execFile('ip', ['netns', 'exec', ns.name, ...toolgate, 'iptables', 'install', '--proxy-uid', uid,
+      '--http-port', String(settings.ports.transparentHttp), '--tls-port', String(settings.ports.transparentTls)], (err) => (err ? reject(err) : resolve())))
+    const before = ups.seen.length
+    const { allowed, denied } = await py('aiohttp')()
+    const seen = ups.seen.slice(before)
+    t.match(allowed ?? '', /matrix-model/, `the allowed call succeeds: ${(allowed ?? '').slice(0, 200)}`)
+    t.ok(seen.length > 0 && seen.every((s) => s.authorization === `Bearer ${SECRET}`), 'the upstream saw the injected credential')
+    t.notOk(seen.some((s) => s.url.includes('/admin')), 'the denied call never reached the upstream')
+    showsReason(t, denied, API_REASON, undefined)
   })
 
   t.notMatch(readFileSync(recordsFile, 'utf8'), SECRET, 'no decision record holds the credential')
