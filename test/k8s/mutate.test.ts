@@ -1,6 +1,7 @@
 // Unit tests of mutatePod / injectionVerdict: every injection rule, on plain pod objects.
 // (The same rules run against a real API server in apiserver.test.ts.)
 import t from 'tap'
+import fc from 'fast-check'
 import { ANNOTATION } from '../../proxy/src/inject/annotations.ts'
 import { InjectionError, injectionVerdict, mutatePod, type NamespaceInfo } from '../../proxy/src/inject/mutate.ts'
 import type { Container, EnvVar, JsonPatchOp, Pod } from '../../proxy/src/inject/pod.ts'
@@ -274,4 +275,21 @@ t.test('Java nonProxyHosts from NO_PROXY entries', async (t) => {
   t.throws(() => resolveSettings({ noProxy: ['a b'] }), /noProxy/, 'an entry that would split JAVA_TOOL_OPTIONS is refused')
   t.throws(() => resolveSettings({ noProxy: ['x$(Y)'] }), /noProxy/, 'an entry with Kubernetes $(VAR) syntax is refused')
   t.throws(() => resolveSettings({ ca: { mountPath: '/ca dir' } }), /mountPath/, 'a CA path with a space is refused')
+})
+
+t.test('property: any valid noProxy list yields one JAVA_TOOL_OPTIONS token per option and no $(...)', async (t) => {
+  // Entries the settings schema accepts (its pattern), including odd ones.
+  const entry = fc.stringMatching(/^[A-Za-z0-9.*:\[\]\/_-]{1,40}$/)
+  t.doesNotThrow(() => fc.assert(fc.property(fc.array(entry, { maxLength: 8 }), fc.integer({ min: 1, max: 65535 }), (noProxy, port) => {
+    const s = resolveSettings({ noProxy, ports: { proxy: port } })
+    const java = javaToolOptions(s)
+    const tokens = java.split(' ')
+    // The JVM splits JAVA_TOOL_OPTIONS on whitespace: exactly our 7 options, each a -D.
+    if (tokens.length !== 7 || !tokens.every((x) => x.startsWith('-D'))) return false
+    // Kubernetes would expand $(VAR) in a literal env value; nothing of ours may contain one.
+    if (java.includes('$')) return false
+    const hosts = tokens.find((x) => x.startsWith('-Dhttp.nonProxyHosts='))!.slice('-Dhttp.nonProxyHosts='.length).split('|')
+    // Loopback always bypasses; no entry is empty or carries a port or a CIDR.
+    return ['localhost', '127.0.0.1', '[::1]'].every((h) => hosts.includes(h)) && hosts.every((h) => h !== '' && !h.includes('/') && (h.startsWith('[') || !h.includes(':')))
+  }), { numRuns: 300 }))
 })
