@@ -18,7 +18,8 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Agent, request } from 'undici'
-import { Counter, Gauge, type Registry } from 'prom-client'
+import type { Counter, Registry } from 'prom-client'
+import { counter, gauge } from '../record/metric-table.ts'
 import type { Logger } from '../record/log.ts'
 import { readJsonBody, sendJson } from './api-tasks.ts'
 import type { Approver, Approvers } from '../trust/approvers.ts'
@@ -84,9 +85,9 @@ export class ApprovalGate {
     this.now = opts.now ?? Date.now
     this.webhookAgent = opts.webhook ? new Agent({ connect: { timeout: 2000 }, headersTimeout: 5000, bodyTimeout: 5000, connections: 4 }) : null
     if (opts.registry) {
-      this.outcomes = new Counter({ name: 'toolgate_approvals_total', help: 'Approval requests by outcome (approved, denied, timeout, overflow, cancelled).', labelNames: ['outcome'] as const, registers: [opts.registry] })
+      this.outcomes = counter(opts.registry, 'toolgate_approvals_total')
       const pending = this.pending
-      new Gauge({ name: 'toolgate_approvals_pending', help: 'Calls currently held waiting for approval.', registers: [opts.registry], collect(this: Gauge) { this.set(pending.size) } })
+      gauge(opts.registry, 'toolgate_approvals_pending', { collect() { this.set(pending.size) } })
     } else this.outcomes = null
   }
 

@@ -13,7 +13,8 @@ import { SeverityNumber } from '@opentelemetry/api-logs'
 import { ExportResultCode } from '@opentelemetry/core'
 import { LoggerProvider, type LogRecordExporter, type LogRecordProcessor, type ReadableLogRecord, type SdkLogRecord } from '@opentelemetry/sdk-logs'
 import type { Resource } from '@opentelemetry/resources'
-import { Counter, type Registry } from 'prom-client'
+import type { Counter, Registry } from 'prom-client'
+import { counter } from '../record/metric-table.ts'
 import type { RecordFields } from '../record/records.ts'
 
 export interface LogExportOptions {
@@ -87,8 +88,8 @@ export class OtlpRecordLogs {
 
   constructor(opts: LogExportOptions) {
     const counters = {
-      exported: new Counter({ name: 'toolgate_otlp_log_records_exported_total', help: 'Records exported as OTLP log records.', registers: [opts.registry] }),
-      dropped: new Counter({ name: 'toolgate_otlp_log_records_dropped_total', help: 'Records not exported as OTLP log records, by reason (queue_full, export_failed).', labelNames: ['reason'] as const, registers: [opts.registry] }),
+      exported: counter(opts.registry, 'toolgate_otlp_log_records_exported_total'),
+      dropped: counter(opts.registry, 'toolgate_otlp_log_records_dropped_total'),
     }
     this.provider = new LoggerProvider({ resource: opts.resource, processors: [new BoundedLogProcessor(opts.exporter, opts, counters)] })
   }

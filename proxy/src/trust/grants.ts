@@ -16,7 +16,8 @@
 import { createHash } from 'node:crypto'
 import type { JWTPayload } from 'jose'
 import { LRUCache } from 'lru-cache'
-import { Counter, type Registry } from 'prom-client'
+import type { Counter, Registry } from 'prom-client'
+import { counter } from '../record/metric-table.ts'
 import type { PolicyInput } from '../decide/policy-input.ts'
 import { MAX_DECLARED_TOOLS, MAX_INTENT_CHARS, type Task, type TaskRegistry } from '../tasks/registry.ts'
 import { CLOCK_TOLERANCE_S, quote, verifyJwt, type TrustedIssuer } from './verify.ts'
@@ -70,7 +71,7 @@ export class TaskGrants {
     this.o = o
     // Labels are bounded: configured issuer names (or "unknown") and three results.
     this.counter = o.registry
-      ? new Counter({ name: 'toolgate_task_grants_total', help: 'Task grants presented, by issuer and result (opened, used, refused).', labelNames: ['issuer', 'result'] as const, registers: [o.registry] })
+      ? counter(o.registry, 'toolgate_task_grants_total')
       : null
   }
 

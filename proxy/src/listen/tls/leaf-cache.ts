@@ -8,7 +8,8 @@ import { webcrypto, KeyObject, randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
 import { createSecureContext, type SecureContext } from 'node:tls'
 import { x509 } from './x509.ts'
-import { Counter, type Registry } from 'prom-client'
+import type { Counter, Registry } from 'prom-client'
+import { counter } from '../../record/metric-table.ts'
 import { LRUCache } from 'lru-cache'
 import { CLOCK_SKEW_MS, P256, randomSerial, type CertificateAuthority } from './ca.ts'
 
@@ -56,8 +57,8 @@ export class LeafCache {
     if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) throw new Error('leaf cache size must be a positive integer')
     // Evicting a leaf needs no clean-up: a SecureContext holds no resource beyond memory.
     this.entries = new LRUCache<string, Entry>({ max: this.maxEntries })
-    this.minted = opts.registry ? new Counter({ name: 'toolgate_tls_leaf_mint_total', help: 'Leaf certificates minted by the per-pod CA', labelNames: ['result'], registers: [opts.registry] }) : null
-    this.lookups = opts.registry ? new Counter({ name: 'toolgate_tls_leaf_cache_lookups_total', help: 'Leaf certificate cache lookups', labelNames: ['result'], registers: [opts.registry] }) : null
+    this.minted = opts.registry ? counter(opts.registry, 'toolgate_tls_leaf_mint_total') : null
+    this.lookups = opts.registry ? counter(opts.registry, 'toolgate_tls_leaf_cache_lookups_total') : null
   }
 
   get size(): number { return this.entries.size }
