@@ -15,7 +15,7 @@ import { LoggerProvider, type LogRecordExporter, type LogRecordProcessor, type R
 import type { Resource } from '@opentelemetry/resources'
 import type { Counter, Registry } from 'prom-client'
 import { counter } from '../record/metric-table.ts'
-import type { RecordFields } from '../record/records.ts'
+import type { ToolgateRecord } from '../record/record-types.ts'
 
 export interface LogExportOptions {
   resource: Resource
@@ -102,9 +102,11 @@ export class OtlpRecordLogs {
     return trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: false })
   }
 
-  write(record: RecordFields, ctx: Context | null = null): void {
-    const type = typeof record['type'] === 'string' ? record['type'] : 'record'
-    const decision = record['decision']
+  write(record: ToolgateRecord, ctx: Context | null = null): void {
+    const type = record.type
+    const decision = 'decision' in record ? record.decision : undefined
+    // The decision this record belongs to: its own id for a decision record, else the one it names.
+    const decisionId = 'decision_id' in record ? record.decision_id : record.type === 'decision' ? record.id : undefined
     const denied = decision === 'deny' || decision === 'would_deny'
     this.logger().emit({
       eventName: `toolgate.${type}`,
@@ -113,8 +115,7 @@ export class OtlpRecordLogs {
       body: toAnyValue(record) as never,
       attributes: {
         'toolgate.record.type': type,
-        ...(typeof record['id'] === 'string' ? { 'toolgate.decision_id': record['id'] } : {}),
-        ...(typeof record['decision_id'] === 'string' ? { 'toolgate.decision_id': record['decision_id'] } : {}),
+        ...(decisionId !== undefined ? { 'toolgate.decision_id': decisionId } : {}),
       },
       context: ctx ?? ROOT_CONTEXT,
     })

@@ -21,6 +21,7 @@ import { counter } from '../record/metric-table.ts'
 import type { PolicyInput } from '../decide/policy-input.ts'
 import { MAX_DECLARED_TOOLS, MAX_INTENT_CHARS, type Task, type TaskRegistry } from '../tasks/registry.ts'
 import { CLOCK_TOLERANCE_S, quote, verifyJwt, type TrustedIssuer } from './verify.ts'
+import type { RecordWriter } from '../record/record-types.ts'
 
 export const TXN_TOKEN_TYP = 'txntoken+jwt'
 const TOOL_NAME = /^[a-z0-9][a-z0-9_-]{0,63}(\/[A-Za-z0-9_.:-]{1,128})?$/
@@ -41,7 +42,7 @@ export interface TaskGrantsOptions {
   /** Where toolgate_task_grants_total is registered (optional). */
   registry?: Registry
   /** Decision-record sink: a task_opened record links the task id to its grant (issuer, txn, sub, req_wl). */
-  records?: { write(rec: Record<string, unknown>): void }
+  records?: RecordWriter
 }
 
 /**
