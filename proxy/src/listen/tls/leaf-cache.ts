@@ -12,6 +12,7 @@ import type { Counter, Registry } from 'prom-client'
 import { counter } from '../../record/metric-table.ts'
 import { LRUCache } from 'lru-cache'
 import { CLOCK_SKEW_MS, P256, randomSerial, type CertificateAuthority } from './ca.ts'
+import { canonicalHost, quote } from '../../classify/target.ts'
 
 export interface Leaf {
   host: string
@@ -35,9 +36,6 @@ interface Entry {
   /** When to mint again (a margin before notAfter); Infinity until the minting resolves. */
   renewAt: number
 }
-
-/** Hostnames as classify/ canonicalises them: lower-case LDH labels (punycode), 253 chars max. */
-const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)*$/
 
 export class LeafCache {
   private readonly ca: CertificateAuthority
@@ -131,12 +129,13 @@ export class LeafCache {
   }
 }
 
-/** Validates and canonicalises a host for a leaf: lower case, no trailing dot, no brackets. */
+/**
+ * Validates and canonicalises a host for a leaf with the one host parser (classify/target.ts):
+ * lower case, no trailing dot, IDN as A-labels, IPv6 compressed without brackets, IPv4 only as
+ * dotted decimal. So a leaf is minted for exactly the host the allowlist matched.
+ */
 export function canonicalLeafHost(host: string): string {
-  let h = host.trim().toLowerCase()
-  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1)
-  if (h.endsWith('.')) h = h.slice(0, -1)
-  if (isIP(h) !== 0) return h
-  if (!HOSTNAME.test(h)) throw new Error(`cannot mint a certificate for host ${JSON.stringify(host.slice(0, 80))}`)
-  return h
+  const h = canonicalHost(host)
+  if (!h.ok) throw new Error(`cannot mint a certificate for host ${quote(host)}: ${h.reason}`)
+  return h.host
 }
