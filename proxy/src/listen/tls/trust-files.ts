@@ -11,22 +11,25 @@
 //   secret is in it: public certificates only.
 // - a wgetrc (`ca_certificate = <bundle>`): GnuTLS wget ignores SSL_CERT_FILE; WGETRC points at it.
 //
-// The PKCS#12 structures are built with @peculiar/asn1-pfx (the ASN.1 family @peculiar/x509 uses),
-// not by hand: each certificate is one SafeBag in one unencrypted SafeContents.
+// The PKCS#12 structures are built with asn1js (the ASN.1 library under @peculiar/x509 and pkijs),
+// not by hand: each certificate is one SafeBag in one unencrypted SafeContents. asn1js objects
+// are built as one tree and encoded once per layer; @peculiar/asn1-pfx was tried first and took
+// ~1.5 s of CPU (a loaded 2-core machine) for ~120 roots, because every enclosing layer re-parses
+// the encoded bytes it embeds. This way it is a few tens of milliseconds (docs/tls.md).
 
 import { randomBytes } from 'node:crypto'
 import { mkdir, rename, unlink, writeFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { X509Certificate } from 'node:crypto'
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
-import { ContentInfo, id_data } from '@peculiar/asn1-cms'
-import { AuthenticatedSafe, CertBag, PFX, PKCS12Attribute, SafeBag, SafeContents, id_certBag, id_x509Certificate } from '@peculiar/asn1-pfx'
-import { BmpString, ObjectIdentifier } from 'asn1js'
+import { BmpString, Constructed, Integer, ObjectIdentifier, OctetString, Sequence, Set as AsnSet, type AsnType } from 'asn1js'
 
 /** Oracle's PKCS#12 attribute that marks a certificate bag as a trusted certificate entry for Java. */
 export const ORACLE_TRUSTED_KEY_USAGE = '2.16.840.1.113894.746875.1.1'
 const ANY_EXTENDED_KEY_USAGE = '2.5.29.37.0'
 const FRIENDLY_NAME = '1.2.840.113549.1.9.20'
+const ID_DATA = '1.2.840.113549.1.7.1'
+const ID_CERT_BAG = '1.2.840.113549.1.12.10.1.3'
+const ID_X509_CERTIFICATE = '1.2.840.113549.1.9.22.1'
 
 /** One certificate of the truststore: its alias (keytool's "alias name") and its PEM or DER form. */
 export interface TrustedCertificate {
@@ -39,11 +42,18 @@ function der(cert: string | Buffer): Buffer {
   return Buffer.from(new X509Certificate(cert).raw)
 }
 
-function attribute(attrId: string, value: ArrayBuffer): PKCS12Attribute {
-  // Fields are set after construction: PKCS12Attribute's constructor (asn1-pfx 2.11) drops its
-  // params (`Object.assign(params)`), which would encode an empty OID. The test reads the store
-  // back with keytool, so a library fix or regression shows there.
-  return Object.assign(new PKCS12Attribute(), { attrId, attrValues: [value] })
+/** [0] EXPLICIT <inner> */
+function explicit0(inner: AsnType): Constructed {
+  return new Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [inner] })
+}
+
+function attribute(attrId: string, value: AsnType): Sequence {
+  return new Sequence({ value: [new ObjectIdentifier({ value: attrId }), new AsnSet({ value: [value] })] })
+}
+
+/** ContentInfo of type data: the content is the DER of `inner`, in an OCTET STRING. */
+function dataContentInfo(inner: AsnType): Sequence {
+  return new Sequence({ value: [new ObjectIdentifier({ value: ID_DATA }), explicit0(new OctetString({ valueHex: inner.toBER(false) }))] })
 }
 
 /**
@@ -56,24 +66,24 @@ export function buildTruststore(certs: readonly TrustedCertificate[]): Buffer {
     let name = alias.toLowerCase() // Java lower-cases PKCS#12 aliases when it reads them
     for (let i = 2; seen.has(name); i++) name = `${alias.toLowerCase()}-${i}`
     seen.add(name)
-    const certBag = new CertBag({ certId: id_x509Certificate, certValue: AsnConvert.serialize(new OctetString(der(cert))) })
-    return new SafeBag({
-      bagId: id_certBag,
-      bagValue: AsnConvert.serialize(certBag),
-      bagAttributes: [
-        attribute(FRIENDLY_NAME, new BmpString({ value: name }).toBER()),
-        attribute(ORACLE_TRUSTED_KEY_USAGE, new ObjectIdentifier({ value: ANY_EXTENDED_KEY_USAGE }).toBER()),
+    const certBag = new Sequence({ value: [new ObjectIdentifier({ value: ID_X509_CERTIFICATE }), explicit0(new OctetString({ valueHex: der(cert) }))] })
+    return new Sequence({
+      value: [
+        new ObjectIdentifier({ value: ID_CERT_BAG }),
+        explicit0(certBag),
+        new AsnSet({
+          value: [
+            attribute(FRIENDLY_NAME, new BmpString({ value: name })),
+            attribute(ORACLE_TRUSTED_KEY_USAGE, new ObjectIdentifier({ value: ANY_EXTENDED_KEY_USAGE })),
+          ],
+        }),
       ],
     })
   })
-  const safeContents = AsnConvert.serialize(new SafeContents(bags))
-  const dataInfo = (content: ArrayBuffer) => new ContentInfo({ contentType: id_data, content: AsnConvert.serialize(new OctetString(content)) })
-  const authSafe = AsnConvert.serialize(new AuthenticatedSafe([dataInfo(safeContents)]))
+  const authenticatedSafe = new Sequence({ value: [dataContentInfo(new Sequence({ value: bags }))] })
   // No macData: there is no password to key a MAC with, and nothing in the store is secret.
-  const pfx = new PFX({ version: 3, authSafe: dataInfo(authSafe) })
-  // The class defaults macData to an empty MacData (which would be encoded); the field is OPTIONAL.
-  Reflect.deleteProperty(pfx, 'macData')
-  return Buffer.from(AsnConvert.serialize(pfx))
+  const pfx = new Sequence({ value: [new Integer({ value: 3 }), dataContentInfo(authenticatedSafe)] })
+  return Buffer.from(pfx.toBER(false))
 }
 
 /** wgetrc content pointing GnuTLS wget at the CA bundle. */
