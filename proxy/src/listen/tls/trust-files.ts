@@ -62,23 +62,19 @@ function dataContentInfo(inner: AsnType): Sequence {
  */
 export function buildTruststore(certs: readonly TrustedCertificate[]): Buffer {
   const seen = new Set<string>()
+  // Parts every bag shares are built once (asn1js encodes an object the same wherever it sits):
+  // building ~120 OID objects per store took most of its time.
+  const certBagId = new ObjectIdentifier({ value: ID_CERT_BAG })
+  const x509Id = new ObjectIdentifier({ value: ID_X509_CERTIFICATE })
+  const friendlyNameId = new ObjectIdentifier({ value: FRIENDLY_NAME })
+  const trusted = attribute(ORACLE_TRUSTED_KEY_USAGE, new ObjectIdentifier({ value: ANY_EXTENDED_KEY_USAGE }))
   const bags = certs.map(({ alias, cert }) => {
     let name = alias.toLowerCase() // Java lower-cases PKCS#12 aliases when it reads them
     for (let i = 2; seen.has(name); i++) name = `${alias.toLowerCase()}-${i}`
     seen.add(name)
-    const certBag = new Sequence({ value: [new ObjectIdentifier({ value: ID_X509_CERTIFICATE }), explicit0(new OctetString({ valueHex: der(cert) }))] })
-    return new Sequence({
-      value: [
-        new ObjectIdentifier({ value: ID_CERT_BAG }),
-        explicit0(certBag),
-        new AsnSet({
-          value: [
-            attribute(FRIENDLY_NAME, new BmpString({ value: name })),
-            attribute(ORACLE_TRUSTED_KEY_USAGE, new ObjectIdentifier({ value: ANY_EXTENDED_KEY_USAGE })),
-          ],
-        }),
-      ],
-    })
+    const certBag = new Sequence({ value: [x509Id, explicit0(new OctetString({ valueHex: der(cert) }))] })
+    const friendlyName = new Sequence({ value: [friendlyNameId, new AsnSet({ value: [new BmpString({ value: name })] })] })
+    return new Sequence({ value: [certBagId, explicit0(certBag), new AsnSet({ value: [friendlyName, trusted] })] })
   })
   const authenticatedSafe = new Sequence({ value: [dataContentInfo(new Sequence({ value: bags }))] })
   // No macData: there is no password to key a MAC with, and nothing in the store is secret.
