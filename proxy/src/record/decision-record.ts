@@ -50,6 +50,8 @@ export type DecisionRecord = {
   /** The call's trace and span (telemetry on). */
   trace_id?: string
   span_id?: string
+  /** A failure after an allowed CONNECT: the CONNECT's decision id. */
+  tunnel_id?: string
 }
 
 /** The record of a request refused before it could be classified (also type 'decision'). */
