@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { writeFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { connect as netConnect, type Socket } from 'node:net'
+import { connect as netConnect, createServer as netServer, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import { EventEmitter, once } from 'node:events'
 import { PassThrough, Duplex } from 'node:stream'
@@ -28,11 +28,17 @@ let mcp: McpFixture
 let gate: InterceptingGate
 let proxyPort: number
 let toolgateCa: string
+/** A loopback port nothing listens on: served as https (passthrough) and as http. */
+let deadPort: number
 const recorded = new EventEmitter()
 
 t.before(async () => {
   web = await startUpstream()
   mcp = await startMcpServer({ json: false })
+  const probe = netServer().listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  deadPort = (probe.address() as { port: number }).port
+  await new Promise((r) => probe.close(r))
   gate = await startInterceptingGate((dir) => {
     writeFileSync(join(dir, 'api.secret'), SECRET + '\n', { mode: 0o600 })
     return `version: 1
@@ -67,6 +73,15 @@ tools:
     allow_addresses: [127.0.0.1/32]
     routes:
       - { methods: [GET], path: "/**" }
+  - name: both-pt
+    match: { scheme: https, host: localhost, port: ${deadPort} }
+    allow_addresses: [127.0.0.1/32]
+    passthrough: true
+  - name: both-http
+    match: { scheme: http, host: localhost, port: ${deadPort} }
+    allow_addresses: [127.0.0.1/32]
+    routes:
+      - { methods: [GET], path: "/**", access: read }
 `
   })
   proxyPort = Number(new URL(gate.proxyUrl).port)
@@ -211,7 +226,7 @@ t.test('TLS to a port only served as http is refused after the 200 and recorded,
   const from = gate.records.length
   const { sock, answer } = await openTunnel(`127.0.0.1:${web.port}`)
   t.match(answer, /^HTTP\/1.1 200/)
-  sock.write(await clientHello('127.0.0.1'))
+  sock.write(await clientHello('localhost'))
   t.equal(await untilClosed(sock), '', 'closed without an answer')
   const connect = await recordWhere((r) => r.method === 'CONNECT', from)
   const failed = await recordWhere((r) => r.tunnel_id === connect.id, from)
@@ -288,4 +303,21 @@ t.test('a failed TLS handshake after an allowed CONNECT is recorded as a failed 
     t.match(failed, { decision: 'allow', tool: 'secure', status: 0, failure: { kind: 'client_tls', reason: a.reason } })
     t.not(failed.id, connect.id)
   }
+})
+
+t.test('a host:port served both ways: TLS goes to the passthrough tool, plain HTTP is decided as http; failures are recorded', async (t) => {
+  const from = gate.records.length
+  const { sock, answer } = await openTunnel(`localhost:${deadPort}`)
+  t.match(answer, /^HTTP\/1.1 200/, 'the tunnel opens before its first bytes are read')
+  sock.write(await clientHello('localhost'))
+  t.equal(await untilClosed(sock), '', 'the passthrough upstream cannot be reached: closed')
+  const connect = await recordWhere((r) => r.method === 'CONNECT' && r.port === deadPort, from)
+  t.match(connect, { tool: 'both-pt', scheme: 'https', status: 200 })
+  t.match(await recordWhere((r) => r.tunnel_id === connect.id, from), { tool: 'both-pt', decision: 'allow', failure: { kind: 'upstream_connect', reason: /ECONNREFUSED/ } })
+
+  const from2 = gate.records.length
+  const { sock: plain } = await openTunnel(`localhost:${deadPort}`)
+  plain.write(`GET /x HTTP/1.1\r\nHost: localhost:${deadPort}\r\nConnection: close\r\n\r\n`)
+  t.match(await untilClosed(plain), /^HTTP\/1.1 502/, 'plain HTTP was decided and forwarded as http (the upstream is down)')
+  t.match(await recordWhere((r) => r.path === '/x', from2), { via: 'intercepted', scheme: 'http', tool: 'both-http', decision: 'allow', status: 502 })
 })
