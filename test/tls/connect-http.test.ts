@@ -10,9 +10,9 @@ import { promisify } from 'node:util'
 import { writeFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connect as netConnect, createServer as netServer, type Socket } from 'node:net'
-import { connect as tlsConnect } from 'node:tls'
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls'
 import { EventEmitter, once } from 'node:events'
-import { PassThrough, Duplex } from 'node:stream'
+import { Duplex } from 'node:stream'
 import { ProxyAgent, EnvHttpProxyAgent, fetch as undiciFetch } from 'undici'
 import { startUpstream, type Upstream } from '../helpers/upstream.ts'
 import { startMcpServer, type McpFixture } from '../mcp/helpers/mcp-server.ts'
@@ -286,7 +286,7 @@ t.test('a CONNECT to a host:port no tool serves names both schemes it checked', 
 
 t.test('a failed TLS handshake after an allowed CONNECT is recorded as a failed call (client_tls)', async (t) => {
   // An ALPN protocol the interceptor never offers, and a client that does not trust toolgate's CA.
-  const attempts: Array<{ opts: Parameters<typeof tlsConnect>[0]; reason: RegExp }> = [
+  const attempts: Array<{ opts: ConnectionOptions; reason: RegExp }> = [
     { opts: { servername: 'localhost', ALPNProtocols: ['spdy/3'], ca: readFileSync(toolgateCa, 'utf8') }, reason: /NO_APPLICATION_PROTOCOL/ },
     { opts: { servername: 'localhost' }, reason: /closed the connection during the TLS handshake/ },
   ]

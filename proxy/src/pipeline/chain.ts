@@ -203,7 +203,10 @@ export class RequestPipeline {
   /**
    * Entry for CONNECT and transparent TLS: the tunnel is decided on its destination like any
    * call, then handed to the TLS interceptor (inspected tools: every request inside is decided
-   * again by run()) or piped as bytes through the destination check (passthrough tools).
+   * again by run()) or piped as bytes through the destination check (passthrough tools). A
+   * CONNECT is matched as https and as http (Node and undici tunnel http:// too); when its
+   * traffic is inspected, its first bytes decide (tunnel-first-bytes.ts): TLS for an https tool,
+   * plain HTTP (each request decided as http by run()) for an http tool, anything else refused.
    */
   async tunnel(raw: { via: 'connect' | 'transparent'; authority: string; rawHeaders: string[] }, client: TunnelClient, opts: { dryRun?: boolean } = {}): Promise<void> {
     const startedAt = process.hrtime.bigint()
@@ -247,16 +250,16 @@ export class RequestPipeline {
     }
     // 7. dry run | first bytes decide | intercept | tunnel (no credential ever rides an uninspected tunnel)
     if (opts.dryRun) return finish(decision, 0, null)
+    // A refusal or failure inside an opened tunnel is a call of its own, linked to the CONNECT.
+    const recordAfter = (failure: Failure, refused: boolean, status: number): string => {
+      const id = randomUUID()
+      const d = refused ? deny({ id, mode: decision.mode }, failure.kind === 'destination' ? 'destination' : 'route', [failure.reason]) : { ...decision, id }
+      this.recorder.decided(rt.agent, { call: { ...call, id }, decision: d, credential: null, status, failure, startedAt: process.hrtime.bigint(), tunnelId: call.id })
+      return id
+    }
     if (raw.via === 'connect' && (plain !== null || (checked.inspect && interceptor !== null))) {
       client.established()
       finish(decision, 200, null)
-      // A refusal or failure inside the tunnel is a call of its own, linked to the CONNECT.
-      const recordAfter = (failure: Failure, refused: boolean, status: number): string => {
-        const id = randomUUID()
-        const d = refused ? deny({ id, mode: decision.mode }, failure.kind === 'destination' ? 'destination' : 'route', [failure.reason]) : { ...decision, id }
-        this.recorder.decided(rt.agent, { call: { ...call, id }, decision: d, credential: null, status, failure, startedAt: process.hrtime.bigint(), tunnelId: call.id })
-        return id
-      }
       const target = hostPort(tlsCall)
       return routeByFirstBytes({
         socket: client.socket,
@@ -282,7 +285,7 @@ export class RequestPipeline {
     if (checked.inspect && interceptor !== null) {
       client.established()
       finish(decision, 200, null)
-      client.intercept(interceptor, { host: call.target.host, port: call.target.port, scheme: 'https' })
+      client.intercept(interceptor, { host: call.target.host, port: call.target.port, scheme: 'https' }, (f) => { recordAfter(f, false, 0) })
       return
     }
     pipeTunnel(rt, call, client, {

@@ -30,8 +30,8 @@ export interface TunnelClient {
   refuse(status: number, body: ErrorBody): void
   /** Runs before any upstream byte reaches the client (CONNECT answers its 200 here). */
   established(): void
-  /** Hands the connection to the TLS interceptor. */
-  intercept(interceptor: TunnelInterceptor, authority: { host: string; port: number; scheme: 'https' }): void
+  /** Hands the connection to the TLS interceptor; `onFailed` runs if it is not served (a failed handshake). */
+  intercept(interceptor: TunnelInterceptor, authority: { host: string; port: number; scheme: 'https' }, onFailed?: (f: InterceptFailure) => void): void
   onClose(cb: () => void): void
 }
 
