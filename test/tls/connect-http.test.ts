@@ -45,6 +45,7 @@ t.before(async () => {
 listeners:
   proxy: { host: 127.0.0.1, port: 0 }
   admin: { host: 127.0.0.1, port: 0 }
+  transparent_tls: { host: 127.0.0.1, port: 0 }
 logging: { level: error }
 timeouts: { client_headers_ms: ${HEADERS_MS} }
 tls:
@@ -70,6 +71,11 @@ tools:
       tool_access: { "echo": read, "get_*": read }
   - name: secure
     match: { scheme: https, host: localhost, port: ${web.port} }
+    allow_addresses: [127.0.0.1/32]
+    routes:
+      - { methods: [GET], path: "/**" }
+  - name: secure443
+    match: { scheme: https, host: localhost }
     allow_addresses: [127.0.0.1/32]
     routes:
       - { methods: [GET], path: "/**" }
@@ -301,6 +307,7 @@ t.test('a failed TLS handshake after an allowed CONNECT is recorded as a failed 
     t.match(connect, { decision: 'allow', status: 200, tool: 'secure' })
     const failed = await recordWhere((r) => r.tunnel_id === connect.id, from)
     t.match(failed, { decision: 'allow', tool: 'secure', status: 0, failure: { kind: 'client_tls', reason: a.reason } })
+    t.comment(`recorded: ${JSON.stringify(failed.failure)}`)
     t.not(failed.id, connect.id)
   }
 })
@@ -320,4 +327,13 @@ t.test('a host:port served both ways: TLS goes to the passthrough tool, plain HT
   plain.write(`GET /x HTTP/1.1\r\nHost: localhost:${deadPort}\r\nConnection: close\r\n\r\n`)
   t.match(await untilClosed(plain), /^HTTP\/1.1 502/, 'plain HTTP was decided and forwarded as http (the upstream is down)')
   t.match(await recordWhere((r) => r.path === '/x', from2), { via: 'intercepted', scheme: 'http', tool: 'both-http', decision: 'allow', status: 502 })
+})
+
+t.test('a failed handshake on the transparent TLS listener is recorded too, linked to its decision', async (t) => {
+  const from = gate.records.length
+  const tls = tlsConnect({ host: '127.0.0.1', port: gate.transparent.tls!.port, servername: 'localhost', ALPNProtocols: ['spdy/3'], ca: readFileSync(toolgateCa, 'utf8') })
+  await once(tls, 'error')
+  const opened = await recordWhere((r) => r.via === 'transparent' && r.status === 200, from)
+  t.match(opened, { tool: 'secure443', decision: 'allow' })
+  t.match(await recordWhere((r) => r.tunnel_id === opened.id, from), { via: 'transparent', status: 0, failure: { kind: 'client_tls', reason: /NO_APPLICATION_PROTOCOL/ } })
 })
