@@ -13,6 +13,7 @@ import { connect as netConnect, createServer as netServer, type Socket } from 'n
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls'
 import { EventEmitter, once } from 'node:events'
 import { Duplex } from 'node:stream'
+import fc from 'fast-check'
 import { ProxyAgent, EnvHttpProxyAgent, fetch as undiciFetch } from 'undici'
 import { startUpstream, type Upstream } from '../helpers/upstream.ts'
 import { startMcpServer, type McpFixture } from '../mcp/helpers/mcp-server.ts'
@@ -310,6 +311,13 @@ t.test('a failed TLS handshake after an allowed CONNECT is recorded as a failed 
     t.comment(`recorded: ${JSON.stringify(failed.failure)}`)
     t.not(failed.id, connect.id)
   }
+  // A TLS record header followed by something that is no ClientHello.
+  const from = gate.records.length
+  const { sock } = await openTunnel(`localhost:${web.port}`)
+  sock.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 0x63, 0x61, 0x66, 0x65, 0x21]))
+  await untilClosed(sock)
+  const connect = await recordWhere((r) => r.method === 'CONNECT', from)
+  t.match(await recordWhere((r) => r.tunnel_id === connect.id, from), { status: 0, failure: { kind: 'client_tls', reason: /TLS handshake with the client failed/ } }, 'a malformed ClientHello')
 })
 
 t.test('a host:port served both ways: TLS goes to the passthrough tool, plain HTTP is decided as http; failures are recorded', async (t) => {
@@ -336,4 +344,31 @@ t.test('a failed handshake on the transparent TLS listener is recorded too, link
   const opened = await recordWhere((r) => r.via === 'transparent' && r.status === 200, from)
   t.match(opened, { tool: 'secure443', decision: 'allow' })
   t.match(await recordWhere((r) => r.tunnel_id === opened.id, from), { via: 'transparent', status: 0, failure: { kind: 'client_tls', reason: /NO_APPLICATION_PROTOCOL/ } })
+})
+
+t.test('property: through toolgate, what a tunnel carries never depends on how its first bytes are split', async (t) => {
+  const hello = await clientHello('localhost')
+  const payloads = {
+    http: { authority: `127.0.0.1:${web.port}`, bytes: Buffer.from(`GET /split HTTP/1.1\r\nHost: 127.0.0.1:${web.port}\r\nConnection: close\r\n\r\n`) },
+    tls: { authority: `localhost:${web.port}`, bytes: hello },
+    tlsToHttpOnly: { authority: `127.0.0.1:${web.port}`, bytes: hello },
+    h2c: { authority: `127.0.0.1:${web.port}`, bytes: Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n') },
+    httpToHttpsOnly: { authority: `localhost:${web.port}`, bytes: Buffer.from(`POST / HTTP/1.1\r\nHost: localhost:${web.port}\r\n\r\n`) },
+  }
+  const expected: Record<keyof typeof payloads, RegExp> = { http: /^HTTP\/1.1 200/, tls: /^\x16\x03/, tlsToHttpOnly: /^$/, h2c: /^$/, httpToHttpsOnly: /^HTTP\/1.1 400/ }
+  await t.resolves(fc.assert(fc.asyncProperty(fc.constantFrom(...(Object.keys(payloads) as Array<keyof typeof payloads>)), fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 5 }), async (kind, cuts) => {
+    const { authority, bytes } = payloads[kind]
+    const { sock } = await openTunnel(authority)
+    sock.setNoDelay(true)
+    const answer = kind === 'tls' ? (once(sock, 'data') as Promise<[Buffer]>).then(([b]) => { sock.destroy(); return b.toString('latin1') }) : untilClosed(sock)
+    let at = 0
+    for (const cut of [...new Set(cuts)].sort((a, b) => a - b)) {
+      sock.write(bytes.subarray(at, cut))
+      at = cut
+      await new Promise((r) => setImmediate(r))
+    }
+    sock.write(bytes.subarray(at))
+    const text = await answer
+    if (!expected[kind].test(text)) throw new Error(`${kind} split at ${JSON.stringify(cuts)}: ${JSON.stringify(text.slice(0, 40))}`)
+  }), { numRuns: 25 }))
 })
