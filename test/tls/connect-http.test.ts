@@ -18,6 +18,7 @@ import { ProxyAgent, EnvHttpProxyAgent, fetch as undiciFetch } from 'undici'
 import { startUpstream, type Upstream } from '../helpers/upstream.ts'
 import { startMcpServer, type McpFixture } from '../mcp/helpers/mcp-server.ts'
 import { startInterceptingGate, type InterceptingGate } from './helpers/gate.ts'
+import { loopbackTool, startTestToolgate, testListeners } from '../helpers/toolgate.ts'
 import type { RecordFields } from '../../proxy/src/record/records.ts'
 
 const run = promisify(execFile)
@@ -371,4 +372,13 @@ t.test('property: through toolgate, what a tunnel carries never depends on how i
     const text = await answer
     if (!expected[kind].test(text)) throw new Error(`${kind} split at ${JSON.stringify(cuts)}: ${JSON.stringify(text.slice(0, 40))}`)
   }), { numRuns: 25 }))
+})
+
+t.test('plain HTTP tunnels need no TLS interception: a sidecar with only http tools serves them', async (t) => {
+  const plainGate = await startTestToolgate(`version: 1\n${testListeners}tools:\n${loopbackTool('web', web.port)}`)
+  t.teardown(() => plainGate.close())
+  t.match(plainGate.logs.join('\n'), /TLS interception not created/)
+  const r = await undiciFetch(`http://127.0.0.1:${web.port}/no-tls`, { dispatcher: new ProxyAgent({ uri: plainGate.proxyUrl, proxyTunnel: true }) })
+  t.equal(r.status, 200)
+  t.match(plainGate.records.find((x) => x.path === '/no-tls'), { via: 'intercepted', scheme: 'http', tool: 'web', decision: 'allow' })
 })
