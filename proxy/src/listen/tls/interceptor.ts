@@ -104,9 +104,9 @@ export class TlsInterceptor {
    * and by the transparent TLS listener.
    */
   terminate(socket: Duplex, head: Buffer, authority: TunnelAuthority, via: Via, onFailed?: (f: InterceptFailure) => void): void {
-    // Reported once: a timed-out handshake also ends in a socket error.
-    let reported = false
-    const fail = (f: InterceptFailure): void => { if (!reported) { reported = true; onFailed?.(f) } }
+    // Reported and counted once: a timed-out or failed handshake also ends in a close.
+    let ended = false
+    const fail = (f: InterceptFailure): void => { if (!ended) { ended = true; onFailed?.(f) } }
     if (this.closed || this.open.size >= this.limits.maxConnections) {
       this.handshakes?.inc({ result: 'refused_limit' })
       fail({ kind: 'tunnel_limit', reason: this.closed ? 'toolgate is shutting down' : `more than ${this.limits.maxConnections} intercepted connections open (limits.max_connections)` })
@@ -124,6 +124,7 @@ export class TlsInterceptor {
     if (head.length > 0) socket.unshift(head)
     // The bytes of the ClientHello may already be waiting; the whole handshake is bounded.
     const handshakeTimer = setTimeout(() => {
+      if (ended) return
       this.handshakes?.inc({ result: 'timeout' })
       fail({ kind: 'client_timeout', reason: `TLS handshake not completed within ${this.limits.handshakeTimeoutMs} ms` })
       socket.destroy()
@@ -154,7 +155,7 @@ export class TlsInterceptor {
         })
         tlsSocket.on('error', (err: Error & { code?: string }) => {
           clearTimeout(handshakeTimer)
-          if (secured) { tlsSocket.destroy(); return }
+          if (secured || ended) { tlsSocket.destroy(); socket.destroy(); return }
           const result = sniMismatch !== null ? 'sni_mismatch' : clientRejected(err) ? 'client_rejected_certificate' : 'failed'
           this.handshakes?.inc({ result })
           const reason = result === 'client_rejected_certificate'
@@ -168,7 +169,7 @@ export class TlsInterceptor {
         // A client that gives up without an alert (Node's does when it rejects the certificate):
         // its end of the connection closes before the handshake completes.
         const gaveUp = (): void => {
-          if (secured) return
+          if (secured || ended) return
           clearTimeout(handshakeTimer)
           this.handshakes?.inc({ result: 'client_closed' })
           fail({ kind: 'client_tls', reason: 'the client closed the connection during the TLS handshake (it may not trust the toolgate CA for this host)' })
