@@ -382,3 +382,8 @@ t.test('plain HTTP tunnels need no TLS interception: a sidecar with only http to
   t.equal(r.status, 200)
   t.match(plainGate.records.find((x) => x.path === '/no-tls'), { via: 'intercepted', scheme: 'http', tool: 'web', decision: 'allow' })
 })
+
+t.test('the credential is in no record and no log line written by any of the above', async (t) => {
+  t.ok(gate.records.length > 50, 'many records were written')
+  assertNoSecret(t)
+})
