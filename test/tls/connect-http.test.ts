@@ -149,10 +149,10 @@ t.test('Node fetch (NODE_USE_ENV_PROXY=1) reaches an http tool through CONNECT; 
   const before = web.received.length
   const from = gate.records.length
   const code = `const r = await fetch("http://127.0.0.1:${web.port}/v1/items?q=1", { headers: { "x-api-key": "agent-forged" } }); const b = await r.json()
-const d = await fetch("http://127.0.0.1:${web.port}/admin/users"); const db = await d.json()
-console.log(JSON.stringify({ status: r.status, url: b.url, host: b.headers.host, denied: d.status, reason: db.reason }))`
+const d = await fetch("http://127.0.0.1:${web.port}/admin/users"); const db = await d.text()
+console.log(JSON.stringify({ status: r.status, url: b.url, host: b.headers.host, denied: d.status, shown: db.includes("admin endpoints are off limits") }))`
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', code], { env: { PATH: process.env.PATH, NODE_USE_ENV_PROXY: '1', HTTP_PROXY: gate.proxyUrl, HTTPS_PROXY: gate.proxyUrl, NO_PROXY: '' } })
-  t.same(JSON.parse(stdout), { status: 200, url: '/v1/items?q=1', host: `127.0.0.1:${web.port}`, denied: 403, reason: 'admin endpoints are off limits' })
+  t.same(JSON.parse(stdout), { status: 200, url: '/v1/items?q=1', host: `127.0.0.1:${web.port}`, denied: 403, shown: true }, 'the denial body carries the reason')
   t.equal(web.received.length, before + 1, 'the denied call never reached the upstream')
   t.equal(web.received.at(-1)!.headers['x-api-key'], SECRET, 'the credential replaced the agent\'s header')
   const tunnel = await recordWhere((r) => r.method === 'CONNECT' && r.port === web.port, from)
@@ -250,7 +250,7 @@ t.test('plain HTTP to an https-only tool gets a readable 400 and a record', asyn
   t.match(text, /^HTTP\/1.1 400/)
   t.match(text, /plain HTTP refused in this tunnel: no tool serves localhost:\d+ as plain http \(tool secure serves it as https only\)/)
   const failed = await recordWhere((r) => (r.failure as { kind?: string } | null)?.kind === 'tunnel_protocol' && r.status === 400, from)
-  t.equal(JSON.parse(text.slice(text.indexOf('{'))).decision_id, failed.id, 'the answer names the record')
+  t.ok(text.includes(String(failed.id)), 'the answer names the record')
   t.equal(failed.tunnel_id, (await recordWhere((r) => r.method === 'CONNECT', from)).id)
 })
 
