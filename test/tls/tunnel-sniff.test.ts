@@ -109,4 +109,7 @@ t.test('readFirstBytes: a silent client times out, an early close is reported, h
   closing.end()
   t.match(await closed, { kind: 'closed', bytes: Buffer.from('GE') })
   t.match(await readFirstBytes(new PassThrough(), Buffer.from('GET / HTTP/1.1\r\n'), 5000), { kind: 'decided', first: { kind: 'http', method: 'GET' } })
+  const gone = new PassThrough()
+  gone.destroy()
+  t.match(await readFirstBytes(gone, Buffer.alloc(0), 5000), { kind: 'closed' }, 'a stream already destroyed is reported closed at once')
 })

@@ -93,6 +93,8 @@ export function readFirstBytes(socket: Duplex, head: Buffer, timeoutMs: number):
     timer.unref()
     if (size > 0) check()
     if (done) return
+    // Gone already (it closed right after its CONNECT): nothing will arrive.
+    if (socket.destroyed || socket.readableEnded) return onEnd()
     socket.on('data', onData)
     socket.once('end', onEnd)
     socket.once('close', onEnd)
