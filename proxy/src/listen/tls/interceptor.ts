@@ -168,12 +168,14 @@ export class TlsInterceptor {
           socket.destroy()
         })
         // A client that gives up without an alert (Node's does when it rejects the certificate):
-        // its end of the connection closes before the handshake completes.
+        // its end of the connection closes before the handshake completes. A client that accepts
+        // the certificate sends its Finished first; one that closes abruptly before flushing it
+        // (destroy() at secureConnect) cannot be told apart, and is recorded the same way.
         const gaveUp = (): void => {
           if (secured || ended) return
           clearTimeout(handshakeTimer)
           this.handshakes?.inc({ result: 'client_closed' })
-          fail({ kind: 'client_tls', reason: 'the client closed the connection during the TLS handshake (it may not trust the toolgate CA for this host)' })
+          fail({ kind: 'client_tls', reason: 'the client closed the connection before completing the TLS handshake (a client that rejects the toolgate CA without an alert, such as Node, does this)' })
           tlsSocket.destroy()
           socket.destroy()
         }
