@@ -112,6 +112,20 @@ tools:
       - { methods: [GET], path: "/**" }
       - { methods: [POST], path: "/*/git-upload-pack", access: read }
     deny: [{ path: "/secret.git/**", reason: "repository secret.git is off limits" }]
+  - name: api-http
+    match: { scheme: http, host: api.tools.test, port: 80 }
+    allow_addresses: [${ns.hostAddr}/32]
+    credential: { provider: key }
+    routes: [{ methods: [GET], path: "/**" }]
+    deny:
+      - { path: "/admin/**", reason: "admin endpoints are off limits" }
+      - { path: "/v1/models/admin", reason: "admin endpoints are off limits" }
+  - name: mcp-http
+    match: { scheme: http, host: mcp.tools.test, port: 80 }
+    allow_addresses: [${ns.hostAddr}/32]
+    credential: { provider: key }
+    routes: [{ methods: [POST, GET, DELETE], path: "/mcp", access: read }]
+    mcp: { path: /mcp, allow_tools: [echo, "delete_*"], deny_tools: ["delete_*"], tool_access: { echo: read } }
   - name: mcp
     match: { scheme: https, host: mcp.tools.test, port: 443 }
     allow_addresses: [${ns.hostAddr}/32]
@@ -177,7 +191,8 @@ tools:
 
   interface Row {
     name: string
-    host: 'api.tools.test' | 'git.tools.test' | 'mcp.tools.test'
+    /** The upstream the row's calls go to ("http://<name>" for the plain HTTP server). */
+    host: string
     /** Missing dependency: the row fails with this message (never a silent skip). */
     missing?: string | null
     run(): Promise<{ allowed: string | undefined; denied: string | undefined }>
@@ -191,6 +206,8 @@ tools:
 
   const api = { allowed: 'https://api.tools.test/v1/models', denied: 'https://api.tools.test/v1/models/admin' }
   const mcpUrl = 'https://mcp.tools.test/mcp'
+  const apiHttp = { allowed: 'http://api.tools.test/v1/models', denied: 'http://api.tools.test/v1/models/admin' }
+  const mcpHttpUrl = 'http://mcp.tools.test/mcp'
   const py = (client: string, urls: { allowed: string; denied: string } = api) => async () => {
     const r = await runClient([python!, join(repoRoot, 'test/clients/py/clients.py'), client, urls.allowed, urls.denied])
     const shown = shownByCall(r)
@@ -230,6 +247,11 @@ tools:
     { name: 'Node undici (npm) request', host: 'api.tools.test', run: node('undici'), allowedShows: /matrix-model/, reason: API_REASON },
     { name: 'openai-node', host: 'api.tools.test', run: node('openai'), allowedShows: /models: matrix-model/, reason: API_REASON, gap: 'new-format' },
     { name: 'MCP TypeScript SDK client', host: 'mcp.tools.test', run: node('mcp', { allowed: mcpUrl, denied: mcpUrl }), allowedShows: /is_error=false hello from node/, reason: MCP_REASON },
+    // http:// tools: Node (NODE_USE_ENV_PROXY) tunnels http:// URLs through CONNECT too; the
+    // tunnel's first bytes (plain HTTP) make toolgate decide each request in it as http.
+    { name: 'Node fetch, http:// tool (CONNECT-tunnelled by Node)', host: 'http://api.tools.test', run: node('fetch', apiHttp), allowedShows: /matrix-model/, reason: API_REASON },
+    { name: 'MCP TypeScript SDK client, http:// MCP server', host: 'http://mcp.tools.test', run: node('mcp', { allowed: mcpHttpUrl, denied: mcpHttpUrl }), allowedShows: /is_error=false hello from node/, reason: MCP_REASON },
+    { name: 'Python requests, http:// tool (absolute-form)', host: 'http://api.tools.test', missing: pyModule('requests'), run: py('requests', apiHttp), allowedShows: /matrix-model/, reason: API_REASON },
     { name: 'Go net/http', host: 'api.tools.test', run: async () => { const r = await runClient([toolPath('go-http-client'), api.allowed, api.denied]); const s = shownByCall(r); return { allowed: s['allowed'] ?? r.stderr, denied: s['denied'] ?? r.stderr } }, allowedShows: /matrix-model/, reason: API_REASON },
     { name: 'Java HttpClient', host: 'api.tools.test', missing: java ? null : 'java is not installed (.ci/run: apt-get install openjdk-17-jdk-headless)', run: async () => { const r = await runClient([java!, join(repoRoot, 'test/clients/java/Client.java'), api.allowed, api.denied]); const s = shownByCall(r); return { allowed: s['allowed'] ?? r.stderr, denied: s['denied'] ?? r.stderr } }, allowedShows: /matrix-model/, reason: API_REASON },
   ]

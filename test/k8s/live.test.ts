@@ -310,9 +310,13 @@ process.on('SIGTERM', () => process.exit(0))
     const nodeFetch = await nodeIn(agent, `const env = { ...process.env }; delete env.NODE_USE_ENV_PROXY
 process.stdout.write(require('node:child_process').execFileSync(process.execPath, ['-e', ${JSON.stringify(inner)}], { env }))`)
     t.match(nodeFetch.stdout, /^200 .*"credential_ok":true/, 'node fetch without NODE_USE_ENV_PROXY, which ignores the proxy variables: caught by the redirect')
-    for (const out of [curl.stdout, py.stdout, nodeFetch.stdout, curl.stderr, py.stderr, nodeFetch.stderr]) t.notOk(out.includes(SECRET), 'the secret never reaches the agent')
+    // With the injector's NODE_USE_ENV_PROXY=1, Node sends even http:// through the proxy, as a
+    // CONNECT tunnel whose plain-HTTP first bytes toolgate decides as http.
+    const nodeProxied = await nodeIn(agent, `fetch('http://${NODE_IP}/allowed/node-proxied').then(async (r) => console.log(r.status, await r.text()), (e) => console.log('error', e.cause?.code ?? e.message))`)
+    t.match(nodeProxied.stdout, /^200 .*"credential_ok":true/, `node fetch with NODE_USE_ENV_PROXY (proxy mode, CONNECT to an http tool): ${nodeProxied.stdout}`)
+    for (const out of [curl.stdout, py.stdout, nodeFetch.stdout, nodeProxied.stdout, curl.stderr, py.stderr, nodeFetch.stderr, nodeProxied.stderr]) t.notOk(out.includes(SECRET), 'the secret never reaches the agent')
     const seen = upstreamSeen.slice(before)
-    t.same(seen.map((s) => s.path).sort(), ['/allowed/curl', '/allowed/node', '/allowed/python'])
+    t.same(seen.map((s) => s.path).sort(), ['/allowed/curl', '/allowed/node', '/allowed/node-proxied', '/allowed/python'])
     t.ok(seen.every((s) => s.headers.authorization === `Bearer ${SECRET}`), 'each with the injected credential')
 
     const denied = await inPod(agent, 'agent', ['/usr/bin/curl', '-sS', '-w', '\\n%{http_code}', `http://${NODE_IP}/forbidden`])

@@ -4,10 +4,12 @@
 //   git.tools.test  git smart HTTP, the real `git http-backend` CGI over a bare repository
 //   mcp.tools.test  the official MCP TypeScript SDK server (test/mcp/helpers/mcp-server.ts),
 //                   reached through this TLS front (it listens on plain HTTP on loopback)
+// and a plain HTTP server on port 80 serving api and mcp again (in-cluster http:// tools; seen
+// with host "http://<name>").
 // Every request is recorded with its headers, so the test can see which credential arrived.
 import { spawn, execFileSync } from 'node:child_process'
 import { once } from 'node:events'
-import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer as createHttpServer, request as httpRequest, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
 import { createServer, type Server } from 'node:https'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -123,10 +125,21 @@ export async function startMatrixUpstreams(dir: string, ca: TestCa, address: str
   })
   server.listen(443, address)
   await once(server, 'listening')
+  // The same API and MCP server over plain HTTP on port 80 (in-cluster http:// tools).
+  const plain: HttpServer = createHttpServer((req, res) => {
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '')
+    seen.push({ host: `http://${host}`, method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization })
+    if (host === 'mcp.tools.test') relayMcp(mcp.port, req, res)
+    else api(req, res)
+  })
+  plain.listen(80, address)
+  await once(plain, 'listening')
   return {
     seen,
     mcp,
     close: async () => {
+      plain.closeAllConnections()
+      await new Promise<void>((resolve) => plain.close(() => resolve()))
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await mcp.close()
