@@ -94,6 +94,8 @@ export const ISSUE19 = {
 export const LIMITS = { addedP99Ms: 1, throughputVsNginx: 0.6, rssMiB: 80, readyMs: 300 } as const
 
 const round = (n: number, d = 3): number => Math.round(n * 10 ** d) / 10 ** d
+/** An added latency with its sign (+0.5, -1.2), or '-' when missing. */
+const signed = (n: number | null | undefined): string => (n == null ? '-' : `${n >= 0 ? '+' : ''}${n}`)
 
 function target(t: Omit<TargetResult, 'met'>): TargetResult {
   const met = t.value === null || !Number.isFinite(t.value) ? null : t.direction === '<=' ? t.value <= t.limit : t.value >= t.limit
@@ -115,9 +117,9 @@ export function evaluateTargets(s: SuiteResult): TargetResult[] {
     const hiCpu = ratio(tg?.fixed_rate?.cpu_us_per_request, floor?.fixed_rate?.cpu_us_per_request)
     out.push(target({ issue: 19, target: `CPU per call at ${s.settings.rate} req/s vs node-proxy floor`, scenario: name, value: hiCpu, limit: ISSUE19.cpuVsFloor, unit: 'x', direction: '<=', detail: `${tg?.fixed_rate?.cpu_us_per_request ?? '-'} vs ${floor?.fixed_rate?.cpu_us_per_request ?? '-'} µs` }))
     const p50 = diff(tg?.low_rate_added_ms?.p50, floor?.low_rate_added_ms?.p50)
-    out.push(target({ issue: 19, target: `added p50 at ${lowRate} req/s over the floor's`, scenario: name, value: p50, limit: ISSUE19.addedP50OverFloorMs, unit: 'ms', direction: '<=', detail: `+${tg?.low_rate_added_ms?.p50 ?? '-'} vs +${floor?.low_rate_added_ms?.p50 ?? '-'} ms` }))
+    out.push(target({ issue: 19, target: `added p50 at ${lowRate} req/s over the floor's`, scenario: name, value: p50, limit: ISSUE19.addedP50OverFloorMs, unit: 'ms', direction: '<=', detail: `${signed(tg?.low_rate_added_ms?.p50)} vs ${signed(floor?.low_rate_added_ms?.p50)} ms` }))
     const p99 = diff(tg?.low_rate_added_ms?.p99, floor?.low_rate_added_ms?.p99)
-    out.push(target({ issue: 19, target: `added p99 at ${lowRate} req/s over the floor's`, scenario: name, value: p99, limit: ISSUE19.addedP99OverFloorMs, unit: 'ms', direction: '<=', detail: `+${tg?.low_rate_added_ms?.p99 ?? '-'} vs +${floor?.low_rate_added_ms?.p99 ?? '-'} ms` }))
+    out.push(target({ issue: 19, target: `added p99 at ${lowRate} req/s over the floor's`, scenario: name, value: p99, limit: ISSUE19.addedP99OverFloorMs, unit: 'ms', direction: '<=', detail: `${signed(tg?.low_rate_added_ms?.p99)} vs ${signed(floor?.low_rate_added_ms?.p99)} ms` }))
   }
 
   // Prefix vs forward: the tail at saturation, on the one-core setup (the issue's) and in the suite's closed loop.
