@@ -82,10 +82,15 @@ export function parsePublicKey(text: string, where: string): KeySource {
  * checks that can fail (file, JSON, key types, URL) stay eager, in keySource/parsePublicKey.
  */
 function lazyKeySet(make: (jose: typeof import('jose')) => JWTVerifyGetKey): JWTVerifyGetKey {
-  let set: JWTVerifyGetKey | null = null
+  // The promise is kept (not the set) so that calls racing the first load share one set; a
+  // failed load is forgotten, so the next call tries again.
+  let set: Promise<JWTVerifyGetKey> | null = null
   return async (header, token) => {
-    set ??= make(await loadJose())
-    return set(header, token)
+    set ??= loadJose().then(make).catch((err: unknown) => {
+      set = null
+      throw err
+    })
+    return (await set)(header, token)
   }
 }
 
