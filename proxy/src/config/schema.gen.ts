@@ -165,7 +165,7 @@ export interface Timeouts {
    */
   idle_ms?: number
   /**
-   * Client must send its request headers within this (default 10000).
+   * Client must send its request headers within this, and the client of an opened CONNECT tunnel its first bytes (default 10000).
    */
   client_headers_ms?: number
   /**
