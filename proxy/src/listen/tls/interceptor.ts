@@ -10,7 +10,8 @@ import { createServer, ServerResponse, type IncomingMessage, type Server } from 
 import { TLSSocket } from 'node:tls'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { Counter, Gauge, type Registry } from 'prom-client'
+import type { Counter, Gauge, Registry } from 'prom-client'
+import { counter, gauge } from '../../record/metric-table.ts'
 import type { LeafCache } from './leaf-cache.ts'
 import type { Logger } from '../../record/log.ts'
 import { writeSocketError } from '../../pipeline/error-body.ts'
@@ -59,6 +60,9 @@ export interface InterceptorOptions {
 
 type Via = 'intercepted' | 'transparent'
 
+/** Why a connection handed to the interceptor was not served (recorded by the caller: pipeline/tunnel-first-bytes.ts). */
+export type InterceptFailure = { kind: 'client_tls' | 'client_timeout' | 'tunnel_limit' | 'internal'; reason: string }
+
 interface ConnectionInfo {
   authority: TunnelAuthority
   via: Via
@@ -92,8 +96,8 @@ export class TlsInterceptor {
       maxH2Streams: 100,
       ...opts.limits,
     }
-    this.handshakes = opts.registry ? new Counter({ name: 'toolgate_tls_handshakes_total', help: 'TLS handshakes on intercepted connections by result', labelNames: ['result'], registers: [opts.registry] }) : null
-    this.openGauge = opts.registry ? new Gauge({ name: 'toolgate_tls_intercepted_connections', help: 'Intercepted TLS connections open now', registers: [opts.registry] }) : null
+    this.handshakes = opts.registry ? counter(opts.registry, 'toolgate_tls_handshakes_total') : null
+    this.openGauge = opts.registry ? gauge(opts.registry, 'toolgate_tls_intercepted_connections') : null
     this.server = this.createInnerServer()
     this.h2 = new H2Sessions(this.pipeline, this.h2Limits())
   }
@@ -112,9 +116,13 @@ export class TlsInterceptor {
    * bytes already read from the socket (they are replayed first). Used by CONNECT interception
    * and by the transparent TLS listener.
    */
-  terminate(socket: Duplex, head: Buffer, authority: TunnelAuthority, via: Via): void {
+  terminate(socket: Duplex, head: Buffer, authority: TunnelAuthority, via: Via, onFailed?: (f: InterceptFailure) => void): void {
+    // Reported and counted once: a timed-out or failed handshake also ends in a close.
+    let ended = false
+    const fail = (f: InterceptFailure): void => { if (!ended) { ended = true; onFailed?.(f) } }
     if (this.closed || this.open.size >= this.limits.maxConnections) {
       this.handshakes?.inc({ result: 'refused_limit' })
+      fail({ kind: 'tunnel_limit', reason: this.closed ? 'toolgate is shutting down' : `more than ${this.limits.maxConnections} intercepted connections open (limits.max_connections)` })
       socket.destroy()
       return
     }
@@ -129,7 +137,9 @@ export class TlsInterceptor {
     if (head.length > 0) socket.unshift(head)
     // The bytes of the ClientHello may already be waiting; the whole handshake is bounded.
     const handshakeTimer = setTimeout(() => {
+      if (ended) return
       this.handshakes?.inc({ result: 'timeout' })
+      fail({ kind: 'client_timeout', reason: `TLS handshake not completed within ${this.limits.handshakeTimeoutMs} ms` })
       socket.destroy()
     }, this.limits.handshakeTimeoutMs)
     handshakeTimer.unref()
@@ -159,21 +169,31 @@ export class TlsInterceptor {
         })
         tlsSocket.on('error', (err: Error & { code?: string }) => {
           clearTimeout(handshakeTimer)
-          if (secured) { tlsSocket.destroy(); return }
+          if (secured || ended) { tlsSocket.destroy(); socket.destroy(); return }
           const result = sniMismatch !== null ? 'sni_mismatch' : clientRejected(err) ? 'client_rejected_certificate' : 'failed'
           this.handshakes?.inc({ result })
-          this.logger.info('intercepted TLS handshake failed', {
-            via,
-            host: authority.host,
-            port: authority.port,
-            result,
-            reason: result === 'client_rejected_certificate'
-              ? 'the client does not trust the toolgate CA for this host (certificate pinning, or the CA bundle is not installed)'
-              : result === 'sni_mismatch' ? `SNI ${JSON.stringify(sniMismatch)} does not match the tunnel host` : err.code ?? err.message,
-          })
+          const reason = result === 'client_rejected_certificate'
+            ? 'the client does not trust the toolgate CA for this host (certificate pinning, or the CA bundle is not installed)'
+            : result === 'sni_mismatch' ? `SNI ${JSON.stringify(sniMismatch)} does not match the tunnel host` : (err.code ?? err.message).slice(0, 200)
+          this.logger.info('intercepted TLS handshake failed', { via, host: authority.host, port: authority.port, result, reason })
+          fail({ kind: 'client_tls', reason: `TLS handshake with the client failed (${result}): ${reason}` })
           tlsSocket.destroy()
           socket.destroy()
         })
+        // A client that gives up without an alert (Node's does when it rejects the certificate):
+        // its end of the connection closes before the handshake completes. A client that accepts
+        // the certificate sends its Finished first; one that closes abruptly before flushing it
+        // (destroy() at secureConnect) cannot be told apart, and is recorded the same way.
+        const gaveUp = (): void => {
+          if (secured || ended) return
+          clearTimeout(handshakeTimer)
+          this.handshakes?.inc({ result: 'client_closed' })
+          fail({ kind: 'client_tls', reason: 'the client closed the connection before completing the TLS handshake (a client that rejects the toolgate CA without an alert, such as Node, does this)' })
+          tlsSocket.destroy()
+          socket.destroy()
+        }
+        tlsSocket.once('end', gaveUp)
+        tlsSocket.once('close', gaveUp)
         tlsSocket.once('secure', () => {
           clearTimeout(handshakeTimer)
           secured = true
@@ -189,6 +209,7 @@ export class TlsInterceptor {
         clearTimeout(handshakeTimer)
         this.handshakes?.inc({ result: 'mint_failed' })
         this.logger.warn('cannot mint a leaf certificate', { host: authority.host.slice(0, 255), reason: err.message })
+        fail({ kind: 'internal', reason: 'toolgate could not mint a leaf certificate for the tunnel host' })
         socket.destroy()
       },
     )
