@@ -308,7 +308,7 @@ process.on('SIGTERM', () => process.exit(0))
     t.ok(seen.every((s) => s.headers.authorization === `Bearer ${SECRET}`), 'each with the injected credential')
 
     const denied = await inPod(agent, 'agent', ['/usr/bin/curl', '-sS', '-w', '\\n%{http_code}', `http://${NODE_IP}/forbidden`])
-    t.match(denied.stdout, /"error":"denied"[^]*"decision_id"[^]*\n403$/, 'denied: 403 with the decision id')
+    t.match(denied.stdout, /"code":"denied"[^]*"decision_id"[^]*\n403$/, 'denied: 403 with the decision id')
     t.notOk(upstreamSeen.some((s) => s.path === '/forbidden'), 'the denied call never left the pod')
   })
 

@@ -152,7 +152,7 @@ async function createTask(body: Record<string, unknown>): Promise<{ status: numb
 /** A delegate call: the default policy asks for approval (approval_for_access); no approver answers. */
 async function heldCall(): Promise<string> {
   const res = await viaProxy(tg.proxyUrl, 'GET', `http://127.0.0.4:${up.port}/x`)
-  return String(res.json().reason ?? res.status)
+  return String(res.json().error?.message ?? res.status)
 }
 
 t.before(async () => {

@@ -61,7 +61,7 @@ t.test('two toolgate processes share one limit; over it: 429 with Retry-After; s
   const limited = answers[3]!
   t.ok(Number(limited.headers['retry-after']) >= 1 && Number(limited.headers['retry-after']) <= 3600, `Retry-After ${limited.headers['retry-after']}`)
   t.equal(limited.headers['ratelimit-policy'], '"shared-echo";q=3;w=3600', 'quota and window as the service reported them')
-  t.match(limited.json<{ reason: string }>().reason, /global rate limit shared-echo exceeded \(3 per 3600s\)/)
+  t.match(limited.json<{ error: { message: string } }>().error.message, /global rate limit shared-echo exceeded \(3 per 3600s\)/)
 
   await rls.stop()
   const closed = await viaProxy(a.proxyUrl, 'GET', `http://127.0.0.1:${up.port}/y`)

@@ -167,17 +167,18 @@ t.test('a DNS query encodes the name as labels', async (t) => {
 })
 
 t.test('refusal detection: only toolgate\'s JSON refusal shape counts', async (t) => {
-  t.ok(isToolgateRefusal(403, '{"error":"denied","reason":"no match","decision_id":"x"}'))
-  t.notOk(isToolgateRefusal(200, '{"error":"denied","reason":"x"}'), 'a 200 is never a refusal')
+  t.ok(isToolgateRefusal(403, '{"error":{"message":"toolgate: no match (decision x)","type":"permission_error","code":"denied","decision_id":"x"}}'))
+  t.notOk(isToolgateRefusal(200, '{"error":{"message":"toolgate: x","type":"permission_error","code":"denied","decision_id":"x"}}'), 'a 200 is never a refusal')
+  t.notOk(isToolgateRefusal(403, '{"error":{"message":"You are not allowed","type":"invalid_request_error","code":null}}'), "an upstream's OpenAI-shaped error is not toolgate's")
   t.notOk(isToolgateRefusal(403, '<html>forbidden</html>'))
   t.notOk(isToolgateRefusal(403, '{"error":1,"reason":"x"}'))
-  // Property: any body that is not a JSON object with string error and reason is not a refusal,
+  // Property: any body that is not toolgate's error object (a message naming toolgate, a decision_id) is not a refusal,
   // so an unknown server can never be mistaken for toolgate (which would report a path blocked).
   fc.assert(fc.property(fc.integer({ min: 100, max: 599 }), fc.string(), (status, body) => {
     let shaped = false
     try {
-      const v = JSON.parse(body) as Record<string, unknown>
-      shaped = typeof v === 'object' && v !== null && typeof v['error'] === 'string' && typeof v['reason'] === 'string'
+      const e = (JSON.parse(body) as { error?: Record<string, unknown> } | null)?.error
+      shaped = typeof e === 'object' && e !== null && typeof e['message'] === 'string' && e['message'].startsWith('toolgate: ') && 'decision_id' in e
     } catch { /* not JSON */ }
     return isToolgateRefusal(status, body) === (status >= 400 && shaped)
   }))

@@ -134,7 +134,7 @@ t.test('every forged grant is refused with a precise reason in the record', asyn
   for (const [name, token, reason] of forgeries) {
     const r = await call('POST', '/write', { 'txn-token': await token }, '{}')
     t.equal(r.status, 403, name)
-    t.match(r.body.reason, reason, `${name}: the agent is told why`)
+    t.match(r.body.error.message, reason, `${name}: the agent is told why`)
     const rec = lastDecision()
     t.match(rec, { decision: 'deny', stage: 'task' }, name)
     t.match(rec.reasons[0], reason, `${name}: the record says why`)
@@ -142,7 +142,7 @@ t.test('every forged grant is refused with a precise reason in the record', asyn
     t.equal((await hit(gate.controlUrl, 'POST', '/v1/tasks', { 'txn-token': await token })).status, 401, `${name}: refused by the control API too`)
   }
   const both = await call('POST', '/write', { 'txn-token': await grant(), 'toolgate-task': 'tsk_x' }, '{}')
-  t.match(both.body.reason, /either a Txn-Token or a toolgate-task header, not both/)
+  t.match(both.body.error.message, /either a Txn-Token or a toolgate-task header, not both/)
   t.same(writesReached(), [], 'no write reached the tool')
 })
 
@@ -181,7 +181,7 @@ t.test('the agent cannot end a task, even holding its grant', async (t) => {
   t.match(gate.records.find((r) => r.type === 'task_ended' && r.task === id), { reason: 'deleted', issuer: 'orchestrator' })
   const after = await call('POST', '/write', { 'txn-token': token }, '{}')
   t.equal(after.status, 403)
-  t.match(after.body.reason, /has ended; a new task needs a new grant/, 'the ended grant cannot reopen its task')
+  t.match(after.body.error.message, /has ended; a new task needs a new grant/, 'the ended grant cannot reopen its task')
 })
 
 t.test('the agent cannot release a held call; an approver can, bound to that call', async (t) => {
@@ -247,7 +247,7 @@ t.test('agent-declared tasks, when turned on, never unlock write or delegate, an
   t.equal(mine.source, 'agent')
   const w = await request(`${upstream.url}/write`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', 'toolgate-task': mine.id }, dispatcher: p2 })
   t.equal(w.statusCode, 403)
-  t.match(((await w.body.json()) as { reason: string }).reason, /write access to tool api needs a task from a trusted issuer \(task tsk_[^ ]+ was declared by the agent\)/)
+  t.match(((await w.body.json()) as { error: { message: string } }).error.message, /write access to tool api needs a task from a trusted issuer \(task tsk_[^ ]+ was declared by the agent\)/)
   const r = await request(`${upstream.url}/read`, { headers: { 'toolgate-task': mine.id }, dispatcher: p2 })
   t.equal(r.statusCode, 200, 'reads are fine')
   await r.body.dump()

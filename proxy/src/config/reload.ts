@@ -15,8 +15,9 @@ export const RELOADABLE: Readonly<Record<string, string>> = {
   mode: 'runtime snapshot (per request)',
   limits: 'runtime snapshot (per request); listener and interceptor HTTP limits per new connection',
   'timeouts.connect_ms': 'upstream pools of the new snapshot',
-  'timeouts.response_headers_ms': 'upstream pools of the new snapshot',
-  'timeouts.idle_ms': 'upstream pools; listener and interceptor sockets per new connection',
+  'timeouts.response_headers_ms': 'upstream pools of the new snapshot; forwarded calls (per call)',
+  'timeouts.idle_ms': 'upstream pools and forwarded calls (per call); listener and interceptor sockets per new connection',
+  'timeouts.total_ms': 'runtime snapshot (per forwarded call)',
   'timeouts.client_headers_ms': 'listeners, transparent TLS ClientHello wait and interceptor handshake, per new connection',
   'timeouts.keep_alive_ms': 'listeners and interceptor, per new connection',
   'timeouts.policy_eval_ms': 'runtime snapshot (per decision)',
@@ -41,7 +42,7 @@ export const RELOADABLE: Readonly<Record<string, string>> = {
   'approvals.max_pending': 'approval gate (approvals requested from now on)',
   hardening: 'runtime snapshot (override hints removed before forwarding; the reflection action, per call)',
   rate_limits: 'rate-limit stage (local buckets recompiled; a changed service section gets a new client)',
-  tools: 'runtime snapshot (allowlist, MCP rules, destinations); TLS interception is created first if a new tool needs it',
+  tools: 'runtime snapshot (allowlist, MCP rules, destinations, per-tool timeouts per call); TLS interception is created first if a new tool needs it',
 }
 
 /** Restart-only fields and why a running process cannot change them. */

@@ -35,7 +35,8 @@ import { credentialStage } from './credential.ts'
 import { forwardTerminal, upgradeTerminal, dryRunTerminal } from './terminals.ts'
 import { pipeTunnel, type TunnelClient, type TunnelInterceptor } from './tunnel.ts'
 import { Recorder, type Failure, type Outcome } from './finish.ts'
-import { errorKindFor, writeError } from './error-body.ts'
+import { errorCodeFor, writeError } from './error-body.ts'
+import { retryAdvice } from './failure.ts'
 import { redirectedPortProblem } from './listener-checks.ts'
 import { resolveCallTask } from '../trust/resolve-task.ts'
 import type { RateLimitStage } from '../ratelimit/stage.ts'
@@ -210,7 +211,7 @@ export class RequestPipeline {
     // 1. classify (as a CONNECT to the authority; transparent TLS names it by SNI:443)
     const classified = classify({ via: 'connect', method: 'CONNECT', url: raw.authority, rawHeaders: raw.rawHeaders }, { allowlist: rt.allowlist, newId: randomUUID, maxHeaderBytes: rt.config.limits.max_header_bytes })
     if (!classified.ok) {
-      client.refuse(classified.status, { error: errorKindFor(classified.status), reason: classified.reason, decision_id: classified.id })
+      client.refuse(classified.status, { code: errorCodeFor(classified.status), reason: classified.reason, decisionId: classified.id })
       this.recorder.refused(rt.agent, { id: classified.id, via: raw.via, reason: classified.reason, status: classified.status, startedAt })
       return
     }
@@ -226,7 +227,7 @@ export class RequestPipeline {
     const { decision } = await approvalStage(this.deps.services.approvals, call, checked.decision, null, { dryRun: opts.dryRun === true, signal: abort.signal, maxHeldBodyBytes: rt.config.limits.max_inspected_body_bytes })
     const finish = (d: Decision, status: number, failure: Failure | null): void => this.recorder.decided(rt.agent, { call, decision: d, credential: null, status, failure, startedAt })
     if (!decision.pass) {
-      client.refuse(403, { error: 'denied', reason: decision.reasons.join('; '), decision_id: call.id })
+      client.refuse(403, { code: decision.stage === 'destination' ? 'destination_denied' : 'denied', reason: decision.reasons.join('; '), decisionId: call.id })
       return finish(decision, 403, null)
     }
     // 7. dry run | intercept | tunnel (no credential ever rides an uninspected tunnel)
@@ -244,7 +245,7 @@ export class RequestPipeline {
       },
       failed: (status, failure) => {
         const d = failure.kind === 'destination' ? deny(decision, 'destination', [failure.reason]) : decision
-        client.refuse(status, { error: status === 403 ? 'denied' : failure.kind === 'timeout' ? 'timeout' : 'upstream_error', reason: failure.reason, decision_id: call.id })
+        client.refuse(status, { code: failure.kind, reason: failure.reason, decisionId: call.id })
         finish(d, status, failure)
       },
     })
@@ -276,7 +277,7 @@ export class RequestPipeline {
   }
 
   private refuseRequest(req: IncomingMessage, res: ServerResponse, rt: Runtime, r: { id: string; via: Via; reason: string; status: number; startedAt: bigint }): void {
-    writeError(res, r.status, { error: errorKindFor(r.status), reason: r.reason, decision_id: r.id })
+    writeError(res, r.status, { code: errorCodeFor(r.status), reason: r.reason, decisionId: r.id })
     if (!req.readableEnded) req.resume()
     this.#recorded.add(res)
     this.recorder.refused(rt.agent, r)
@@ -287,10 +288,11 @@ export class RequestPipeline {
     const { call, decision } = o
     if (!res.headersSent && o.status !== 499) {
       if (!decision.pass || decision.stage === 'destination') {
-        const error = decision.stage !== 'rate_limit' ? 'denied' : o.status === 503 ? 'rate_limit_unavailable' : 'rate_limited'
-        writeError(res, o.status, { error, reason: decision.reasons.join('; '), decision_id: call.id, ...(decision.rateLimit ? { retry_after_s: decision.rateLimit.retryAfterS } : {}) }, decision.rateLimit?.headers)
+        const code = decision.stage === 'rate_limit' ? (o.status === 503 ? 'rate_limit_unavailable' : 'rate_limited') : decision.stage === 'destination' ? 'destination_denied' : 'denied'
+        writeError(res, o.status, { code, reason: decision.reasons.join('; '), decisionId: call.id, ...(decision.rateLimit ? { retryAfterS: decision.rateLimit.retryAfterS } : {}) }, decision.rateLimit?.headers)
       } else if (o.failure) {
-        writeError(res, o.status, { error: o.failure.kind, reason: o.failure.reason, decision_id: call.id })
+        // Retry advice: x-should-retry: false when the upstream may have acted, Retry-After when it was unreachable.
+        writeError(res, o.status, { code: o.failure.kind, reason: o.failure.reason, decisionId: call.id }, retryAdvice(o.failure.kind, call.method))
       }
     }
     // An unread request body would otherwise stall the keep-alive connection.
@@ -305,11 +307,11 @@ export class RequestPipeline {
   private crashed(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, err: unknown): void {
     this.deps.logger.error('request pipeline failed', { error: (err as Error).message })
     if (this.#recorded.has(res)) {
-      writeError(res, 500, { error: 'internal_error', reason: 'toolgate failed to handle the request' })
+      writeError(res, 500, { code: 'internal_error', reason: 'toolgate failed to handle the request' })
       return
     }
     const id = this.refuseUnread(ctx.via, 500, 'toolgate failed to handle the request', null, 'internal')
-    writeError(res, 500, { error: 'internal_error', reason: 'toolgate failed to handle the request', decision_id: id })
+    writeError(res, 500, { code: 'internal_error', reason: 'toolgate failed to handle the request', decisionId: id })
     if (!req.readableEnded) req.resume()
   }
 }

@@ -12,7 +12,8 @@ import { decisionLabel, decisionRecord, parseRefusalRecord } from '../record/dec
 import type { RecordSink } from '../record/records.ts'
 import type { Metrics } from '../record/metrics.ts'
 
-export type Failure = { kind: string; reason: string }
+export type { Failure } from './failure.ts'
+import type { Failure } from './failure.ts'
 
 /** Everything known about a call when it ends. */
 export interface Outcome {

@@ -14,6 +14,7 @@ import type { ReflectionGuard } from '../forward/reflection-guard.ts'
 import type { Runtime } from '../listen/runtime.ts'
 import type { ToolUpstream } from '../forward/pools.ts'
 import { destinationRules } from '../decide/destination.ts'
+import { upstreamTimeouts } from '../forward/timeouts.ts'
 
 /**
  * The upstream settings of the call's tool. A call no tool matched reaches a terminal only when
@@ -33,6 +34,7 @@ export async function forwardTerminal(rt: Runtime, call: ToolCall, request: Upst
     maxRequestBodyBytes: rt.config.limits.max_request_body_bytes,
     maxResponseBodyBytes: rt.config.limits.max_response_body_bytes,
     signal,
+    timeouts: upstreamTimeouts(rt.config.timeouts, rt.allowlist.byName(call.tool ?? '')?.config.timeouts),
     ...(responseTransform ? { responseTransform } : {}),
     ...(reflection ? { reflection } : {}),
   }, res)
@@ -48,7 +50,7 @@ export async function upgradeTerminal(rt: Runtime, call: ToolCall, decision: Dec
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   return up.ok
     ? { status: 101, upstreamStatus: 101, upstreamSeconds: seconds, failure: null }
-    : { status: up.status, upstreamStatus: null, upstreamSeconds: null, failure: { kind: up.status === 403 ? 'destination' : 'connect', reason: up.reason } }
+    : { status: up.status, upstreamStatus: null, upstreamSeconds: null, failure: up.failure }
 }
 
 /** Nothing is sent: status 0 says so in the record. */
