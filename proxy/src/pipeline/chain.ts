@@ -30,6 +30,7 @@ import type { PipelineServices } from './services.ts'
 import { decideStage } from './decide-stage.ts'
 import { requestRouteChecks, tunnelRouteChecks } from './route-checks.ts'
 import { McpStage, mcpEndpointGate, mcpStage, refuseMcp } from './mcp.ts'
+import type { McpFailureAnswer } from './mcp-failure.ts'
 import { approvalStage } from './approval.ts'
 import { credentialStage } from './credential.ts'
 import { forwardTerminal, upgradeTerminal, dryRunTerminal } from './terminals.ts'
@@ -82,6 +83,8 @@ interface Passing {
   extra?: Record<string, unknown>
   /** Calls of the task this request makes (the tools/call messages of an MCP batch); default 1. */
   calls?: number
+  /** MCP POST: answers an upstream failure in JSON-RPC (pipeline/mcp-failure.ts). */
+  onFailure?: McpFailureAnswer
 }
 
 export class RequestPipeline {
@@ -139,7 +142,7 @@ export class RequestPipeline {
       // 2-4 for an MCP POST: allowlist, then every JSON-RPC message decided and route-checked.
       const m = await mcpStage({ req, res, rt, stage: this.mcp, call, tool: tool!, routeMatch, upstream, mcp: mcp!, decide, ...(tracing ? { tracing } : {}), ...(rateLimits ? { rateLimits } : {}) })
       if (m.kind === 'answered') return this.finishRequest(req, res, rt, { ...m.outcome, startedAt })
-      passing = { call: m.call, tool, upstream: m.upstream, decision: m.decision, body: m.body, responseTransform: m.responseTransform, hidden: m.hidden, calls: m.calls, ...(m.extra ? { extra: m.extra } : {}) }
+      passing = { call: m.call, tool, upstream: m.upstream, decision: m.decision, body: m.body, responseTransform: m.responseTransform, hidden: m.hidden, calls: m.calls, onFailure: m.onFailure, ...(m.extra ? { extra: m.extra } : {}) }
     } else {
       // 2. decide (local rate limits included)  3. route checks; then global rate limits
       let decision = decide(call)
@@ -194,8 +197,11 @@ export class RequestPipeline {
     const reflection = cred.reflection
     if (reflection && reflection.found.size > 0) passing.extra = { ...passing.extra, credential_reflected: { action: reflection.action, places: [...reflection.found] } }
 
+    // An MCP server that failed (timed out) gets a JSON-RPC answer: a tool call becomes a tool result.
+    const status = result.failure && passing.onFailure ? passing.onFailure(res, result.failure, passing.call.id) ?? result.status : result.status
+
     // 8. finish
-    this.finishRequest(req, res, rt, { call: passing.call, decision: final, credential: cred.record, status: result.status, failure: result.failure, upstream: result, startedAt, ...(passing.hidden && passing.hidden.length > 0 ? { hidden: passing.hidden } : {}), ...(passing.extra ? { extra: passing.extra } : {}) })
+    this.finishRequest(req, res, rt, { call: passing.call, decision: final, credential: cred.record, status, failure: result.failure, upstream: result, startedAt, ...(passing.hidden && passing.hidden.length > 0 ? { hidden: passing.hidden } : {}), ...(passing.extra ? { extra: passing.extra } : {}) })
   }
 
   /**
