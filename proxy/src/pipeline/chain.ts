@@ -130,7 +130,8 @@ export class RequestPipeline {
     const mcp = tool !== null ? rt.mcp.get(tool.name) ?? null : null
     // Every request a lenient router could send to the MCP handler is inspected as MCP or refused.
     const gate = mcp !== null && tool !== null ? mcpEndpointGate(mcp, tool, call, req, ctx.upgrade !== undefined) : { kind: 'outside' as const }
-    const decide = (c: ToolCall, v?: Parameters<typeof decideStage>[5], earlierCalls = 0): Decision => requestRouteChecks(c, tool, decideStage(this.stageDeps(), rt, c, tool, routeMatch, v, { earlierCalls }))
+    // dryRun: a tools/list annotation's representative call (pipeline/mcp-annotate.ts) takes no rate-limit token.
+    const decide = (c: ToolCall, v?: Parameters<typeof decideStage>[5], earlierCalls = 0, dryRun = false): Decision => requestRouteChecks(c, tool, decideStage(this.stageDeps(), rt, c, tool, routeMatch, v, { earlierCalls, ...(dryRun ? { rateLimits: false } : {}) }))
 
     if (gate.kind === 'refuse') return this.finishRequest(req, res, rt, { ...refuseMcp(res, decide(call, { kind: 'denied', reason: gate.reason }), call, gate.reply, gate.reason), startedAt })
     // The endpoint's bodiless GET (server stream) and DELETE (end of session) read and end; what
@@ -155,7 +156,7 @@ export class RequestPipeline {
       }
       const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
       const hidden: string[] = []
-      passing = { call, tool, upstream, decision, body: hasBody ? req : null, hidden, ...(gate.kind === 'stream' ? { responseTransform: this.mcp.streamFilter(mcp!, call, rt.config.limits.max_inspected_body_bytes, hidden) } : {}) }
+      passing = { call, tool, upstream, decision, body: hasBody ? req : null, hidden, ...(gate.kind === 'stream' ? { responseTransform: this.mcp.streamFilter(mcp!, call, rt.config.limits.max_inspected_body_bytes, hidden, { dryRun: (c, v) => decide(c, v, 0, true), budgetMs: rt.config.limits.mcp_evaluation_budget_ms }) } : {}) }
     }
 
     // 5. approval
