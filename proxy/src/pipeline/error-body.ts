@@ -108,7 +108,8 @@ export function headerSafe(text: string, maxBytes: number): string {
 
 /** The status line's reason phrase for a toolgate error answer. */
 export function reasonPhrase(reason: string): string {
-  return headerSafe(`toolgate: ${reason}`, MAX_REASON_PHRASE_BYTES)
+  const safe = headerSafe(reason, MAX_REASON_PHRASE_BYTES)
+  return safe === '' ? 'toolgate' : headerSafe(`toolgate: ${safe}`, MAX_REASON_PHRASE_BYTES)
 }
 
 /** The RFC 9209 Proxy-Status value: `toolgate; error=<type>; details="<reason> (decision <id>)"`. */
