@@ -112,7 +112,7 @@ tools:
     const rec = gate.records.at(-1) as Record<string, any>
     t.match(rec, { type: 'decision', decision: 'deny', stage: 'parse' }, name)
     t.match(rec.reasons[0], reason, name)
-    t.equal(JSON.parse(res.body).decision_id, rec.id, `${name}: the answer names the record`)
+    t.equal(JSON.parse(res.body).error.decision_id, rec.id, `${name}: the answer names the record`)
     t.equal(await count(), metric + 1, `${name}: one metric increment`)
   }
 })

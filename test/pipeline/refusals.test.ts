@@ -81,7 +81,7 @@ t.test('forward proxy', async (t) => {
   const res = { status: 0, body: '' }
   const rec2 = await oneRecord(t, 'ambiguous (two Host headers)', async () => Object.assign(res, await rawRequest(proxyPort(), `GET http://127.0.0.1:${up.port}/x HTTP/1.1\r\nHost: 127.0.0.1:${up.port}\r\nHost: evil.test\r\nConnection: close\r\n\r\n`)))
   t.match(rec2, { via: 'forward', stage: 'parse', status: 400 })
-  t.equal(JSON.parse(res.body).decision_id, rec2.id)
+  t.equal(JSON.parse(res.body).error.decision_id, rec2.id)
   const rec3 = await oneRecord(t, 'no tool', () => rawRequest(proxyPort(), 'GET http://nothing.example.test/ HTTP/1.1\r\nHost: nothing.example.test\r\nConnection: close\r\n\r\n'))
   t.match(rec3, { via: 'forward', stage: 'allowlist', decision: 'deny' })
 })
@@ -195,6 +195,6 @@ tools:
   t.equal(res.status, 500)
   t.equal(g.records.length, 1, 'one record')
   t.match(g.records[0], { decision: 'deny', stage: 'internal', status: 500 })
-  t.equal(res.json().decision_id, g.records[0]!['id'])
+  t.equal(res.json().error.decision_id, g.records[0]!['id'])
   t.notMatch(JSON.stringify(g.records) + res.body, /never-shown-7781/, 'the secret appears nowhere')
 })

@@ -225,6 +225,7 @@ const probes: Probe[] = [
   { field: 'timeouts.connect_ms', before: { timeouts: { connect_ms: 1234 } }, after: { timeouts: { connect_ms: 4321 } }, observe: async () => tg.runtime().pools.connectTimeoutMs, expect: [1234, 4321], snapshotOnly: 'a connect timeout needs an address that does not answer; loopback refuses at once' },
   // undici checks header timeouts on a coarse timer (about a second), hence the long slow answer.
   { field: 'timeouts.response_headers_ms', before: { timeouts: { response_headers_ms: 200 } }, after: { timeouts: { response_headers_ms: 10000 } }, observe: async () => (await get('/slow?ms=2500')).status, expect: [504, 200] },
+  { field: 'timeouts.total_ms', before: { timeouts: { total_ms: 300 } }, after: { timeouts: { total_ms: 0 } }, observe: async () => (await get('/slow?ms=1500')).status, expect: [504, 200] },
   { field: 'timeouts.idle_ms', before: { timeouts: { idle_ms: 150 } }, after: { timeouts: { idle_ms: 60000 } }, observe: () => openAfter(proxyPort(), 1500), expect: [false, true] },
   { field: 'timeouts.client_headers_ms', before: { timeouts: { client_headers_ms: 150 } }, after: { timeouts: { client_headers_ms: 60000 } }, observe: () => openAfter(Number(new URL(tg.transparent.tls!).port), 1500), expect: [false, true] },
   // Node adds keepAliveTimeoutBuffer (1 s) to the keep-alive timeout.
