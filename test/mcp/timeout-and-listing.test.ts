@@ -19,8 +19,8 @@ import { z } from 'zod'
 import { startTestToolgate, testListeners } from '../helpers/toolgate.ts'
 
 const calls: string[] = []
-/** A stateless SDK server: each POST gets a fresh server and transport (JSON responses, so headers wait for the result). */
-const http: Server = createServer((req, res) => {
+/** A stateless SDK server: each POST gets a fresh server and transport (JSON responses, so headers wait for the result; SSE responses start at once). */
+const serve = (json: boolean): Server => createServer((req, res) => {
   void (async () => {
     const server = new McpServer({ name: 'slow', version: '1.0.0' })
     server.registerTool('wait', { description: 'Waits', inputSchema: { ms: z.number().int() } }, async ({ ms }) => {
@@ -32,24 +32,28 @@ const http: Server = createServer((req, res) => {
       calls.push(`write ${text}`)
       return { content: [{ type: 'text' as const, text: 'written' }] }
     })
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: json })
     res.on('close', () => { void transport.close(); void server.close() })
     await server.connect(transport)
     await transport.handleRequest(req, res)
   })().catch(() => { if (!res.headersSent) res.writeHead(500); res.end() })
 })
-http.listen(0, '127.0.0.1')
-await once(http, 'listening')
-const port = (http.address() as AddressInfo).port
-t.teardown(() => { http.closeAllConnections(); http.close() })
+async function listen(server: Server): Promise<number> {
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  return (server.address() as AddressInfo).port
+}
+const port = await listen(serve(true))
+const ssePort = await listen(serve(false))
 
-const tool = (policyData: string) => `version: 1
+const tool = (policyData: string, timeouts = 'response_headers_ms: 300', p = port) => `version: 1
 ${testListeners}${policyData}tools:
   - name: slow-mcp
-    match: { scheme: http, host: 127.0.0.1, port: ${port} }
+    match: { scheme: http, host: 127.0.0.1, port: ${p} }
     routes:
       - { methods: [POST, GET, DELETE], path: "/mcp", access: read }
-    timeouts: { response_headers_ms: 300 }
+    timeouts: { ${timeouts} }
     mcp:
       path: /mcp
       allow_tools: ["*"]
@@ -78,6 +82,18 @@ t.test('an MCP tool call that times out is a tool result saying it may have run'
   const id = (r._meta as Record<string, string>)['toolgate/decision_id']
   t.match(gate.records.find((rec) => rec['id'] === id), { status: 200, failure: { kind: 'upstream_headers_timeout' }, mcp: { tool: 'wait' } }, 'recorded as the failure it was, answered 200')
   t.ok(calls.includes('wait 2500'), 'the server did receive the call (which is why the text says it may have run)')
+})
+
+t.test('an SSE answer whose server goes silent ends with a tool result event, not a cut stream', async (t) => {
+  const gate = await startTestToolgate(tool('', 'idle_ms: 300', ssePort))
+  t.teardown(() => gate.close())
+  const client = await connect(gate.proxyUrl)
+  t.teardown(() => client.close())
+  const r = await client.callTool({ name: 'wait', arguments: { ms: 2600 } })
+  t.equal(r.isError, true)
+  t.match(textOf(r), /^toolgate: the MCP tool call "wait" failed: upstream response body was silent for 300 ms \(upstream_idle\); it may have run on the server/)
+  const id = (r._meta as Record<string, string>)['toolgate/decision_id']
+  t.match(gate.records.find((rec) => rec['id'] === id), { status: 200, upstream_status: 200, failure: { kind: 'upstream_idle' } })
 })
 
 t.test('tools/list annotates a tool the policy would deny without a task', async (t) => {

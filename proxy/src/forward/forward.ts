@@ -41,6 +41,12 @@ export interface ForwardInput {
   /** Set when a credential was injected: keeps it out of the response (forward/reflection-guard.ts). */
   reflection?: ReflectionGuard
   timeouts: UpstreamTimeouts
+  /**
+   * A response already started that then failed (the upstream went silent, reset, ran past its
+   * deadline): may end it with a last word of its own (MCP over SSE: a JSON-RPC answer event,
+   * pipeline/mcp-failure.ts) instead of a cut connection; true when it did.
+   */
+  streamFailure?: (res: ServerResponse, failure: { kind: FailureKind; reason: string }, contentType: string) => boolean
 }
 
 export type ForwardFailureKind = FailureKind
@@ -134,6 +140,9 @@ async function exchange(input: ForwardInput, res: ServerResponse, body: Readable
   const discard = (): Writable => new Writable({ write: (_c, _e, cb) => cb() })
   let chainError: Error | null = null
   let tailDone: Promise<void> | null = null
+  // The stage piped into the client response, and what the response is (for streamFailure).
+  let lastStage: Duplex | null = null
+  let contentType = ''
   try {
     // undici's stream() writes the body straight into the Writable the factory returns: for a
     // response whose declared length is within the limit that is the client response itself
@@ -185,6 +194,8 @@ async function exchange(input: ForwardInput, res: ServerResponse, body: Readable
       const fail = (err: Error): void => { chainError ??= err; stages[0]!.destroy(err); res.destroy() }
       for (const stage of stages.slice(1)) stage.on('error', fail)
       const last = stages[stages.length - 1]!
+      lastStage = last
+      contentType = String(headers['content-type'] ?? '')
       // The exchange is over when the last stage has handed everything to the client (or failed).
       tailDone = new Promise<void>((resolve) => { last.once('end', resolve); last.once('close', resolve); last.once('error', () => resolve()) })
       return stages[0]!
@@ -192,9 +203,12 @@ async function exchange(input: ForwardInput, res: ServerResponse, body: Readable
   } catch (err) {
     const c = classifyError(err, input.timeouts)
     if (upstreamStatus === null) return { status: c.status, upstreamStatus: null, upstreamSeconds: null, failure: { kind: c.kind, reason: c.reason } }
-    // Headers are already sent: the only honest signal left is to cut the connection.
-    res.destroy()
-    return { status: upstreamStatus, upstreamStatus, upstreamSeconds, failure: { kind: c.kind, reason: c.reason } }
+    const failure = { kind: c.kind, reason: c.reason }
+    // A started stream may get a last event of its own (nothing more arrives from upstream).
+    const ended = lastStage !== null && input.streamFailure !== undefined && !res.destroyed && (() => { (lastStage as Duplex).unpipe(res); return input.streamFailure!(res, failure, contentType) })()
+    // Otherwise, headers are already sent: the only honest signal left is to cut the connection.
+    if (!ended) res.destroy()
+    return { status: upstreamStatus, upstreamStatus, upstreamSeconds, failure }
   }
   if (tailDone !== null) await tailDone
   if (chainError !== null) {

@@ -85,6 +85,8 @@ interface Passing {
   calls?: number
   /** MCP POST: answers an upstream failure in JSON-RPC (pipeline/mcp-failure.ts). */
   onFailure?: McpFailureAnswer
+  /** MCP POST: ends a started SSE answer whose server failed with a JSON-RPC answer event. */
+  onStreamFailure?: ForwardInput['streamFailure']
 }
 
 export class RequestPipeline {
@@ -143,7 +145,7 @@ export class RequestPipeline {
       // 2-4 for an MCP POST: allowlist, then every JSON-RPC message decided and route-checked.
       const m = await mcpStage({ req, res, rt, stage: this.mcp, call, tool: tool!, routeMatch, upstream, mcp: mcp!, decide, ...(tracing ? { tracing } : {}), ...(rateLimits ? { rateLimits } : {}) })
       if (m.kind === 'answered') return this.finishRequest(req, res, rt, { ...m.outcome, startedAt })
-      passing = { call: m.call, tool, upstream: m.upstream, decision: m.decision, body: m.body, responseTransform: m.responseTransform, hidden: m.hidden, calls: m.calls, onFailure: m.onFailure, ...(m.extra ? { extra: m.extra } : {}) }
+      passing = { call: m.call, tool, upstream: m.upstream, decision: m.decision, body: m.body, responseTransform: m.responseTransform, hidden: m.hidden, calls: m.calls, onFailure: m.onFailure, onStreamFailure: m.onStreamFailure, ...(m.extra ? { extra: m.extra } : {}) }
     } else {
       // 2. decide (local rate limits included)  3. route checks; then global rate limits
       let decision = decide(call)
@@ -185,7 +187,7 @@ export class RequestPipeline {
       ? dryRunTerminal()
       : ctx.upgrade
         ? await upgradeTerminal(rt, passing.call, decision, request, req, ctx.upgrade)
-        : await forwardTerminal(rt, passing.call, request, sent.body, res, abort.signal, passing.responseTransform, cred.reflection)
+        : await forwardTerminal(rt, passing.call, request, sent.body, res, abort.signal, passing.responseTransform, cred.reflection, passing.onStreamFailure)
     if (span && !('refused' in result)) span.end({ 'http.response.status_code': result.upstreamStatus ?? 0 }, result.failure?.reason)
     if ('refused' in result) return this.finishRequest(req, res, rt, { call: passing.call, decision: result.refused, credential: null, status: result.refused.status, failure: null, startedAt })
     if (result.upstreamSeconds !== null) {

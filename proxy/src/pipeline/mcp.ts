@@ -27,7 +27,7 @@ import type { ToolCall } from '../classify/toolcall.ts'
 import type { CompiledTool } from '../classify/allowlist.ts'
 import { endpointMethod, endpointRelation, requestHasBody } from '../classify/mcp/endpoint.ts'
 import { DENIED_CODE, jsonRpcError } from '../classify/mcp/respond.ts'
-import { mcpFailureAnswer, type McpFailureAnswer } from './mcp-failure.ts'
+import { mcpFailureAnswer, mcpStreamFailureAnswer, type McpFailureAnswer } from './mcp-failure.ts'
 import type { AllowlistVerdict } from '../decide/decide.ts'
 import type { Decision } from '../decide/decision.ts'
 import { batchDecision, deny } from '../decide/deny.ts'
@@ -401,7 +401,7 @@ export type McpStageResult =
   | { kind: 'answered'; outcome: Recorded }
   /** Every message passed: forward the same bytes under `decision`. */
   /** calls: calls of the task this request makes (its tools/call messages, at least 1). */
-  | { kind: 'forward'; call: ToolCall; decision: Decision; upstream: UpstreamRequest; body: Buffer; responseTransform: ForwardInput['responseTransform']; hidden: string[]; calls: number; extra?: Record<string, unknown>; onFailure: McpFailureAnswer }
+  | { kind: 'forward'; call: ToolCall; decision: Decision; upstream: UpstreamRequest; body: Buffer; responseTransform: ForwardInput['responseTransform']; hidden: string[]; calls: number; extra?: Record<string, unknown>; onFailure: McpFailureAnswer; onStreamFailure: ForwardInput['streamFailure'] }
 
 /** A request to an MCP tool refused before (or instead of) deciding its messages: a JSON-RPC error and one record. */
 export function refuseMcp(res: ServerResponse, base: Decision, call: ToolCall, reply: JsonRpcReply, reason: string): Recorded {
@@ -481,5 +481,6 @@ export async function mcpStage(p: {
     calls: Math.max(1, toolCalls),
     ...(extra ? { extra } : {}),
     onFailure: mcpFailureAnswer(parsed, checked.modern),
+    onStreamFailure: mcpStreamFailureAnswer(parsed, checked.modern, call.id),
   }
 }

@@ -25,7 +25,7 @@ export function upstreamOf(rt: Runtime, call: ToolCall): ToolUpstream {
   return rt.upstreams.get(call.tool ?? '') ?? { name: '\u0000no tool', rules: destinationRules('', []), caFile: null }
 }
 
-export async function forwardTerminal(rt: Runtime, call: ToolCall, request: UpstreamRequest, body: Readable | Buffer | null, res: ServerResponse, signal: AbortSignal, responseTransform?: ForwardInput['responseTransform'], reflection?: ReflectionGuard | null): Promise<ForwardResult> {
+export async function forwardTerminal(rt: Runtime, call: ToolCall, request: UpstreamRequest, body: Readable | Buffer | null, res: ServerResponse, signal: AbortSignal, responseTransform?: ForwardInput['responseTransform'], reflection?: ReflectionGuard | null, streamFailure?: ForwardInput['streamFailure']): Promise<ForwardResult> {
   return forward({
     pools: rt.pools,
     tool: upstreamOf(rt, call),
@@ -37,6 +37,7 @@ export async function forwardTerminal(rt: Runtime, call: ToolCall, request: Upst
     timeouts: upstreamTimeouts(rt.config.timeouts, rt.allowlist.byName(call.tool ?? '')?.config.timeouts),
     ...(responseTransform ? { responseTransform } : {}),
     ...(reflection ? { reflection } : {}),
+    ...(streamFailure ? { streamFailure } : {}),
   }, res)
 }
 
