@@ -219,5 +219,5 @@ t.test('a decompression bomb is cut at the response limit, inflated no faster th
 t.test('a content-coding the guard cannot undo is refused (fail closed)', async (t) => {
   const got = await get(redact, '/compress')
   t.equal(got.status, 502)
-  t.match(JSON.parse(got.body.toString()), { error: 'response_uninspectable', reason: /content-encoding "compress" cannot be inspected/ })
+  t.match(JSON.parse(got.body.toString()), { error: { code: 'response_uninspectable', message: /content-encoding "compress" cannot be inspected/ } })
 })

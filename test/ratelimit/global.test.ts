@@ -66,7 +66,7 @@ t.test('two toolgate processes share one limit; over it: 429 with Retry-After; s
   await rls.stop()
   const closed = await viaProxy(a.proxyUrl, 'GET', `http://127.0.0.1:${up.port}/y`)
   t.equal(closed.status, 503, 'failure_mode deny (the default): fail closed')
-  t.match(closed.json<{ error: string; reason: string }>(), { error: 'rate_limit_unavailable', reason: /rate limit service unavailable \(gRPC status \d+\); failing closed/ })
+  t.match(closed.json<{ error: { code: string; message: string } }>(), { error: { code: 'rate_limit_unavailable', type: 'rate_limit_error', message: /rate limit service unavailable \(gRPC status \d+\); failing closed/ } })
   t.notMatch(closed.body, String(rls.port), 'the service address is not told to the agent')
   const open = await viaProxy(b.proxyUrl, 'GET', `http://127.0.0.1:${up.port}/y`)
   t.equal(open.status, 200, 'failure_mode allow: the call passes')
