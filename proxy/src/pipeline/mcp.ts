@@ -166,8 +166,8 @@ export interface AnnotateWith {
   budgetMs: number
 }
 
-/** One annotator per listing response (its bounds count per listing). */
-function annotatorOf(call: ToolCall, rules: CompiledMcpRules, a: AnnotateWith | undefined): (() => ToolsListFilterOptions['annotate']) | undefined {
+/** One annotator per listing (its bounds count per listing). */
+function annotatorOf(call: ToolCall, rules: CompiledMcpRules, a: AnnotateWith | undefined): ToolsListFilterOptions['annotate'] {
   return a === undefined ? undefined : () => deniedToolAnnotator(call, rules, a.dryRun, a.budgetMs)
 }
 
@@ -182,7 +182,7 @@ export interface PinContext {
 const MAX_HIDDEN_RECORDED = 256
 
 /** `hidden` collects the names the name rules removed, for the request's record (defect: they were never recorded). */
-export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string | number> | 'any', maxBytes: number, pins?: PinContext, observe?: (id: string | number, result: unknown) => void, hidden?: string[], annotate?: () => ToolsListFilterOptions['annotate']): (status: number, headers: Record<string, string | string[]>) => Transform | null {
+export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string | number> | 'any', maxBytes: number, pins?: PinContext, observe?: (id: string | number, result: unknown) => void, hidden?: string[], annotate?: ToolsListFilterOptions['annotate']): (status: number, headers: Record<string, string | string[]>) => Transform | null {
   return (status, headers) => {
     if (status < 200 || status >= 300) return null
     if (requestIds !== 'any' && requestIds.size === 0) return null
@@ -202,8 +202,7 @@ export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string 
     const onFiltered = hidden === undefined ? undefined : (info: { removed: string[] }): void => {
       for (const name of info.removed) if (hidden.length < MAX_HIDDEN_RECORDED) hidden.push(name)
     }
-    const annotator = annotate?.()
-    return createToolsListFilter({ contentType, ...(contentEncoding !== undefined ? { contentEncoding } : {}), allowed: (name) => mcpToolAllowed(rules, name).allowed, requestIds, maxBytes, ...(inspect ? { inspect } : {}), ...(observe ? { observe } : {}), ...(onFiltered ? { onFiltered } : {}), ...(annotator ? { annotate: annotator } : {}) })
+    return createToolsListFilter({ contentType, ...(contentEncoding !== undefined ? { contentEncoding } : {}), allowed: (name) => mcpToolAllowed(rules, name).allowed, requestIds, maxBytes, ...(inspect ? { inspect } : {}), ...(observe ? { observe } : {}), ...(onFiltered ? { onFiltered } : {}), ...(annotate ? { annotate } : {}) })
   }
 }
 

@@ -49,8 +49,11 @@ export interface ToolsListFilterOptions {
   inspect?: (tool: Record<string, unknown>) => boolean
   /** Told when an SSE event was dropped (and why), for the record. */
   onDropped?: (reason: string) => void
-  /** Rewrites a kept tool's definition (pipeline/mcp-annotate.ts: a tool the policy would deny says so); null keeps it as is. */
-  annotate?: (tool: Record<string, unknown>) => Record<string, unknown> | null
+  /**
+   * Per listing (so its bounds count per listing, also on a long-lived stream): rewrites a kept
+   * tool's definition (pipeline/mcp-annotate.ts: a tool the policy would deny says so); null keeps it as is.
+   */
+  annotate?: () => (tool: Record<string, unknown>) => Record<string, unknown> | null
 }
 
 export class McpFilterError extends Error {
@@ -231,8 +234,9 @@ function rewriteOne(msg: unknown, opts: ToolsListFilterOptions, pending: Set<str
   })
   opts.onFiltered?.({ id, removed, kept: kept.length })
   let annotated = false
-  const shown = opts.annotate === undefined ? kept : kept.map((tool) => {
-    const next = opts.annotate!(tool as Record<string, unknown>)
+  const annotateOne = opts.annotate?.()
+  const shown = annotateOne === undefined ? kept : kept.map((tool) => {
+    const next = annotateOne(tool as Record<string, unknown>)
     if (next === null) return tool
     annotated = true
     return next
