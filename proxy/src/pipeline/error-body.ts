@@ -32,6 +32,7 @@ export type ProxyErrorType =
   | 'dns_error' | 'connection_refused' | 'destination_ip_unroutable' | 'connection_timeout' | 'tls_certificate_error'
   | 'http_response_timeout' | 'connection_read_timeout' | 'connection_terminated' | 'http_response_incomplete'
   | 'http_response_body_size' | 'http_response_content_coding' | 'proxy_internal_response'
+  | 'tls_protocol_error' | 'http_protocol_error' | 'destination_unavailable' | 'connection_limit_reached'
 
 /** The body of every toolgate-generated HTTP error answer. */
 export interface ErrorBody {
@@ -81,6 +82,12 @@ const CODES: Record<ErrorCode, { type: ErrorType; proxy: ProxyErrorType }> = {
   credential_reflected: { type: 'upstream_error', proxy: 'proxy_internal_response' },
   response_uninspectable: { type: 'upstream_error', proxy: 'http_response_content_coding' },
   client_aborted: { type: 'invalid_request_error', proxy: 'http_request_error' },
+  client_tls: { type: 'invalid_request_error', proxy: 'tls_protocol_error' },
+  client_timeout: { type: 'timeout_error', proxy: 'http_request_error' },
+  tunnel_protocol: { type: 'invalid_request_error', proxy: 'http_protocol_error' },
+  upstream_connect: { type: 'upstream_error', proxy: 'destination_unavailable' },
+  tunnel_limit: { type: 'rate_limit_error', proxy: 'connection_limit_reached' },
+  internal: { type: 'api_error', proxy: 'proxy_internal_error' },
 }
 
 /** Longest status-line reason phrase (bytes); clients print it on one line. */

@@ -26,9 +26,23 @@ export const FAILURE_KINDS = [
   'upstream_error', // anything else the upstream connection reported (its code in the reason)
   // The agent
   'client_aborted',
+  // After an allowed CONNECT (or transparent TLS connection), decided by its first bytes
+  // (pipeline/tunnel-first-bytes.ts): the agent's TLS handshake with toolgate failed; no first
+  // bytes or handshake in time; a protocol the target is not served as; a passthrough tunnel
+  // opened before its first bytes could not reach the upstream; too many intercepted
+  // connections; toolgate could not serve it (a leaf certificate could not be minted).
+  'client_tls',
+  'client_timeout',
+  'tunnel_protocol',
+  'upstream_connect',
+  'tunnel_limit',
+  'internal',
 ] as const
 
 export type FailureKind = (typeof FAILURE_KINDS)[number]
+
+/** The kinds of a failure inside an opened tunnel. */
+export type TunnelFailureKind = Extract<FailureKind, 'client_tls' | 'client_timeout' | 'tunnel_protocol' | 'upstream_connect' | 'tunnel_limit' | 'internal'>
 
 export interface Failure {
   kind: FailureKind

@@ -12,12 +12,14 @@ import type { ErrorAnswer } from './error-body.ts'
 import type { Failure } from './failure.ts'
 import { upstreamOf } from './terminals.ts'
 import { connectFailure } from '../forward/upstream-errors.ts'
+import type { InterceptFailure } from '../listen/tls/interceptor.ts'
 
 export type TunnelFailure = Failure
 
 /** What the TLS interceptor offers a tunnel (listen/tls/interceptor.ts). */
 export interface TunnelInterceptor {
-  terminate(socket: Duplex, head: Buffer, authority: { host: string; port: number; scheme: 'https' }, via: 'intercepted' | 'transparent'): void
+  /** `onFailed` runs once if the connection is not served (handshake failure, timeout, limit). */
+  terminate(socket: Duplex, head: Buffer, authority: { host: string; port: number; scheme: 'https' }, via: 'intercepted' | 'transparent', onFailed?: (f: InterceptFailure) => void): void
 }
 
 /** The client side of a tunnel, as the listener that accepted it answers it. */
@@ -29,8 +31,8 @@ export interface TunnelClient {
   refuse(status: number, answer: ErrorAnswer): void
   /** Runs before any upstream byte reaches the client (CONNECT answers its 200 here). */
   established(): void
-  /** Hands the connection to the TLS interceptor. */
-  intercept(interceptor: TunnelInterceptor, authority: { host: string; port: number; scheme: 'https' }): void
+  /** Hands the connection to the TLS interceptor; `onFailed` runs if it is not served (a failed handshake). */
+  intercept(interceptor: TunnelInterceptor, authority: { host: string; port: number; scheme: 'https' }, onFailed?: (f: InterceptFailure) => void): void
   onClose(cb: () => void): void
 }
 
