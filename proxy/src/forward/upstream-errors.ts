@@ -32,7 +32,7 @@ const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|HOSTNAME|AL
 function connectCode(code: string, message: string): MappedFailure | null {
   if (code === 'TOOLGATE_DESTINATION_BLOCKED') return { kind: 'destination', status: 403, reason: message }
   if (code === 'TOOLGATE_RESOLVE_FAILED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { kind: 'resolve', status: 502, reason: code.startsWith('TOOLGATE') ? message : `upstream name did not resolve (${code})` }
-  if (code === 'ECONNREFUSED') return { kind: 'upstream_refused', status: 502, reason: 'upstream refused the connection' }
+  if (code === 'ECONNREFUSED') return { kind: 'upstream_refused', status: 502, reason: 'upstream refused the connection (ECONNREFUSED)' }
   if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EADDRNOTAVAIL') return { kind: 'upstream_unreachable', status: 502, reason: `upstream is unreachable (${code})` }
   if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') return { kind: 'upstream_connect_timeout', status: 504, reason: 'upstream connect timed out' }
   if (TLS_CODES.test(code)) return { kind: 'tls', status: 502, reason: `upstream TLS verification failed: ${code}` }
