@@ -17,8 +17,14 @@ export interface TestToolgate {
   proxyUrl: string
   adminUrl: string
   controlUrl: string
+  /** The temp dir the config was written to (relative paths in it resolve here). */
+  dir: string
+  /** Ports of the transparent listeners the config enabled (null when off). */
+  transparent: { http: { port: number } | null; tls: { port: number } | null }
   close(): Promise<void>
 }
+
+const portOf = (url: string | null): { port: number } | null => (url === null ? null : { port: Number(new URL(url).port) })
 
 /** Parses YAML (written to a temp dir so relative paths resolve there) or throws with the errors. */
 export function testConfig(yaml: string, dir = mkdtempSync(join(tmpdir(), 'toolgate-test-'))): ResolvedConfig {
@@ -29,13 +35,23 @@ export function testConfig(yaml: string, dir = mkdtempSync(join(tmpdir(), 'toolg
   return parsed.config
 }
 
-export async function startTestToolgate(yaml: string, extra: Partial<StartOptions> = {}): Promise<TestToolgate> {
-  const config = testConfig(yaml)
+/**
+ * The one gateway starter of the tests: a real toolgate in this process, as `toolgate run` builds
+ * it. `yaml` may be a function of the temp dir the config is written to, for configs that place
+ * files there (a published CA, secrets).
+ */
+export async function startTestToolgate(yaml: string | ((dir: string) => string), extra: Partial<StartOptions> = {}): Promise<TestToolgate> {
+  const dir = mkdtempSync(join(tmpdir(), 'toolgate-test-'))
+  const config = testConfig(typeof yaml === 'function' ? yaml(dir) : yaml, dir)
   const sink = memorySink()
   const logs: string[] = []
   const logger: Logger = createLogger({ level: 'debug', write: (line) => { logs.push(line) } })
   const tg = await startToolgate({ config, records: sink, logger, ...extra })
-  return { tg, config, records: sink.records, logs, proxyUrl: tg.proxyUrl, adminUrl: tg.adminUrl, controlUrl: tg.controlUrl, close: () => tg.close(500) }
+  return {
+    tg, config, records: sink.records, logs, proxyUrl: tg.proxyUrl, adminUrl: tg.adminUrl, controlUrl: tg.controlUrl, dir,
+    transparent: { http: portOf(tg.transparent.http), tls: portOf(tg.transparent.tls) },
+    close: () => tg.close(500),
+  }
 }
 
 /** A tool entry for an upstream on 127.0.0.1:port (named explicitly, so the loopback address is allowed). */
@@ -50,5 +66,14 @@ ${routes}
 export const testListeners = `listeners:
   proxy: { host: 127.0.0.1, port: 0 }
   admin: { host: 127.0.0.1, port: 0 }
+logging: { level: error }
+`
+
+/** testListeners plus both transparent listeners (a pod with iptables redirection), on free loopback ports. */
+export const testListenersWithTransparent = `listeners:
+  proxy: { host: 127.0.0.1, port: 0 }
+  admin: { host: 127.0.0.1, port: 0 }
+  transparent_http: { host: 127.0.0.1, port: 0 }
+  transparent_tls: { host: 127.0.0.1, port: 0 }
 logging: { level: error }
 `

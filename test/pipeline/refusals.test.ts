@@ -11,6 +11,7 @@ import { once } from 'node:events'
 import { startUpstream, type Upstream } from '../helpers/upstream.ts'
 import { rawRequest } from '../helpers/raw.ts'
 import { startInterceptingGate, type InterceptingGate } from '../tls/helpers/gate.ts'
+import { testListenersWithTransparent } from '../helpers/toolgate.ts'
 
 let up: Upstream
 let gate: InterceptingGate
@@ -19,13 +20,7 @@ let ca: string
 t.before(async () => {
   up = await startUpstream()
   gate = await startInterceptingGate((dir) => `version: 1
-listeners:
-  proxy: { host: 127.0.0.1, port: 0 }
-  admin: { host: 127.0.0.1, port: 0 }
-  transparent_http: { host: 127.0.0.1, port: 0 }
-  transparent_tls: { host: 127.0.0.1, port: 0 }
-logging: { level: error }
-tls:
+${testListenersWithTransparent}tls:
   ca: { publish_cert_to: ${join(dir, 'ca.pem')} }
 tools:
   - name: echo
