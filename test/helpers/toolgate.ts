@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseConfigText } from '../../proxy/src/config/load.ts'
 import { startToolgate, type StartOptions, type Toolgate } from '../../proxy/src/server.ts'
-import { memorySink, type RecordFields } from '../../proxy/src/record/records.ts'
+import { memorySink, type RecordFields, type RecordSink } from '../../proxy/src/record/records.ts'
+import type { ToolgateRecord } from '../../proxy/src/record/record-types.ts'
 import { createLogger, type Logger } from '../../proxy/src/record/log.ts'
 import type { ResolvedConfig } from '../../proxy/src/config/resolved.ts'
 
@@ -21,7 +22,33 @@ export interface TestToolgate {
   dir: string
   /** Ports of the transparent listeners the config enabled (null when off). */
   transparent: { http: { port: number } | null; tls: { port: number } | null }
+  /**
+   * The first record (already written, or written later) that matches: an event to wait on
+   * instead of a sleep or a polling loop. Rejects after timeoutMs (default 5000).
+   */
+  recorded(match: (r: RecordFields, index: number) => boolean, timeoutMs?: number): Promise<RecordFields>
   close(): Promise<void>
+}
+
+/** A memory sink that tells waiters about each record it stores. */
+function observedSink(): { sink: RecordSink & { records: RecordFields[] }; recorded: TestToolgate['recorded'] } {
+  const inner = memorySink()
+  const records = inner.records
+  const waiters = new Set<() => void>()
+  const sink = { records, write: (r: ToolgateRecord) => { inner.write(r); for (const w of [...waiters]) w() }, close: () => inner.close() }
+  const recorded: TestToolgate['recorded'] = (match, timeoutMs = 5000) => new Promise((resolve, reject) => {
+    const check = (): void => {
+      const i = records.findIndex(match)
+      if (i === -1) return
+      done()
+      resolve(records[i]!)
+    }
+    const timer = setTimeout(() => { done(); reject(new Error(`no matching record within ${timeoutMs} ms (${records.length} records)`)) }, timeoutMs)
+    const done = (): void => { clearTimeout(timer); waiters.delete(check) }
+    waiters.add(check)
+    check()
+  })
+  return { sink, recorded }
 }
 
 const portOf = (url: string | null): { port: number } | null => (url === null ? null : { port: Number(new URL(url).port) })
@@ -43,13 +70,14 @@ export function testConfig(yaml: string, dir = mkdtempSync(join(tmpdir(), 'toolg
 export async function startTestToolgate(yaml: string | ((dir: string) => string), extra: Partial<StartOptions> = {}): Promise<TestToolgate> {
   const dir = mkdtempSync(join(tmpdir(), 'toolgate-test-'))
   const config = testConfig(typeof yaml === 'function' ? yaml(dir) : yaml, dir)
-  const sink = memorySink()
+  const { sink, recorded } = observedSink()
   const logs: string[] = []
   const logger: Logger = createLogger({ level: 'debug', write: (line) => { logs.push(line) } })
   const tg = await startToolgate({ config, records: sink, logger, ...extra })
   return {
     tg, config, records: sink.records, logs, proxyUrl: tg.proxyUrl, adminUrl: tg.adminUrl, controlUrl: tg.controlUrl, dir,
     transparent: { http: portOf(tg.transparent.http), tls: portOf(tg.transparent.tls) },
+    recorded,
     close: () => tg.close(500),
   }
 }

@@ -215,7 +215,7 @@ function decide(lines: Array<Record<string, unknown>>): Promise<Array<Record<str
 }
 
 async function waitForRecords(count: number): Promise<void> {
-  for (let i = 0; i < 300 && gate.records.length < count; i++) await new Promise((r) => setTimeout(r, 10))
+  if (count > 0) await gate.recorded((_r, i) => i === count - 1, 3000).catch(() => null)
 }
 
 const shapes: Array<[string, () => Case[]]> = [

@@ -187,13 +187,11 @@ t.test('the agent cannot end a task, even holding its grant', async (t) => {
 t.test('the agent cannot release a held call; an approver can, bound to that call', async (t) => {
   const token = await grant()
   const body = '{"delegate":"to-bot"}'
+  const from = gate.records.length
   const held = call('POST', '/approve-me', { 'txn-token': token }, body)
   const approver = { authorization: `Bearer ${await corp.sign({ sub: 'alice@corp', aud: APPROVALS_AUD, groups: ['toolgate-approvers'], iat: nowS(), exp: nowS() + 60 })}` }
-  let pending: Array<{ id: string; call_digest: string }> = []
-  for (let i = 0; i < 100 && pending.length === 0; i++) {
-    await new Promise((r) => setTimeout(r, 20))
-    pending = (JSON.parse((await hit(gate.controlUrl, 'GET', '/v1/approvals', approver)).text) as { approvals: typeof pending }).approvals
-  }
+  await gate.recorded((r, i) => i >= from && r['type'] === 'approval_requested') // held: announced
+  const pending = (JSON.parse((await hit(gate.controlUrl, 'GET', '/v1/approvals', approver)).text) as { approvals: Array<{ id: string; call_digest: string }> }).approvals
   t.equal(pending.length, 1, 'held and announced')
   const id = pending[0]!.id
   t.equal(pending[0]!.call_digest, callDigest({ method: 'POST', target: { scheme: 'http', host: '127.0.0.1', hostIsIp: true, port: upstream.port, path: '/approve-me', query: '' } }, Buffer.from(body)).digest, 'the digest covers method, target and body')
@@ -265,13 +263,11 @@ t.test('property: no unauthenticated control request succeeds or changes anythin
   const token = await grant()
   const reg = await hit(gate.controlUrl, 'POST', '/v1/tasks', { 'txn-token': token })
   const taskId = (JSON.parse(reg.text) as { id: string }).id
+  const from = gate.records.length
   const held = call('POST', '/approve-me', { 'txn-token': token }, '{"p":1}')
   const approver = { authorization: `Bearer ${await corp.sign({ sub: 'alice@corp', aud: APPROVALS_AUD, groups: ['toolgate-approvers'], iat: nowS(), exp: nowS() + 60 })}` }
-  let approvalId = ''
-  for (let i = 0; i < 100 && approvalId === ''; i++) {
-    await new Promise((r) => setTimeout(r, 20))
-    approvalId = (JSON.parse((await hit(gate.controlUrl, 'GET', '/v1/approvals', approver)).text) as { approvals: Array<{ id: string }> }).approvals[0]?.id ?? ''
-  }
+  const announced = await gate.recorded((r, i) => i >= from && r['type'] === 'approval_requested')
+  const approvalId = String(announced['id'] ?? '')
   t.not(approvalId, '', 'a call is held')
   const selfSigned = await attacker.sign({ sub: 'x', aud: [AUD, APPROVALS_AUD], groups: ['toolgate-approvers'], iat: nowS(), exp: nowS() + 60 })
   const paths = ['/v1/tasks', `/v1/tasks/${taskId}`, '/v1/approvals', `/v1/approvals/${approvalId}`, '/v1/approvals/x', '/v1/tasks/tsk_x', '/metrics', '/', '/v1/tasks/', '/v1/approvals/']

@@ -56,14 +56,12 @@ const approver = async () => ({ authorization: `Bearer ${await corp.sign({ sub: 
 const reached = () => upstream.received.filter((r) => r.url === '/approve-me')
 
 async function holdCall(token: string): Promise<{ held: Promise<number>; approvalId: string; taskId: string }> {
+  const from = gate.records.length
   const held = request(`${upstream.url}/approve-me`, { method: 'POST', headers: { 'txn-token': token, 'content-type': 'application/json' }, body: '{"delegate":"to-bot"}', dispatcher: proxy })
     .then(async (r) => { await r.body.dump(); return r.statusCode })
-  let pending: Array<{ id: string; task: string }> = []
-  for (let i = 0; i < 200 && pending.length === 0; i++) {
-    await new Promise((r) => setTimeout(r, 20))
-    const res = await fetch(`${gate.controlUrl}/v1/approvals`, { headers: await approver() })
-    pending = ((await res.json()) as { approvals: typeof pending }).approvals
-  }
+  await gate.recorded((r, i) => i >= from && r['type'] === 'approval_requested') // held: announced
+  const res = await fetch(`${gate.controlUrl}/v1/approvals`, { headers: await approver() })
+  const pending = ((await res.json()) as { approvals: Array<{ id: string; task: string }> }).approvals
   if (pending.length !== 1) throw new Error('the call was not held')
   return { held, approvalId: pending[0]!.id, taskId: pending[0]!.task }
 }
@@ -87,8 +85,9 @@ t.test('a held call whose task its issuer ended is not released by a later appro
 
 t.test('a held call whose grant expired while it waited is not released by a later approval', async (t) => {
   const token = await orch.sign(grantClaims({ sub: ME, aud: AUD, tools: ['api'], ttlS: 2 }), { typ: 'txntoken+jwt' })
-  const { held, approvalId } = await holdCall(token)
-  await new Promise((r) => setTimeout(r, 3200))
+  const { held, approvalId, taskId } = await holdCall(token)
+  // The grant expires (2 s): wait for the registry to end its task (an event, not a sleep).
+  await gate.recorded((r) => r['type'] === 'task_ended' && r['task'] === taskId, 8000)
   const ok = await fetch(`${gate.controlUrl}/v1/approvals/${approvalId}`, { method: 'POST', headers: await approver(), body: JSON.stringify({ decision: 'approve' }) })
   await ok.text()
   t.equal(await held, 403, 'the held call is denied')
@@ -100,14 +99,12 @@ t.test('a held call whose grant expired while it waited is not released by a lat
 // approval API and the webhook still give approvers the full target (the digest covers it).
 t.test('the approval_requested record redacts query values', async (t) => {
   const token = await orch.sign(grantClaims({ sub: ME, aud: AUD, tools: ['api'] }), { typ: 'txntoken+jwt' })
+  const from = gate.records.length
   const held = request(`${upstream.url}/approve-me?token=s3cret-value&x`, { method: 'POST', headers: { 'txn-token': token, 'content-type': 'application/json' }, body: '{}', dispatcher: proxy })
     .then(async (r) => { await r.body.dump(); return r.statusCode })
-  let pending: Array<{ id: string; target: string }> = []
-  for (let i = 0; i < 200 && pending.length === 0; i++) {
-    await new Promise((r) => setTimeout(r, 20))
-    const res = await fetch(`${gate.controlUrl}/v1/approvals`, { headers: await approver() })
-    pending = ((await res.json()) as { approvals: typeof pending }).approvals
-  }
+  await gate.recorded((r, i) => i >= from && r['type'] === 'approval_requested') // held: announced
+  const res = await fetch(`${gate.controlUrl}/v1/approvals`, { headers: await approver() })
+  const pending = ((await res.json()) as { approvals: Array<{ id: string; target: string }> }).approvals
   t.match(pending[0]?.target, /token=s3cret-value/, 'the approver sees the full target')
   const rec = gate.records.find((r) => r.type === 'approval_requested' && r.id === pending[0]?.id)
   t.ok(rec, 'announced in a record')
