@@ -5,29 +5,22 @@
 // revokes. A real toolgate, a real JWKS issuer and approver IdP, a real upstream.
 
 import t from 'tap'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { ProxyAgent, request } from 'undici'
 import { startTestToolgate, testListeners } from '../helpers/toolgate.ts'
 import { startUpstream } from '../helpers/upstream.ts'
 import { grantClaims, startIssuer } from './issuer.ts'
+import { AUD, APPROVALS_AUD, ME, agentYaml, apiSecret, apiToolYaml } from './fixture.ts'
 
-const AUD = 'toolgate://prod.example'
-const APPROVALS_AUD = 'toolgate-approvals'
-const ME = 'system:serviceaccount:agents:research'
-const SECRET = `static-secret-${Math.random().toString(36).slice(2)}`
 
 const upstream = await startUpstream()
 const orch = await startIssuer('orchestrator')
 const corp = await startIssuer('corp')
 t.teardown(async () => { await upstream.close(); await orch.close(); await corp.close() })
 
-const dir = mkdtempSync(join(tmpdir(), 'toolgate-held-'))
-writeFileSync(join(dir, 'api.secret'), SECRET, { mode: 0o600 })
+const { credentialsYaml } = apiSecret('toolgate-held-')
 const gate = await startTestToolgate(`version: 1
 ${testListeners}
-agent: { namespace: agents, service_account: research, pod: research-0 }
+${agentYaml()}
 approvals:
   timeout_ms: 8000
   audience: ${APPROVALS_AUD}
@@ -37,16 +30,7 @@ tasks:
   audience: ${AUD}
   issuers:
     - { name: orchestrator, issuer: "${orch.issuer}", jwks_url: "${orch.jwksUrl}" }
-credentials:
-  api: { type: static, secret_file: ${join(dir, 'api.secret')} }
-tools:
-  - name: api
-    match: { scheme: http, host: 127.0.0.1, port: ${upstream.port} }
-    routes:
-      - { methods: [POST], path: "/approve-me", access: delegate }
-      - { methods: [GET], path: "/**" }
-    credential: { provider: api }
-`)
+${credentialsYaml}${apiToolYaml(upstream.port, ['{ methods: [POST], path: "/approve-me", access: delegate }', '{ methods: [GET], path: "/**" }'])}`)
 t.teardown(() => gate.close())
 const proxy = new ProxyAgent(gate.proxyUrl)
 t.teardown(() => proxy.close())
