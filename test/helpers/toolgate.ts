@@ -91,17 +91,21 @@ ${routes}
 `
 }
 
-export const testListeners = `listeners:
+/**
+ * The listeners and logging sections of a test config: every listener on a free loopback port,
+ * the transparent ones (a pod with iptables redirection) when asked for.
+ */
+export function testListenersYaml(o: { transparent?: 'http' | 'tls' | 'both'; level?: string; records?: string } = {}): string {
+  const http = o.transparent === 'http' || o.transparent === 'both'
+  const tls = o.transparent === 'tls' || o.transparent === 'both'
+  return `listeners:
   proxy: { host: 127.0.0.1, port: 0 }
   admin: { host: 127.0.0.1, port: 0 }
-logging: { level: error }
+${http ? '  transparent_http: { host: 127.0.0.1, port: 0 }\n' : ''}${tls ? '  transparent_tls: { host: 127.0.0.1, port: 0 }\n' : ''}logging: { level: ${o.level ?? 'error'}${o.records !== undefined ? `, records: ${o.records}` : ''} }
 `
+}
 
-/** testListeners plus both transparent listeners (a pod with iptables redirection), on free loopback ports. */
-export const testListenersWithTransparent = `listeners:
-  proxy: { host: 127.0.0.1, port: 0 }
-  admin: { host: 127.0.0.1, port: 0 }
-  transparent_http: { host: 127.0.0.1, port: 0 }
-  transparent_tls: { host: 127.0.0.1, port: 0 }
-logging: { level: error }
-`
+export const testListeners = testListenersYaml()
+
+/** testListeners plus both transparent listeners, on free loopback ports. */
+export const testListenersWithTransparent = testListenersYaml({ transparent: 'both' })
