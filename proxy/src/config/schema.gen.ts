@@ -165,7 +165,7 @@ export interface Timeouts {
    */
   idle_ms?: number
   /**
-   * Client must send its request headers within this (default 10000).
+   * Client must send its request headers within this, and the client of an opened CONNECT tunnel its first bytes (default 10000).
    */
   client_headers_ms?: number
   /**
@@ -327,9 +327,17 @@ export interface TlsCa {
   cert_file?: string
   key_file?: string
   /**
-   * Where the CA certificate (never the key) is written for the agent to trust.
+   * Where the CA certificate (never the key) is written for the agent to trust, followed by the public roots (the agent's SSL_CERT_FILE replaces its trust store).
    */
   publish_cert_to?: string
+  /**
+   * Where a password-less PKCS#12 truststore (the CA plus the public roots, Java trusted-certificate entries) is written, for JAVA_TOOL_OPTIONS -Djavax.net.ssl.trustStore (docs/clients.md).
+   */
+  publish_truststore_to?: string
+  /**
+   * Where a wgetrc with ca_certificate = <publish_cert_to> is written, for WGETRC (wget with GnuTLS ignores SSL_CERT_FILE). Needs publish_cert_to.
+   */
+  publish_wgetrc_to?: string
   validity_hours?: number
 }
 /**

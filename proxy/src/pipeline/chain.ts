@@ -35,6 +35,8 @@ import { approvalStage } from './approval.ts'
 import { credentialStage } from './credential.ts'
 import { forwardTerminal, upgradeTerminal, dryRunTerminal } from './terminals.ts'
 import { pipeTunnel, type TunnelClient, type TunnelInterceptor } from './tunnel.ts'
+import { hostPort, plainTunnelTool, routeByFirstBytes } from './tunnel-first-bytes.ts'
+import { PlainTunnelServer } from '../listen/plain-tunnel.ts'
 import { Recorder, type Failure, type Outcome } from './finish.ts'
 import { errorKindFor, writeError } from './error-body.ts'
 import { redirectedPortProblem } from './listener-checks.ts'
@@ -91,6 +93,7 @@ export class RequestPipeline {
   private readonly mcp: McpStage
   /** Responses whose call has its record (so a crash after it adds none). */
   readonly #recorded = new WeakSet<ServerResponse>()
+  #plain: PlainTunnelServer | null = null
 
   constructor(deps: PipelineDeps) {
     this.deps = deps
@@ -201,7 +204,10 @@ export class RequestPipeline {
   /**
    * Entry for CONNECT and transparent TLS: the tunnel is decided on its destination like any
    * call, then handed to the TLS interceptor (inspected tools: every request inside is decided
-   * again by run()) or piped as bytes through the destination check (passthrough tools).
+   * again by run()) or piped as bytes through the destination check (passthrough tools). A
+   * CONNECT is matched as https and as http (Node and undici tunnel http:// too); when its
+   * traffic is inspected, its first bytes decide (tunnel-first-bytes.ts): TLS for an https tool,
+   * plain HTTP (each request decided as http by run()) for an http tool, anything else refused.
    */
   async tunnel(raw: { via: 'connect' | 'transparent'; authority: string; rawHeaders: string[] }, client: TunnelClient, opts: { dryRun?: boolean } = {}): Promise<void> {
     const startedAt = process.hrtime.bigint()
@@ -209,33 +215,78 @@ export class RequestPipeline {
     const abort = new AbortController()
     client.onClose(() => abort.abort())
     // 1. classify (as a CONNECT to the authority; transparent TLS names it by SNI:443)
-    const classified = classify({ via: 'connect', method: 'CONNECT', url: raw.authority, rawHeaders: raw.rawHeaders }, { allowlist: rt.allowlist, newId: randomUUID, maxHeaderBytes: rt.config.limits.max_header_bytes })
+    const classifyAs = (scheme: Scheme, id: () => string): Classified => classify({ via: 'connect', method: 'CONNECT', url: raw.authority, rawHeaders: raw.rawHeaders, connectScheme: scheme }, { allowlist: rt.allowlist, newId: id, maxHeaderBytes: rt.config.limits.max_header_bytes })
+    const classified = classifyAs('https', randomUUID)
     if (!classified.ok) {
       client.refuse(classified.status, { error: errorKindFor(classified.status), reason: classified.reason, decision_id: classified.id })
       this.recorder.refused(rt.agent, { id: classified.id, via: raw.via, reason: classified.reason, status: classified.status, startedAt })
       return
     }
-    const call: ToolCall = { ...classified.call, via: raw.via }
+    const tlsCall: ToolCall = { ...classified.call, via: raw.via }
     const { tool } = classified
+    // A CONNECT tunnel may carry plain HTTP too (Node, undici): the tool that serves its target as http.
+    const plain = raw.via === 'connect' ? plainTunnelTool(classifyAs('http', () => tlsCall.id), raw.via) : null
     const interceptor = this.deps.interceptor?.() ?? null
     const canIntercept = interceptor !== null || opts.dryRun === true
     // 2. decide  3. route checks (inspected or passthrough). An inspected tunnel takes no
     // rate-limit token: each request inside it does.
     const inspect = tool !== null && !tool.config.passthrough && canIntercept
-    const checked = tunnelRouteChecks(tool, decideStage(this.stageDeps(), rt, call, tool, null, undefined, { rateLimits: !inspect }), canIntercept)
+    const checked = tunnelRouteChecks(tool, decideStage(this.stageDeps(), rt, tlsCall, tool, null, undefined, { rateLimits: !inspect }), canIntercept)
     // 5. approval (a passthrough tunnel the policy asks a human about waits like a request)
-    const { decision } = await approvalStage(this.deps.services.approvals, call, checked.decision, null, { dryRun: opts.dryRun === true, signal: abort.signal, maxHeldBodyBytes: rt.config.limits.max_inspected_body_bytes })
+    const tls = await approvalStage(this.deps.services.approvals, tlsCall, checked.decision, null, { dryRun: opts.dryRun === true, signal: abort.signal, maxHeldBodyBytes: rt.config.limits.max_inspected_body_bytes })
+    const tlsOk = tool !== null && tls.decision.pass
+    // The CONNECT is recorded as the https call, unless only its http tool lets it through.
+    let call = tlsCall
+    let decision = tls.decision
+    if (plain !== null && !tlsOk) {
+      call = plain.call
+      decision = tunnelRouteChecks(plain.tool, decideStage(this.stageDeps(), rt, plain.call, plain.tool, null, undefined, { rateLimits: false }), true).decision
+    } else if (tool === null && raw.via === 'connect' && decision.stage === 'allowlist') {
+      decision = deny(decision, 'allowlist', [`no tool in the allowlist matches ${hostPort(tlsCall)} as https or as http (a CONNECT tunnel may carry either)`])
+    }
     const finish = (d: Decision, status: number, failure: Failure | null): void => this.recorder.decided(rt.agent, { call, decision: d, credential: null, status, failure, startedAt })
     if (!decision.pass) {
       client.refuse(403, { error: 'denied', reason: decision.reasons.join('; '), decision_id: call.id })
       return finish(decision, 403, null)
     }
-    // 7. dry run | intercept | tunnel (no credential ever rides an uninspected tunnel)
+    // 7. dry run | first bytes decide | intercept | tunnel (no credential ever rides an uninspected tunnel)
     if (opts.dryRun) return finish(decision, 0, null)
+    // A refusal or failure inside an opened tunnel is a call of its own, linked to the CONNECT.
+    const recordAfter = (failure: Failure, refused: boolean, status: number): string => {
+      const id = randomUUID()
+      const d = refused ? deny({ id, mode: decision.mode }, failure.kind === 'destination' ? 'destination' : 'route', [failure.reason]) : { ...decision, id }
+      this.recorder.decided(rt.agent, { call: { ...call, id }, decision: d, credential: null, status, failure, startedAt: process.hrtime.bigint(), tunnelId: call.id })
+      return id
+    }
+    if (raw.via === 'connect' && (plain !== null || (checked.inspect && interceptor !== null))) {
+      client.established()
+      finish(decision, 200, null)
+      const target = hostPort(tlsCall)
+      return routeByFirstBytes({
+        socket: client.socket,
+        head: client.firstBytes,
+        timeoutMs: rt.config.timeouts.client_headers_ms,
+        record: recordAfter,
+        tls: !tlsOk
+          ? { refused: tool === null ? `no tool serves ${target} as https${plain ? ` (tool ${plain.tool.name} serves it as plain http)` : ''}` : tls.decision.reasons.join('; ') }
+          : checked.inspect && interceptor !== null
+            ? (bytes) => interceptor.terminate(client.socket, bytes, { host: tlsCall.target.host, port: tlsCall.target.port, scheme: 'https' }, 'intercepted', (f) => { recordAfter(f, false, 0) })
+            : (bytes) => pipeTunnel(rt, tlsCall, { ...client, firstBytes: bytes }, {
+              established: () => {},
+              failed: (_status, f) => {
+                recordAfter(f.kind === 'destination' ? f : { kind: 'upstream_connect', reason: f.reason }, f.kind === 'destination', 0)
+                client.socket.destroy()
+              },
+            }),
+        http: plain !== null
+          ? (bytes) => this.#plainTunnels().serve(client.socket, bytes, { host: plain.call.target.host, port: plain.call.target.port, scheme: 'http' })
+          : { refused: `no tool serves ${target} as plain http${tool !== null ? ` (tool ${tool.name} serves it as https only)` : ''}` },
+      })
+    }
     if (checked.inspect && interceptor !== null) {
       client.established()
       finish(decision, 200, null)
-      client.intercept(interceptor, { host: call.target.host, port: call.target.port, scheme: 'https' })
+      client.intercept(interceptor, { host: call.target.host, port: call.target.port, scheme: 'https' }, (f) => { recordAfter(f, false, 0) })
       return
     }
     pipeTunnel(rt, call, client, {
@@ -249,6 +300,12 @@ export class RequestPipeline {
         finish(d, status, failure)
       },
     })
+  }
+
+  /** The server for plain HTTP tunnels, made on the first one. */
+  #plainTunnels(): PlainTunnelServer {
+    this.#plain ??= new PlainTunnelServer({ handle: (req, res, ctx) => this.handle(req, res, ctx), refuseUnread: (via, status, reason) => this.refuseUnread(via, status, reason) }, () => this.deps.runtime().config)
+    return this.#plain
   }
 
   /**

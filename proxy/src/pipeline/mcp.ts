@@ -454,7 +454,7 @@ export async function mcpStage(p: {
   if (denial !== null) {
     res.writeHead(denial.status, denial.headers)
     res.end(denial.body)
-    const failure = chosen.decision.pass ? { kind: 'batch_refused', reason: 'not forwarded: batches are refused for this tool' } : null
+    const failure = chosen.decision.pass ? { kind: 'batch_refused' as const, reason: 'not forwarded: batches are refused for this tool' } : null
     return { kind: 'answered', outcome: { call: chosen.call, decision: chosen.decision, credential: null, status: denial.status, failure, ...(extra ? { extra } : {}) } }
   }
   const hidden: string[] = []

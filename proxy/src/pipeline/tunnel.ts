@@ -10,12 +10,15 @@ import type { ToolCall } from '../classify/toolcall.ts'
 import type { Runtime } from '../listen/runtime.ts'
 import type { ErrorBody } from './error-body.ts'
 import { upstreamOf } from './terminals.ts'
+import type { FailureKind } from './finish.ts'
+import type { InterceptFailure } from '../listen/tls/interceptor.ts'
 
-export type TunnelFailure = { kind: string; reason: string }
+export type TunnelFailure = { kind: Extract<FailureKind, 'destination' | 'connect' | 'timeout'>; reason: string }
 
 /** What the TLS interceptor offers a tunnel (listen/tls/interceptor.ts). */
 export interface TunnelInterceptor {
-  terminate(socket: Duplex, head: Buffer, authority: { host: string; port: number; scheme: 'https' }, via: 'intercepted' | 'transparent'): void
+  /** `onFailed` runs once if the connection is not served (handshake failure, timeout, limit). */
+  terminate(socket: Duplex, head: Buffer, authority: { host: string; port: number; scheme: 'https' }, via: 'intercepted' | 'transparent', onFailed?: (f: InterceptFailure) => void): void
 }
 
 /** The client side of a tunnel, as the listener that accepted it answers it. */
@@ -27,8 +30,8 @@ export interface TunnelClient {
   refuse(status: number, body: ErrorBody): void
   /** Runs before any upstream byte reaches the client (CONNECT answers its 200 here). */
   established(): void
-  /** Hands the connection to the TLS interceptor. */
-  intercept(interceptor: TunnelInterceptor, authority: { host: string; port: number; scheme: 'https' }): void
+  /** Hands the connection to the TLS interceptor; `onFailed` runs if it is not served (a failed handshake). */
+  intercept(interceptor: TunnelInterceptor, authority: { host: string; port: number; scheme: 'https' }, onFailed?: (f: InterceptFailure) => void): void
   onClose(cb: () => void): void
 }
 
