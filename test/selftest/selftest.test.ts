@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { probeControl, probeDirect, probeDoh, probeRawIp, probeUdp, isToolgateRefusal, dohQuery } from '../../proxy/src/selftest/probes.ts'
 import { exitCodeOf, parseHostPort, parseSelftestArgs } from '../../proxy/src/commands/selftest.ts'
-import { startTestToolgate } from '../helpers/toolgate.ts'
+import { startTestToolgate, testListenersWithTransparent } from '../helpers/toolgate.ts'
 import { repoRoot } from '../helpers/tools.ts'
 
 const listen = async <S extends Server | ReturnType<typeof createNetServer>>(s: S, host = '127.0.0.1'): Promise<number> => {
@@ -44,13 +44,7 @@ const canary6Port = await listen(canary6, '::1')
 
 // The refusing side: a real toolgate with the transparent listeners of a pod.
 const gate = await startTestToolgate(`version: 1
-listeners:
-  proxy: { host: 127.0.0.1, port: 0 }
-  admin: { host: 127.0.0.1, port: 0 }
-  transparent_http: { host: 127.0.0.1, port: 0 }
-  transparent_tls: { host: 127.0.0.1, port: 0 }
-logging: { level: error }
-tools: []
+${testListenersWithTransparent}tools: []
 `)
 t.teardown(() => gate.close())
 const portOf = (u: string | null) => Number(new URL(u!).port)

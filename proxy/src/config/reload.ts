@@ -40,6 +40,7 @@ export const RELOADABLE: Readonly<Record<string, string>> = {
   'approvals.approvers': 'trust settings, rebuilt on reload',
   'approvals.kubernetes': 'trust settings, rebuilt on reload (the TokenReview client)',
   'approvals.max_pending': 'approval gate (approvals requested from now on)',
+  'approvals.webhook': 'approval gate (approvals requested from now on are announced to the new URL)',
   hardening: 'runtime snapshot (override hints removed before forwarding; the reflection action, per call)',
   rate_limits: 'rate-limit stage (local buckets recompiled; a changed service section gets a new client)',
   tools: 'runtime snapshot (allowlist, MCP rules, destinations, per-tool timeouts per call); TLS interception is created first if a new tool needs it',
@@ -52,7 +53,6 @@ export const RESTART_ONLY: Readonly<Record<string, string>> = {
   'tls.ca': 'the agent loaded the published CA certificate when it started; interception keeps its CA for the life of the process',
   'tls.leaf_cache_size': 'the leaf certificate cache is sized when interception is created',
   transparent: 'the iptables rules were written by the init container when the pod started',
-  'approvals.webhook': 'the webhook client is built at start',
   telemetry: 'trace and log exporters are started once, at start',
   'logging.checkpoints': 'the record chain is set up when the sink opens: at start, or when a reload changes logging.records',
 }
