@@ -127,7 +127,7 @@ export class H2Sessions {
     if (checked.ok && checked.grpc) markGrpc(h1res)
     if (!checked.ok) {
       const id = this.#sink.refuseUnread(info.via, checked.status, checked.reason)
-      writeError(h1res, checked.status, { error: 'bad_request', reason: checked.reason, decision_id: id })
+      writeError(h1res, checked.status, { code: 'bad_request', reason: checked.reason, decisionId: id })
       req.resume()
       return
     }
