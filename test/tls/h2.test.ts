@@ -112,7 +112,7 @@ t.test('a denied stream gets 403 with the reason; the other streams on the conne
   const seen = h2up.received.length
   const [denied, allowed] = await Promise.all([h2Request(session, get(h2up.port, '/admin/users')), h2Request(session, get(h2up.port, '/ok'))])
   t.equal(denied.status, 403)
-  t.match(JSON.parse(denied.body), { error: 'denied', reason: /off limits/, decision_id: /.+/ })
+  t.match(JSON.parse(denied.body), { error: { code: 'denied', message: /off limits/, decision_id: /.+/ } })
   t.equal(allowed.status, 200)
   t.equal(h2up.received.length, seen + 1, 'the denied stream never reached the upstream')
 })
@@ -180,7 +180,7 @@ t.test('attacker: authority games are refused and recorded, never forwarded', as
     const a = await h2Request(session, headers)
     if (a.reset !== null) { t.pass(`${name}: reset by the framing layer (nghttp2)`); continue }
     t.equal(a.status, 400, name)
-    t.match(JSON.parse(a.body).reason, reason, name)
+    t.match(JSON.parse(a.body).error.message, reason, name)
   }
   const connect = await h2Request(session, { ':method': 'CONNECT', ':authority': `localhost:${h1up.port}` })
   t.ok(connect.status === 405 || connect.reset !== null, 'CONNECT inside h2 is refused')

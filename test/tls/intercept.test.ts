@@ -98,8 +98,9 @@ t.test('curl -x --cacert: allowed call succeeds with the credential injected; de
   t.equal(code, '403')
   t.match(JSON.parse(body!), { error: { code: 'denied', type: 'permission_error', message: /^toolgate: .*off limits/, decision_id: /^[0-9a-f-]{36}$/ } })
   t.equal(api.received.length, before + 1, 'denied call never reached the upstream')
-  // In the tunnel too: the reason phrase, the decision id header and Proxy-Status.
-  const head = await run('curl', ['-sS', '-o', '/dev/null', '-D', '-', '--cacert', toolgateCa, '-x', gate.proxyUrl, `https://localhost:${api.port}/admin/users`])
+  // In the tunnel too: the reason phrase, the decision id header and Proxy-Status. (HTTP/1.1: curl
+  // negotiates h2 with the interceptor by default, and HTTP/2 has no reason phrase.)
+  const head = await run('curl', ['-sS', '--http1.1', '-o', '/dev/null', '-D', '-', '--cacert', toolgateCa, '-x', gate.proxyUrl, `https://localhost:${api.port}/admin/users`])
   const inner = head.stdout.split('\r\n\r\n').at(-2) ?? ''
   t.match(inner, /^HTTP\/1\.1 403 toolgate: .*off limits/m)
   t.match(inner, /^x-toolgate-decision-id: [0-9a-f-]{36}\r?$/m)
