@@ -20,6 +20,9 @@ export interface MemorySample {
   /** Diagnostics only (not judged): V8 heap committed, and memory outside the V8 heap (Buffers, WASM). */
   heap_total_mib?: number
   external_mib?: number
+  array_buffers_mib?: number
+  /** Policy WASM linear memories not yet collected. */
+  wasm_mib?: number
 }
 
 export interface TrendOptions { maxSlopeMiBPerMin: number; minGrowthMiB: number; minWindowS: number; minRssRunS: number }

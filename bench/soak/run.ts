@@ -2,7 +2,14 @@
 // bad), policy bundle swaps (good and bad) and upstream faults, checking every answer.
 //
 //   node bench/soak/run.ts [--duration 60s] [--rate 200] [--json FILE] [--window 5s]
-//                          [--reload-every 2s] [--connections 64] [--node-args="FLAGS"]
+//                          [--reload-every 2s] [--hostile-reloads] [--connections 64] [--node-args="FLAGS"]
+//                          [--only SOURCE,SOURCE...]
+//
+// --only switches on one source of memory churn at a time (to find which one grows memory):
+// traffic (prefix calls: allowed, denied, unknown tool, slow, resets, timeouts), forward
+// (absolute-form forward-proxy calls), credentials, mcp, reloads (config rewrites),
+// bundle-swaps. Default: all of them. --hostile-reloads rewrites the config and swaps the bundle
+// every 200 ms (the realistic default is every 2 s).
 //
 // Traffic (bench/soak/traffic.ts): allowed, credentialed (static provider; the upstream checks
 // the secret), denied by deny rule and by method, unknown tool, MCP tools/call allowed and
@@ -32,6 +39,8 @@ const { values } = parseArgs({
     window: { type: 'string', default: '5s' },
     'reload-every': { type: 'string', default: '2s' },
     connections: { type: 'string', default: '64' },
+    only: { type: 'string' },
+    'hostile-reloads': { type: 'boolean', default: false },
     // Node flags for toolgate (pass as --node-args="..."). Default: the bounded V8 heap the
     // injected sidecar runs with (SIDECAR_RUNTIME, docs/operations.md). Unbounded, V8 sizes its heap from the
     // machine's memory and grows it lazily for minutes, which looks like a leak in RSS and hides
@@ -51,7 +60,13 @@ function ms(text: string): number {
 const durationMs = ms(values.duration!)
 const rate = Number(values.rate)
 const windowMs = ms(values.window!)
-const reloadEveryMs = ms(values['reload-every']!)
+const reloadEveryMs = values['hostile-reloads'] ? 200 : ms(values['reload-every']!)
+const SOURCES = ['traffic', 'forward', 'credentials', 'mcp', 'reloads', 'bundle-swaps'] as const
+type Source = (typeof SOURCES)[number]
+const on: Set<Source> = new Set(values.only === undefined ? SOURCES : values.only.split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
+  if (!(SOURCES as readonly string[]).includes(x)) throw new Error(`--only: unknown source ${x} (one of ${SOURCES.join(', ')})`)
+  return x as Source
+}))
 // Bounded by design: the soak is a test, not a load test.
 if (!(rate > 0 && rate <= 5000)) throw new Error('--rate must be in (0, 5000]')
 if (!(durationMs >= 5000 && durationMs <= 6 * 3_600_000)) throw new Error('--duration must be between 5s and 6h')
@@ -163,9 +178,11 @@ const writeAtomically = (file: string, text: string | Buffer): void => {
 const reloader = setInterval(() => {
   rev++
   // Config: good, good, bad (alternating kinds of bad), ...; the last write is always good.
-  if (rev % 3 === 0) { writeAtomically(tg.configFile, BAD_CONFIGS[(rev / 3) % BAD_CONFIGS.length]!); configRewrites.bad++ }
-  else { writeAtomically(tg.configFile, config(rev)); configRewrites.good++ }
-  if (bundles && rev % 2 === 0) {
+  if (on.has('reloads')) {
+    if (rev % 3 === 0) { writeAtomically(tg.configFile, BAD_CONFIGS[(rev / 3) % BAD_CONFIGS.length]!); configRewrites.bad++ }
+    else { writeAtomically(tg.configFile, config(rev)); configRewrites.good++ }
+  }
+  if (bundles && on.has('bundle-swaps') && rev % 2 === 0) {
     if (rev % 6 === 0) { writeAtomically(bundleFile, readFileSync(bundles.bad)); bundleSwaps.bad++ }
     else { writeAtomically(bundleFile, readFileSync(bundles.good[(rev / 2) % 2]!)); bundleSwaps.good++ }
   }
@@ -173,6 +190,7 @@ const reloader = setInterval(() => {
 
 // ---- memory sampling from the admin /metrics
 const memory: MemorySample[] = []
+const live: { t_s: number; config_snapshot: number; pool_set: number; upstream_pool: number; policy_instance: number }[] = []
 async function scrape(): Promise<Map<string, number>> {
   const text = await (await fetch(`${tg.adminUrl}/metrics`, { signal: AbortSignal.timeout(2000) })).text()
   const out = new Map<string, number>()
@@ -192,17 +210,24 @@ const sampler = setInterval(() => {
     const mib = (v: number | undefined): number | undefined => (v === undefined ? undefined : Math.round((v / 2 ** 20) * 100) / 100)
     const total = mib(m.get('toolgate_nodejs_heap_size_total_bytes'))
     const external = mib(m.get('toolgate_nodejs_external_memory_bytes'))
+    const area = (a: string): number | undefined => mib(m.get(`toolgate_memory_bytes{area="${a}"}`))
+    const arrayBuffers = area('array_buffers')
+    const wasm = area('wasm')
+    const t_s = Math.round(t * 10) / 10
     if (rss !== undefined && heap !== undefined) {
-      memory.push({ t_s: Math.round(t * 10) / 10, rss_mib: mib(rss)!, heap_used_mib: mib(heap)!, ...(total !== undefined ? { heap_total_mib: total } : {}), ...(external !== undefined ? { external_mib: external } : {}) })
+      memory.push({ t_s, rss_mib: mib(rss)!, heap_used_mib: mib(heap)!, ...(total !== undefined ? { heap_total_mib: total } : {}), ...(external !== undefined ? { external_mib: external } : {}), ...(arrayBuffers !== undefined ? { array_buffers_mib: arrayBuffers } : {}), ...(wasm !== undefined ? { wasm_mib: wasm } : {}) })
     }
+    const count = (k: string): number => m.get(`toolgate_live_objects{kind="${k}"}`) ?? -1
+    live.push({ t_s, config_snapshot: count('config_snapshot'), pool_set: count('pool_set'), upstream_pool: count('upstream_pool'), policy_instance: count('policy_instance') })
   }, () => {})
 }, 1000)
 
 // ---- traffic: open loop at `rate`, every answer verified
-const mix = buildMix({ mcp: mcp !== null })
+const mix = buildMix({ mcp: mcp !== null && on.has('mcp'), traffic: on.has('traffic'), forward: on.has('forward') ? `http://127.0.0.1:${up.ready[1]}` : null, credentials: on.has('credentials') })
 const pick = picker(mix)
 const pool = new Pool(tg.proxyUrl, { connections: Number(values.connections), pipelining: 1, headersTimeout: 10_000, bodyTimeout: 10_000 })
-const total = Math.floor((rate * durationMs) / 1000)
+// No traffic source switched on: the run still lasts --duration (reloads, swaps, idle).
+const total = mix.length === 0 ? 0 : Math.floor((rate * durationMs) / 1000)
 const latency = new Float64Array(total)
 const sentAt = new Float64Array(total)
 const kindOf: string[] = new Array(total)
@@ -210,7 +235,8 @@ const byKind: Record<string, { sent: number; right: number; wrong: number }> = {
 const wrongSamples: { i: number; kind: string; t_s: number; why: string }[] = []
 let wrong = 0
 let secretLeaks = 0
-await new Promise<void>((resolve) => {
+if (total === 0) await new Promise((r) => setTimeout(r, durationMs))
+else await new Promise<void>((resolve) => {
   let issued = 0
   let done = 0
   const interval = 1000 / rate
@@ -302,7 +328,7 @@ if (configRewrites.bad > 0 && reloadCount(/failure/) === 0) failures.push('bad c
 const result = {
   soak: true,
   when: new Date().toISOString(),
-  settings: { duration_s: durationMs / 1000, rate, node_args: values['node-args'], window_s: windowMs / 1000, reload_every_s: reloadEveryMs / 1000, mcp: mcp !== null, bundle_reloads: bundles !== null },
+  settings: { duration_s: durationMs / 1000, rate, sources: [...on], achieved_rate: Math.round((total / runSeconds) * 10) / 10, node_args: values['node-args'], window_s: windowMs / 1000, reload_every_s: reloadEveryMs / 1000, mcp: mcp !== null, bundle_reloads: bundles !== null },
   run_seconds: Math.round(runSeconds * 10) / 10,
   requests: { sent: total, right: total - wrong, wrong, by_kind: byKind },
   wrong_samples: wrongSamples,
@@ -311,7 +337,7 @@ const result = {
   reloads: { config_rewrites: configRewrites, bundle_swaps: bundleSwaps, config_reloads_total: reloads, policy_bundle_loads_total: bundleLoads },
   latency_overall_ms: (() => { const s = summarize(Float64Array.from(Array.from(latency).filter((_, i) => !fault.has(kindOf[i]!)))); return { p50: Math.round(s.p50 * 100) / 100, p99: Math.round(s.p99 * 100) / 100, p999: Math.round(s.p999 * 100) / 100, max: Math.round(s.max * 100) / 100 } })(),
   windows,
-  memory: { samples: memory, trend: mem },
+  memory: { samples: memory, live_objects: live, trend: mem },
   failures,
   passed: failures.length === 0,
 }

@@ -27,8 +27,18 @@ const mcpCall = (n: number, tool: string, text: string): string => JSON.stringif
 
 interface McpReply { id?: unknown; result?: { isError?: boolean; content?: { text?: string }[] } }
 
-export function buildMix(opts: { mcp: boolean }): MixEntry[] {
-  const mix: MixEntry[] = [
+export interface MixOptions {
+  mcp: boolean
+  /** Prefix calls: allowed, denied, unknown tool, slow, resets, timeouts (default on). */
+  traffic?: boolean
+  /** Absolute-form forward-proxy calls to this upstream origin (null: none). */
+  forward?: string | null
+  /** Credentialed calls (default on). */
+  credentials?: boolean
+}
+
+export function buildMix(opts: MixOptions): MixEntry[] {
+  const all: MixEntry[] = [
     { kind: 'allowed', weight: 30, make: (n) => ({ kind: 'allowed', method: 'GET', path: `/t/soak/ok/${n}`, check: expectEcho(n) }) },
     {
       kind: 'credentialed', weight: 15, make: (n) => ({
@@ -49,6 +59,17 @@ export function buildMix(opts: { mcp: boolean }): MixEntry[] {
     { kind: 'reset', weight: 5, make: (n) => ({ kind: 'reset', method: 'GET', path: `/t/soak/reset/${n}`, check: (s) => (s === 502 ? null : `expected 502 for an upstream reset, got ${s}`) }) },
     { kind: 'timeout', weight: 4, make: (n) => ({ kind: 'timeout', method: 'GET', path: `/t/soak/hang/${n}`, check: (s) => (s === 504 ? null : `expected 504 for an upstream that never answers, got ${s}`) }) },
   ]
+  const mix = all.filter((e) => (e.kind === 'credentialed' ? opts.credentials ?? true : opts.traffic ?? true))
+  const origin = opts.forward
+  if (origin) {
+    // The Host header must name the same authority as the absolute-form target (toolgate refuses
+    // a request whose two names disagree).
+    const host = new URL(origin).host
+    mix.push(
+      { kind: 'forward', weight: 10, make: (n) => ({ kind: 'forward', method: 'GET', path: `${origin}/ok/${n}`, headers: { host }, check: expectEcho(n) }) },
+      { kind: 'forward-denied', weight: 3, make: (n) => ({ kind: 'forward-denied', method: 'GET', path: `${origin}/admin/${n}`, headers: { host }, check: expectDenied }) },
+    )
+  }
   if (opts.mcp) {
     mix.push(
       {

@@ -16,6 +16,7 @@ import { LRUCache } from 'lru-cache'
 import { Pool } from 'undici'
 import { checkedLookup } from './lookup.ts'
 import type { DestinationRules } from '../decide/destination.ts'
+import { trackLive } from '../telemetry/live-objects.ts'
 
 export interface PoolSettings {
   connectTimeoutMs: number
@@ -66,10 +67,19 @@ export class UpstreamPools {
     // even when no new request arrives to push them out.
     this.sweeper = setInterval(() => { this.pools.purgeStale() }, Math.max(1000, Math.min(idle, 10_000)))
     this.sweeper.unref()
+    trackLive('pool_set', this)
   }
 
   get(tool: ToolUpstream, origin: string): Pool {
     const key = `${tool.name}\u0000${origin}`
+    // A superseded set (closed by a reload) still serves the calls that were in flight when it
+    // was replaced; a pool it creates for them is closed right after their request is queued
+    // (undici's close lets queued requests finish), so nothing outlives those calls.
+    if (this.closing) {
+      const late = this.create(tool, origin)
+      queueMicrotask(() => { void late.close().catch(() => {}) })
+      return late
+    }
     const existing = this.pools.get(key)
     if (existing) return existing
     const pool = this.create(tool, origin)
@@ -111,7 +121,7 @@ export class UpstreamPools {
     const s = this.settings
     const url = new URL(origin)
     const host = url.hostname.replace(/^\[|\]$/g, '')
-    return new Pool(origin, {
+    return trackLive('upstream_pool', new Pool(origin, {
       connections: s.connectionsPerOrigin,
       connectTimeout: s.connectTimeoutMs,
       headersTimeout: s.headersTimeoutMs,
@@ -129,7 +139,7 @@ export class UpstreamPools {
         ...(isIP(host) ? {} : { servername: host }),
         lookup: checkedLookup(tool.rules),
       },
-    })
+    }))
   }
 
   async close(): Promise<void> {

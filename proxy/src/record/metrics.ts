@@ -4,6 +4,7 @@
 // hosts of denied calls (unbounded cardinality) or task ids.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { registerMemoryMetrics } from '../telemetry/memory-metrics.ts'
 
 export class Metrics {
   readonly registry = new Registry()
@@ -53,6 +54,9 @@ export class Metrics {
   })
 
   constructor(opts: { processMetrics?: boolean } = {}) {
-    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'toolgate_' })
+    if (opts.processMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'toolgate_' })
+      registerMemoryMetrics(this.registry)
+    }
   }
 }

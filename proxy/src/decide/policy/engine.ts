@@ -27,6 +27,7 @@ import type { WasmPolicy } from './wasm-policy.ts'
 import { policyMetrics, revisionLabel } from './policy-metrics.ts'
 import type { PolicyMetrics } from './policy-metrics.ts'
 import { validatePolicyResult } from './result.ts'
+import { registerPolicyMemoryMetric } from '../../telemetry/memory-metrics.ts'
 
 export type { BundleSource } from '../../config/resolved.ts'
 export type { BundleSigning } from './bundle-signature.ts'
@@ -113,6 +114,7 @@ export class PolicyEngine {
     this.#opts = opts
     this.#metrics = policyMetrics(opts.registry)
     this.#metrics.ready.set(0)
+    registerPolicyMemoryMetric(opts.registry, { activePolicy: () => (this.#active ? { revision: this.#active.revision, bytes: this.#active.policy.memoryBytes() } : null) }, revisionLabel)
   }
 
   /** Loads the bundle once and starts watching/polling. Never throws for a bad or missing bundle. */

@@ -9,6 +9,8 @@ import type { LoadedPolicy } from '@open-policy-agent/opa-wasm'
 import { createHostBuiltins, SDK_BUILTINS } from './builtins.ts'
 import type { HostBuiltins } from './builtins.ts'
 import type { ParsedBundle } from './bundle.ts'
+import { trackLive } from '../../telemetry/live-objects.ts'
+import { trackWasmMemory } from '../../telemetry/memory-metrics.ts'
 
 export const DEFAULT_MAX_MEMORY_PAGES = 1024 // 64 MiB
 
@@ -102,7 +104,10 @@ export async function instantiatePolicy(bundle: ParsedBundle, entrypoint: string
   }
   const entrypointId = entrypoints[entrypoint] as number
   const evaluate = fastEvaluator(policy, entrypointId)
-  return {
+  // Counted until collected: a superseded instance (and its memory, which never shrinks) must be
+  // released once the last evaluation that holds it ends (toolgate_live_objects, the reload test).
+  trackWasmMemory(policy.mem)
+  return trackLive('policy_instance', {
     revision: bundle.manifest.revision,
     entrypoint,
     evaluate(input, nowNs) {
@@ -110,5 +115,5 @@ export async function instantiatePolicy(bundle: ParsedBundle, entrypoint: string
       return evaluate(input)
     },
     memoryBytes: () => policy.mem.buffer.byteLength,
-  }
+  })
 }
