@@ -320,7 +320,7 @@ const failures: string[] = []
 if (crashMessage) failures.push(crashMessage)
 if (wrong > 0) failures.push(`${wrong} request(s) answered wrongly`)
 if (secretLeaks > 0) failures.push('the credential secret leaked into a response or record')
-if (mem.verdict === 'growing') failures.push(`memory keeps growing (RSS ${mem.rss?.slope_mib_per_min} MiB/min, heap ${mem.heap?.slope_mib_per_min} MiB/min)`)
+if (mem.verdict === 'growing') failures.push(`memory keeps growing (RSS ${mem.rss?.slope_mib_per_min} MiB/min, bound ${mem.rss?.bound_mib_per_min}; heap ${mem.heap?.slope_mib_per_min} MiB/min, bound ${mem.heap?.bound_mib_per_min}; grew: ${mem.grew.join(', ') || 'none'})`)
 const reloadCount = (re: RegExp): number => Object.entries(reloads).filter(([k]) => re.test(k)).reduce((a, [, v]) => a + v, 0)
 if (configRewrites.good > 0 && reloadCount(/success/) === 0) failures.push('config rewrites were never applied (toolgate_config_reloads_total{result="success"} is 0)')
 if (configRewrites.bad > 0 && reloadCount(/failure/) === 0) failures.push('bad config rewrites were never rejected (toolgate_config_reloads_total{result="failure"} is 0)')
@@ -349,7 +349,10 @@ for (const [k, v] of Object.entries(byKind)) process.stdout.write(`  ${k.padEnd(
 process.stdout.write(`config rewrites ${configRewrites.good} good / ${configRewrites.bad} bad -> reloads ${JSON.stringify(reloads)}; bundle swaps ${bundleSwaps.good} good / ${bundleSwaps.bad} bad -> loads ${JSON.stringify(bundleLoads)}\n`)
 process.stdout.write('window      reqs  wrong  p50 ms  p99 ms  RSS MiB  heap MiB\n')
 for (const w of windows) process.stdout.write(`${`${w.from_s}-${w.to_s}s`.padEnd(10)} ${String(w.requests).padStart(5)}  ${String(w.wrong).padStart(5)}  ${w.p50_ms.toFixed(2).padStart(6)}  ${w.p99_ms.toFixed(2).padStart(6)}  ${String(w.rss_mib ?? '-').padStart(7)}  ${String(w.heap_used_mib ?? '-').padStart(8)}\n`)
-process.stdout.write(`memory trend: ${mem.verdict} (RSS ${mem.rss?.slope_mib_per_min ?? '-'} MiB/min, heap ${mem.heap?.slope_mib_per_min ?? '-'} MiB/min over ${mem.window_s[0]}-${mem.window_s[1]} s)\n`)
+process.stdout.write(`memory trend: ${mem.verdict} over ${mem.window_s[0]}-${mem.window_s[1]} s (floor slope / bound, MiB/min)${mem.grew.length ? `; grew: ${mem.grew.join(', ')}` : ''}\n`)
+for (const [name, tr] of Object.entries(mem.series)) process.stdout.write(`  ${name.padEnd(14)} ${String(tr.slope_mib_per_min).padStart(8)} / ${String(tr.bound_mib_per_min).padStart(7)}  noise ${tr.noise_mib} MiB${tr.growing ? '  GREW' : ''}\n`)
+const lastLive = live[live.length - 1]
+if (lastLive) process.stdout.write(`live objects at the end: ${JSON.stringify({ ...lastLive, t_s: undefined })}\n`)
 for (const s of wrongSamples.slice(0, 10)) process.stdout.write(`  wrong: #${s.i} ${s.kind} at ${s.t_s} s: ${s.why}\n`)
 process.stdout.write(result.passed ? 'PASS\n' : `FAIL: ${failures.join('; ')}\n`)
 process.exitCode = result.passed ? 0 : 1
