@@ -20,8 +20,8 @@
 //   - Judged: heap used always; RSS only on runs of at least `minRssRunS` (60 s): in a shorter
 //     run the allocator and V8's heap sizing are still settling (measured: +35 MiB RSS over
 //     seconds 7-23 of a 20 s run on a loaded machine, heap in use flat). external,
-//     array_buffers and wasm are reported (which series grew) but not judged on their own: they
-//     are part of RSS.
+//     heap_total, array_buffers, wasm and native (RSS - heap_total - external) are reported
+//     (which series grew) but not judged on their own: they are parts of RSS.
 // A window shorter than `minWindowS` (10 s) or with fewer than 8 samples gives "insufficient"
 // (reported, not a failure).
 
@@ -55,10 +55,22 @@ export interface TrendOptions {
 
 export const DEFAULT_TREND: TrendOptions = { maxSlopeMiBPerMin: 0.1, z: 3, blocks: 16, minBlocks: 8, minBlockS: 30, maxWarmupS: 300, minWindowS: 10, minRssRunS: 60 }
 
-export const SERIES = ['rss', 'heap', 'external', 'array_buffers', 'wasm'] as const
+// heap_total: what V8 committed for its heap. native: RSS - heap_total - external, the part no
+// JS-visible counter explains (malloc arenas and fragmentation, code, thread stacks, OpenSSL).
+export const SERIES = ['rss', 'heap', 'heap_total', 'external', 'array_buffers', 'wasm', 'native'] as const
 export type SeriesName = (typeof SERIES)[number]
 
-const field: Record<SeriesName, keyof MemorySample> = { rss: 'rss_mib', heap: 'heap_used_mib', external: 'external_mib', array_buffers: 'array_buffers_mib', wasm: 'wasm_mib' }
+function valueOf(s: MemorySample, name: SeriesName): number | undefined {
+  switch (name) {
+    case 'rss': return s.rss_mib
+    case 'heap': return s.heap_used_mib
+    case 'heap_total': return s.heap_total_mib
+    case 'external': return s.external_mib
+    case 'array_buffers': return s.array_buffers_mib
+    case 'wasm': return s.wasm_mib
+    case 'native': return s.heap_total_mib === undefined || s.external_mib === undefined ? undefined : s.rss_mib - s.heap_total_mib - s.external_mib
+  }
+}
 
 export interface SeriesTrend {
   /** Theil-Sen slope of the block minima. */
@@ -143,16 +155,17 @@ export function seriesTrend(xs: number[], ys: number[], o: TrendOptions = DEFAUL
   return { slope_mib_per_min: r(perMin), noise_mib: r(sigma), bound_mib_per_min: r(bound), fitted_growth_mib: r(perMin * windowMin), growing: perMin > bound }
 }
 
+/** Samples after runSeconds (the soak's closing rewrites) are not part of the run. */
 export function memoryVerdict(samples: MemorySample[], runSeconds: number, o: TrendOptions = DEFAULT_TREND): TrendVerdict {
   const from = Math.min(runSeconds / 3, o.maxWarmupS)
-  const window = samples.filter((s) => s.t_s >= from)
+  const window = samples.filter((s) => s.t_s >= from && s.t_s <= runSeconds)
   const rule = `leak if, after warm-up (first third of the run, at most ${o.maxWarmupS} s), the Theil-Sen slope of the floor (minimum of each of ${o.minBlocks}-${o.blocks} blocks of >= ${o.minBlockS} s) of heap used (and of RSS, on runs >= ${o.minRssRunS} s) exceeds max(${o.maxSlopeMiBPerMin} MiB/min, ${o.z} x floor noise / window minutes); window >= ${o.minWindowS} s and >= 8 samples`
   const span: [number, number] = [window[0]?.t_s ?? from, window[window.length - 1]?.t_s ?? runSeconds]
   if (window.length < 8 || span[1] - span[0] < o.minWindowS) return { verdict: 'insufficient', window_s: span, samples: window.length, rss: null, heap: null, series: {}, grew: [], rule }
   const series: Partial<Record<SeriesName, SeriesTrend>> = {}
   for (const name of SERIES) {
-    const pts = window.filter((s) => typeof s[field[name]] === 'number')
-    if (pts.length >= 8) series[name] = seriesTrend(pts.map((s) => s.t_s), pts.map((s) => s[field[name]] as number), o)
+    const pts = window.filter((s) => valueOf(s, name) !== undefined)
+    if (pts.length >= 8) series[name] = seriesTrend(pts.map((s) => s.t_s), pts.map((s) => valueOf(s, name)!), o)
   }
   const rss = series.rss!
   const heap = series.heap!

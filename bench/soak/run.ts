@@ -224,7 +224,7 @@ const sampler = setInterval(() => {
 
 // ---- traffic: open loop at `rate`, every answer verified
 const mix = buildMix({ mcp: mcp !== null && on.has('mcp'), traffic: on.has('traffic'), forward: on.has('forward') ? `http://127.0.0.1:${up.ready[1]}` : null, credentials: on.has('credentials') })
-const pick = picker(mix)
+const pick = mix.length > 0 ? picker(mix) : null
 const pool = new Pool(tg.proxyUrl, { connections: Number(values.connections), pipelining: 1, headersTimeout: 10_000, bodyTimeout: 10_000 })
 // No traffic source switched on: the run still lasts --duration (reloads, swaps, idle).
 const total = mix.length === 0 ? 0 : Math.floor((rate * durationMs) / 1000)
@@ -255,7 +255,7 @@ else await new Promise<void>((resolve) => {
     const now = performance.now()
     while (issued < total && started + issued * interval <= now) {
       const i = issued++
-      const req = pick(i).make(i)
+      const req = pick!(i).make(i)
       kindOf[i] = req.kind
       ;(byKind[req.kind] ??= { sent: 0, right: 0, wrong: 0 }).sent++
       const t0 = performance.now()

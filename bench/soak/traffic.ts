@@ -103,6 +103,7 @@ export function buildMix(opts: MixOptions): MixEntry[] {
 export function picker(mix: MixEntry[]): (i: number) => MixEntry {
   const slots: MixEntry[] = []
   for (const m of mix) for (let k = 0; k < m.weight; k++) slots.push(m)
+  if (slots.length === 0) throw new Error('picker: the mix has no traffic') // (the stride search below would never end)
   // A stride coprime with the slot count spreads each kind evenly through time.
   let stride = 37
   const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b))

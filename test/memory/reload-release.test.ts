@@ -105,3 +105,30 @@ ${loopbackTool('echo', up.port)}${rev % 2 ? loopbackTool(`extra-${rev}`, up.port
   t.match(metrics, /^toolgate_policy_wasm_memory_bytes\{revision="[^"]*-release-[ab]"\} \d+$/m, 'the active policy\'s WASM memory, labelled by revision')
   for (const area of ['rss', 'heap_used', 'external', 'array_buffers', 'wasm']) t.match(metrics, new RegExp(`^toolgate_memory_bytes\\{area="${area}"\\} [1-9]\\d*$`, 'm'), `toolgate_memory_bytes{area="${area}"}`)
 })
+
+t.test('a config reload that changes nothing about the policy builds no new policy instance', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'toolgate-release-'))
+  const [a, b] = await bundles(dir)
+  const bundleFile = join(dir, 'policy.tar.gz')
+  writeFileSync(bundleFile, readFileSync(a!))
+  const up = await startUpstream()
+  t.teardown(() => up.close())
+  const yaml = (rev: number, data = 'x'): string => `version: 1
+${testListeners}
+policy: { bundle: ${bundleFile}, data: { soak_marker: ${data} }, poll: { min_delay_ms: 3600000, max_delay_ms: 3600000 } }
+tools:
+${loopbackTool(`echo-${rev}`, up.port)}`
+  const gate = await startTestToolgate(yaml(0))
+  t.teardown(() => gate.close())
+  const instances = createdCount('policy_instance')
+  for (let i = 1; i <= 10; i++) await gate.tg.applyConfig(testConfig(yaml(i)))
+  t.equal(createdCount('policy_instance'), instances, 'ten tool-only reloads: no new instance')
+  t.equal((await viaProxy(gate.proxyUrl, 'GET', `${up.url}/echo`)).status, 200, 'the reloaded tools are in force')
+  await gate.tg.applyConfig(testConfig(yaml(11, 'y')))
+  t.equal(createdCount('policy_instance'), instances + 1, 'policy.data changed: one new instance')
+  writeFileSync(`${bundleFile}.tmp`, readFileSync(b!))
+  renameSync(`${bundleFile}.tmp`, bundleFile)
+  await gate.tg.applyConfig(testConfig(yaml(12, 'y')))
+  t.equal(createdCount('policy_instance'), instances + 2, 'bundle file changed: one new instance')
+  t.match(await (await fetch(`${gate.adminUrl}/metrics`)).text(), /toolgate_policy_revision_info\{revision="[^"]*-release-b"\} 1/, 'the new bundle is active')
+})
