@@ -3,7 +3,7 @@
 //
 //   node bench/soak/run.ts [--duration 60s] [--rate 200] [--json FILE] [--window 5s]
 //                          [--reload-every 2s] [--hostile-reloads] [--connections 64] [--node-args="FLAGS"]
-//                          [--only SOURCE,SOURCE...]
+//                          [--only SOURCE,SOURCE...] [--toolgate-bin PATH]
 //
 // --only switches on one source of memory churn at a time (to find which one grows memory):
 // traffic (prefix calls: allowed, denied, unknown tool, slow, resets, timeouts), forward
@@ -41,6 +41,9 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '64' },
     only: { type: 'string' },
     'hostile-reloads': { type: 'boolean', default: false },
+    // Another toolgate build's bin/toolgate.js (e.g. an older commit exported with git archive),
+    // for before/after runs under the same soak. Environment (MALLOC_ARENA_MAX...) is inherited.
+    'toolgate-bin': { type: 'string' },
     // Node flags for toolgate (pass as --node-args="..."). Default: the bounded V8 heap the
     // injected sidecar runs with (SIDECAR_RUNTIME, docs/operations.md). Unbounded, V8 sizes its heap from the
     // machine's memory and grows it lazily for minutes, which looks like a leak in RSS and hides
@@ -155,7 +158,17 @@ const BAD_CONFIGS = [
 // config file's directory, and a busy file next to it (the records) would keep its debounce
 // from ever settling.
 mkdirSync(join(dir, 'config'))
-const tg = await startToolgateProcess(dir, config(0), { configName: 'config/toolgate.yaml', nodeArgs: values['node-args']!.split(' ').filter(Boolean) })
+const tg = await startToolgateProcess(dir, config(0), { configName: 'config/toolgate.yaml', nodeArgs: values['node-args']!.split(' ').filter(Boolean), ...(values['toolgate-bin'] ? { bin: values['toolgate-bin'] } : {}) })
+const mix = buildMix({ mcp: mcp !== null && on.has('mcp'), traffic: on.has('traffic'), forward: on.has('forward') ? `http://127.0.0.1:${up.ready[1]}` : null, credentials: on.has('credentials') })
+const pick = mix.length > 0 ? picker(mix) : null
+const pool = new Pool(tg.proxyUrl, { connections: Number(values.connections), pipelining: 1, headersTimeout: 10_000, bodyTimeout: 10_000 })
+// Warm-up, before the clock starts: one call of each kind, one at a time, so the lazily loaded
+// parts (MCP inspection, the credential provider, the JIT) are in place before the open-loop
+// schedule, whose 10 s client timeout a starved first call on a loaded machine could exceed.
+for (const [k, entry] of mix.entries()) {
+  const req = entry.make(1_000_000_000 + k)
+  await pool.request({ path: req.path, method: req.method, headers: req.headers, body: req.body ?? null, headersTimeout: 60_000 }).then((res) => res.body.text(), () => '')
+}
 const started = performance.now()
 let crashed: string | null = null
 let stopping = false
@@ -223,9 +236,6 @@ const sampler = setInterval(() => {
 }, 1000)
 
 // ---- traffic: open loop at `rate`, every answer verified
-const mix = buildMix({ mcp: mcp !== null && on.has('mcp'), traffic: on.has('traffic'), forward: on.has('forward') ? `http://127.0.0.1:${up.ready[1]}` : null, credentials: on.has('credentials') })
-const pick = mix.length > 0 ? picker(mix) : null
-const pool = new Pool(tg.proxyUrl, { connections: Number(values.connections), pipelining: 1, headersTimeout: 10_000, bodyTimeout: 10_000 })
 // No traffic source switched on: the run still lasts --duration (reloads, swaps, idle).
 const total = mix.length === 0 ? 0 : Math.floor((rate * durationMs) / 1000)
 const latency = new Float64Array(total)
@@ -328,7 +338,7 @@ if (configRewrites.bad > 0 && reloadCount(/failure/) === 0) failures.push('bad c
 const result = {
   soak: true,
   when: new Date().toISOString(),
-  settings: { duration_s: durationMs / 1000, rate, sources: [...on], achieved_rate: Math.round((total / runSeconds) * 10) / 10, node_args: values['node-args'], window_s: windowMs / 1000, reload_every_s: reloadEveryMs / 1000, mcp: mcp !== null, bundle_reloads: bundles !== null },
+  settings: { duration_s: durationMs / 1000, rate, sources: [...on], toolgate_bin: values['toolgate-bin'] ?? 'bin/toolgate.js', malloc_arena_max: process.env['MALLOC_ARENA_MAX'] ?? null, hostile_reloads: values['hostile-reloads'], achieved_rate: Math.round((total / runSeconds) * 10) / 10, node_args: values['node-args'], window_s: windowMs / 1000, reload_every_s: reloadEveryMs / 1000, mcp: mcp !== null, bundle_reloads: bundles !== null },
   run_seconds: Math.round(runSeconds * 10) / 10,
   requests: { sent: total, right: total - wrong, wrong, by_kind: byKind },
   wrong_samples: wrongSamples,
