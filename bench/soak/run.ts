@@ -3,7 +3,7 @@
 //
 //   node bench/soak/run.ts [--duration 60s] [--rate 200] [--json FILE] [--window 5s]
 //                          [--reload-every 2s] [--hostile-reloads] [--connections 64] [--node-args="FLAGS"]
-//                          [--only SOURCE,SOURCE...] [--toolgate-bin PATH]
+//                          [--only SOURCE,SOURCE...] [--toolgate-bin PATH] [--svg FILE]
 //
 // --only switches on one source of memory churn at a time (to find which one grows memory):
 // traffic (prefix calls: allowed, denied, unknown tool, slow, resets, timeouts), forward
@@ -29,6 +29,7 @@ import { startToolgateProcess } from '../lib/toolgate-process.ts'
 import { summarize } from '../lib/loadgen.ts'
 import { buildMix, picker } from './traffic.ts'
 import { memoryVerdict, type MemorySample } from './memory-trend.ts'
+import { renderMemorySvg } from './plot.ts'
 import { SIDECAR_RUNTIME } from '../../proxy/src/inject/settings.ts'
 
 const { values } = parseArgs({
@@ -36,9 +37,11 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '60s' },
     rate: { type: 'string', default: '200' },
     json: { type: 'string' },
+    // An SVG plot of RSS, heap used and external memory over time (bench/soak/plot.ts).
+    svg: { type: 'string' },
     window: { type: 'string', default: '5s' },
     'reload-every': { type: 'string', default: '2s' },
-    connections: { type: 'string', default: '64' },
+    connections: { type: 'string', default: '128' },
     only: { type: 'string' },
     'hostile-reloads': { type: 'boolean', default: false },
     // Another toolgate build's bin/toolgate.js (e.g. an older commit exported with git archive),
@@ -109,13 +112,15 @@ try {
   process.stderr.write(`[soak] bundle reloads skipped: ${(err as Error).message.slice(0, 200)}\n`)
 }
 
+// response_headers_ms 1500: the hanging upstream must get its 504 quickly, but an ordinary call
+// starved of CPU on a loaded machine must not (400 ms gave 504s to normal calls at load 12).
 function config(rev: number): string {
   return `version: 1
 listeners:
   proxy: { host: 127.0.0.1, port: 0 }
   admin: { host: 127.0.0.1, port: 0 }
 logging: { level: info, records: ${join(dir, 'records.jsonl')} }
-timeouts: { connect_ms: 1000, response_headers_ms: 400 }
+timeouts: { connect_ms: 1000, response_headers_ms: 1500 }
 ${bundles ? `policy: { bundle: ${bundleFile}, poll: { min_delay_ms: 1000, max_delay_ms: 2000 } }\n` : ''}credentials:
   soak-static: { type: static, secret_file: ${secretFile} }
 tools:
@@ -352,6 +357,7 @@ const result = {
   passed: failures.length === 0,
 }
 if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2) + '\n')
+if (values.svg) writeFileSync(values.svg, renderMemorySvg(`toolgate soak: ${durationMs / 60_000} min at ${rate} req/s (achieved ${result.settings.achieved_rate}), ${values['hostile-reloads'] ? 'hostile' : 'realistic'} reloads`, memory, runSeconds, mem))
 rmSync(dir, { recursive: true, force: true })
 
 process.stdout.write(`soak: ${total} requests in ${result.run_seconds} s at ${rate} req/s; wrong ${wrong}; records ${recordCount}\n`)

@@ -52,6 +52,12 @@ t.test('short soak: mixed traffic, reloads and faults, every answer right, memor
   t.ok(Object.entries(report.reloads.policy_bundle_loads_total).some(([k, v]) => k.includes('success') && (v as number) > 1), 'a swapped bundle was loaded')
   t.equal(report.windows.length, 4, 'four 5 s windows of latency and memory')
   t.ok(report.memory.samples.length >= 15, 'memory sampled about every second from /metrics')
+  const last = report.memory.samples[report.memory.samples.length - 1]
+  t.ok(last.array_buffers_mib > 0 && last.wasm_mib > 0 && last.external_mib > 0, 'array buffers, policy WASM and external memory sampled from toolgate_memory_bytes')
+  const live = report.memory.live_objects as { config_snapshot: number; policy_instance: number }[]
+  t.ok(live.length >= 15 && live.every((l) => l.config_snapshot >= 1 && l.policy_instance >= 1), 'live config snapshots and policy instances sampled from toolgate_live_objects')
+  t.ok(Math.max(...live.map((l) => l.config_snapshot)) <= 64, 'superseded snapshots do not pile up during the run (bounded by the GC, not by the reload count)')
+  t.ok(report.memory.trend.series.rss && report.memory.trend.series.heap && report.memory.trend.series.native, 'every series has a trend and a bound')
   t.not(report.memory.trend.verdict, 'growing', `memory does not keep growing: ${JSON.stringify(report.memory.trend)}`)
   t.same(report.failures, [])
   t.equal(r.status, 0, 'the soak exits 0 when it passes')
