@@ -14,6 +14,31 @@ import { fileURLToPath } from 'node:url'
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 
+/** The per-machine cache of built tools (shared by every worktree and clone). */
+export const cacheRoot = process.env.TOOLGATE_CACHE || join(homedir(), '.cache', 'toolgate')
+
+/**
+ * Where a tool's binary lives: `cached` (per machine, one folder per cache key) and `target`
+ * (this checkout's .cache/bin, where test/helpers/tools.ts looks). Computed here once for every
+ * builder.
+ */
+export function toolPaths(name, key) {
+  const cachedDir = join(cacheRoot, name, key)
+  const binDir = join(repoRoot, '.cache', 'bin')
+  return { cachedDir, cached: join(cachedDir, name), binDir, target: join(binDir, name) }
+}
+
+/** Copies the cached binary to .cache/bin unless the same bytes are already there (atomic rename). */
+function placeInBin({ cached, binDir, target }) {
+  mkdirSync(binDir, { recursive: true })
+  const same = existsSync(target) && statSync(target).size === statSync(cached).size && fileHash(target) === fileHash(cached)
+  if (same) return
+  const tmp = `${target}.tmp-${process.pid}`
+  rmSync(tmp, { force: true })
+  copyFileSync(cached, tmp)
+  renameSync(tmp, target)
+}
+
 function fail(label, msg) {
   console.error(`${label}: ${msg}`)
   process.exit(1)
@@ -49,9 +74,8 @@ export function buildGoTool({ label, name, module, dir = join('k8s', 'tools', mo
   for (const f of inputs) hash.update(f).update('\0').update(readFileSync(join(modDir, f)))
   const key = `${version}-${hash.digest('hex').slice(0, 16)}`
 
-  const cacheRoot = process.env.TOOLGATE_CACHE || join(homedir(), '.cache', 'toolgate')
-  const cachedDir = join(cacheRoot, name, key)
-  const cached = join(cachedDir, name)
+  const paths = toolPaths(name, key)
+  const { cachedDir, cached, target } = paths
   if (!existsSync(cached)) {
     mkdirSync(cachedDir, { recursive: true })
     const tmp = join(cachedDir, `${name}.tmp-${process.pid}`)
@@ -75,16 +99,7 @@ export function buildGoTool({ label, name, module, dir = join('k8s', 'tools', mo
     console.log(`${label}: built ${name} in ${((Date.now() - started) / 1000).toFixed(0)}s`)
   }
 
-  const binDir = join(repoRoot, '.cache', 'bin')
-  const target = join(binDir, name)
-  mkdirSync(binDir, { recursive: true })
-  const same = existsSync(target) && statSync(target).size === statSync(cached).size && fileHash(target) === fileHash(cached)
-  if (!same) {
-    const tmp = `${target}.tmp-${process.pid}`
-    rmSync(tmp, { force: true })
-    copyFileSync(cached, tmp)
-    renameSync(tmp, target)
-  }
+  placeInBin(paths)
   if (versionArgs === null) {
     console.log(`${label}: ${target} (${version})`)
     return target
@@ -109,9 +124,8 @@ export function buildGoTool({ label, name, module, dir = join('k8s', 'tools', mo
 export function buildCTool({ label, name, source, flags, versionArgs = ['--version'] }) {
   if (!existsSync(source)) fail(label, `${source} missing`)
   const key = createHash('sha256').update(flags.join(' ')).update('\0').update(readFileSync(source)).digest('hex').slice(0, 16)
-  const cacheRoot = process.env.TOOLGATE_CACHE || join(homedir(), '.cache', 'toolgate')
-  const cachedDir = join(cacheRoot, name, key)
-  const cached = join(cachedDir, name)
+  const paths = toolPaths(name, key)
+  const { cachedDir, cached, target } = paths
   if (!existsSync(cached)) {
     mkdirSync(cachedDir, { recursive: true })
     const tmp = join(cachedDir, `${name}.tmp-${process.pid}`)
@@ -125,14 +139,7 @@ export function buildCTool({ label, name, source, flags, versionArgs = ['--versi
     renameSync(tmp, cached)
     console.log(`${label}: built ${name} in ${((Date.now() - started) / 1000).toFixed(1)}s`)
   }
-  const binDir = join(repoRoot, '.cache', 'bin')
-  const target = join(binDir, name)
-  mkdirSync(binDir, { recursive: true })
-  if (!existsSync(target) || fileHash(target) !== fileHash(cached)) {
-    const tmp = `${target}.tmp-${process.pid}`
-    copyFileSync(cached, tmp)
-    renameSync(tmp, target)
-  }
+  placeInBin(paths)
   const v = spawnSync(target, versionArgs, { encoding: 'utf8' })
   if (v.status !== 0) fail(label, `${target} ${versionArgs.join(' ')} exited ${v.status ?? v.signal}`)
   console.log(`${label}: ${target} (${(v.stdout || v.stderr).trim().split('\n')[0]})`)

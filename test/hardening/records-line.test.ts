@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openRecordSink } from '../../proxy/src/record/records.ts'
 import { createLogger } from '../../proxy/src/record/log.ts'
+import type { ToolgateRecord } from '../../proxy/src/record/record-types.ts'
 import { verifyRecordsFile } from '../../proxy/src/record/verify.ts'
 
 const nasty = 'tool\u2028name\u2029with\u0085breaks\nand\rcontrols\u000b\u000c'
@@ -16,8 +17,9 @@ const UNICODE_LINE_BREAKS = /[\n\r\u000b\u000c\u001c\u001d\u001e\u0085\u2028\u20
 t.test('file records: every line-breaking code point escaped, round-trips', async (t) => {
   const file = join(mkdtempSync(join(tmpdir(), 'toolgate-rec-')), 'records.jsonl')
   const sink = openRecordSink(file)
-  sink.write({ mcp_tool: nasty, reason: nasty })
-  sink.write({ n: 2 })
+  // Not a real record kind: the line writer must escape whatever fields it is given.
+  sink.write({ mcp_tool: nasty, reason: nasty } as unknown as ToolgateRecord)
+  sink.write({ n: 2 } as unknown as ToolgateRecord)
   await sink.close()
   const text = readFileSync(file, 'utf8')
   // Split on \n only, as the chain verifier does: every line (chain start, records, checkpoint)

@@ -187,10 +187,17 @@ t.test('arguments: strict parsing, clear errors', async (t) => {
   t.same(parseHostPort('[::1]:8080', 80, '--x'), { host: '::1', port: 8080 })
   t.same(parseHostPort('::1', 80, '--x'), { host: '::1', port: 80 })
   t.same(parseHostPort('canary.test', 80, '--x'), { host: 'canary.test', port: 80 })
-  t.throws(() => parseHostPort('h:0', 80, '--x'), /port 0/)
-  t.throws(() => parseHostPort('h:65536', 80, '--x'), /port 65536/)
-  t.throws(() => parseHostPort('[h]:1', 80, '--x'), /only an IPv6/)
+  t.throws(() => parseHostPort('h:0', 80, '--x'), /invalid port "0"/)
+  t.throws(() => parseHostPort('h:65536', 80, '--x'), /invalid port "65536"/)
+  t.throws(() => parseHostPort('h:080', 80, '--x'), /invalid port "080"/)
+  t.throws(() => parseHostPort('[h]:1', 80, '--x'), /IPv6/)
   t.throws(() => parseHostPort('a b', 80, '--x'), /not HOST/)
+  // The one host parser's rules (classify/target.ts), as for requests and the config:
+  t.same(parseHostPort('Canary.TEST.:81', 80, '--x'), { host: 'canary.test', port: 81 }, 'canonical: lower case, no trailing dot')
+  t.same(parseHostPort('[0:0:0:0:0:0:0:1]', 80, '--x'), { host: '::1', port: 80 }, 'IPv6 compressed')
+  t.throws(() => parseHostPort('user@canary.test:80', 80, '--x'), /userinfo/)
+  t.throws(() => parseHostPort('0x7f000001:80', 80, '--x'), /ambiguous IPv4/)
+  t.throws(() => parseHostPort('127.1:80', 80, '--x'), /ambiguous IPv4/)
   t.throws(() => parseSelftestArgs(['--raw', 'example.com:22']), /needs an IP address/)
   t.throws(() => parseSelftestArgs(['--skip', 'nope']), /unknown probe/)
   t.throws(() => parseSelftestArgs(['--timeout', '5']), /100\.\.60000/)
@@ -205,8 +212,14 @@ t.test('arguments: strict parsing, clear errors', async (t) => {
 t.test('HOST:PORT parsing, for any host and port: accepted exactly when valid, and read back as written', async (t) => {
   const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/)
   const host = fc.array(label, { minLength: 1, maxLength: 4 }).map((ls) => ls.join('.'))
+  // A numeric last label makes the host an IPv4 address to most resolvers: only dotted decimal
+  // a.b.c.d is accepted (classify/target.ts), anything else numeric is refused as ambiguous.
+  const isDottedQuad = (h: string) => /^(0|[1-9][0-9]{0,2})(\.(0|[1-9][0-9]{0,2})){3}$/.test(h) && h.split('.').every((o) => Number(o) <= 255)
   fc.assert(fc.property(host, fc.integer({ min: 0, max: 70000 }), (h, port) => {
     const text = `${h}:${port}`
+    if (/^[0-9]+$/.test(h.split('.').pop()!) && !isDottedQuad(h)) {
+      try { parseHostPort(text, 80, '--x'); return false } catch (e) { return /ambiguous IPv4|port/.test((e as Error).message) }
+    }
     if (port < 1 || port > 65535) {
       try { parseHostPort(text, 80, '--x'); return false } catch (e) { return /port/.test((e as Error).message) }
     }

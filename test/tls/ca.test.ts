@@ -100,9 +100,14 @@ t.test('cache: concurrent gets share one minting, LRU bounded, invalid hosts ref
   await leaves.get('y.test')
   t.match(await registry.getSingleMetricAsString('toolgate_tls_leaf_mint_total'), /result="ok"} 5\n?/, 'the evicted y was minted again (x, y, z, w, y)')
   t.equal(leaves.size, 3, 'still bounded')
-  for (const bad of ['', 'a b', 'a/b', '-x.test', 'x..test', 'a'.repeat(64) + '.test', 'host\r\nx']) {
+  for (const bad of ['', 'a b', 'a/b', '-x.test', 'x..test', 'a'.repeat(64) + '.test', 'host\r\nx', '0x7f.1', '127.1', '[::1', 'a@b.test']) {
     t.throws(() => canonicalLeafHost(bad), `refuses ${JSON.stringify(bad)}`)
   }
+  // The one host parser (classify/target.ts) decides, so the leaf names the host the allowlist matched.
+  t.equal(canonicalLeafHost('API.Example.TEST.'), 'api.example.test')
+  t.equal(canonicalLeafHost('[0:0:0:0:0:0:0:1]'), '::1')
+  t.equal(canonicalLeafHost('bücher.test'), 'xn--bcher-kva.test')
+  t.equal(canonicalLeafHost('a_b.example.test'), 'a_b.example.test', 'the same "_" rule as config and classify')
   await t.rejects(leaves.get('bad host'))
 })
 

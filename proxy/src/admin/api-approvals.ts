@@ -18,11 +18,14 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Agent, request } from 'undici'
-import { Counter, Gauge, type Registry } from 'prom-client'
+import type { Counter, Registry } from 'prom-client'
+import { counter, gauge } from '../record/metric-table.ts'
 import type { Logger } from '../record/log.ts'
 import { readJsonBody, sendJson } from './api-tasks.ts'
 import type { Approver, Approvers } from '../trust/approvers.ts'
 import { redactQuery } from '../record/records.ts'
+import type { RecordWriter } from '../record/record-types.ts'
+import type { ApprovalOutcome, ApprovalView } from './approval-records.ts'
 
 export interface ApprovalInfo {
   decisionId: string
@@ -47,7 +50,7 @@ export interface ApprovalGateOptions {
   timeoutMs: number
   maxPending: number
   webhook?: string
-  records: { write(rec: Record<string, unknown>): void }
+  records: RecordWriter
   logger: Logger
   registry?: Registry
   now?: () => number
@@ -63,7 +66,7 @@ interface Pending {
   info: ApprovalInfo
   requestedAt: number
   expiresAt: number
-  settle: (v: ApprovalVerdict, outcome: string, approver?: Approver) => void
+  settle: (v: ApprovalVerdict, outcome: ApprovalOutcome, approver?: Approver) => void
 }
 
 const WEBHOOK_RETRY_DELAY_MS = 500
@@ -74,7 +77,7 @@ export class ApprovalGate {
   private opts: ApprovalGateOptions
   private readonly now: () => number
   private readonly pending = new Map<string, Pending>()
-  private readonly answered = new Map<string, string>()
+  private readonly answered = new Map<string, ApprovalOutcome>()
   private readonly webhookAgent: Agent | null
   private readonly outcomes: Counter<'outcome'> | null
   private closed = false
@@ -84,9 +87,9 @@ export class ApprovalGate {
     this.now = opts.now ?? Date.now
     this.webhookAgent = opts.webhook ? new Agent({ connect: { timeout: 2000 }, headersTimeout: 5000, bodyTimeout: 5000, connections: 4 }) : null
     if (opts.registry) {
-      this.outcomes = new Counter({ name: 'toolgate_approvals_total', help: 'Approval requests by outcome (approved, denied, timeout, overflow, cancelled).', labelNames: ['outcome'] as const, registers: [opts.registry] })
+      this.outcomes = counter(opts.registry, 'toolgate_approvals_total')
       const pending = this.pending
-      new Gauge({ name: 'toolgate_approvals_pending', help: 'Calls currently held waiting for approval.', registers: [opts.registry], collect(this: Gauge) { this.set(pending.size) } })
+      gauge(opts.registry, 'toolgate_approvals_pending', { collect() { this.set(pending.size) } })
     } else this.outcomes = null
   }
 
@@ -108,7 +111,7 @@ export class ApprovalGate {
     return new Promise<ApprovalVerdict>((resolve) => {
       const timer = setTimeout(() => settle({ approved: false, reason: `approval timed out after ${this.opts.timeoutMs} ms` }, 'timeout'), this.opts.timeoutMs)
       const onAbort = (): void => settle({ approved: false, reason: 'the call was cancelled while awaiting approval' }, 'cancelled')
-      const settle = (v: ApprovalVerdict, outcome: string, approver?: Approver): void => {
+      const settle = (v: ApprovalVerdict, outcome: ApprovalOutcome, approver?: Approver): void => {
         if (this.pending.get(info.decisionId) !== entry) return
         this.pending.delete(info.decisionId)
         this.remember(info.decisionId, outcome)
@@ -271,7 +274,7 @@ export class ApprovalGate {
       : 'no pending approval with this id (unknown or timed out)'
   }
 
-  private remember(id: string, outcome: string): void {
+  private remember(id: string, outcome: ApprovalOutcome): void {
     this.answered.set(id, outcome)
     if (this.answered.size > MAX_ANSWERED) this.answered.delete(this.answered.keys().next().value!)
   }
@@ -305,14 +308,14 @@ export class ApprovalGate {
     return true
   }
 
-  private refuse(info: ApprovalInfo, outcome: string, reason: string): ApprovalVerdict {
+  private refuse(info: ApprovalInfo, outcome: ApprovalOutcome, reason: string): ApprovalVerdict {
     if (!this.pending.has(info.decisionId)) this.remember(info.decisionId, outcome)
     this.outcomes?.inc({ outcome })
     this.opts.records.write({ type: 'approval_resolved', time: new Date(this.now()).toISOString(), approval_id: info.decisionId, decision_id: info.decisionId, outcome, reason, task: info.taskId, tool: info.tool })
     return { approved: false, reason }
   }
 
-  private view(p: Pending): Record<string, unknown> {
+  private view(p: Pending): ApprovalView {
     return {
       id: p.info.decisionId,
       decision_id: p.info.decisionId,
@@ -331,7 +334,7 @@ export class ApprovalGate {
   }
 
   /** Fire-and-forget webhook POST (one retry); failures are logged, never block the call. */
-  private announce(body: Record<string, unknown>): void {
+  private announce(body: ApprovalView): void {
     const url = this.opts.webhook
     if (!url || !this.webhookAgent) return
     const dispatcher = this.webhookAgent

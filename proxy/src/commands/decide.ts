@@ -19,6 +19,7 @@ import type { ApprovalService, CredentialService } from '../pipeline/services.ts
 import type { Via } from '../classify/toolcall.ts'
 import { parseAuthority } from '../classify/request-target.ts'
 import { jsonLine } from '../record/json-line.ts'
+import { SimulatedRateLimits } from './decide-rate-limits.ts'
 
 const USAGE = `usage: toolgate decide [--config FILE] [--input FILE] [--json]
 
@@ -33,6 +34,9 @@ SNI:443, a redirected TLS connection).
 (a "task" is simulated as one from a verified grant; add "source":"agent" for an agent-declared one).
 Each runs through the same chain of stages as the proxy, with a terminal stage that sends
 nothing, and prints the decision, the matched tool and route, and the reasons.
+Local rate limits are simulated: the run starts with full buckets and each allowed line takes
+its tokens, like consecutive calls to a fresh sidecar. Global limits (rate_limits.service) are
+named but not simulated.
 
 options:
   -c, --config FILE   toolgate.yaml (default: the embedded default config)
@@ -100,9 +104,9 @@ function simulatedTasks(task: DecideLine['task'], bounds: Runtime['config']['tas
 }
 
 /** What one dry run decided: the record(s) the chain wrote (several for an MCP batch). */
-export async function dryRun(rt: Runtime, policy: PolicyEvaluator, line: DecideLine, services: { tasks: TaskRegistry | null; credentials: CredentialService | null; approvals: ApprovalService | null }, taskId: string | null): Promise<RecordFields[]> {
+export async function dryRun(rt: Runtime, policy: PolicyEvaluator, line: DecideLine, services: { tasks: TaskRegistry | null; credentials: CredentialService | null; approvals: ApprovalService | null }, taskId: string | null, rateLimits: SimulatedRateLimits | null = null): Promise<RecordFields[]> {
   const sink = memorySink()
-  const pipeline = new RequestPipeline({ runtime: () => rt, policy: () => policy, services, records: sink, metrics: new Metrics({ processMetrics: false }), logger: silentLogger, interceptor: () => null })
+  const pipeline = new RequestPipeline({ runtime: () => rt, policy: () => policy, services, records: sink, metrics: new Metrics({ processMetrics: false }), logger: silentLogger, interceptor: () => null, rateLimits })
   const rawHeaders = Object.entries(line.headers ?? {}).flat()
   if (taskId !== null) rawHeaders.push('toolgate-task', taskId)
   if (line.method.toUpperCase() === 'CONNECT') {
@@ -151,6 +155,8 @@ export const decideCommand: Command = {
     const policy = await PolicyEngine.start(policyEngineOptions(config.policy, metrics.registry, silentLogger))
     const runtime = buildRuntime(config)
     const services = dryServices(config)
+    // Local limits are simulated across the lines of this run (decide-rate-limits.ts).
+    const rateLimits = config.rate_limits ? new SimulatedRateLimits(config.rate_limits) : null
     const text = values.input ? await readFile(values.input, 'utf8') : await readStdin()
     let denied = 0
     const fail = (line: string, error: string): void => {
@@ -165,7 +171,7 @@ export const decideCommand: Command = {
       if (simulated && 'error' in simulated) { fail(line, simulated.error); continue }
       let records: RecordFields[]
       try {
-        records = await dryRun(runtime, policy, parsed, { tasks: simulated?.tasks ?? null, ...services }, simulated?.id ?? null)
+        records = await dryRun(runtime, policy, parsed, { tasks: simulated?.tasks ?? null, ...services }, simulated?.id ?? null, rateLimits)
       } finally {
         simulated?.tasks.close()
       }
@@ -175,7 +181,8 @@ export const decideCommand: Command = {
         const tool = (r['tool'] as string | null | undefined) ?? null
         const credential = tool !== null ? config.tools.find((t) => t.name === tool)?.credential?.provider ?? null : null
         const mcp = (r['mcp'] as { method: string; tool: string | null } | null | undefined) ?? null
-        const out = { input: parsed, decision: label, tool, route: r['route'] ?? null, access: r['access'] ?? null, mcp, stage: r['stage'] ?? null, status: r['status'] ?? null, reasons: r['reasons'], error: r['error'] ?? null, policy_revision: r['policy_revision'] ?? null, approval: r['approval'] ?? null, credential_provider: label === 'allow' ? credential : null }
+        const limits = rateLimits && typeof r['id'] === 'string' ? rateLimits.limitsOf(r['id']) : null
+        const out = { input: parsed, decision: label, tool, route: r['route'] ?? null, access: r['access'] ?? null, mcp, stage: r['stage'] ?? null, status: r['status'] ?? null, reasons: r['reasons'], error: r['error'] ?? null, policy_revision: r['policy_revision'] ?? null, approval: r['approval'] ?? null, credential_provider: label === 'allow' ? credential : null, rate_limits: limits === null ? null : { local: limits.local, global_not_simulated: limits.globalNotSimulated } }
         if (values.json) { process.stdout.write(jsonLine(out)); continue }
         process.stdout.write(`${label.toUpperCase()} ${parsed.method} ${parsed.url}${mcp ? `  (MCP ${mcp.method}${mcp.tool ? ` ${mcp.tool}` : ''})` : ''}\n`)
         process.stdout.write(`    tool: ${tool ?? '(none)'}${out.route ? `  route: ${String(out.route)}` : ''}${out.access ? `  access: ${String(out.access)}` : ''}\n`)
@@ -184,8 +191,10 @@ export const decideCommand: Command = {
         if (out.error) process.stdout.write(`    error: ${String(out.error)}\n`)
         if (out.approval) process.stdout.write(`    approval required: ${(out.approval as { reason: string }).reason}\n`)
         if (out.credential_provider) process.stdout.write(`    credential from: ${out.credential_provider}\n`)
+        for (const l of SimulatedRateLimits.describe(limits, label === 'allow')) process.stdout.write(`    ${l}\n`)
       }
     }
+    rateLimits?.close()
     await policy.close()
     await runtime.pools.close()
     return denied > 0 ? 3 : 0

@@ -7,6 +7,7 @@
 import { isIP } from 'node:net'
 import { parseFlags, type Command } from './command.ts'
 import { probeControl, probeDirect, probeDoh, probeRawIp, probeUdp, type HostPort, type ProbeResult } from '../selftest/probes.ts'
+import { parseAuthority } from '../classify/request-target.ts'
 
 const USAGE = `usage: toolgate selftest [options]
 
@@ -37,30 +38,19 @@ const PROBES = ['ipv4', 'ipv6', 'udp-443', 'raw-ip', 'control-api', 'doh'] as co
 
 class UsageError extends Error {}
 
-/** HOST[:PORT], [V6]:PORT or a bare IPv6 literal. */
+/**
+ * HOST[:PORT], [V6]:PORT or a bare IPv6 literal, read by the one authority parser
+ * (classify/request-target.ts parseAuthority): the same host rules as requests and the config
+ * (canonical case, IDN, dotted-decimal IPv4 only, no userinfo, ports 1-65535 without leading zeros).
+ */
 export function parseHostPort(v: string, defaultPort: number | null, flag: string): HostPort {
-  let host: string
-  let port: string | undefined
-  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(v)
-  if (bracket) {
-    host = bracket[1]!
-    port = bracket[2]
-    if (isIP(host) !== 6) throw new UsageError(`${flag}: ${JSON.stringify(v)}: only an IPv6 address goes in []`)
-  } else if (isIP(v) === 6) {
-    host = v
-  } else {
-    const m = /^([A-Za-z0-9.-]+)(?::(\d+))?$/.exec(v)
-    if (!m) throw new UsageError(`${flag}: ${JSON.stringify(v)} is not HOST[:PORT]`)
-    host = m[1]!
-    port = m[2]
-  }
-  if (port === undefined) {
-    if (defaultPort === null) throw new UsageError(`${flag}: ${JSON.stringify(v)} needs a port`)
-    return { host, port: defaultPort }
-  }
-  const n = Number(port)
-  if (!/^\d{1,5}$/.test(port) || n < 1 || n > 65535) throw new UsageError(`${flag}: port ${port} is not 1-65535`)
-  return { host, port: n }
+  // A bare IPv6 literal cannot be misread as host:port (it has more than one ':'), so it is
+  // accepted without brackets, as people write it; parseAuthority wants the bracketed form.
+  const a = parseAuthority(isIP(v) === 6 ? `[${v}]` : v, 'authority')
+  if (!a.ok) throw new UsageError(`${flag}: ${JSON.stringify(v)} is not HOST[:PORT] (${a.reason})`)
+  if (a.port !== null) return { host: a.host, port: a.port }
+  if (defaultPort === null) throw new UsageError(`${flag}: ${JSON.stringify(v)} needs a port`)
+  return { host: a.host, port: defaultPort }
 }
 
 function parseUrl(v: string, flag: string): URL {

@@ -60,6 +60,5 @@ export type CredentialExpiredRecord = {
 
 export type CredentialLifecycleRecord = CredentialIssuedRecord | CredentialRevokedRecord | CredentialExpiredRecord
 
-export interface RecordWriter {
-  write(rec: Record<string, unknown>): void
-}
+/** The record sink's writer (record/record-types.ts): accepts every record kind of the union. */
+export type { RecordWriter } from '../record/record-types.ts'

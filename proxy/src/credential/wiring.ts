@@ -17,6 +17,7 @@ import { TaskGrants, workloadIdentities } from '../trust/grants.ts'
 import { Approvers } from '../trust/approvers.ts'
 import { buildTrustSettings, type TrustSettings } from '../trust/settings.ts'
 import type { PolicyInput } from '../decide/policy-input.ts'
+import type { RecordWriter } from '../record/record-types.ts'
 
 export type AdminRouteFn = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>
 
@@ -33,7 +34,7 @@ export interface CredentialServices {
   close(): Promise<void>
 }
 
-export async function createCredentialServices(config: ResolvedConfig, deps: { registry: Registry; logger: Logger; records: { write(rec: Record<string, unknown>): void } }): Promise<CredentialServices> {
+export async function createCredentialServices(config: ResolvedConfig, deps: { registry: Registry; logger: Logger; records: RecordWriter }): Promise<CredentialServices> {
   let trust: TrustSettings = buildTrustSettings(config)
   let agent: PolicyInput['agent'] = config.agent as PolicyInput['agent']
   // Every default is already filled in by the config (config/defaults.ts).

@@ -23,6 +23,7 @@ import { deny } from '../decide/deny.ts'
 import type { CredentialRecord } from '../credential/credential.ts'
 import type { ForwardInput, ForwardResult, UpstreamRequest } from '../forward/forward.ts'
 import type { RecordSink } from '../record/records.ts'
+import type { DecisionRecordExtras } from '../record/decision-record.ts'
 import type { Metrics } from '../record/metrics.ts'
 import type { Logger } from '../record/log.ts'
 import type { Runtime } from '../listen/runtime.ts'
@@ -78,7 +79,7 @@ interface Passing {
   /** Tool names an MCP tools/list answer had removed (for the record). */
   hidden?: string[]
   /** Fields an MCP request adds to its record. */
-  extra?: Record<string, unknown>
+  extra?: DecisionRecordExtras
   /** Calls of the task this request makes (the tools/call messages of an MCP batch); default 1. */
   calls?: number
 }

@@ -8,7 +8,7 @@ import type { ToolCall, Via } from '../classify/toolcall.ts'
 import type { Decision } from '../decide/decision.ts'
 import type { CredentialRecord } from '../credential/credential.ts'
 import type { PolicyInput } from '../decide/policy-input.ts'
-import { decisionLabel, decisionRecord, parseRefusalRecord } from '../record/decision-record.ts'
+import { decisionLabel, decisionRecord, parseRefusalRecord, type DecisionRecordExtras } from '../record/decision-record.ts'
 import type { RecordSink } from '../record/records.ts'
 import type { Metrics } from '../record/metrics.ts'
 
@@ -27,7 +27,7 @@ export interface Outcome {
   /** Tool names an MCP tools/list answer had removed on the way back (names only). */
   hidden?: string[]
   /** Fields an MCP request adds to its record (each message's outcome, changed pins). */
-  extra?: Record<string, unknown>
+  extra?: DecisionRecordExtras
   /** The call's trace (telemetry/traces.ts), named in its record. */
   trace?: { traceId: string; spanId: string }
 }

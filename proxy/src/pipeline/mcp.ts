@@ -36,6 +36,8 @@ import type { Outcome } from './finish.ts'
 import { allowlistVerdict } from './decide-stage.ts'
 import type { CallTracing } from '../telemetry/traces.ts'
 import type { RateLimitStage } from '../ratelimit/stage.ts'
+import type { McpMessageOutcome, McpRecordFields } from '../record/decision-record.ts'
+import type { RecordWriter } from '../record/record-types.ts'
 
 export interface MessageDecision {
   call: ToolCall
@@ -254,21 +256,21 @@ export function decideWithinBudget(messages: readonly McpMessage[], budgetMs: nu
 }
 
 /** Fields of an MCP request's record: per-message outcomes of a batch, tools called despite a changed pin (on_change: flag). */
-export function mcpRecordFields(parsed: Extract<McpParse, { ok: true }>, decisions: readonly MessageDecision[], rules: CompiledMcpRules, pinChanged: (name: string) => string[] | null): Record<string, unknown> | undefined {
-  const out: Record<string, unknown> = {}
-  if (parsed.batch) out['mcp_messages'] = messageOutcomes(decisions)
+export function mcpRecordFields(parsed: Extract<McpParse, { ok: true }>, decisions: readonly MessageDecision[], rules: CompiledMcpRules, pinChanged: (name: string) => string[] | null): McpRecordFields | undefined {
+  const out: McpRecordFields = {}
+  if (parsed.batch) out.mcp_messages = messageOutcomes(decisions)
   if (rules.pin.onChange === 'flag') {
     const flagged = parsed.messages.flatMap((m) => {
       const changed = m.call.method === 'tools/call' && m.call.toolName !== null ? pinChanged(m.call.toolName) : null
       return changed === null ? [] : [{ tool: m.call.toolName, changed }]
     })
-    if (flagged.length > 0) out['mcp_pin_changed'] = flagged
+    if (flagged.length > 0) out.mcp_pin_changed = flagged
   }
   return Object.keys(out).length > 0 ? out : undefined
 }
 
 /** Reports a changed tool definition seen in a listing as its own record (the listing's request is still recorded as usual). */
-export function pinReporter(book: McpToolBook, call: ToolCall, records: { write(r: Record<string, unknown>): void }): PinContext {
+export function pinReporter(book: McpToolBook, call: ToolCall, records: RecordWriter): PinContext {
   return {
     book,
     tool: call.tool ?? '',
@@ -289,7 +291,7 @@ export function pinReporter(book: McpToolBook, call: ToolCall, records: { write(
 }
 
 /** Per-message outcomes for the request's one record (names and decisions, never arguments). */
-export function messageOutcomes(decisions: readonly MessageDecision[]): Record<string, unknown>[] {
+export function messageOutcomes(decisions: readonly MessageDecision[]): McpMessageOutcome[] {
   return decisions.map((d, index) => ({
     index,
     id: d.call.mcp?.id ?? null,
@@ -319,13 +321,13 @@ export function requestDecision(decisions: readonly MessageDecision[]): MessageD
 export class McpStage {
   readonly book = new McpToolBook()
   readonly tasks = new McpTaskBinding()
-  private readonly records: { write(r: Record<string, unknown>): void }
+  private readonly records: RecordWriter
   private readonly taskAlive: (toolgateTask: string) => boolean
   private readonly cancelling: { runtime: () => Runtime; services: PipelineServices } | null
   /** The credential services the cancel step is registered with (once each). */
   private readonly hooked = new WeakSet<object>()
 
-  constructor(records: { write(r: Record<string, unknown>): void }, taskAlive: (toolgateTask: string) => boolean, cancelling?: { runtime: () => Runtime; services: PipelineServices }) {
+  constructor(records: RecordWriter, taskAlive: (toolgateTask: string) => boolean, cancelling?: { runtime: () => Runtime; services: PipelineServices }) {
     this.records = records
     this.taskAlive = taskAlive
     this.cancelling = cancelling ?? null
@@ -387,7 +389,7 @@ export type McpStageResult =
   | { kind: 'answered'; outcome: Recorded }
   /** Every message passed: forward the same bytes under `decision`. */
   /** calls: calls of the task this request makes (its tools/call messages, at least 1). */
-  | { kind: 'forward'; call: ToolCall; decision: Decision; upstream: UpstreamRequest; body: Buffer; responseTransform: ForwardInput['responseTransform']; hidden: string[]; calls: number; extra?: Record<string, unknown> }
+  | { kind: 'forward'; call: ToolCall; decision: Decision; upstream: UpstreamRequest; body: Buffer; responseTransform: ForwardInput['responseTransform']; hidden: string[]; calls: number; extra?: McpRecordFields }
 
 /** A request to an MCP tool refused before (or instead of) deciding its messages: a JSON-RPC error and one record. */
 export function refuseMcp(res: ServerResponse, base: Decision, call: ToolCall, reply: JsonRpcReply, reason: string): Recorded {

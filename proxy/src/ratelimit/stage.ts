@@ -5,7 +5,8 @@
 // budget of each applicable limit is put into input.rate_limits so the policy can act on it.
 // Refused calls take no token; report mode records would_deny and lets the call pass.
 
-import { Counter, type Registry } from 'prom-client'
+import type { Counter, Registry } from 'prom-client'
+import { counter } from '../record/metric-table.ts'
 import type { ToolCall } from '../classify/toolcall.ts'
 import type { Decision } from '../decide/decision.ts'
 import type { PolicyInput } from '../decide/policy-input.ts'
@@ -33,12 +34,7 @@ export class RateLimitStage {
   constructor(config: RateLimits | undefined, registry: Registry) {
     this.local = new LocalRateLimiter({ limits: compileLimits(config?.limits), maxBuckets: config?.max_buckets ?? DEFAULT_MAX_BUCKETS })
     this.configureGlobal(config)
-    this.counter = new Counter({
-      name: 'toolgate_rate_limit_total',
-      help: 'Calls refused by a rate limit (result limited, by limit name), and calls that met an unavailable rate limit service (limit "service", result unavailable_denied or unavailable_allowed).',
-      labelNames: ['limit', 'result'] as const,
-      registers: [registry],
-    })
+    this.counter = counter(registry, 'toolgate_rate_limit_total')
   }
 
   update(config: RateLimits | undefined): void {

@@ -10,6 +10,7 @@ import type { PolicyInput } from '../decide/policy-input.ts'
 import { redactQuery } from './records.ts'
 import type { DecisionStage } from '../decide/decision.ts'
 import type { Via } from '../classify/toolcall.ts'
+import type { ReflectionAction, ReflectionPlace } from '../forward/reflection-guard.ts'
 
 /** Latencies in milliseconds (microsecond precision); null where the stage did not run. */
 export type LatencyMs = { decide: number | null; upstream: number | null; total: number | null }
@@ -47,10 +48,33 @@ export type DecisionRecord = {
   latency_ms: LatencyMs
   /** Tool names a tools/list answer had removed on the way back. */
   mcp_hidden?: string[]
+  /** A batch's per-message outcomes (names and decisions, never arguments). */
+  mcp_messages?: McpMessageOutcome[]
+  /** Tools called although their pinned definition changed (mcp pin on_change: flag). */
+  mcp_pin_changed?: { tool: string | null; changed: string[] }[]
+  /** The injected credential came back in the response (forward/reflection-guard.ts). */
+  credential_reflected?: { action: ReflectionAction; places: ReflectionPlace[] }
   /** The call's trace and span (telemetry on). */
   trace_id?: string
   span_id?: string
 }
+
+/** One JSON-RPC message of a batch, in its request's record. */
+export type McpMessageOutcome = {
+  index: number
+  id: string | number | null
+  method: string | null
+  tool: string | null
+  access: ToolCall['access']
+  decision: 'allow' | 'deny' | 'would_deny'
+  reasons: string[]
+}
+
+/** The MCP fields pipeline/mcp.ts adds to a request's record. */
+export type McpRecordFields = Pick<DecisionRecord, 'mcp_messages' | 'mcp_pin_changed'>
+
+/** Optional fields stages add to a request's record on the way (MCP, credential reflection). */
+export type DecisionRecordExtras = Pick<DecisionRecord, 'mcp_messages' | 'mcp_pin_changed' | 'credential_reflected'>
 
 /** The record of a request refused before it could be classified (also type 'decision'). */
 export type ParseRefusalRecord = {

@@ -9,11 +9,14 @@ import { closeSync, createWriteStream, fstatSync, openSync, readSync, type Write
 import { open as openFile } from 'node:fs/promises'
 import { RecordChain } from './chain.ts'
 import { generateSigner, type RecordSigner } from './signer.ts'
+import type { RecordWriter, ToolgateRecord } from './record-types.ts'
 
+/** A record as read back (tests, `toolgate decide`, the verifier): any JSON object. */
 export type RecordFields = Record<string, unknown>
 
-export interface RecordSink {
-  write(record: RecordFields): void
+/** Accepts only the record kinds of record/record-types.ts (one type per kind). */
+export interface RecordSink extends RecordWriter {
+  write(record: ToolgateRecord): void
   close(): Promise<void>
   /** Public key that signs this stream's checkpoints (chained sinks only): published in the JWKS. */
   readonly publicJwk?: RecordSigner['publicJwk']
@@ -140,7 +143,7 @@ export class ReloadableSink implements RecordSink {
     this.#sink = open(target)
   }
 
-  write(record: RecordFields): void {
+  write(record: ToolgateRecord): void {
     this.#sink.write(record)
   }
 

@@ -15,6 +15,7 @@ import { checkDestination } from '../decide/destination.ts'
 import type { Runtime } from '../listen/runtime.ts'
 import type { BoundMcpTask, CancelTarget } from '../classify/mcp/task-binding.ts'
 import { PROTOCOL_VERSION_META_KEY } from '../classify/mcp/parse.ts'
+import type { RecordWriter } from '../record/record-types.ts'
 
 export const CANCEL_TIMEOUT_MS = 2000
 export const CONCURRENT_CANCELS = 4
@@ -27,7 +28,7 @@ export interface McpCancelDeps {
   runtime: () => Runtime
   /** The credential the ended task still holds for the tool (never a new one), or null. */
   heldCredential: (taskId: string, tool: string, tc: ToolCredential) => Credential | null
-  records: { write(r: Record<string, unknown>): void }
+  records: RecordWriter
   timeoutMs?: number
   concurrency?: number
 }

@@ -9,7 +9,8 @@
 
 import { EventEmitter } from 'node:events'
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import { Gauge, type Registry } from 'prom-client'
+import type { Gauge, Registry } from 'prom-client'
+import { gauge } from '../record/metric-table.ts'
 import type { PolicyInput } from '../decide/policy-input.ts'
 
 export interface Task {
@@ -104,7 +105,7 @@ export class TaskRegistry extends EventEmitter<{ ended: [task: Task, reason: Tas
     if (opts.defaultTtlS > opts.maxTtlS) throw new Error('tasks.default_ttl_s exceeds tasks.max_ttl_s')
     this.opts = { now: Date.now, sweepMs: 1000, ...opts }
     this.openGauge = opts.registry
-      ? new Gauge({ name: 'toolgate_tasks_open', help: 'Tasks currently open.', registers: [opts.registry] })
+      ? gauge(opts.registry, 'toolgate_tasks_open')
       : null
     this.sweeper = setInterval(() => this.sweep(), this.opts.sweepMs)
     this.sweeper.unref()

@@ -13,8 +13,9 @@ import { SeverityNumber } from '@opentelemetry/api-logs'
 import { ExportResultCode } from '@opentelemetry/core'
 import { LoggerProvider, type LogRecordExporter, type LogRecordProcessor, type ReadableLogRecord, type SdkLogRecord } from '@opentelemetry/sdk-logs'
 import type { Resource } from '@opentelemetry/resources'
-import { Counter, type Registry } from 'prom-client'
-import type { RecordFields } from '../record/records.ts'
+import type { Counter, Registry } from 'prom-client'
+import { counter } from '../record/metric-table.ts'
+import type { ToolgateRecord } from '../record/record-types.ts'
 
 export interface LogExportOptions {
   resource: Resource
@@ -87,8 +88,8 @@ export class OtlpRecordLogs {
 
   constructor(opts: LogExportOptions) {
     const counters = {
-      exported: new Counter({ name: 'toolgate_otlp_log_records_exported_total', help: 'Records exported as OTLP log records.', registers: [opts.registry] }),
-      dropped: new Counter({ name: 'toolgate_otlp_log_records_dropped_total', help: 'Records not exported as OTLP log records, by reason (queue_full, export_failed).', labelNames: ['reason'] as const, registers: [opts.registry] }),
+      exported: counter(opts.registry, 'toolgate_otlp_log_records_exported_total'),
+      dropped: counter(opts.registry, 'toolgate_otlp_log_records_dropped_total'),
     }
     this.provider = new LoggerProvider({ resource: opts.resource, processors: [new BoundedLogProcessor(opts.exporter, opts, counters)] })
   }
@@ -101,9 +102,11 @@ export class OtlpRecordLogs {
     return trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: false })
   }
 
-  write(record: RecordFields, ctx: Context | null = null): void {
-    const type = typeof record['type'] === 'string' ? record['type'] : 'record'
-    const decision = record['decision']
+  write(record: ToolgateRecord, ctx: Context | null = null): void {
+    const type = record.type
+    const decision = 'decision' in record ? record.decision : undefined
+    // The decision this record belongs to: its own id for a decision record, else the one it names.
+    const decisionId = 'decision_id' in record ? record.decision_id : record.type === 'decision' ? record.id : undefined
     const denied = decision === 'deny' || decision === 'would_deny'
     this.logger().emit({
       eventName: `toolgate.${type}`,
@@ -112,8 +115,7 @@ export class OtlpRecordLogs {
       body: toAnyValue(record) as never,
       attributes: {
         'toolgate.record.type': type,
-        ...(typeof record['id'] === 'string' ? { 'toolgate.decision_id': record['id'] } : {}),
-        ...(typeof record['decision_id'] === 'string' ? { 'toolgate.decision_id': record['decision_id'] } : {}),
+        ...(decisionId !== undefined ? { 'toolgate.decision_id': decisionId } : {}),
       },
       context: ctx ?? ROOT_CONTEXT,
     })

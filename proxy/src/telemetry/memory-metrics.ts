@@ -1,10 +1,11 @@
-// Memory gauges an operator can alert on, read at scrape time (prom-client collect callbacks, so
-// nothing runs between scrapes): the process's memory by area (from one process.memoryUsage()
+// Memory gauges an operator can alert on (rows in record/metric-table.ts), read at scrape time
+// (prom-client collect callbacks, so nothing runs between scrapes): the process's memory by area (from one process.memoryUsage()
 // call), the WASM linear memory of policy instances, and the live counts of the objects a reload
 // supersedes (live-objects.ts). Labels are fixed words or the policy revision (bounded, from the
 // bundle manifest; never a secret).
 
-import { Gauge, type Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
+import { gauge } from '../record/metric-table.ts'
 import { LIVE_KINDS, liveCount } from './live-objects.ts'
 
 /** A WASM linear memory (the lib config has no WebAssembly types): only its buffer is read. */
@@ -38,17 +39,9 @@ export interface MemorySources {
   activePolicy?: () => { revision: string; bytes: number } | null
 }
 
-function existing(registry: Registry, name: string): boolean {
-  return registry.getSingleMetric(name) !== undefined
-}
-
 export function registerMemoryMetrics(registry: Registry): void {
-  if (existing(registry, 'toolgate_memory_bytes')) return
-  new Gauge({
-    name: 'toolgate_memory_bytes',
-    help: 'Process memory by area: rss (resident set), heap_used and heap_total (V8 heap), external (memory V8 objects hold outside the heap, incl. Buffers and WASM), array_buffers (ArrayBuffers and Buffers), wasm (policy WASM linear memories not yet collected).',
-    labelNames: ['area'] as const,
-    registers: [registry],
+  gauge(registry, 'toolgate_memory_bytes', {
+    reuse: true,
     collect() {
       const m = process.memoryUsage()
       this.set({ area: 'rss' }, m.rss)
@@ -59,11 +52,8 @@ export function registerMemoryMetrics(registry: Registry): void {
       this.set({ area: 'wasm' }, wasmMemoryBytesTotal())
     },
   })
-  new Gauge({
-    name: 'toolgate_live_objects',
-    help: 'Objects a reload supersedes that are still alive (created and not yet garbage collected), by kind: config_snapshot, pool_set, upstream_pool, policy_instance. After reloads settle these return to what the active config needs; steady growth is a leak.',
-    labelNames: ['kind'] as const,
-    registers: [registry],
+  gauge(registry, 'toolgate_live_objects', {
+    reuse: true,
     collect() {
       for (const kind of LIVE_KINDS) this.set({ kind }, liveCount(kind))
     },
@@ -72,12 +62,8 @@ export function registerMemoryMetrics(registry: Registry): void {
 
 /** The active policy's WASM memory, labelled by revision (one series: reset on every scrape). */
 export function registerPolicyMemoryMetric(registry: Registry, sources: Required<MemorySources>, label: (revision: string) => string): void {
-  if (existing(registry, 'toolgate_policy_wasm_memory_bytes')) return
-  new Gauge({
-    name: 'toolgate_policy_wasm_memory_bytes',
-    help: 'Linear memory of the active policy WASM instance, by bundle revision. A WebAssembly.Memory never shrinks: a value near the 64 MiB bound means evaluations are close to failing (and are denied).',
-    labelNames: ['revision'] as const,
-    registers: [registry],
+  gauge(registry, 'toolgate_policy_wasm_memory_bytes', {
+    reuse: true,
     collect() {
       this.reset()
       const p = sources.activePolicy()

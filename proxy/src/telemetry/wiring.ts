@@ -9,7 +9,8 @@
 
 import type { Registry } from 'prom-client'
 import type { ResolvedConfig } from '../config/resolved.ts'
-import type { RecordFields, RecordSink } from '../record/records.ts'
+import type { RecordSink } from '../record/records.ts'
+import type { ToolgateRecord } from '../record/record-types.ts'
 import type { CallTracing } from './traces.ts'
 import type { OtlpRecordLogs } from './log-export.ts'
 
@@ -83,11 +84,9 @@ export async function startTelemetry(config: ResolvedConfig, registry: Registry)
  */
 export function withLogExport(primary: RecordSink | null, logs: OtlpRecordLogs): RecordSink {
   const sink: RecordSink = {
-    write(record: RecordFields) {
+    write(record: ToolgateRecord) {
       primary?.write(record)
-      const traceId = record['trace_id']
-      const spanId = record['span_id']
-      const ctx = typeof traceId === 'string' && typeof spanId === 'string' ? logs.spanContext(traceId, spanId) : null
+      const ctx = 'trace_id' in record && record.trace_id !== undefined && record.span_id !== undefined ? logs.spanContext(record.trace_id, record.span_id) : null
       logs.write(record, ctx)
     },
     async close() {

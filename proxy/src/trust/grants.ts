@@ -16,10 +16,12 @@
 import { createHash } from 'node:crypto'
 import type { JWTPayload } from 'jose'
 import { LRUCache } from 'lru-cache'
-import { Counter, type Registry } from 'prom-client'
+import type { Counter, Registry } from 'prom-client'
+import { counter } from '../record/metric-table.ts'
 import type { PolicyInput } from '../decide/policy-input.ts'
 import { MAX_DECLARED_TOOLS, MAX_INTENT_CHARS, type Task, type TaskRegistry } from '../tasks/registry.ts'
 import { CLOCK_TOLERANCE_S, quote, verifyJwt, type TrustedIssuer } from './verify.ts'
+import type { RecordWriter } from '../record/record-types.ts'
 
 export const TXN_TOKEN_TYP = 'txntoken+jwt'
 const TOOL_NAME = /^[a-z0-9][a-z0-9_-]{0,63}(\/[A-Za-z0-9_.:-]{1,128})?$/
@@ -40,7 +42,7 @@ export interface TaskGrantsOptions {
   /** Where toolgate_task_grants_total is registered (optional). */
   registry?: Registry
   /** Decision-record sink: a task_opened record links the task id to its grant (issuer, txn, sub, req_wl). */
-  records?: { write(rec: Record<string, unknown>): void }
+  records?: RecordWriter
 }
 
 /**
@@ -70,7 +72,7 @@ export class TaskGrants {
     this.o = o
     // Labels are bounded: configured issuer names (or "unknown") and three results.
     this.counter = o.registry
-      ? new Counter({ name: 'toolgate_task_grants_total', help: 'Task grants presented, by issuer and result (opened, used, refused).', labelNames: ['issuer', 'result'] as const, registers: [o.registry] })
+      ? counter(o.registry, 'toolgate_task_grants_total')
       : null
   }
 

@@ -8,7 +8,8 @@ import { createServer, ServerResponse, type IncomingMessage, type Server } from 
 import { TLSSocket } from 'node:tls'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { Counter, Gauge, type Registry } from 'prom-client'
+import type { Counter, Gauge, Registry } from 'prom-client'
+import { counter, gauge } from '../../record/metric-table.ts'
 import type { LeafCache } from './leaf-cache.ts'
 import type { Logger } from '../../record/log.ts'
 import { writeSocketError } from '../../pipeline/error-body.ts'
@@ -85,8 +86,8 @@ export class TlsInterceptor {
       maxConnections: 1024,
       ...opts.limits,
     }
-    this.handshakes = opts.registry ? new Counter({ name: 'toolgate_tls_handshakes_total', help: 'TLS handshakes on intercepted connections by result', labelNames: ['result'], registers: [opts.registry] }) : null
-    this.openGauge = opts.registry ? new Gauge({ name: 'toolgate_tls_intercepted_connections', help: 'Intercepted TLS connections open now', registers: [opts.registry] }) : null
+    this.handshakes = opts.registry ? counter(opts.registry, 'toolgate_tls_handshakes_total') : null
+    this.openGauge = opts.registry ? gauge(opts.registry, 'toolgate_tls_intercepted_connections') : null
     this.server = this.createInnerServer()
   }
 

@@ -8,9 +8,11 @@ import { webcrypto, KeyObject, randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
 import { createSecureContext, type SecureContext } from 'node:tls'
 import { x509 } from './x509.ts'
-import { Counter, type Registry } from 'prom-client'
+import type { Counter, Registry } from 'prom-client'
+import { counter } from '../../record/metric-table.ts'
 import { LRUCache } from 'lru-cache'
 import { CLOCK_SKEW_MS, P256, randomSerial, type CertificateAuthority } from './ca.ts'
+import { canonicalHost, quote } from '../../classify/target.ts'
 
 export interface Leaf {
   host: string
@@ -35,9 +37,6 @@ interface Entry {
   renewAt: number
 }
 
-/** Hostnames as classify/ canonicalises them: lower-case LDH labels (punycode), 253 chars max. */
-const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)*$/
-
 export class LeafCache {
   private readonly ca: CertificateAuthority
   private readonly maxEntries: number
@@ -56,8 +55,8 @@ export class LeafCache {
     if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) throw new Error('leaf cache size must be a positive integer')
     // Evicting a leaf needs no clean-up: a SecureContext holds no resource beyond memory.
     this.entries = new LRUCache<string, Entry>({ max: this.maxEntries })
-    this.minted = opts.registry ? new Counter({ name: 'toolgate_tls_leaf_mint_total', help: 'Leaf certificates minted by the per-pod CA', labelNames: ['result'], registers: [opts.registry] }) : null
-    this.lookups = opts.registry ? new Counter({ name: 'toolgate_tls_leaf_cache_lookups_total', help: 'Leaf certificate cache lookups', labelNames: ['result'], registers: [opts.registry] }) : null
+    this.minted = opts.registry ? counter(opts.registry, 'toolgate_tls_leaf_mint_total') : null
+    this.lookups = opts.registry ? counter(opts.registry, 'toolgate_tls_leaf_cache_lookups_total') : null
   }
 
   get size(): number { return this.entries.size }
@@ -130,12 +129,13 @@ export class LeafCache {
   }
 }
 
-/** Validates and canonicalises a host for a leaf: lower case, no trailing dot, no brackets. */
+/**
+ * Validates and canonicalises a host for a leaf with the one host parser (classify/target.ts):
+ * lower case, no trailing dot, IDN as A-labels, IPv6 compressed without brackets, IPv4 only as
+ * dotted decimal. So a leaf is minted for exactly the host the allowlist matched.
+ */
 export function canonicalLeafHost(host: string): string {
-  let h = host.trim().toLowerCase()
-  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1)
-  if (h.endsWith('.')) h = h.slice(0, -1)
-  if (isIP(h) !== 0) return h
-  if (!HOSTNAME.test(h)) throw new Error(`cannot mint a certificate for host ${JSON.stringify(host.slice(0, 80))}`)
-  return h
+  const h = canonicalHost(host)
+  if (!h.ok) throw new Error(`cannot mint a certificate for host ${quote(host)}: ${h.reason}`)
+  return h.host
 }

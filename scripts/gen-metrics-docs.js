@@ -1,0 +1,40 @@
+// Generates the metric reference table of docs/metrics.md from proxy/src/record/metric-table.ts
+// (the text between the BEGIN/END GENERATED markers), so the page cannot drift from the metrics
+// toolgate registers. `--check` exits 1 when the page is stale (test/record/metric-table.test.ts
+// runs it). Run with Node 24 (it imports the TypeScript table directly).
+import { readFile, writeFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const docPath = `${root}docs/metrics.md`
+const BEGIN = '<!-- BEGIN GENERATED METRICS (scripts/gen-metrics-docs.js) -->'
+const END = '<!-- END GENERATED METRICS -->'
+
+const { METRICS } = await import(`${root}proxy/src/record/metric-table.ts`)
+
+const esc = (s) => String(s).replace(/\|/g, '\\|').replace(/\n/g, ' ')
+const labels = (row) => row.labels.length === 0 ? '' : row.labels.map((l) => row.labelValues?.[l] ? `\`${l}\` (${row.labelValues[l]})` : `\`${l}\``).join(', ')
+
+const table = [
+  '| metric | type | labels | help | registered by |',
+  '| --- | --- | --- | --- | --- |',
+  ...Object.entries(METRICS).map(([name, row]) =>
+    `| \`${name}\` | ${row.type}${row.buckets ? ` (buckets ${row.buckets.join(', ')})` : ''} | ${esc(labels(row))} | ${esc(row.help)} | ${esc(row.owner)} |`),
+].join('\n')
+
+const current = await readFile(docPath, 'utf8')
+const start = current.indexOf(BEGIN)
+const end = current.indexOf(END)
+if (start < 0 || end < start) {
+  console.error(`${docPath} lacks the ${BEGIN} / ${END} markers`)
+  process.exit(1)
+}
+const next = `${current.slice(0, start + BEGIN.length)}\n${table}\n${current.slice(end)}`
+if (process.argv.includes('--check')) {
+  if (next !== current) {
+    console.error(`${docPath} is stale: run node scripts/gen-metrics-docs.js`)
+    process.exit(1)
+  }
+} else if (next !== current) {
+  await writeFile(docPath, next)
+}
