@@ -16,6 +16,7 @@ import { startUpstream } from '../helpers/upstream.ts'
 import { startTestToolgate, testConfig, testListeners, loopbackTool } from '../helpers/toolgate.ts'
 import { viaProxy } from '../helpers/proxy-client.ts'
 import { createdCount, liveCount, LIVE_KINDS, type LiveKind } from '../../proxy/src/telemetry/live-objects.ts'
+import { compiledModuleCount } from '../../proxy/src/decide/policy/wasm-policy.ts'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
@@ -98,6 +99,7 @@ ${loopbackTool('echo', up.port)}${rev % 2 ? loopbackTool(`extra-${rev}`, up.port
   t.equal(extra('pool_set'), 1, 'one live pool set')
   t.ok(extra('upstream_pool') <= 1, `at most the active config's one pool is alive (${extra('upstream_pool')})`)
   t.equal(extra('policy_instance'), 1, 'one live policy instance: the active one')
+  t.ok(compiledModuleCount() <= 2, `compiled policy modules are reused, not kept per swap (${compiledModuleCount()})`)
 
   // The operator sees the same through /metrics.
   const metrics = await (await fetch(`${gate.adminUrl}/metrics`)).text()
