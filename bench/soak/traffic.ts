@@ -13,7 +13,9 @@ function parse(body: string): Record<string, unknown> | null {
 }
 
 const expectEcho = (n: number) => (status: number, body: string): string | null => {
-  if (status !== 200) return `expected 200 from the upstream, got ${status}`
+  // toolgate's reason (a denial's JSON body) says why: kept short, and never a secret (toolgate
+  // writes no secret into an error body; the soak checks that separately).
+  if (status !== 200) return `expected 200 from the upstream, got ${status}: ${body.slice(0, 200)}`
   return parse(body)?.['id'] === String(n) ? null : `upstream body does not echo id ${n}`
 }
 
