@@ -7,8 +7,9 @@
 //
 // --only switches on one source of memory churn at a time (to find which one grows memory):
 // traffic (prefix calls: allowed, denied, unknown tool, slow, resets, timeouts), forward
-// (absolute-form forward-proxy calls), credentials, mcp, reloads (config rewrites),
-// bundle-swaps. Default: all of them. --hostile-reloads rewrites the config and swaps the bundle
+// (absolute-form forward-proxy calls), credentials, mcp, tls (CONNECT to an inspected HTTPS tool:
+// kept-alive tunnels, a fresh tunnel per call, a denial inside the tunnel), reloads (config
+// rewrites), bundle-swaps. Default: all of them but tls (opt-in, see DEFAULT_SOURCES). --hostile-reloads rewrites the config and swaps the bundle
 // every 200 ms (the realistic default is every 2 s).
 //
 // Traffic (bench/soak/traffic.ts): allowed, credentialed (static provider; the upstream checks
@@ -27,9 +28,10 @@ import { Pool } from 'undici'
 import { repoRoot, startChild } from '../lib/processes.ts'
 import { startToolgateProcess } from '../lib/toolgate-process.ts'
 import { summarize } from '../lib/loadgen.ts'
-import { buildMix, picker } from './traffic.ts'
+import { buildMix, picker, type SoakRequest } from './traffic.ts'
 import { memoryVerdict, type MemorySample } from './memory-trend.ts'
 import { renderMemorySvg } from './plot.ts'
+import { startTlsUpstream, tlsClient, type TlsUpstream } from './tls-upstream.ts'
 import { SIDECAR_RUNTIME } from '../../proxy/src/inject/settings.ts'
 
 const { values } = parseArgs({
@@ -67,9 +69,12 @@ const durationMs = ms(values.duration!)
 const rate = Number(values.rate)
 const windowMs = ms(values.window!)
 const reloadEveryMs = values['hostile-reloads'] ? 200 : ms(values['reload-every']!)
-const SOURCES = ['traffic', 'forward', 'credentials', 'mcp', 'reloads', 'bundle-swaps'] as const
+const SOURCES = ['traffic', 'forward', 'credentials', 'mcp', 'tls', 'reloads', 'bundle-swaps'] as const
 type Source = (typeof SOURCES)[number]
-const on: Set<Source> = new Set(values.only === undefined ? SOURCES : values.only.split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
+// tls is opt-in (name it in --only): on this shared 2-core machine its handshakes (toolgate's
+// leaf, the upstream's re-encryption, all ECDSA) at soak rates starve the other traffic.
+const DEFAULT_SOURCES = SOURCES.filter((x) => x !== 'tls')
+const on: Set<Source> = new Set(values.only === undefined ? DEFAULT_SOURCES : values.only.split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
   if (!(SOURCES as readonly string[]).includes(x)) throw new Error(`--only: unknown source ${x} (one of ${SOURCES.join(', ')})`)
   return x as Source
 }))
@@ -86,6 +91,13 @@ const up = await startChild(node, ['bench/soak/fault-upstream.ts'], /listening (
 const upCred = await startChild(node, ['bench/soak/fault-upstream.ts', '--secret-file', secretFile], /listening (\d+)/)
 let mcp: Awaited<ReturnType<typeof startChild>> | null = null
 try { mcp = await startChild(node, ['bench/lib/mcp-server.ts'], /listening (\d+)/) } catch (err) { process.stderr.write(`[soak] MCP server unavailable, MCP traffic skipped: ${(err as Error).message.slice(0, 200)}\n`) }
+
+// HTTPS upstream for the tls source (CONNECT, interception with the per-pod CA, re-encryption).
+let tlsUp: TlsUpstream | null = null
+if (on.has('tls')) {
+  try { tlsUp = await startTlsUpstream(dir) } catch (err) { process.stderr.write(`[soak] TLS traffic skipped (no openssl?): ${(err as Error).message.slice(0, 200)}\n`) }
+}
+const toolgateCaFile = join(dir, 'toolgate-ca.pem')
 
 // Policy bundle: a file source (two revisions of the default bundle, swapped atomically) so
 // bundle reloads happen under load. Built from policy/default-bundle.tar.gz with tar.
@@ -112,6 +124,7 @@ try {
   process.stderr.write(`[soak] bundle reloads skipped: ${(err as Error).message.slice(0, 200)}\n`)
 }
 
+// connect_ms 3000: includes the upstream TLS handshake of the tls source, slow when starved.
 // response_headers_ms 1500: the hanging upstream must get its 504 quickly, but an ordinary call
 // starved of CPU on a loaded machine must not (400 ms gave 504s to normal calls at load 12).
 function config(rev: number): string {
@@ -120,8 +133,8 @@ listeners:
   proxy: { host: 127.0.0.1, port: 0 }
   admin: { host: 127.0.0.1, port: 0 }
 logging: { level: info, records: ${join(dir, 'records.jsonl')} }
-timeouts: { connect_ms: 1000, response_headers_ms: 1500 }
-${bundles ? `policy: { bundle: ${bundleFile}, poll: { min_delay_ms: 1000, max_delay_ms: 2000 } }\n` : ''}credentials:
+timeouts: { connect_ms: 3000, response_headers_ms: 1500 }
+${bundles ? `policy: { bundle: ${bundleFile}, poll: { min_delay_ms: 1000, max_delay_ms: 2000 } }\n` : ''}${tlsUp ? `tls:\n  ca: { publish_cert_to: ${toolgateCaFile} }\n  upstream_ca_files: [${tlsUp.caFile}]\n` : ''}credentials:
   soak-static: { type: static, secret_file: ${secretFile} }
 tools:
   - name: soak
@@ -141,7 +154,15 @@ tools:
     credential: { provider: soak-static }
     routes:
       - { methods: [GET], path: "/cred/{n}" }
-${mcp ? `  - name: mcp
+${tlsUp ? `  - name: soak-tls
+    match: { scheme: https, host: localhost, port: ${tlsUp.port} }
+    allow_addresses: [127.0.0.1/32]
+    data_classification: internal
+    routes:
+      - { methods: [GET], path: "/tls/ok/{n}" }
+    deny:
+      - { path: "/tls/admin/**", reason: the soak never allows admin paths }
+` : ''}${mcp ? `  - name: mcp
     match: { scheme: http, host: 127.0.0.1, port: ${mcp.ready[1]} }
     data_classification: internal
     mcp:
@@ -164,15 +185,22 @@ const BAD_CONFIGS = [
 // from ever settling.
 mkdirSync(join(dir, 'config'))
 const tg = await startToolgateProcess(dir, config(0), { configName: 'config/toolgate.yaml', nodeArgs: values['node-args']!.split(' ').filter(Boolean), ...(values['toolgate-bin'] ? { bin: values['toolgate-bin'] } : {}) })
-const mix = buildMix({ mcp: mcp !== null && on.has('mcp'), traffic: on.has('traffic'), forward: on.has('forward') ? `http://127.0.0.1:${up.ready[1]}` : null, credentials: on.has('credentials') })
+const mix = buildMix({ mcp: mcp !== null && on.has('mcp'), traffic: on.has('traffic'), forward: on.has('forward') ? `http://127.0.0.1:${up.ready[1]}` : null, credentials: on.has('credentials'), tls: tlsUp !== null })
 const pick = mix.length > 0 ? picker(mix) : null
+const tlsOrigin = tlsUp ? `https://localhost:${tlsUp.port}` : ''
+const tunnels = tlsUp ? tlsClient(tg.proxyUrl, toolgateCaFile, 16) : null
+type Answer = { statusCode: number; body: { text(): Promise<string> }; headers: unknown }
+/** One call: through the pool (route-prefix and forward-proxy calls), or through a CONNECT tunnel. */
+const send = (req: SoakRequest, extra: { headersTimeout?: number } = {}): Promise<Answer> => req.tunnel && tunnels
+  ? tunnels.send(`${tlsOrigin}${req.path}`, req.tunnel === 'fresh').then((r) => ({ statusCode: r.status, body: { text: async () => r.body }, headers: r.headers }))
+  : pool.request({ path: req.path, method: req.method, headers: req.headers, body: req.body ?? null, ...extra })
 const pool = new Pool(tg.proxyUrl, { connections: Number(values.connections), pipelining: 1, headersTimeout: 10_000, bodyTimeout: 10_000 })
 // Warm-up, before the clock starts: one call of each kind, one at a time, so the lazily loaded
 // parts (MCP inspection, the credential provider, the JIT) are in place before the open-loop
 // schedule, whose 10 s client timeout a starved first call on a loaded machine could exceed.
 for (const [k, entry] of mix.entries()) {
   const req = entry.make(1_000_000_000 + k)
-  await pool.request({ path: req.path, method: req.method, headers: req.headers, body: req.body ?? null, headersTimeout: 60_000 }).then((res) => res.body.text(), () => '')
+  await send(req, { headersTimeout: 60_000 }).then((res) => res.body.text(), () => '')
 }
 const started = performance.now()
 let crashed: string | null = null
@@ -288,7 +316,7 @@ else await new Promise<void>((resolve) => {
       ;(byKind[req.kind] ??= { sent: 0, right: 0, wrong: 0 }).sent++
       const t0 = performance.now()
       sentAt[i] = t0 - started
-      pool.request({ path: req.path, method: req.method, headers: req.headers, body: req.body ?? null })
+      send(req)
         .then(async (res) => {
           const body = await res.body.text()
           const leaked = body.includes(secret) || JSON.stringify(res.headers).includes(secret)
@@ -310,6 +338,8 @@ await new Promise((r) => setTimeout(r, 2500))
 clearInterval(sampler)
 const metrics = await scrape().catch(() => new Map<string, number>())
 await pool.close()
+await tunnels?.close()
+await tlsUp?.close()
 const crashMessage: string | null = crashed
 stopping = true
 await tg.stop()

@@ -2,7 +2,16 @@
 // right answer is. Verification is strict: a status alone is not enough where the body can show
 // more (the upstream's echo of the id, the credential check, the MCP result).
 
-export interface SoakRequest { kind: string; path: string; method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string; check(status: number, body: string): string | null }
+export interface SoakRequest {
+  kind: string
+  path: string
+  method: 'GET' | 'POST'
+  headers?: Record<string, string>
+  body?: string
+  /** Sent as https://ORIGIN/path through a CONNECT tunnel: a kept-alive tunnel or a fresh one per call. */
+  tunnel?: 'kept' | 'fresh'
+  check(status: number, body: string): string | null
+}
 
 export interface MixEntry { kind: string; weight: number; make(n: number): SoakRequest }
 
@@ -37,6 +46,8 @@ export interface MixOptions {
   forward?: string | null
   /** Credentialed calls (default on). */
   credentials?: boolean
+  /** CONNECT + intercepted TLS calls to the HTTPS tool (null: none). */
+  tls?: boolean
 }
 
 export function buildMix(opts: MixOptions): MixEntry[] {
@@ -62,6 +73,13 @@ export function buildMix(opts: MixOptions): MixEntry[] {
     { kind: 'timeout', weight: 4, make: (n) => ({ kind: 'timeout', method: 'GET', path: `/t/soak/hang/${n}`, check: (s) => (s === 504 ? null : `expected 504 for an upstream that never answers, got ${s}`) }) },
   ]
   const mix = all.filter((e) => (e.kind === 'credentialed' ? opts.credentials ?? true : opts.traffic ?? true))
+  if (opts.tls) {
+    mix.push(
+      { kind: 'tls', weight: 8, make: (n) => ({ kind: 'tls', method: 'GET', path: `/tls/ok/${n}`, tunnel: 'kept', check: expectEcho(n) }) },
+      { kind: 'tls-new-tunnel', weight: 2, make: (n) => ({ kind: 'tls-new-tunnel', method: 'GET', path: `/tls/ok/${n}`, tunnel: 'fresh', check: expectEcho(n) }) },
+      { kind: 'tls-denied', weight: 2, make: (n) => ({ kind: 'tls-denied', method: 'GET', path: `/tls/admin/${n}`, tunnel: 'kept', check: expectDenied }) },
+    )
+  }
   const origin = opts.forward
   if (origin) {
     // The Host header must name the same authority as the absolute-form target (toolgate refuses
