@@ -2,22 +2,23 @@
 // bad), policy bundle swaps (good and bad) and upstream faults, checking every answer.
 //
 //   node bench/soak/run.ts [--duration 60s] [--rate 200] [--json FILE] [--window 5s]
-//                          [--reload-every 2s] [--hostile-reloads] [--connections 64] [--node-args="FLAGS"]
+//                          [--reload-every 2s] [--hostile-reloads] [--connections 128] [--node-args="FLAGS"]
 //                          [--only SOURCE,SOURCE...] [--toolgate-bin PATH] [--svg FILE]
 //
 // --only switches on one source of memory churn at a time (to find which one grows memory):
 // traffic (prefix calls: allowed, denied, unknown tool, slow, resets, timeouts), forward
 // (absolute-form forward-proxy calls), credentials, mcp, tls (CONNECT to an inspected HTTPS tool:
 // kept-alive tunnels, a fresh tunnel per call, a denial inside the tunnel), reloads (config
-// rewrites), bundle-swaps. Default: all of them but tls (opt-in, see DEFAULT_SOURCES). --hostile-reloads rewrites the config and swaps the bundle
-// every 200 ms (the realistic default is every 2 s).
+// rewrites), bundle-swaps. Default: all of them but tls (opt-in, see DEFAULT_SOURCES).
+// --hostile-reloads rewrites the config and swaps the bundle every 200 ms (the realistic default
+// is every 2 s). Calls beyond 4 x --connections in flight are shed and reported.
 //
 // Traffic (bench/soak/traffic.ts): allowed, credentialed (static provider; the upstream checks
 // the secret), denied by deny rule and by method, unknown tool, MCP tools/call allowed and
 // denied (official SDK server), slow upstream answers, upstream resets (-> 502) and upstream
 // timeouts (-> 504). Every response is verified; anything else is a wrong answer.
-// Memory: the admin /metrics (toolgate_process_resident_memory_bytes,
-// toolgate_nodejs_heap_size_used_bytes) every second; the leak rule is in memory-trend.ts.
+// Memory: the admin /metrics (toolgate_memory_bytes by area, toolgate_live_objects by kind)
+// every second; the leak rule is in memory-trend.ts.
 // Exit 1 if any answer was wrong, memory keeps growing, or the reloads were not observed.
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
