@@ -195,7 +195,10 @@ type Answer = { statusCode: number; body: { text(): Promise<string> }; headers: 
 const send = (req: SoakRequest, extra: { headersTimeout?: number } = {}): Promise<Answer> => req.tunnel && tunnels
   ? tunnels.send(`${tlsOrigin}${req.path}`, req.tunnel === 'fresh').then((r) => ({ statusCode: r.status, body: { text: async () => r.body }, headers: r.headers }))
   : pool.request({ path: req.path, method: req.method, headers: req.headers, body: req.body ?? null, ...extra })
-const pool = new Pool(tg.proxyUrl, { connections: Number(values.connections), pipelining: 1, headersTimeout: 10_000, bodyTimeout: 10_000 })
+// 30 s client timeouts: a wrong answer is a wrong status or body; a call that toolgate answers
+// right after a stall of several seconds (CPU starvation on a shared machine) is not one. Its
+// latency shows in the windows.
+const pool = new Pool(tg.proxyUrl, { connections: Number(values.connections), pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 })
 // Warm-up, before the clock starts: one call of each kind, one at a time, so the lazily loaded
 // parts (MCP inspection, the credential provider, the JIT) are in place before the open-loop
 // schedule, whose 10 s client timeout a starved first call on a loaded machine could exceed.

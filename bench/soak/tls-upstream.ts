@@ -32,7 +32,7 @@ export async function startTlsUpstream(dir: string): Promise<TlsUpstream> {
 /** One call through an HTTPS proxy tunnel: a long-lived agent (tunnels kept alive) or a fresh one (a new CONNECT and handshake per call). */
 export function tlsClient(proxyUrl: string, toolgateCaFile: string, connections: number): { send(url: string, fresh: boolean): Promise<{ status: number; body: string; headers: string }>; close(): Promise<void> } {
   const ca = readFileSync(toolgateCaFile, 'utf8')
-  const opts = { uri: proxyUrl, requestTls: { ca }, connections, headersTimeout: 10_000, bodyTimeout: 10_000 }
+  const opts = { uri: proxyUrl, requestTls: { ca }, connections, headersTimeout: 30_000, bodyTimeout: 30_000 }
   const shared = new ProxyAgent(opts)
   return {
     async send(url, fresh) {

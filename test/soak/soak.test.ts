@@ -38,13 +38,15 @@ t.test('short soak: mixed traffic, reloads and faults, every answer right, memor
   t.comment(r.stdout)
   if (r.stderr) t.comment(r.stderr.slice(-2000))
   const report = JSON.parse(readFileSync(out, 'utf8'))
-  t.equal(report.requests.sent, 2000, 'the whole bounded schedule was sent')
+  t.equal(report.requests.scheduled, 2000, 'the whole bounded schedule was due')
+  t.equal(report.requests.sent + report.requests.shed, 2000, 'every due call was sent or shed (bounded in flight)')
+  t.ok(report.requests.sent >= 1500, `most calls were sent even on a loaded machine (${report.requests.sent})`)
   t.equal(report.requests.wrong, 0, `no wrong answers: ${JSON.stringify(report.wrong_samples.slice(0, 5))}`)
   t.equal(report.secret_leaks, 0, 'the credential secret never appears in a response or record')
   for (const kind of ['allowed', 'credentialed', 'denied-path', 'denied-method', 'unknown-tool', 'slow', 'reset', 'timeout', 'mcp-allowed', 'mcp-denied']) {
     t.ok(report.requests.by_kind[kind]?.right > 0, `${kind} calls were sent and answered right`)
   }
-  t.ok(report.records >= 2000, 'one decision record per call at least')
+  t.ok(report.records >= report.requests.sent, 'one decision record per call sent at least')
   t.ok(report.reloads.config_rewrites.good > 0 && report.reloads.config_rewrites.bad > 0, 'good and bad config rewrites happened under load')
   t.ok(Object.entries(report.reloads.config_reloads_total).some(([k, v]) => k.includes('success') && (v as number) > 0), 'a good rewrite was applied')
   t.ok(Object.entries(report.reloads.config_reloads_total).some(([k, v]) => k.includes('failure') && (v as number) > 0), 'a bad rewrite was rejected')
