@@ -20,7 +20,7 @@
 // Memory: the admin /metrics (toolgate_memory_bytes by area, toolgate_live_objects by kind)
 // every second; the leak rule is in memory-trend.ts.
 // Exit 1 if any answer was wrong, memory keeps growing, or the reloads were not observed.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, copyFileSync, mkdirSync, openSync, readSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -356,9 +356,22 @@ await upCred.stop()
 await mcp?.stop()
 
 // Secrets in the record file or the logs are leaks too.
-const records = (() => { try { return readFileSync(join(dir, 'records.jsonl'), 'utf8') } catch { return '' } })()
-if (records.includes(secret)) secretLeaks++
-const recordCount = records.split('\n').filter(Boolean).length
+// Read in chunks: a 30 min run writes ~1 GB of records, more than one string can hold (reading it
+// whole failed silently and reported 0 records). Chunks overlap by the secret's length.
+let recordCount = 0
+let recordsUnreadable: string | null = null
+try {
+  const fd = openSync(join(dir, 'records.jsonl'), 'r')
+  const buf = Buffer.alloc(8 * 2 ** 20)
+  let tail = ''
+  for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) {
+    for (let i = buf.indexOf(10); i !== -1 && i < n; i = buf.indexOf(10, i + 1)) recordCount++
+    const text = tail + buf.toString('utf8', 0, n)
+    if (text.includes(secret)) secretLeaks++
+    tail = text.slice(-secret.length)
+  }
+  closeSync(fd)
+} catch (err) { recordsUnreadable = (err as Error).message }
 
 // ---- report
 const windows: { from_s: number; to_s: number; requests: number; wrong: number; p50_ms: number; p99_ms: number; rss_mib: number | null; heap_used_mib: number | null }[] = []
@@ -384,6 +397,7 @@ const bundleLoads = series('toolgate_policy_bundle_loads_total')
 const mem = memoryVerdict(memory, runSeconds)
 const failures: string[] = []
 if (crashMessage) failures.push(crashMessage)
+if (recordsUnreadable) failures.push(`the records file could not be read: ${recordsUnreadable}`)
 if (wrong > 0) failures.push(`${wrong} request(s) answered wrongly`)
 if (secretLeaks > 0) failures.push('the credential secret leaked into a response or record')
 if (mem.verdict === 'growing') failures.push(`memory keeps growing (RSS ${mem.rss?.slope_mib_per_min} MiB/min, bound ${mem.rss?.bound_mib_per_min}; heap ${mem.heap?.slope_mib_per_min} MiB/min, bound ${mem.heap?.bound_mib_per_min}; grew: ${mem.grew.join(', ') || 'none'})`)
