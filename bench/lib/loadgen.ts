@@ -130,28 +130,33 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   }
 }
 
-/** Closed-loop maximum throughput: `connections` workers each sending back to back for durationMs. */
-export async function maxThroughput(o: Omit<LoadOptions, 'rate'>): Promise<{ rps: number; errors: number; requests: number }> {
+/** Closed-loop maximum throughput: `connections` workers each sending back to back for durationMs.
+ * Latencies are kept too (bounded: at most 2M samples), for the tail at saturation. */
+export async function maxThroughput(o: Omit<LoadOptions, 'rate'>): Promise<{ rps: number; errors: number; requests: number; latencyMs: Percentiles }> {
   const dispatcher = makeDispatcher(o)
   const opts = requestOptions(o)
   const deadline = performance.now() + o.durationMs
+  const latencies = new Float64Array(2_000_000)
   let count = 0
   let errors = 0
+  let samples = 0
   const worker = async (): Promise<void> => {
     while (performance.now() < deadline) {
+      const sentAt = performance.now()
       try {
         const res = await dispatcher.request(opts)
         await res.body.dump()
         if (res.statusCode >= 400) errors++
         count++
       } catch { errors++ }
+      if (samples < latencies.length) latencies[samples++] = performance.now() - sentAt
     }
   }
   const started = performance.now()
   await Promise.all(Array.from({ length: o.connections }, worker))
   const rps = count / ((performance.now() - started) / 1000)
   await dispatcher.close()
-  return { rps, errors, requests: count }
+  return { rps, errors, requests: count, latencyMs: summarize(latencies.subarray(0, samples)) }
 }
 
 /** RSS of a process in MiB, from /proc (Linux). */

@@ -2,18 +2,21 @@
 // through the plain-HTTP allow scenario for --seconds, stops it (the profile is written on exit)
 // and prints where the time went: self time per function (file:line function) and per file,
 // as % of all samples. The raw .cpuprofile stays in --out for Chrome DevTools / speedscope.
-//   node bench/suite/profile.ts [--seconds 10] [--connections 32] [--top 25] [--bin dist/bin/toolgate.js]
+//   node bench/suite/profile.ts [--seconds 10] [--connections 32] [--top 25] [--bin dist/bin/toolgate.js] [--rate 200]
+// --rate N profiles open-loop load at N req/s instead of saturation (e.g. --rate 200 --connections 4,
+// the agent-like rate of issue 19) and reports CPU µs per call from the process's own CPU time.
 // --seconds 0 profiles start-up (and shutdown) only.
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { parseArgs } from 'node:util'
-import { maxThroughput } from '../lib/loadgen.ts'
+import { maxThroughput, runLoad } from '../lib/loadgen.ts'
+import { cpuSeconds } from '../lib/procstat.ts'
 import { repoRoot, startChild } from '../lib/processes.ts'
 import { startToolgateProcess } from '../lib/toolgate-process.ts'
 import { plainConfig } from './scenarios.ts'
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '32' }, top: { type: 'string', default: '25' }, bin: { type: 'string', default: 'bin/toolgate.js' }, out: { type: 'string', default: join(repoRoot, 'bench', 'results', 'profile') } } })
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '32' }, top: { type: 'string', default: '25' }, bin: { type: 'string', default: 'bin/toolgate.js' }, rate: { type: 'string' }, out: { type: 'string', default: join(repoRoot, 'bench', 'results', 'profile') } } })
 
 interface CpuNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number; children?: number[] }
 interface CpuProfile { nodes: CpuNode[]; samples: number[]; timeDeltas: number[] }
@@ -24,7 +27,12 @@ mkdirSync(out, { recursive: true })
 const upstream = await startChild(process.execPath, ['bench/lib/upstream-server.ts'], /listening (\d+)/)
 const tg = await startToolgateProcess(dir, plainConfig(Number(upstream.ready[1]), `${dir}/records.jsonl`), { configName: 'cfg/toolgate.yaml', nodeArgs: ['--cpu-prof', '--cpu-prof-dir', out], bin: values.bin! })
 const before = new Set(readdirSync(out))
-const r = await maxThroughput({ origin: tg.proxyUrl, path: '/t/bench/v1/items/42', connections: Number(values.connections), durationMs: Number(values.seconds) * 1000 })
+const load = { origin: tg.proxyUrl, path: '/t/bench/v1/items/42', connections: Number(values.connections), durationMs: Number(values.seconds) * 1000 }
+const cpu0 = cpuSeconds([tg.pid])
+const r = values.rate
+  ? await runLoad({ ...load, rate: Number(values.rate) }).then((x) => ({ rps: x.achievedRate, errors: x.errors, requests: x.sent }))
+  : await maxThroughput(load)
+const cpuPerCall = r.requests ? ((cpuSeconds([tg.pid]) - cpu0) / r.requests) * 1e6 : NaN
 await tg.stop()
 await upstream.stop()
 const file = readdirSync(out).filter((f) => f.endsWith('.cpuprofile') && !before.has(f)).sort().pop()
@@ -48,7 +56,7 @@ for (const n of prof.nodes) {
 }
 const top = Number(values.top)
 const pct = (t: number): string => `${((t / total) * 100).toFixed(1).padStart(5)} %`
-console.log(`toolgate under closed-loop load: ${Math.round(r.rps)} req/s, ${r.errors} errors, profile ${join(out, file)}`)
+console.log(`toolgate under ${values.rate ? 'open-loop' : 'closed-loop'} load: ${Math.round(r.rps)} req/s, ${r.errors} errors, ${cpuPerCall.toFixed(0)} µs CPU per call (profiler on), profile ${join(out, file)}`)
 console.log('\nself time by function:')
 for (const [k, t] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(t)}  ${k}`)
 console.log('\nself time by file / package:')

@@ -10,7 +10,13 @@
 //   node bench/suite/run.ts [--quick] [--rate 2000] [--seconds 10] [--max-seconds 5]
 //                           [--connections 32] [--only a,b] [--nginx-workers 1]
 //                           [--toolgate-node-args="--max-old-space-size=64"] [--toolgate-bin dist/bin/toolgate.js]
-// Output: a table on stdout, bench/results/suite.json, bench/results/suite.svg.
+//                           [--low-rate 200] [--low-connections 4] [--no-one-core] [--no-policy]
+// Also, per scenario, open-loop load at the agent-like rate (--low-rate over --low-connections:
+// CPU per call and added latency where agents really run), the latency of the closed loop (the
+// tail at saturation) and RSS idle; after the scenarios, the one-core forward-proxy comparison
+// with Smokescreen and prefix vs forward mode (one-core.ts) and the policy decision bench
+// (bench/policy/run.ts). Issue 19's targets are evaluated against all of it (results.ts).
+// Output: a table and the targets on stdout, bench/results/suite.json, suite.md, suite.svg.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir, cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -18,12 +24,15 @@ import { parseArgs } from 'node:util'
 import { Pool, type Dispatcher } from 'undici'
 import { addedLatency, maxThroughput, r3, runLoad } from '../lib/loadgen.ts'
 import { repoRoot, startChild } from '../lib/processes.ts'
-import { cpuSeconds, sampleRss } from '../lib/procstat.ts'
+import { cpuSeconds, rssMiBOf, sampleRss } from '../lib/procstat.ts'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { runOneCore } from './one-core.ts'
 import { writeTestPki } from '../lib/pki.ts'
 import { measureReady } from '../lib/toolgate-process.ts'
 import { scenarios, allowConfig, type Prepared, type SuiteContext, type Target } from './scenarios.ts'
-import { evaluateTargets, type ScenarioResult, type SuiteResult } from './results.ts'
-import { renderTable } from './table.ts'
+import { evaluateTargets, type PolicyBench, type ScenarioResult, type SuiteResult } from './results.ts'
+import { renderMarkdown, renderTable } from './table.ts'
 import { renderSvg } from './svg.ts'
 import { SIDECAR_RUNTIME } from '../../proxy/src/inject/settings.ts'
 
@@ -47,6 +56,10 @@ const { values } = parseArgs({
     // or the compiled tree of `npm run build` (dist/bin/toolgate.js), as a container image would.
     'toolgate-bin': { type: 'string', default: 'bin/toolgate.js' },
     out: { type: 'string', default: join(repoRoot, 'bench', 'results') },
+    'low-rate': { type: 'string', default: '200' },
+    'low-connections': { type: 'string', default: '4' },
+    'no-one-core': { type: 'boolean', default: false },
+    'no-policy': { type: 'boolean', default: false },
   },
 })
 /** Environment of the toolgate processes for --toolgate-runtime. */
@@ -65,6 +78,8 @@ const seconds = Number(values.seconds ?? (quick ? 4 : 10))
 const maxSeconds = Number(values['max-seconds'] ?? (quick ? 2 : 5))
 const warmupSeconds = Number(values['warmup-seconds'] ?? (quick ? 1 : 2))
 const connections = Number(values.connections)
+const lowRate = Number(values['low-rate'])
+const lowConnections = Number(values['low-connections'])
 const only = values.only ? new Set(values.only.split(',')) : null
 const node = process.execPath
 
@@ -125,6 +140,7 @@ for (const s of scenarios) {
       continue
     }
     const common = { ...p.target, connections }
+    const rssIdle = rssMiBOf(p.pids)
     // Warm-up first (JIT, pools, credential cache), then the measured phase with CPU and RSS.
     await runLoad({ ...common, rate, durationMs: warmupSeconds * 1000 })
     const cpu0 = cpuSeconds(p.pids)
@@ -132,6 +148,11 @@ for (const s of scenarios) {
     const fixed = await runLoad({ ...common, rate, durationMs: seconds * 1000 })
     const cpuFixed = cpuSeconds(p.pids) - cpu0
     const rssFixed = rss.stop()
+    // Agent-like rate: fewer connections, far fewer calls (CPU per call includes the idle-ish
+    // overheads a saturated run amortises: timers, GC of a mostly idle heap, syscalls per call).
+    const cpuLow0 = cpuSeconds(p.pids)
+    const low = await runLoad({ ...p.target, connections: lowConnections, rate: lowRate, durationMs: seconds * 1000 })
+    const cpuLow = cpuSeconds(p.pids) - cpuLow0
     const rssMax = sampleRss(p.pids)
     const cpu1 = cpuSeconds(p.pids)
     const max = await maxThroughput({ ...common, durationMs: maxSeconds * 1000 })
@@ -148,8 +169,14 @@ for (const s of scenarios) {
         cpu_us_per_request: Math.round((cpuFixed / fixed.sent) * 1e6 * 10) / 10,
         rss_mib_peak: r3(rssFixed),
       },
-      max_throughput: { rps: Math.round(max.rps), requests: max.requests, errors: max.errors, cpu_us_per_request: max.requests ? Math.round((cpuMax / max.requests) * 1e6 * 10) / 10 : null },
+      low_rate: {
+        offered_rps: lowRate, connections: lowConnections, achieved_rps: Math.round(low.achievedRate), sent: low.sent, errors: low.errors,
+        latency_ms: { p50: r3(low.latencyMs.p50), p90: r3(low.latencyMs.p90), p99: r3(low.latencyMs.p99), p999: r3(low.latencyMs.p999), max: r3(low.latencyMs.max), mean: r3(low.latencyMs.mean) },
+        cpu_us_per_request: Math.round((cpuLow / low.sent) * 1e6 * 10) / 10,
+      },
+      max_throughput: { rps: Math.round(max.rps), requests: max.requests, errors: max.errors, cpu_us_per_request: max.requests ? Math.round((cpuMax / max.requests) * 1e6 * 10) / 10 : null, latency_ms: { p50: r3(max.latencyMs.p50), p99: r3(max.latencyMs.p99), p999: r3(max.latencyMs.p999), max: r3(max.latencyMs.max) } },
       rss_mib_peak: r3(rssPeak),
+      rss_idle_mib: r3(rssIdle),
     })
     process.stderr.write(`p50 ${r3(fixed.latencyMs.p50)} ms, p99 ${r3(fixed.latencyMs.p99)} ms, max ${Math.round(max.rps)} req/s, errors ${fixed.errors + max.errors}\n`)
   } finally {
@@ -168,6 +195,31 @@ if (!only || only.has('toolgate') || only.has('ready')) {
   }
 }
 
+// Forward proxy on one core: Smokescreen vs toolgate (forward and prefix mode).
+let oneCore: SuiteResult['one_core']
+if (!values['no-one-core'] && (!only || only.has('one-core'))) {
+  try {
+    oneCore = await runOneCore(ctx, { seconds: maxSeconds, warmupSeconds, connections })
+  } catch (err) {
+    oneCore = { skipped: `failed: ${(err as Error).message.slice(0, 300)}` }
+  }
+  if ('skipped' in oneCore) process.stderr.write(`[bench] one-core: SKIPPED: ${oneCore.skipped}\n`)
+}
+
+// Policy decision latency, in process vs OPA REST (its own process: nothing else running).
+let policy: SuiteResult['policy']
+if (!values['no-policy'] && (!only || only.has('policy'))) {
+  process.stderr.write('[bench] policy: ')
+  try {
+    const { stdout } = await promisify(execFile)(node, ['bench/policy/run.ts', '--json', ...(quick ? ['--rounds', '1'] : [])], { cwd: repoRoot, maxBuffer: 1 << 20, timeout: 300_000 })
+    policy = JSON.parse(stdout) as PolicyBench
+    process.stderr.write(`in process p50 ${r3(policy.in_process.p50)} µs, p99 ${r3(policy.in_process.p99)} µs; REST p50 ${r3(policy.rest_pdp.p50)} µs\n`)
+  } catch (err) {
+    policy = { skipped: `failed: ${(err as Error).message.slice(0, 300)}` }
+    process.stderr.write(`SKIPPED: ${policy.skipped}\n`)
+  }
+}
+
 await upstream.stop()
 await httpsUpstream.stop()
 await mcp.stop()
@@ -178,15 +230,18 @@ for (const r of results) {
   if (r.fixed_rate && base?.fixed_rate) {
     r.added_ms = addedLatency(r.fixed_rate.latency_ms, base.fixed_rate.latency_ms)
   }
+  if (r.low_rate && base?.low_rate) r.low_rate_added_ms = addedLatency(r.low_rate.latency_ms, base.low_rate.latency_ms)
 }
 const suite: SuiteResult = {
   bench: 'suite',
   when: new Date().toISOString(),
   node: process.version,
   machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', mem_gib: Math.round(totalmem() / 2 ** 30), loadavg_before: loadBefore.map(r3), loadavg_after: loadavg().map(r3) },
-  settings: { rate, seconds, warmup_seconds: warmupSeconds, max_seconds: maxSeconds, connections, quick, nginx_workers: ctx.nginxWorkers, toolgate_node_args: ctx.toolgateNodeArgs.join(' '), toolgate_runtime: values['toolgate-runtime']!, toolgate_env: { NODE_OPTIONS: ctx.toolgateEnv['NODE_OPTIONS'] ?? null, MALLOC_ARENA_MAX: ctx.toolgateEnv['MALLOC_ARENA_MAX'] ?? null }, toolgate_bin: ctx.toolgateBin },
+  settings: { rate, seconds, warmup_seconds: warmupSeconds, max_seconds: maxSeconds, connections, quick, nginx_workers: ctx.nginxWorkers, toolgate_node_args: ctx.toolgateNodeArgs.join(' '), toolgate_runtime: values['toolgate-runtime']!, toolgate_env: { NODE_OPTIONS: ctx.toolgateEnv['NODE_OPTIONS'] ?? null, MALLOC_ARENA_MAX: ctx.toolgateEnv['MALLOC_ARENA_MAX'] ?? null }, toolgate_bin: ctx.toolgateBin, low_rate: lowRate, low_rate_connections: lowConnections },
   scenarios: results,
   ready,
+  ...(oneCore ? { one_core: oneCore } : {}),
+  ...(policy ? { policy } : {}),
   targets: [],
 }
 suite.targets = evaluateTargets(suite)
@@ -194,6 +249,7 @@ suite.targets = evaluateTargets(suite)
 mkdirSync(values.out!, { recursive: true })
 writeFileSync(join(values.out!, 'suite.json'), JSON.stringify(suite, null, 2) + '\n')
 writeFileSync(join(values.out!, 'suite.svg'), renderSvg(suite))
+writeFileSync(join(values.out!, 'suite.md'), renderMarkdown(suite))
 process.stdout.write(renderTable(suite) + '\n')
-process.stdout.write(`\nwrote ${join(values.out!, 'suite.json')} and suite.svg\n`)
+process.stdout.write(`\nwrote ${join(values.out!, 'suite.json')}, suite.md and suite.svg\n`)
 rmSync(dir, { recursive: true, force: true })

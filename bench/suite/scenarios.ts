@@ -63,12 +63,18 @@ export interface Scenario {
   setup(ctx: SuiteContext): Promise<Prepared | { skip: string }>
 }
 
-const ITEM = '/v1/items/42'
+export const ITEM = '/v1/items/42'
 const UPSTREAM_BODY = '"note":"benchmark upstream"'
 const MCP_CALL = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'bench-echo' } } })
 const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
 
-const okUpstream = (p: Probe): string | null => (p.status === 200 && p.body.includes(UPSTREAM_BODY) ? null : `expected the upstream's 200, got ${p.status} ${p.body.slice(0, 200)}`)
+/** A forward-proxy request: absolute-form target, Host naming the upstream (undici would
+ * otherwise send the proxy's authority, which toolgate refuses as a disagreeing Host). */
+export function forwardTarget(proxyUrl: string, upstreamPort: number): Target {
+  return { origin: proxyUrl, path: `http://127.0.0.1:${upstreamPort}${ITEM}`, headers: { host: `127.0.0.1:${upstreamPort}` } }
+}
+
+export const okUpstream = (p: Probe): string | null => (p.status === 200 && p.body.includes(UPSTREAM_BODY) ? null : `expected the upstream's 200, got ${p.status} ${p.body.slice(0, 200)}`)
 const okMcp = (p: Probe): string | null => (p.status === 200 && p.body.includes('bench-echo') && !p.body.includes('isError') ? null : `expected the echo tool's result, got ${p.status} ${p.body.slice(0, 200)}`)
 
 function recordsLine(ctx: SuiteContext, name: string): string {
@@ -129,6 +135,13 @@ export const scenarios: Scenario[] = [
     baseline: 'direct',
     toolgate: true,
     setup: (ctx) => toolgateScenario(ctx, 'allow', allowConfig(ctx), (u) => ({ origin: u, path: `/t/bench${ITEM}` }), okUpstream),
+  },
+  {
+    name: 'toolgate-forward',
+    description: 'as toolgate, in forward-proxy mode: absolute-form requests (GET http://upstream/... to the proxy port), as HTTP_PROXY clients send them',
+    baseline: 'direct',
+    toolgate: true,
+    setup: (ctx) => toolgateScenario(ctx, 'forward', allowConfig(ctx, 'forward'), (u) => forwardTarget(u, ctx.upstreamPort), okUpstream),
   },
   {
     name: 'toolgate-traced',

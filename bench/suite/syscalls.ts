@@ -1,18 +1,19 @@
 // Counts the system calls each proxy makes per request (strace -c -f attached for a fixed number
 // of requests), toolgate next to the plain Node proxy floor, to tell socket/file work that is
 // toolgate's own from what any Node proxy pays.
-//   node bench/suite/syscalls.ts [--requests 5000] [--bin dist/bin/toolgate.js]
+//   node bench/suite/syscalls.ts [--requests 5000] [--bin dist/bin/toolgate.js] [--rate 200 --connections 4]
+// --rate N: open loop at N req/s for 5 s (agent rates: nothing coalesces) instead of saturation.
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { parseArgs } from 'node:util'
-import { maxThroughput } from '../lib/loadgen.ts'
+import { maxThroughput, runLoad } from '../lib/loadgen.ts'
 import { startChild } from '../lib/processes.ts'
 import { startToolgateProcess } from '../lib/toolgate-process.ts'
 import { plainConfig } from './scenarios.ts'
 
-const { values } = parseArgs({ options: { requests: { type: 'string', default: '5000' }, bin: { type: 'string', default: 'bin/toolgate.js' } } })
+const { values } = parseArgs({ options: { requests: { type: 'string', default: '5000' }, bin: { type: 'string', default: 'bin/toolgate.js' }, rate: { type: 'string' }, connections: { type: 'string', default: '32' } } })
 const dir = mkdtempSync(join(tmpdir(), 'toolgate-sys-'))
 const upstream = await startChild(process.execPath, ['bench/lib/upstream-server.ts'], /listening (\d+)/)
 const port = upstream.ready[1]
@@ -22,7 +23,10 @@ async function traced(name: string, pid: number, origin: string): Promise<void> 
   let report = ''
   strace.stderr.on('data', (d: Buffer) => { report += d })
   await new Promise((r) => setTimeout(r, 500))
-  const r = await maxThroughput({ origin, path: '/t/bench/v1/items/42', connections: 32, durationMs: 3000 })
+  const load = { origin, path: '/t/bench/v1/items/42', connections: Number(values.connections) }
+  const r = values.rate
+    ? await runLoad({ ...load, rate: Number(values.rate), durationMs: 5000 }).then((x) => ({ requests: x.sent }))
+    : await maxThroughput({ ...load, durationMs: 3000 })
   strace.kill('SIGINT')
   await new Promise((r) => strace.on('exit', r))
   process.stdout.write(`\n== ${name}: ${r.requests} requests\n`)

@@ -54,7 +54,7 @@ function fileHash(path) {
  * @param {string} o.name       binary name in .cache/bin
  * @param {string} o.module     folder under k8s/tools holding the wrapper go.mod
  * @param {string} [o.dir]      the wrapper's folder relative to the repository, when not k8s/tools/<module>
- * @param {string} o.pinned     module path whose required version is the cache key's version
+ * @param {string | null} o.pinned module path whose required version is the cache key's version; null: standard library only (the Go version is in the key)
  * @param {string} o.pkg        package to build ('.' for the wrapper's own main.go)
  * @param {string[] | null} [o.versionArgs] arguments that make the binary print its version (sanity check); null: the binary has none
  * @param {(version: string) => string[]} [o.ldflagsX] extra `-X` settings (part of the cache key)
@@ -63,13 +63,17 @@ function fileHash(path) {
 export function buildGoTool({ label, name, module, dir = join('k8s', 'tools', module), pinned, pkg, versionArgs = ['--version'], ldflagsX = () => [] }) {
   const modDir = join(repoRoot, dir)
   const goMod = readFileSync(join(modDir, 'go.mod'), 'utf8')
-  const esc = pinned.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
-  const m = new RegExp(`^\\s*(?:require\\s+)?${esc}\\s+(v\\S+)`, 'm').exec(goMod)
-  if (!m) fail(label, `${dir}/go.mod does not pin ${pinned}`)
-  const version = m[1]
+  let version = 'std' // pinned null: a standard-library-only program (the Go version is in the key below)
+  if (pinned !== null) {
+    const esc = pinned.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
+    const m = new RegExp(`^\\s*(?:require\\s+)?${esc}\\s+(v\\S+)`, 'm').exec(goMod)
+    if (!m) fail(label, `${dir}/go.mod does not pin ${pinned}`)
+    version = m[1]
+  }
 
   const ldflags = ['-s', '-w', ...ldflagsX(version).map((x) => `-X=${x}`)].join(' ')
   const hash = createHash('sha256').update(ldflags).update('\0')
+  if (pinned === null) hash.update(spawnSync('go', ['version'], { encoding: 'utf8' }).stdout ?? '').update('\0')
   const inputs = readdirSync(modDir).filter((f) => f === 'go.mod' || f === 'go.sum' || f.endsWith('.go')).sort()
   for (const f of inputs) hash.update(f).update('\0').update(readFileSync(join(modDir, f)))
   const key = `${version}-${hash.digest('hex').slice(0, 16)}`

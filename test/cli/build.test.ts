@@ -21,15 +21,26 @@ t.test('the bundled dist/ checks the embedded default config and starts', async 
   // The embedded default's own ports are fixed (15001/15000); the run uses free ports instead.
   const dir = mkdtempSync(join(tmpdir(), 'toolgate-build-'))
   const cfg = join(dir, 'toolgate.yaml')
-  writeFileSync(cfg, 'version: 1\nlisteners:\n  proxy: { host: 127.0.0.1, port: 0 }\n  admin: { host: 127.0.0.1, port: 0 }\ntools:\n  - name: x\n    match: { host: x.example.com }\n')
-  const child = spawn(process.execPath, [bin, 'run', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not listening: ${stderr}`)), 15000)
-    child.stderr.on('data', () => { if (stderr.includes('"msg":"toolgate listening"')) { clearTimeout(timer); resolve() } })
-  })
-  child.kill('SIGTERM')
-  const [code] = await once(child, 'exit')
-  t.equal(code, 0)
+  const base = 'version: 1\nlisteners:\n  proxy: { host: 127.0.0.1, port: 0 }\n  admin: { host: 127.0.0.1, port: 0 }\ntools:\n  - name: x\n    match: { host: x.example.com }\n'
+  const runs = async (yaml: string): Promise<void> => {
+    writeFileSync(cfg, yaml)
+    const child = spawn(process.execPath, [bin, 'run', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+    const exited = once(child, 'exit')
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not listening: ${stderr}`)), 15000)
+      child.stderr.on('data', () => { if (stderr.includes('"msg":"toolgate listening"')) { clearTimeout(timer); resolve() } })
+      void exited.then(([code]) => { clearTimeout(timer); reject(new Error(`exited ${code} before listening: ${stderr.slice(-1000)}`)) })
+    })
+    child.kill('SIGTERM')
+    const [code] = await exited
+    t.equal(code, 0)
+  }
+  await runs(base)
+  // Telemetry loads the OpenTelemetry packages (CommonJS) with import() at start: in the split
+  // bundle such an import gave only `default`, and the start failed with "resourceFromAttributes
+  // is not a function" (proxy/src/cjs-exports.ts). Nothing listens on the endpoints: the
+  // exporters only send when there is something to send.
+  await runs(`${base}telemetry:\n  traces: { endpoint: "http://127.0.0.1:9/v1/traces" }\n  logs: { endpoint: "http://127.0.0.1:9/v1/logs" }\n`)
 })

@@ -60,6 +60,12 @@ const cases: Case[] = [
     message: /^missing required field 'host'$/,
   },
   {
+    name: 'a wgetrc without the CA bundle it points at',
+    yaml: `version: 1\ntls:\n  ca: { publish_wgetrc_to: /run/ca/wgetrc }\ntools:\n${TOOL}`,
+    line: 3, column: 7, path: 'tls.ca',
+    message: /^must have property publish_cert_to when property publish_wgetrc_to is present$/,
+  },
+  {
     name: 'unsupported version',
     yaml: `version: 2\ntools:\n${TOOL}`,
     line: 1, column: 10, path: 'version',

@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { parseAllDocuments, parse as parseYaml } from 'yaml'
 import { repoRoot } from '../helpers/tools.ts'
-import { resolveSettings, SIDECAR_RUNTIME } from '../../proxy/src/inject/settings.ts'
+import { defaultSettings, resolveSettings, SIDECAR_RUNTIME } from '../../proxy/src/inject/settings.ts'
+import { trustFilePaths } from '../../proxy/src/inject/agent-env.ts'
 
 const exec = promisify(execFile)
 const helm = join(repoRoot, '.cache/bin/helm')
@@ -134,10 +135,13 @@ if (!existsSync(helm)) {
     t.same(cfg.tools, tools)
     t.equal(cfg.mode, 'report')
     t.equal(cfg.listeners['transparent_tls']!.port, 15003, 'transparent listeners match the iptables ports')
+    const files = trustFilePaths(defaultSettings())
+    t.same((parseYaml(text) as { tls: { ca: unknown } }).tls.ca, { publish_cert_to: files.bundle, publish_truststore_to: files.truststore, publish_wgetrc_to: files.wgetrc },
+      'the sidecar publishes the trust files where the injector points the agent variables')
     for (const h of webhooksOf(objs)) t.equal(h.failurePolicy, 'Ignore')
     // toolgate check with the CA publish dir pointed at a temp dir (it does not exist outside a pod).
     const dir = mkdtempSync(join(tmpdir(), 'tg-cfg-'))
-    writeFileSync(join(dir, 'toolgate.yaml'), text.replace('/var/run/toolgate/ca/ca.crt', join(dir, 'ca.crt')))
+    writeFileSync(join(dir, 'toolgate.yaml'), text.replaceAll('/var/run/toolgate/ca/', `${dir}/`))
     const r = await exec(process.execPath, [join(repoRoot, 'bin/toolgate.js'), 'check', '--config', join(dir, 'toolgate.yaml')]).catch((e: { stdout: string; stderr: string; code: number }) => e)
     t.equal((r as { code?: number }).code ?? 0, 0, `toolgate check accepts the rendered config: ${(r as { stderr: string }).stderr}`)
   })
@@ -163,7 +167,7 @@ if (!existsSync(helm)) {
     t.notOk(noScrapers[0]!.spec.ingress.some((r) => r.ports[0]!.port === 15000), 'no scrapers: no metrics rule (an empty from would admit everyone)')
     t.equal(find(await render({ agentNamespaces: ['agents'] }), 'NetworkPolicy').length, 0, 'off by default')
     const dir = mkdtempSync(join(tmpdir(), 'tg-cfg-'))
-    writeFileSync(join(dir, 'toolgate.yaml'), text.replace('/var/run/toolgate/ca/ca.crt', join(dir, 'ca.crt')))
+    writeFileSync(join(dir, 'toolgate.yaml'), text.replaceAll('/var/run/toolgate/ca/', `${dir}/`))
     const r = await exec(process.execPath, [join(repoRoot, 'bin/toolgate.js'), 'check', '--config', join(dir, 'toolgate.yaml')]).catch((e: { stdout: string; stderr: string; code: number }) => e)
     t.equal((r as { code?: number }).code ?? 0, 0, `toolgate check accepts the rendered trust config: ${(r as { stderr: string }).stderr}`)
   })

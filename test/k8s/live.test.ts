@@ -167,6 +167,9 @@ process.on('SIGTERM', () => process.exit(0))
       containers: [{
         name: 'agent', image: IMAGES.agent, imagePullPolicy: 'Never',
         command: extra.command ?? ['/usr/local/bin/node', '-e', AGENT_MAIN],
+        // The agent's own JVM options from a ConfigMap: the injector must keep them (renamed) and
+        // the kubelet must expand them ahead of toolgate's (checked in the agent below).
+        env: [{ name: 'JAVA_TOOL_OPTIONS', valueFrom: { configMapKeyRef: { name: 'jvm-options', key: 'opts' } } }],
         securityContext: { runAsUser: AGENT_UID, runAsGroup: AGENT_UID, allowPrivilegeEscalation: false },
       }],
     },
@@ -237,6 +240,7 @@ process.on('SIGTERM', () => process.exit(0))
       await api('POST', `/api/v1/namespaces/${ns}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-root-ca.crt' }, data: { 'ca.crt': cluster!.caPem } })
     }
     await api('POST', `/api/v1/namespaces/${NS}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'upstream-key' }, stringData: { token: SECRET } })
+    await api('POST', `/api/v1/namespaces/${NS}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'jvm-options' }, data: { opts: '-Dapp.from=configmap -Xss1m' } })
     const values = {
       image: { repository: IMAGES.toolgate.split(':')[0], tag: '1', pullPolicy: 'Never' },
       agentNamespaces: [NS],
@@ -300,15 +304,23 @@ process.on('SIGTERM', () => process.exit(0))
     t.match(curl.stdout, /"credential_ok":true[^]*\n200$/, 'curl (proxy variables)')
     const py = await inPod(agent, 'agent', ['/usr/bin/python3', '-c', `import urllib.request as u; r = u.urlopen('http://${NODE_IP}/allowed/python'); print(r.status, r.read().decode())`])
     t.match(py.stdout, /^200 .*"credential_ok":true/, `python urllib (proxy variables) ${py.stderr}`)
-    const nodeFetch = await nodeIn(agent, `fetch('http://${NODE_IP}/allowed/node').then(async (r) => console.log(r.status, await r.text()), (e) => console.log('error', e.cause?.code))`)
-    t.match(nodeFetch.stdout, /^200 .*"credential_ok":true/, 'node fetch, which ignores the proxy variables: caught by the redirect')
-    for (const out of [curl.stdout, py.stdout, nodeFetch.stdout, curl.stderr, py.stderr, nodeFetch.stderr]) t.notOk(out.includes(SECRET), 'the secret never reaches the agent')
+    // Node's fetch without NODE_USE_ENV_PROXY (which the injector sets) ignores the proxy variables:
+    // run it in a child with that one variable removed, to show the redirect catches it.
+    const inner = `fetch('http://${NODE_IP}/allowed/node').then(async (r) => console.log(r.status, await r.text()), (e) => console.log('error', e.cause?.code))`
+    const nodeFetch = await nodeIn(agent, `const env = { ...process.env }; delete env.NODE_USE_ENV_PROXY
+process.stdout.write(require('node:child_process').execFileSync(process.execPath, ['-e', ${JSON.stringify(inner)}], { env }))`)
+    t.match(nodeFetch.stdout, /^200 .*"credential_ok":true/, 'node fetch without NODE_USE_ENV_PROXY, which ignores the proxy variables: caught by the redirect')
+    // With the injector's NODE_USE_ENV_PROXY=1, Node sends even http:// through the proxy, as a
+    // CONNECT tunnel whose plain-HTTP first bytes toolgate decides as http.
+    const nodeProxied = await nodeIn(agent, `fetch('http://${NODE_IP}/allowed/node-proxied').then(async (r) => console.log(r.status, await r.text()), (e) => console.log('error', e.cause?.code ?? e.message))`)
+    t.match(nodeProxied.stdout, /^200 .*"credential_ok":true/, `node fetch with NODE_USE_ENV_PROXY (proxy mode, CONNECT to an http tool): ${nodeProxied.stdout}`)
+    for (const out of [curl.stdout, py.stdout, nodeFetch.stdout, nodeProxied.stdout, curl.stderr, py.stderr, nodeFetch.stderr, nodeProxied.stderr]) t.notOk(out.includes(SECRET), 'the secret never reaches the agent')
     const seen = upstreamSeen.slice(before)
-    t.same(seen.map((s) => s.path).sort(), ['/allowed/curl', '/allowed/node', '/allowed/python'])
+    t.same(seen.map((s) => s.path).sort(), ['/allowed/curl', '/allowed/node', '/allowed/node-proxied', '/allowed/python'])
     t.ok(seen.every((s) => s.headers.authorization === `Bearer ${SECRET}`), 'each with the injected credential')
 
     const denied = await inPod(agent, 'agent', ['/usr/bin/curl', '-sS', '-w', '\\n%{http_code}', `http://${NODE_IP}/forbidden`])
-    t.match(denied.stdout, /"error":"denied"[^]*"decision_id"[^]*\n403$/, 'denied: 403 with the decision id')
+    t.match(denied.stdout, /"code":"denied"[^]*"decision_id"[^]*\n403$/, 'denied: 403 with the decision id')
     t.notOk(upstreamSeen.some((s) => s.path === '/forbidden'), 'the denied call never left the pod')
   })
 
@@ -338,6 +350,19 @@ Promise.all([go('${NODE_IP}', ${PORTS.raw}), go('${NODE_IP6}', ${PORTS.raw}), go
     t.match(v6.stdout, /^(\n?000){2}$/, `IPv6 egress on port 80 and another port never connects (${JSON.stringify(v6.stdout)})`)
     t.match(v6.stderr, /Connection refused|Failed to connect/, v6.stderr)
     t.same(canarySeen, [], 'the IPv6 canary saw nothing')
+  })
+
+  t.test('the kubelet expands the pod\'s own JAVA_TOOL_OPTIONS (valueFrom) ahead of toolgate\'s; the trust files are there', async (t) => {
+    const r = await nodeIn(agent, `const fs = require('node:fs')
+console.log(JSON.stringify({ java: process.env.JAVA_TOOL_OPTIONS, files: fs.readdirSync('/var/run/toolgate/ca').filter((f) => !f.startsWith('.')).sort(),
+  wgetrc: fs.readFileSync(process.env.WGETRC, 'utf8'), p12: fs.statSync('/var/run/toolgate/ca/truststore.p12').size, node: process.env.NODE_USE_ENV_PROXY }))`)
+    const o = JSON.parse(r.stdout) as { java: string; files: string[]; wgetrc: string; p12: number; node: string }
+    t.match(o.java, /^-Dapp\.from=configmap -Xss1m -Dhttp\.proxyHost=127\.0\.0\.1 -Dhttp\.proxyPort=15001 /, `the pod's options first (expanded by the kubelet from $(TOOLGATE_APP_JAVA_TOOL_OPTIONS)), then toolgate's: ${o.java}`)
+    t.match(o.java, / -Djavax\.net\.ssl\.trustStore=\/var\/run\/toolgate\/ca\/truststore\.p12 -Djavax\.net\.ssl\.trustStoreType=PKCS12$/)
+    t.same(o.files, ['ca.crt', 'truststore.p12', 'wgetrc'], 'the sidecar published the bundle, the truststore and the wgetrc into the shared volume')
+    t.match(o.wgetrc, /^ca_certificate = \/var\/run\/toolgate\/ca\/ca\.crt$/m)
+    t.ok(o.p12 > 1000, 'a truststore with the public roots')
+    t.equal(o.node, '1', 'NODE_USE_ENV_PROXY')
   })
 
   t.test('the agent container has no service-account token and no credential Secret', async (t) => {

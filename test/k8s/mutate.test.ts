@@ -1,9 +1,11 @@
 // Unit tests of mutatePod / injectionVerdict: every injection rule, on plain pod objects.
 // (The same rules run against a real API server in apiserver.test.ts.)
 import t from 'tap'
+import fc from 'fast-check'
 import { ANNOTATION } from '../../proxy/src/inject/annotations.ts'
 import { InjectionError, injectionVerdict, mutatePod, type NamespaceInfo } from '../../proxy/src/inject/mutate.ts'
-import type { Container, JsonPatchOp, Pod } from '../../proxy/src/inject/pod.ts'
+import type { Container, EnvVar, JsonPatchOp, Pod } from '../../proxy/src/inject/pod.ts'
+import { APP_JAVA_TOOL_OPTIONS, javaNonProxyHosts, javaToolOptions } from '../../proxy/src/inject/agent-env.ts'
 import { defaultSettings, resolveSettings, type InjectorSettings } from '../../proxy/src/inject/settings.ts'
 
 const optedNs: NamespaceInfo = { name: 'agents', labels: { 'toolgate.dev/injection': 'enabled' } }
@@ -149,7 +151,12 @@ t.test('agent containers: proxy env, CA, no token, no secrets', async (t) => {
   t.ok('OTHER' in env, 'env from other Secrets kept (not toolgate\'s to judge)')
   t.same(agent['envFrom'], [{ configMapRef: { name: 'settings' } }], 'envFrom a credential Secret removed')
   t.equal(env['NO_PROXY'], 'localhost,127.0.0.1,::1,.svc.cluster.local')
-  for (const k of ['SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'REQUESTS_CA_BUNDLE']) t.equal(env[k], '/var/run/toolgate/ca/ca.crt', k)
+  for (const k of ['SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'REQUESTS_CA_BUNDLE', 'GIT_SSL_CAINFO']) t.equal(env[k], '/var/run/toolgate/ca/ca.crt', k)
+  t.equal(env['NODE_USE_ENV_PROXY'], '1', 'Node 24 reads the proxy variables only with NODE_USE_ENV_PROXY')
+  t.equal(env['WGETRC'], '/var/run/toolgate/ca/wgetrc')
+  t.equal(env['JAVA_TOOL_OPTIONS'], '-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=15001 -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=15001 '
+    + '-Dhttp.nonProxyHosts=localhost|*.localhost|127.0.0.1|[::1]|*.svc.cluster.local '
+    + '-Djavax.net.ssl.trustStore=/var/run/toolgate/ca/truststore.p12 -Djavax.net.ssl.trustStoreType=PKCS12', 'Java: proxy, exceptions and truststore as system properties')
   const mounts = agent.volumeMounts!.map((m) => m.name)
   t.same(mounts, ['data', 'toolgate-ca'], 'token and secret mounts removed, CA added')
   t.equal(agent.volumeMounts!.find((m) => m.name === 'toolgate-ca')!.readOnly, true, 'CA read-only for the agent')
@@ -232,4 +239,57 @@ t.test('settings validation is clear', async (t) => {
   t.throws(() => resolveSettings({ imagee: 'x' }), /unknown field 'imagee'/)
   t.throws(() => resolveSettings({ token: { expirationSeconds: 60 } }), /expirationSeconds/)
   t.equal(resolveSettings({}).image, defaultSettings().image)
+})
+
+t.test('JAVA_TOOL_OPTIONS the container sets is extended, not replaced', async (t) => {
+  const ours = javaToolOptions(defaultSettings())
+  const withEnv = (env: EnvVar[]) => {
+    const input = basePod()
+    input.spec.containers[0]!.env = env
+    return byName(inject(input).spec.containers, 'agent')!.env!
+  }
+  const literal = withEnv([{ name: 'JAVA_TOOL_OPTIONS', value: '-Xmx512m -Dapp=1' }, { name: 'KEEP', value: '1' }])
+  t.same(literal.filter((e) => e.name === 'JAVA_TOOL_OPTIONS'), [{ name: 'JAVA_TOOL_OPTIONS', value: `-Xmx512m -Dapp=1 ${ours}` }], 'literal value: ours appended (later -D wins)')
+  t.notOk(literal.some((e) => e.name === APP_JAVA_TOOL_OPTIONS), 'no renamed variable for a literal value')
+
+  const from = { configMapKeyRef: { name: 'jvm', key: 'opts' } }
+  const ref = withEnv([{ name: 'A', value: '1' }, { name: 'JAVA_TOOL_OPTIONS', valueFrom: from }, { name: 'B', value: '2' }])
+  t.same(ref.map((e) => e.name).slice(0, 3), ['A', APP_JAVA_TOOL_OPTIONS, 'B'], 'valueFrom: kept in place under the renamed variable')
+  t.same(ref.find((e) => e.name === APP_JAVA_TOOL_OPTIONS)!.valueFrom, from)
+  const java = ref.filter((e) => e.name === 'JAVA_TOOL_OPTIONS')
+  t.same(java, [{ name: 'JAVA_TOOL_OPTIONS', value: `$(${APP_JAVA_TOOL_OPTIONS}) ${ours}` }], 'and referenced with $(VAR), defined after it')
+  t.ok(ref.findIndex((e) => e.name === APP_JAVA_TOOL_OPTIONS) < ref.findIndex((e) => e.name === 'JAVA_TOOL_OPTIONS'), 'the referenced variable comes first (the kubelet expands only earlier ones)')
+
+  const twice = withEnv([{ name: 'JAVA_TOOL_OPTIONS', value: '-Dold=1' }, { name: 'JAVA_TOOL_OPTIONS', value: '-Dnew=1' }])
+  t.same(twice.filter((e) => e.name === 'JAVA_TOOL_OPTIONS').map((e) => e.value), [`-Dnew=1 ${ours}`], 'a repeated name: the last (effective) one is extended')
+  const spoof = withEnv([{ name: APP_JAVA_TOOL_OPTIONS, value: '-Dhttp.proxyHost=evil' }])
+  t.notOk(spoof.some((e) => e.name === APP_JAVA_TOOL_OPTIONS), 'the renamed variable is toolgate\'s: a container cannot pre-set it')
+  t.same(spoof.filter((e) => e.name === 'JAVA_TOOL_OPTIONS').map((e) => e.value), [ours])
+  const blank = withEnv([{ name: 'JAVA_TOOL_OPTIONS', value: '' }])
+  t.same(blank.filter((e) => e.name === 'JAVA_TOOL_OPTIONS').map((e) => e.value), [ours], 'an empty value adds nothing')
+})
+
+t.test('Java nonProxyHosts from NO_PROXY entries', async (t) => {
+  t.equal(javaNonProxyHosts(['localhost', '127.0.0.1', '::1', '[fd00::1]', '.svc', '*.corp.example', 'api.internal', '10.0.0.0/8', 'db:5432', '*']),
+    'localhost|*.localhost|127.0.0.1|[::1]|[fd00::1]|*.svc|*.corp.example|api.internal|*.api.internal|*', 'CIDRs and host:port left out (Java sends them through toolgate)')
+  t.throws(() => resolveSettings({ noProxy: ['a b'] }), /noProxy/, 'an entry that would split JAVA_TOOL_OPTIONS is refused')
+  t.throws(() => resolveSettings({ noProxy: ['x$(Y)'] }), /noProxy/, 'an entry with Kubernetes $(VAR) syntax is refused')
+  t.throws(() => resolveSettings({ ca: { mountPath: '/ca dir' } }), /mountPath/, 'a CA path with a space is refused')
+})
+
+t.test('property: any valid noProxy list yields one JAVA_TOOL_OPTIONS token per option and no $(...)', async (t) => {
+  // Entries the settings schema accepts (its pattern), including odd ones.
+  const entry = fc.stringMatching(/^[A-Za-z0-9.*:\[\]\/_-]{1,40}$/)
+  t.doesNotThrow(() => fc.assert(fc.property(fc.array(entry, { maxLength: 8 }), fc.integer({ min: 1, max: 65535 }), (noProxy, port) => {
+    const s = resolveSettings({ noProxy, ports: { proxy: port } })
+    const java = javaToolOptions(s)
+    const tokens = java.split(' ')
+    // The JVM splits JAVA_TOOL_OPTIONS on whitespace: exactly our 7 options, each a -D.
+    if (tokens.length !== 7 || !tokens.every((x) => x.startsWith('-D'))) return false
+    // Kubernetes would expand $(VAR) in a literal env value; nothing of ours may contain one.
+    if (java.includes('$')) return false
+    const hosts = tokens.find((x) => x.startsWith('-Dhttp.nonProxyHosts='))!.slice('-Dhttp.nonProxyHosts='.length).split('|')
+    // Loopback always bypasses; no entry is empty or carries a port or a CIDR.
+    return ['localhost', '127.0.0.1', '[::1]'].every((h) => hosts.includes(h)) && hosts.every((h) => h !== '' && !h.includes('/') && (h.startsWith('[') || !h.includes(':')))
+  }), { numRuns: 300 }))
 })

@@ -122,6 +122,17 @@ t.test('key rotation: a grant signed with a newly published kid verifies after o
   t.match(!withdrawn.ok && withdrawn.reason, /has no key with kid/)
 })
 
+t.test('an issuer\'s key set is built on its first use (jose loads lazily) and shared by calls racing it: one JWKS fetch', async (t) => {
+  const issuer = trustedIssuer({ name: 'orchestrator', issuer: orch.issuer, jwks_url: orch.jwksUrl, jwks_min_refresh_s: 30 }, dir)
+  const before = orch.jwksFetches
+  const { verifyJwt } = await import('../../proxy/src/trust/verify.ts')
+  const tokens = await Promise.all(Array.from({ length: 8 }, () => orch.sign(grantClaims({ sub: ME, aud: AUD, tools: ['github'] }), { typ: TYP })))
+  t.equal(orch.jwksFetches, before, 'building the issuer fetched nothing')
+  const results = await Promise.all(tokens.map((tok) => verifyJwt(tok, [issuer], { what: 'task grant', audience: AUD, typ: TYP })))
+  t.same(results.map((r) => r.ok), tokens.map(() => true), 'all eight concurrent first verifications pass')
+  t.equal(orch.jwksFetches, before + 1, 'one key set, one fetch, for all of them')
+})
+
 t.test('per-issuer quota: one issuer cannot exhaust the tasks of the sidecar', async (t) => {
   const { tasks, grants } = setup({ maxTasks: 2 })
   t.teardown(() => tasks.close())

@@ -20,6 +20,8 @@ export interface RawRequest {
   rawHeaders: string[]
   /** For 'intercepted': the CONNECT target the tunnel was opened for; for transparent TLS: the SNI and port. Host must agree with it. */
   tunnelAuthority?: { host: string; port: number; scheme: Scheme }
+  /** For CONNECT: the scheme its target is matched as (default https; http for the plain HTTP a tunnel may carry). */
+  connectScheme?: Scheme
 }
 
 export interface ClassifyOptions {
@@ -163,7 +165,7 @@ function resolveConnect(raw: RawRequest, h: ParsedHeaders): Resolved | Refusal {
     const fromHost = { host: host.value.host, port: host.value.port ?? t.port }
     if (!sameAuthority(fromHost, t)) return bad(`Host header (${describe(fromHost)}) disagrees with the CONNECT target (${describe(t)})`)
   }
-  return { ok: true, via: 'connect', target: { scheme: 'https', host: t.host, hostIsIp: t.hostIsIp, port: t.port, path: '', query: '' }, namedTool: null }
+  return { ok: true, via: 'connect', target: { scheme: raw.connectScheme ?? 'https', host: t.host, hostIsIp: t.hostIsIp, port: t.port, path: '', query: '' }, namedTool: null }
 }
 
 function resolve(raw: RawRequest, h: ParsedHeaders, allowlist: Allowlist): Resolved | Refusal {

@@ -4,7 +4,7 @@
 //
 // Which fields are files: by convention every string field whose key ends in `_file`, every
 // list whose key ends in `_files`, plus policy.bundle (when not a URL), policy.signing.public_key,
-// and the destinations logging.records / tls.ca.publish_cert_to (their directory must exist).
+// and the destinations logging.records / tls.ca.publish_* (their directory must exist).
 // Providers and features added later get checked without touching this module if they follow
 // the convention.
 
@@ -67,8 +67,11 @@ export function collectFileRefs(value: unknown, dir: string): FileRef[] {
   if (typeof records === 'string' && records !== 'stdout') refs.push({ path: ['logging', 'records'], target: abs(records), need: 'dir' })
   const checkpointKey = (root.logging?.checkpoints as Record<string, unknown> | undefined)?.key_file
   if (typeof checkpointKey === 'string') refs.push({ path: ['logging', 'checkpoints', 'key_file'], target: abs(checkpointKey), need: 'read' })
-  const publish = (root.tls?.ca as Record<string, unknown> | undefined)?.publish_cert_to
-  if (typeof publish === 'string') refs.push({ path: ['tls', 'ca', 'publish_cert_to'], target: abs(publish), need: 'dir' })
+  const ca = root.tls?.ca as Record<string, unknown> | undefined
+  for (const field of ['publish_cert_to', 'publish_truststore_to', 'publish_wgetrc_to']) {
+    const publish = ca?.[field]
+    if (typeof publish === 'string') refs.push({ path: ['tls', 'ca', field], target: abs(publish), need: 'dir' })
+  }
   return refs
 }
 

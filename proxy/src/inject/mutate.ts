@@ -8,6 +8,7 @@
 // Fields the injector does not own are copied through unchanged inside those values, so nothing
 // is lost, and the patch can never address an array index that moved.
 
+import { withAgentEnvironment } from './agent-env.ts'
 import { ANNOTATION, OWNED, STATUS_VERSION } from './annotations.ts'
 import type { Container, EnvVar, JsonPatchOp, Pod, ResourceRequirements, Volume, VolumeMount } from './pod.ts'
 import type { InjectorSettings, InterceptionMode } from './settings.ts'
@@ -75,16 +76,13 @@ export function mutatePod(pod: Pod, ns: NamespaceInfo, s: InjectorSettings): Jso
   // API identity; the sidecar gets its own) and the credential Secrets.
   const forbidden = new Set(existingVolumes.filter((v) => isTokenVolume(v) || isSecretVolume(v, secrets)).map((v) => v.name))
   const caMount: VolumeMount = { name: OWNED.caVolume, mountPath: s.ca.mountPath, readOnly: true }
-  const agentEnv = agentEnvironment(s)
   const refersToSecret = (ref: unknown) => secrets.includes(String((ref as { name?: unknown } | undefined)?.name))
   const adaptAgent = (c: Container): Container => ({
     ...c,
     // Credential Secrets reach an agent neither as files nor as environment variables.
     ...(Array.isArray(c['envFrom']) ? { envFrom: (c['envFrom'] as Array<Record<string, unknown>>).filter((e) => !refersToSecret(e['secretRef'])) } : {}),
-    env: [
-      ...(c.env ?? []).filter((e) => !agentEnv.some((a) => a.name === e.name) && !refersToSecret(e.valueFrom?.['secretKeyRef'])),
-      ...agentEnv,
-    ],
+    // toolgate's variables last; the container's own JAVA_TOOL_OPTIONS is extended, not replaced.
+    env: withAgentEnvironment(s, (c.env ?? []).filter((e) => !refersToSecret(e.valueFrom?.['secretKeyRef']))),
     volumeMounts: [
       ...(c.volumeMounts ?? []).filter((m) => !forbidden.has(m.name) && m.mountPath !== SA_TOKEN_PATH && m.mountPath !== s.ca.mountPath),
       caMount,
@@ -172,24 +170,6 @@ function isSecretVolume(v: Volume, secrets: string[]): boolean {
     const ref = src['secret'] as { name?: string } | undefined
     return ref?.name !== undefined && secrets.includes(ref.name)
   })
-}
-
-function agentEnvironment(s: InjectorSettings): EnvVar[] {
-  const proxy = `http://127.0.0.1:${s.ports.proxy}`
-  const noProxy = unique(['localhost', '127.0.0.1', '::1', ...s.noProxy]).join(',')
-  const ca = `${s.ca.mountPath}/${s.ca.file}`
-  // Lower-case variants too: curl and Python read only those for http, Go and Node read both.
-  return [
-    { name: 'HTTP_PROXY', value: proxy },
-    { name: 'HTTPS_PROXY', value: proxy },
-    { name: 'NO_PROXY', value: noProxy },
-    { name: 'http_proxy', value: proxy },
-    { name: 'https_proxy', value: proxy },
-    { name: 'no_proxy', value: noProxy },
-    { name: 'SSL_CERT_FILE', value: ca },
-    { name: 'NODE_EXTRA_CA_CERTS', value: ca },
-    { name: 'REQUESTS_CA_BUNDLE', value: ca },
-  ]
 }
 
 function restrictedSecurityContext(uid: number): Record<string, unknown> {

@@ -76,11 +76,22 @@ export interface InjectorSettings {
     mountPath: string
   }
   /**
-   * The per-pod CA certificate, written by the sidecar, read-only in agent containers.
+   * The per-pod CA certificate and the trust files beside it, written by the sidecar (its config's tls.ca.publish_cert_to / publish_truststore_to / publish_wgetrc_to must name mountPath/<file>), read-only in agent containers.
    */
   ca: {
+    /**
+     * Absolute, without spaces or shell/Java-option metacharacters: it is written into JAVA_TOOL_OPTIONS.
+     */
     mountPath: string
     file: string
+    /**
+     * Password-less PKCS#12 truststore (CA + public roots) for Java: JAVA_TOOL_OPTIONS -Djavax.net.ssl.trustStore.
+     */
+    truststoreFile: string
+    /**
+     * wgetrc with ca_certificate (WGETRC): wget with GnuTLS ignores SSL_CERT_FILE.
+     */
+    wgetrcFile: string
   }
   /**
    * health: the sidecar's /healthz + /readyz listener on the pod IP, for the kubelet's httpGet probes (the admin listener is loopback-only, so the kubelet cannot reach it).
@@ -105,7 +116,7 @@ export interface InjectorSettings {
     redirectAll: boolean
   }
   /**
-   * Extra NO_PROXY entries for agent containers (loopback is always there).
+   * Extra NO_PROXY entries for agent containers (loopback is always there): host names, .domain suffixes, IP literals, CIDRs, or *. Also rendered into Java's http.nonProxyHosts (CIDRs cannot be, so Java sends those through toolgate).
    */
   noProxy: string[]
   resources: {
@@ -165,7 +176,9 @@ export const SETTINGS_DEFAULTS: InjectorSettings = {
   },
   "ca": {
     "mountPath": "/var/run/toolgate/ca",
-    "file": "ca.crt"
+    "file": "ca.crt",
+    "truststoreFile": "truststore.p12",
+    "wgetrcFile": "wgetrc"
   },
   "ports": {
     "proxy": 15001,
@@ -373,17 +386,30 @@ export const SETTINGS_SCHEMA = {
     "ca": {
       "type": "object",
       "additionalProperties": false,
-      "description": "The per-pod CA certificate, written by the sidecar, read-only in agent containers.",
+      "description": "The per-pod CA certificate and the trust files beside it, written by the sidecar (its config's tls.ca.publish_cert_to / publish_truststore_to / publish_wgetrc_to must name mountPath/<file>), read-only in agent containers.",
       "properties": {
         "mountPath": {
           "type": "string",
-          "minLength": 1,
-          "default": "/var/run/toolgate/ca"
+          "pattern": "^/[A-Za-z0-9._/-]*$",
+          "default": "/var/run/toolgate/ca",
+          "description": "Absolute, without spaces or shell/Java-option metacharacters: it is written into JAVA_TOOL_OPTIONS."
         },
         "file": {
           "type": "string",
-          "minLength": 1,
+          "pattern": "^[A-Za-z0-9._-]+$",
           "default": "ca.crt"
+        },
+        "truststoreFile": {
+          "type": "string",
+          "pattern": "^[A-Za-z0-9._-]+$",
+          "default": "truststore.p12",
+          "description": "Password-less PKCS#12 truststore (CA + public roots) for Java: JAVA_TOOL_OPTIONS -Djavax.net.ssl.trustStore."
+        },
+        "wgetrcFile": {
+          "type": "string",
+          "pattern": "^[A-Za-z0-9._-]+$",
+          "default": "wgetrc",
+          "description": "wgetrc with ca_certificate (WGETRC): wget with GnuTLS ignores SSL_CERT_FILE."
         }
       }
     },
@@ -450,10 +476,12 @@ export const SETTINGS_SCHEMA = {
       "type": "array",
       "items": {
         "type": "string",
-        "minLength": 1
+        "minLength": 1,
+        "maxLength": 253,
+        "pattern": "^[A-Za-z0-9.*:\\[\\]/_-]+$"
       },
       "default": [],
-      "description": "Extra NO_PROXY entries for agent containers (loopback is always there)."
+      "description": "Extra NO_PROXY entries for agent containers (loopback is always there): host names, .domain suffixes, IP literals, CIDRs, or *. Also rendered into Java's http.nonProxyHosts (CIDRs cannot be, so Java sends those through toolgate)."
     },
     "resources": {
       "type": "object",

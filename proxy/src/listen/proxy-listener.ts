@@ -83,7 +83,7 @@ export function createProxyListener(opts: { pipeline: RequestPipeline; runtime: 
       if (!bodyless) {
         const reason = 'upgrade offers with a request body are not supported'
         const id = opts.pipeline.refuseUnread(via, 400, reason)
-        writeError(res, 400, { error: 'bad_request', reason, decision_id: id })
+        writeError(res, 400, { code: 'bad_request', reason, decisionId: id })
         return
       }
       stripUpgradeOffer(req)
@@ -96,7 +96,7 @@ export function createProxyListener(opts: { pipeline: RequestPipeline; runtime: 
     // Recorded like every refusal; the answer goes out only while the socket can still take it.
     const { status, reason } = malformedRequest(err)
     const id = opts.pipeline.refuseUnread('forward', status, reason)
-    writeSocketError(socket, status, { error: 'bad_request', reason, decision_id: id })
+    writeSocketError(socket, status, { code: 'bad_request', reason, decisionId: id })
   })
 
   return {

@@ -12,7 +12,9 @@ import { decisionLabel, decisionRecord, parseRefusalRecord, type DecisionRecordE
 import type { RecordSink } from '../record/records.ts'
 import type { Metrics } from '../record/metrics.ts'
 
-export type Failure = { kind: string; reason: string }
+// The failure kinds are one list (pipeline/failure.ts); re-exported here for the record writers.
+export type { Failure, FailureKind, TunnelFailureKind } from './failure.ts'
+import type { Failure } from './failure.ts'
 
 /** Everything known about a call when it ends. */
 export interface Outcome {
@@ -30,6 +32,8 @@ export interface Outcome {
   extra?: DecisionRecordExtras
   /** The call's trace (telemetry/traces.ts), named in its record. */
   trace?: { traceId: string; spanId: string }
+  /** A failure after an allowed CONNECT: the CONNECT's decision id (record field tunnel_id). */
+  tunnelId?: string
 }
 
 /** A request refused before it became a ToolCall (malformed, ambiguous, unreadable). */
@@ -72,6 +76,7 @@ export class Recorder {
     })
     if (o.hidden !== undefined && o.hidden.length > 0) record.mcp_hidden = o.hidden
     if (o.trace !== undefined) { record.trace_id = o.trace.traceId; record.span_id = o.trace.spanId }
+    if (o.tunnelId !== undefined) record.tunnel_id = o.tunnelId
     this.#records.write(o.extra ? Object.assign(record, o.extra) : record)
   }
 

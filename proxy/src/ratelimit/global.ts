@@ -6,6 +6,7 @@
 // service cannot answer (unreachable, deadline, error) the call is refused (failure_mode: deny,
 // the default: fail closed, 503) or let through (allow), and either way counted and recorded.
 
+import { cjsExports } from '../cjs-exports.ts'
 import type { Client, Metadata, ServiceError } from '@grpc/grpc-js'
 import type { ToolCall } from '../classify/toolcall.ts'
 import type { PolicyInput } from '../decide/policy-input.ts'
@@ -29,7 +30,7 @@ type RlsClient = Client & { ShouldRateLimit: ShouldRateLimit }
  * load, so they are imported only by a sidecar that has global limits and makes a call under one.
  */
 async function rlsClient(address: string): Promise<{ client: RlsClient; metadata: () => Metadata }> {
-  const [{ credentials, loadPackageDefinition, Metadata: GrpcMetadata }, { fromJSON }] = await Promise.all([import('@grpc/grpc-js'), import('@grpc/proto-loader')])
+  const [{ credentials, loadPackageDefinition, Metadata: GrpcMetadata }, { fromJSON }] = await Promise.all([import('@grpc/grpc-js').then(cjsExports), import('@grpc/proto-loader').then(cjsExports)])
   const def = fromJSON(rlsDescriptor as never, { keepCase: true, enums: String, defaults: true, longs: String })
   const pkg = loadPackageDefinition(def) as unknown as { envoy: { service: { ratelimit: { v3: { RateLimitService: new (addr: string, creds: ReturnType<typeof credentials.createInsecure>, opts?: object) => RlsClient } } } } }
   // Plaintext h2c, as envoyproxy/ratelimit serves by default inside a cluster; bounded message size.

@@ -10,6 +10,7 @@ import type { PolicyInput } from '../decide/policy-input.ts'
 import { redactQuery } from './records.ts'
 import type { DecisionStage } from '../decide/decision.ts'
 import type { Via } from '../classify/toolcall.ts'
+import type { FailureKind } from '../pipeline/finish.ts'
 import type { ReflectionAction, ReflectionPlace } from '../forward/reflection-guard.ts'
 
 /** Latencies in milliseconds (microsecond precision); null where the stage did not run. */
@@ -44,7 +45,7 @@ export type DecisionRecord = {
   credential: CredentialRecord | null
   status: number
   upstream_status: number | null
-  failure: { kind: string; reason: string } | null
+  failure: { kind: FailureKind; reason: string } | null
   latency_ms: LatencyMs
   /** Tool names a tools/list answer had removed on the way back. */
   mcp_hidden?: string[]
@@ -57,6 +58,8 @@ export type DecisionRecord = {
   /** The call's trace and span (telemetry on). */
   trace_id?: string
   span_id?: string
+  /** A failure after an allowed CONNECT: the CONNECT's decision id. */
+  tunnel_id?: string
 }
 
 /** One JSON-RPC message of a batch, in its request's record. */
@@ -99,7 +102,7 @@ export interface DecisionRecordInput {
   upstreamStatus: number | null
   /** Status the agent received. */
   status: number
-  failure: { kind: string; reason: string } | null
+  failure: { kind: FailureKind; reason: string } | null
   upstreamSeconds: number | null
   totalSeconds: number
 }

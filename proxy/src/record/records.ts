@@ -1,13 +1,14 @@
 // Decision records: one JSON line per decision (and per credential issuance/revocation, approval)
 // on stdout or appended to a file. This is the audit trail a reviewer reads to reconstruct an
-// agent's chain of actions, so records are never dropped: a slow sink applies back-pressure
-// through the stream's buffer, and the buffered size is exposed as a metric by the owner.
+// agent's chain of actions, so records are never dropped: a file gets every line of an event-loop
+// turn in one synchronous append at the end of the turn (line-appender.ts), stdout its own writes.
 // Lines are hash-chained with signed checkpoints (record/chain.ts) so that an edited, deleted or
 // reordered line is detected by `toolgate verify-records`.
 
-import { closeSync, createWriteStream, fstatSync, openSync, readSync, type WriteStream } from 'node:fs'
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import { open as openFile } from 'node:fs/promises'
 import { RecordChain } from './chain.ts'
+import { LineAppender } from './line-appender.ts'
 import { generateSigner, type RecordSigner } from './signer.ts'
 import type { RecordWriter, ToolgateRecord } from './record-types.ts'
 
@@ -74,13 +75,13 @@ export function openRecordSink(target: string, opts: ChainedSinkOptions = {}): R
     end = async () => {}
   } else {
     const last = lastLineOf(target)
-    const stream: WriteStream = createWriteStream(target, { flags: 'a', mode: 0o600 })
+    const file = new LineAppender(target)
     // A line cut short by a crash stays a line of its own (the verifier reports it); the new
     // segment links to it so nothing between the two is silently lost.
-    if (last?.partial) stream.write('\n')
+    if (last?.partial) file.write('\n')
     previousLine = last && last.line.length > 0 ? last.line : null
-    out = (line) => { stream.write(line + '\n') }
-    end = () => new Promise((resolve) => stream.end(resolve))
+    out = (line) => { file.write(line + '\n') }
+    end = async () => { file.close() }
   }
   const chain = new RecordChain({ signer, previousLine })
   out(chain.start())

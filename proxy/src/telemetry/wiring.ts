@@ -7,6 +7,7 @@
 // The OpenTelemetry packages (~50 ms to load) are imported only when a section asks for them,
 // so a sidecar with telemetry off starts without them.
 
+import { cjsExports } from '../cjs-exports.ts'
 import type { Registry } from 'prom-client'
 import type { ResolvedConfig } from '../config/resolved.ts'
 import type { RecordSink } from '../record/records.ts'
@@ -37,7 +38,7 @@ function checkedUrl(url: string, field: string): string {
 export async function startTelemetry(config: ResolvedConfig, registry: Registry): Promise<TelemetryServices> {
   const t = config.telemetry
   if (!t.traces && !t.logs) return { tracing: null, logs: null, replaceRecords: false, close: async () => {} }
-  const { resourceFromAttributes } = await import('@opentelemetry/resources')
+  const { resourceFromAttributes } = cjsExports(await import('@opentelemetry/resources'))
   const resource = resourceFromAttributes({
     'service.name': t.service_name ?? TELEMETRY_DEFAULTS.service_name,
     ...(config.agent.namespace ? { 'k8s.namespace.name': config.agent.namespace } : {}),
@@ -46,7 +47,7 @@ export async function startTelemetry(config: ResolvedConfig, registry: Registry)
   let tracing: CallTracing | null = null
   if (t.traces) {
     const d = TELEMETRY_DEFAULTS.traces
-    const [{ OTLPTraceExporter }, { CallTracing }] = await Promise.all([import('@opentelemetry/exporter-trace-otlp-proto'), import('./traces.ts')])
+    const [{ OTLPTraceExporter }, { CallTracing }] = await Promise.all([import('@opentelemetry/exporter-trace-otlp-proto').then(cjsExports), import('./traces.ts')])
     tracing = new CallTracing({
       resource,
       exporter: new OTLPTraceExporter({ url: checkedUrl(t.traces.endpoint, 'telemetry.traces.endpoint'), timeoutMillis: t.traces.timeout_ms ?? d.timeout_ms }),
@@ -58,7 +59,7 @@ export async function startTelemetry(config: ResolvedConfig, registry: Registry)
   let logs: OtlpRecordLogs | null = null
   if (t.logs) {
     const d = TELEMETRY_DEFAULTS.logs
-    const [{ OTLPLogExporter }, { OtlpRecordLogs }] = await Promise.all([import('@opentelemetry/exporter-logs-otlp-proto'), import('./log-export.ts')])
+    const [{ OTLPLogExporter }, { OtlpRecordLogs }] = await Promise.all([import('@opentelemetry/exporter-logs-otlp-proto').then(cjsExports), import('./log-export.ts')])
     logs = new OtlpRecordLogs({
       resource,
       exporter: new OTLPLogExporter({ url: checkedUrl(t.logs.endpoint, 'telemetry.logs.endpoint'), timeoutMillis: t.logs.timeout_ms ?? d.timeout_ms }),

@@ -7,7 +7,8 @@
 //     notification gives an external approval service the id and digest to sign).
 // A task grant (typ txntoken+jwt) is never an approver credential, whatever its issuer.
 
-import { decodeJwt, type JWTPayload } from 'jose'
+import type { JWTPayload } from 'jose'
+import { loadJose } from './jose-lazy.ts'
 import { quote, verifyJwt, type TrustedIssuer } from './verify.ts'
 import { TXN_TOKEN_TYP } from './grants.ts'
 import type { TokenReviewer } from './tokenreview.ts'
@@ -66,7 +67,7 @@ export class Approvers {
     const approvers = this.o.approvers()
     const audience = this.o.audience()
     const kube = this.o.kubernetes()
-    const iss = unverifiedIssuer(token)
+    const iss = unverifiedIssuer(token, (await loadJose()).decodeJwt)
     if (approvers.some((a) => a.issuer === iss) || kube === null) {
       if (approvers.length === 0 || audience === null) return { ok: false, status: 401, reason: 'no approvers are configured (approvals.approvers, approvals.kubernetes)' }
       const v = await verifyJwt(token, approvers, { what: 'approver token', audience, forbiddenTyp: [TXN_TOKEN_TYP, APPROVAL_TYP], requiredClaims: ['sub'] })
@@ -99,7 +100,7 @@ export class Approvers {
   }
 }
 
-function unverifiedIssuer(token: string): string | null {
+function unverifiedIssuer(token: string, decodeJwt: typeof import('jose').decodeJwt): string | null {
   try {
     const iss = decodeJwt(token).iss
     return typeof iss === 'string' ? iss : null

@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs'
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import { resolve } from 'node:path'
-import { createLocalJWKSet, createRemoteJWKSet, customFetch, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose'
+import type { JSONWebKeySet, JWK, JWTVerifyGetKey } from 'jose'
+import { loadJose } from './jose-lazy.ts'
 
 /** Every asymmetric JWS algorithm jose verifies; HS* and none are not among them on purpose. */
 export const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const
@@ -30,12 +31,13 @@ export type KeySource = JWTVerifyGetKey | KeyObject
 /** Builds the key source; throws with a message naming the file or URL when it cannot. */
 export function keySource(c: KeySourceConfig, configDir: string): KeySource {
   if (c.jwks_url !== undefined) {
-    return createRemoteJWKSet(new URL(c.jwks_url), {
+    const url = new URL(c.jwks_url)
+    return lazyKeySet((jose) => jose.createRemoteJWKSet(url, {
       timeoutDuration: c.jwks_timeout_ms ?? 3000,
       cooldownDuration: (c.jwks_min_refresh_s ?? 30) * 1000,
       cacheMaxAge: 10 * 60 * 1000,
-      [customFetch]: boundedFetch,
-    })
+      [jose.customFetch]: boundedFetch,
+    }))
   }
   if (c.public_key_file === undefined) throw new Error(`issuer ${c.issuer}: give jwks_url or public_key_file`)
   const file = resolve(configDir, c.public_key_file)
@@ -64,13 +66,31 @@ export function parsePublicKey(text: string, where: string): KeySource {
       if (k.kty === 'oct') throw new Error(`${where}: symmetric (oct) keys are not accepted`)
       if ('d' in k) throw new Error(`${where}: holds a private key; mount only the public key`)
     }
-    return createLocalJWKSet({ keys })
+    return lazyKeySet((jose) => jose.createLocalJWKSet({ keys }))
   }
   if (/PRIVATE KEY/.test(trimmed)) throw new Error(`${where}: holds a private key; mount only the public key`)
   try {
     return createPublicKey(trimmed)
   } catch {
     throw new Error(`${where}: not a PEM public key, JWK or JWKS`)
+  }
+}
+
+/**
+ * A key resolver whose jose key set is built on the first verification (jose-lazy.ts): the same
+ * one set for every later call, so the remote set's cache and cooldown work as before. Input
+ * checks that can fail (file, JSON, key types, URL) stay eager, in keySource/parsePublicKey.
+ */
+function lazyKeySet(make: (jose: typeof import('jose')) => JWTVerifyGetKey): JWTVerifyGetKey {
+  // The promise is kept (not the set) so that calls racing the first load share one set; a
+  // failed load is forgotten, so the next call tries again.
+  let set: Promise<JWTVerifyGetKey> | null = null
+  return async (header, token) => {
+    set ??= loadJose().then(make).catch((err: unknown) => {
+      set = null
+      throw err
+    })
+    return (await set)(header, token)
   }
 }
 

@@ -5,8 +5,9 @@
 // try; every claim that matters is read after jose has verified the signature. Reasons never
 // contain the token, and quote claim values cut short.
 
-import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from 'jose'
+import type { JWTPayload, ProtectedHeaderParameters } from 'jose'
 import { ASYMMETRIC_ALGS, keySource, type KeySource, type KeySourceConfig } from './keys.ts'
+import { loadJose } from './jose-lazy.ts'
 
 /** Tokens longer than this are refused before any parsing. */
 export const MAX_TOKEN_CHARS = 8192
@@ -61,6 +62,7 @@ export async function verifyJwt(token: string, issuers: readonly TrustedIssuer[]
   const fail = (reason: string): Verified => ({ ok: false, reason: `${o.what} refused: ${reason}` })
   if (token.length > MAX_TOKEN_CHARS) return fail(`longer than ${MAX_TOKEN_CHARS} characters`)
   if (!COMPACT_JWS.test(token)) return fail('not a compact JWS (header.payload.signature)')
+  const { decodeJwt, decodeProtectedHeader, jwtVerify, errors } = await loadJose()
   let header: ProtectedHeaderParameters
   let claims: JWTPayload
   try {
@@ -92,7 +94,7 @@ export async function verifyJwt(token: string, issuers: readonly TrustedIssuer[]
     })
     return { ok: true, issuer, payload: r.payload, header: r.protectedHeader }
   } catch (err) {
-    return fail(explain(err, issuer, header, claims))
+    return fail(explain(errors, err, issuer, header, claims))
   }
 }
 
@@ -100,7 +102,7 @@ function when(s: unknown): string {
   return typeof s === 'number' && Number.isFinite(s) ? new Date(s * 1000).toISOString() : quote(s)
 }
 
-function explain(err: unknown, issuer: TrustedIssuer, header: ProtectedHeaderParameters, claims: JWTPayload): string {
+function explain(errors: typeof import('jose').errors, err: unknown, issuer: TrustedIssuer, header: ProtectedHeaderParameters, claims: JWTPayload): string {
   if (err instanceof errors.JWTExpired) return `expired at ${when(claims.exp)}`
   if (err instanceof errors.JWTClaimValidationFailed) {
     const c = err.claim

@@ -5,9 +5,10 @@
 // All X.509 work goes through @peculiar/x509 over Node's WebCrypto: no hand-written ASN.1.
 
 import { webcrypto, createPrivateKey, randomBytes, X509Certificate as NodeX509 } from 'node:crypto'
-import { readFile, writeFile, rename, mkdir, unlink } from 'node:fs/promises'
-import { dirname, join, basename } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import { basename } from 'node:path'
 import { x509 } from './x509.ts'
+import { writeAtomically } from './trust-files.ts'
 
 /** Signing algorithms this CA can use for its key (the one it generates is ECDSA P-256). */
 type SigningAlgorithm = webcrypto.EcKeyImportParams & webcrypto.EcdsaParams | webcrypto.RsaHashedImportParams
@@ -120,7 +121,6 @@ export class CertificateAuthority {
     return new CertificateAuthority(cert, signingKey, algorithm, 'mounted')
   }
 
-  /** Writes the CA certificate to `path` atomically (temp file in the same directory + rename). */
   /**
    * Writes the CA certificate, followed by `alsoTrusted` (PEM certificates), atomically. The
    * agent's SSL_CERT_FILE / REQUESTS_CA_BUNDLE replace its trust store, so the published bundle
@@ -128,13 +128,9 @@ export class CertificateAuthority {
    */
   async publish(path: string, alsoTrusted: readonly string[] = []): Promise<void> {
     const content = [this.certPem.trimEnd(), ...alsoTrusted.map((pem) => pem.trimEnd())].join('\n') + '\n'
-    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
     try {
-      await mkdir(dirname(path), { recursive: true })
-      await writeFile(tmp, content, { mode: 0o644 })
-      await rename(tmp, path)
+      await writeAtomically(path, content)
     } catch (err) {
-      await unlink(tmp).catch(() => {})
       throw new CaError(`tls.ca.publish_cert_to: cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
     }
   }

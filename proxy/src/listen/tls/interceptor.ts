@@ -55,6 +55,9 @@ export interface InterceptorOptions {
 
 type Via = 'intercepted' | 'transparent'
 
+/** Why a connection handed to the interceptor was not served (recorded by the caller: pipeline/tunnel-first-bytes.ts). */
+export type InterceptFailure = { kind: 'client_tls' | 'client_timeout' | 'tunnel_limit' | 'internal'; reason: string }
+
 interface ConnectionInfo {
   authority: TunnelAuthority
   via: Via
@@ -101,9 +104,13 @@ export class TlsInterceptor {
    * bytes already read from the socket (they are replayed first). Used by CONNECT interception
    * and by the transparent TLS listener.
    */
-  terminate(socket: Duplex, head: Buffer, authority: TunnelAuthority, via: Via): void {
+  terminate(socket: Duplex, head: Buffer, authority: TunnelAuthority, via: Via, onFailed?: (f: InterceptFailure) => void): void {
+    // Reported and counted once: a timed-out or failed handshake also ends in a close.
+    let ended = false
+    const fail = (f: InterceptFailure): void => { if (!ended) { ended = true; onFailed?.(f) } }
     if (this.closed || this.open.size >= this.limits.maxConnections) {
       this.handshakes?.inc({ result: 'refused_limit' })
+      fail({ kind: 'tunnel_limit', reason: this.closed ? 'toolgate is shutting down' : `more than ${this.limits.maxConnections} intercepted connections open (limits.max_connections)` })
       socket.destroy()
       return
     }
@@ -118,7 +125,9 @@ export class TlsInterceptor {
     if (head.length > 0) socket.unshift(head)
     // The bytes of the ClientHello may already be waiting; the whole handshake is bounded.
     const handshakeTimer = setTimeout(() => {
+      if (ended) return
       this.handshakes?.inc({ result: 'timeout' })
+      fail({ kind: 'client_timeout', reason: `TLS handshake not completed within ${this.limits.handshakeTimeoutMs} ms` })
       socket.destroy()
     }, this.limits.handshakeTimeoutMs)
     handshakeTimer.unref()
@@ -147,21 +156,31 @@ export class TlsInterceptor {
         })
         tlsSocket.on('error', (err: Error & { code?: string }) => {
           clearTimeout(handshakeTimer)
-          if (secured) { tlsSocket.destroy(); return }
+          if (secured || ended) { tlsSocket.destroy(); socket.destroy(); return }
           const result = sniMismatch !== null ? 'sni_mismatch' : clientRejected(err) ? 'client_rejected_certificate' : 'failed'
           this.handshakes?.inc({ result })
-          this.logger.info('intercepted TLS handshake failed', {
-            via,
-            host: authority.host,
-            port: authority.port,
-            result,
-            reason: result === 'client_rejected_certificate'
-              ? 'the client does not trust the toolgate CA for this host (certificate pinning, or the CA bundle is not installed)'
-              : result === 'sni_mismatch' ? `SNI ${JSON.stringify(sniMismatch)} does not match the tunnel host` : err.code ?? err.message,
-          })
+          const reason = result === 'client_rejected_certificate'
+            ? 'the client does not trust the toolgate CA for this host (certificate pinning, or the CA bundle is not installed)'
+            : result === 'sni_mismatch' ? `SNI ${JSON.stringify(sniMismatch)} does not match the tunnel host` : (err.code ?? err.message).slice(0, 200)
+          this.logger.info('intercepted TLS handshake failed', { via, host: authority.host, port: authority.port, result, reason })
+          fail({ kind: 'client_tls', reason: `TLS handshake with the client failed (${result}): ${reason}` })
           tlsSocket.destroy()
           socket.destroy()
         })
+        // A client that gives up without an alert (Node's does when it rejects the certificate):
+        // its end of the connection closes before the handshake completes. A client that accepts
+        // the certificate sends its Finished first; one that closes abruptly before flushing it
+        // (destroy() at secureConnect) cannot be told apart, and is recorded the same way.
+        const gaveUp = (): void => {
+          if (secured || ended) return
+          clearTimeout(handshakeTimer)
+          this.handshakes?.inc({ result: 'client_closed' })
+          fail({ kind: 'client_tls', reason: 'the client closed the connection before completing the TLS handshake (a client that rejects the toolgate CA without an alert, such as Node, does this)' })
+          tlsSocket.destroy()
+          socket.destroy()
+        }
+        tlsSocket.once('end', gaveUp)
+        tlsSocket.once('close', gaveUp)
         tlsSocket.once('secure', () => {
           clearTimeout(handshakeTimer)
           secured = true
@@ -176,6 +195,7 @@ export class TlsInterceptor {
         clearTimeout(handshakeTimer)
         this.handshakes?.inc({ result: 'mint_failed' })
         this.logger.warn('cannot mint a leaf certificate', { host: authority.host.slice(0, 255), reason: err.message })
+        fail({ kind: 'internal', reason: 'toolgate could not mint a leaf certificate for the tunnel host' })
         socket.destroy()
       },
     )
@@ -223,12 +243,12 @@ export class TlsInterceptor {
     server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
       const reason = 'CONNECT is not allowed inside an intercepted tunnel'
       const id = this.pipeline.refuseUnread(this.info.get(socket)?.via ?? 'intercepted', 405, reason)
-      writeSocketError(socket, 405, { error: 'bad_request', reason, decision_id: id })
+      writeSocketError(socket, 405, { code: 'bad_request', reason, decisionId: id })
     })
     server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
       const { status, reason } = malformedRequest(err)
       const id = this.pipeline.refuseUnread(this.info.get(socket)?.via ?? 'intercepted', status, reason)
-      writeSocketError(socket, status, { error: 'bad_request', reason, decision_id: id })
+      writeSocketError(socket, status, { code: 'bad_request', reason, decisionId: id })
     })
     return server
   }

@@ -8,6 +8,7 @@ import { rootCertificates } from 'node:tls'
 import type { Registry } from 'prom-client'
 import { CertificateAuthority } from './ca.ts'
 import { LeafCache } from './leaf-cache.ts'
+import { publishTrustFiles } from './trust-files.ts'
 import { TlsInterceptor, type InterceptedRequestHandler } from './interceptor.ts'
 import { interceptorLimits } from '../interception.ts'
 import type { ResolvedConfig } from '../../config/resolved.ts'
@@ -28,8 +29,18 @@ export async function createTlsInterception(opts: { config: ResolvedConfig; pipe
     ...(caCfg.key_file !== undefined ? { keyFile: resolve(dir, caCfg.key_file) } : {}),
     ...(caCfg.validity_hours !== undefined ? { validityHours: caCfg.validity_hours } : {}),
   })
-  if (caCfg.publish_cert_to !== undefined) await ca.publish(resolve(dir, caCfg.publish_cert_to), rootCertificates)
-  opts.logger.info('TLS interception CA ready', { origin: ca.origin, subject: ca.subject, not_after: ca.notAfter.toISOString(), published_to: caCfg.publish_cert_to ?? null })
+  const bundle = caCfg.publish_cert_to !== undefined ? resolve(dir, caCfg.publish_cert_to) : undefined
+  if (bundle !== undefined) await ca.publish(bundle, rootCertificates)
+  // Java's truststore and wget's wgetrc, for runtimes that ignore SSL_CERT_FILE (docs/clients.md).
+  await publishTrustFiles(ca.certPem, rootCertificates, {
+    ...(bundle !== undefined ? { bundle } : {}),
+    ...(caCfg.publish_truststore_to !== undefined ? { truststore: resolve(dir, caCfg.publish_truststore_to) } : {}),
+    ...(caCfg.publish_wgetrc_to !== undefined ? { wgetrc: resolve(dir, caCfg.publish_wgetrc_to) } : {}),
+  })
+  opts.logger.info('TLS interception CA ready', {
+    origin: ca.origin, subject: ca.subject, not_after: ca.notAfter.toISOString(), published_to: caCfg.publish_cert_to ?? null,
+    truststore: caCfg.publish_truststore_to ?? null, wgetrc: caCfg.publish_wgetrc_to ?? null,
+  })
   const leafCache = new LeafCache({ ca, maxEntries: config.tls.leaf_cache_size, ...(opts.registry ? { registry: opts.registry } : {}) })
   const interceptor = new TlsInterceptor({
     leafCache,

@@ -77,7 +77,7 @@ function decideAndRoute(opts: TransparentTlsOptions, socket: Socket, hello: Buff
     firstBytes: hello,
     refuse: () => socket.destroy(), // TLS has no way to carry an HTTP error: the connection is closed
     established: () => {},
-    intercept: (interceptor, authority) => interceptor.terminate(socket, hello, authority, 'transparent'),
+    intercept: (interceptor, authority, onFailed) => interceptor.terminate(socket, hello, authority, 'transparent', onFailed),
     onClose: (cb) => { socket.once('close', cb) },
   }
   void opts.pipeline.tunnel({ via: 'transparent', authority: `${sni}:${TLS_PORT}`, rawHeaders: [] }, client).catch(() => socket.destroy())

@@ -1,0 +1,3 @@
+module toolgate.dev/test/go-http-client
+
+go 1.22
