@@ -16,7 +16,10 @@
 //     or an outlier block.
 //   - Noise: sigma = 1.4826 x MAD of the minima's residuals around that line. The bound is
 //     max(maxSlope, z x sigma / window-minutes): growth of z sigma across the whole window is
-//     what noise alone cannot produce.
+//     what noise alone cannot produce. A window too short for 8 blocks of 30 s (under 4 min)
+//     cannot see a GC cycle's floor at all, so there growth under 8 MiB across the window is
+//     not judged either (measured: heap +7 MiB over the 13 s window of the 20 s CI soak, flat
+//     noise, the young generation filling).
 //   - Judged: heap used always; RSS only on runs of at least `minRssRunS` (60 s): in a shorter
 //     run the allocator and V8's heap sizing are still settling (measured: +35 MiB RSS over
 //     seconds 7-23 of a 20 s run on a loaded machine, heap in use flat). external,
@@ -48,12 +51,14 @@ export interface TrendOptions {
   minBlocks: number
   /** Shortest block, s (longer than a busy process's GC cycle). */
   minBlockS: number
+  /** When even minBlocks blocks are shorter than minBlockS, growth below this (MiB) across the window is not judged: a GC cycle can be longer than the whole window. */
+  shortWindowGrowthMiB: number
   maxWarmupS: number
   minWindowS: number
   minRssRunS: number
 }
 
-export const DEFAULT_TREND: TrendOptions = { maxSlopeMiBPerMin: 0.1, z: 3, blocks: 16, minBlocks: 8, minBlockS: 30, maxWarmupS: 300, minWindowS: 10, minRssRunS: 60 }
+export const DEFAULT_TREND: TrendOptions = { maxSlopeMiBPerMin: 0.1, z: 3, blocks: 16, minBlocks: 8, minBlockS: 30, shortWindowGrowthMiB: 8, maxWarmupS: 300, minWindowS: 10, minRssRunS: 60 }
 
 // heap_total: what V8 committed for its heap. native: RSS - heap_total - external, the part no
 // JS-visible counter explains (malloc arenas and fragmentation, code, thread stacks, OpenSSL).
@@ -150,7 +155,8 @@ export function seriesTrend(xs: number[], ys: number[], o: TrendOptions = DEFAUL
   const sigma = 1.4826 * median(residuals.map((r) => Math.abs(r - median(residuals))))
   const windowMin = spanS / 60
   const perMin = fit.slope * 60
-  const bound = Math.max(o.maxSlopeMiBPerMin, windowMin > 0 ? (o.z * sigma) / windowMin : Infinity)
+  const short = spanS / o.minBlocks < o.minBlockS
+  const bound = Math.max(o.maxSlopeMiBPerMin, windowMin > 0 ? (o.z * sigma) / windowMin : Infinity, short && windowMin > 0 ? o.shortWindowGrowthMiB / windowMin : 0)
   const r = (v: number): number => Math.round(v * 1000) / 1000
   return { slope_mib_per_min: r(perMin), noise_mib: r(sigma), bound_mib_per_min: r(bound), fitted_growth_mib: r(perMin * windowMin), growing: perMin > bound }
 }

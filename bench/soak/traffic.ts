@@ -30,8 +30,9 @@ const expectEcho = (n: number) => (status: number, body: string): string | null 
 
 const expectDenied = (status: number, body: string): string | null => {
   if (status !== 403) return `expected 403, got ${status}`
-  const j = parse(body)
-  return j?.['error'] === 'denied' && typeof j['reason'] === 'string' ? null : '403 without a JSON {error: "denied", reason} body'
+  // The error answer's shape (pipeline/error-body.ts): {error: {message, type, code, decision_id}}.
+  const e = parse(body)?.['error'] as { code?: unknown; message?: unknown; decision_id?: unknown } | undefined
+  return e?.code === 'denied' && typeof e.message === 'string' && typeof e.decision_id === 'string' ? null : `403 without a JSON {error: {code: "denied", message, decision_id}} body: ${body.slice(0, 200)}`
 }
 
 const mcpCall = (n: number, tool: string, text: string): string => JSON.stringify({ jsonrpc: '2.0', id: n, method: 'tools/call', params: { name: tool, arguments: tool === 'echo' ? { text } : {} } })

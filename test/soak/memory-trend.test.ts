@@ -90,5 +90,7 @@ t.test('a short run reports the bound its noise allows, and RSS only counts from
   const heapLeak = Array.from({ length: 20 }, (_, i) => ({ t_s: i + 1, rss_mib: 100, heap_used_mib: 20 + i }))
   t.equal(memoryVerdict(heapLeak, 20).verdict, 'growing', '60 MiB/min of heap fails even in 20 s')
   t.equal(memoryVerdict(noisy.slice(0, 5), 5).verdict, 'insufficient')
-  t.equal(seriesTrend([0, 60, 120], [1, 1, 1]).bound_mib_per_min, 0.1)
+  const flat = (span: number) => Array.from({ length: 11 }, (_, i) => (i * span) / 10)
+  t.equal(seriesTrend(flat(600), flat(600).map(() => 1)).bound_mib_per_min, 0.1, 'a flat 10 min window holds the full bound')
+  t.equal(seriesTrend(flat(120), flat(120).map(() => 1)).bound_mib_per_min, 4, 'a 2 min window does not judge growth under 8 MiB (a GC cycle may be longer than it)')
 })
