@@ -189,7 +189,11 @@ const BAD_CONFIGS = [
 // config file's directory, and a busy file next to it (the records) would keep its debounce
 // from ever settling.
 mkdirSync(join(dir, 'config'))
-const tg = await startToolgateProcess(dir, config(0), { configName: 'config/toolgate.yaml', nodeArgs: values['node-args']!.split(' ').filter(Boolean), ...(values['toolgate-bin'] ? { bin: values['toolgate-bin'] } : {}) })
+// The injected sidecar also runs with MALLOC_ARENA_MAX (SIDECAR_RUNTIME): without it glibc gives
+// each worker thread its own arena and RSS steps up with throughput, which the leak rule would
+// read as growth that a pod never shows. An explicit MALLOC_ARENA_MAX in the environment wins.
+const toolgateEnv: NodeJS.ProcessEnv = { ...process.env, MALLOC_ARENA_MAX: process.env['MALLOC_ARENA_MAX'] ?? (SIDECAR_RUNTIME.mallocArenaMax > 0 ? String(SIDECAR_RUNTIME.mallocArenaMax) : undefined) }
+const tg = await startToolgateProcess(dir, config(0), { configName: 'config/toolgate.yaml', nodeArgs: values['node-args']!.split(' ').filter(Boolean), env: toolgateEnv, ...(values['toolgate-bin'] ? { bin: values['toolgate-bin'] } : {}) })
 const mix = buildMix({ mcp: mcp !== null && on.has('mcp'), traffic: on.has('traffic'), forward: on.has('forward') ? `http://127.0.0.1:${up.ready[1]}` : null, credentials: on.has('credentials'), tls: tlsUp !== null })
 const pick = mix.length > 0 ? picker(mix) : null
 const tlsOrigin = tlsUp ? `https://localhost:${tlsUp.port}` : ''
@@ -408,7 +412,7 @@ if (configRewrites.bad > 0 && reloadCount(/failure/) === 0) failures.push('bad c
 const result = {
   soak: true,
   when: new Date().toISOString(),
-  settings: { duration_s: durationMs / 1000, rate, sources: [...on], toolgate_bin: values['toolgate-bin'] ?? 'bin/toolgate.js', malloc_arena_max: process.env['MALLOC_ARENA_MAX'] ?? null, hostile_reloads: values['hostile-reloads'], achieved_rate: Math.round(((total - shed) / runSeconds) * 10) / 10, node_args: values['node-args'], window_s: windowMs / 1000, reload_every_s: reloadEveryMs / 1000, mcp: mcp !== null, bundle_reloads: bundles !== null },
+  settings: { duration_s: durationMs / 1000, rate, sources: [...on], toolgate_bin: values['toolgate-bin'] ?? 'bin/toolgate.js', malloc_arena_max: toolgateEnv['MALLOC_ARENA_MAX'] ?? null, hostile_reloads: values['hostile-reloads'], achieved_rate: Math.round(((total - shed) / runSeconds) * 10) / 10, node_args: values['node-args'], window_s: windowMs / 1000, reload_every_s: reloadEveryMs / 1000, mcp: mcp !== null, bundle_reloads: bundles !== null },
   run_seconds: Math.round(runSeconds * 10) / 10,
   requests: { scheduled: total, sent: total - shed, shed, max_in_flight: maxInFlight, right: total - shed - wrong, wrong, by_kind: byKind },
   wrong_samples: wrongSamples,
