@@ -151,7 +151,7 @@ t.test('agent containers: proxy env, CA, no token, no secrets', async (t) => {
   t.ok('OTHER' in env, 'env from other Secrets kept (not toolgate\'s to judge)')
   t.same(agent['envFrom'], [{ configMapRef: { name: 'settings' } }], 'envFrom a credential Secret removed')
   t.equal(env['NO_PROXY'], 'localhost,127.0.0.1,::1,.svc.cluster.local')
-  for (const k of ['SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'REQUESTS_CA_BUNDLE', 'GIT_SSL_CAINFO']) t.equal(env[k], '/var/run/toolgate/ca/ca.crt', k)
+  for (const k of ['SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'REQUESTS_CA_BUNDLE', 'GIT_SSL_CAINFO', 'GRPC_DEFAULT_SSL_ROOTS_FILE_PATH']) t.equal(env[k], '/var/run/toolgate/ca/ca.crt', k)
   t.equal(env['NODE_USE_ENV_PROXY'], '1', 'Node 24 reads the proxy variables only with NODE_USE_ENV_PROXY')
   t.equal(env['WGETRC'], '/var/run/toolgate/ca/wgetrc')
   t.equal(env['JAVA_TOOL_OPTIONS'], '-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=15001 -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=15001 '

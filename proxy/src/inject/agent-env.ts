@@ -101,6 +101,9 @@ export function agentEnvironment(s: InjectorSettings, existing: readonly EnvVar[
     { name: 'NODE_EXTRA_CA_CERTS', value: files.bundle },
     { name: 'REQUESTS_CA_BUNDLE', value: files.bundle },
     { name: 'GIT_SSL_CAINFO', value: files.bundle },
+    // gRPC (grpcio, grpc-js, grpc-go's C core users) reads its roots only from this; it replaces
+    // gRPC's built-in roots, which is why the bundle also holds the public roots.
+    { name: 'GRPC_DEFAULT_SSL_ROOTS_FILE_PATH', value: files.bundle },
     // wget (GnuTLS) reads neither SSL_CERT_FILE nor the proxy's CA any other way.
     { name: 'WGETRC', value: files.wgetrc },
     // Java reads no proxy or CA variable at all: system properties only.
