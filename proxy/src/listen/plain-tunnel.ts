@@ -5,7 +5,7 @@
 // on its own with the tunnel's authority and scheme http attached: classify refuses a Host or an
 // absolute-form target that names anything but the CONNECT target, and the tool match uses http.
 
-import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http'
+import { ServerResponse, type IncomingMessage, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { ResolvedConfig } from '../config/resolved.ts'
@@ -13,6 +13,7 @@ import { writeSocketError } from '../pipeline/error-body.ts'
 import { malformedRequest } from './malformed.ts'
 import { applyHttpLimits } from './http-limits.ts'
 import { idleBound } from './socket-guard.ts'
+import { createAgentHttpServer } from './agent-http-server.ts'
 
 export interface PlainTunnelAuthority {
   host: string
@@ -52,7 +53,7 @@ export class PlainTunnelServer {
   }
 
   #create(): Server {
-    const server = createServer({ requestTimeout: 0, joinDuplicateHeaders: false, insecureHTTPParser: false })
+    const server = createAgentHttpServer({ inner: true })
     // Limits from the config in force when the tunnel is served (a reload applies them).
     server.prependListener('connection', () => { applyHttpLimits(server, this.#config()) })
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {

@@ -3,7 +3,7 @@
 // pipeline decision. Node's http server (llhttp, strict mode) parses the framing; header size,
 // header timeout, keep-alive and connection limits are set from config.
 
-import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http'
+import { ServerResponse, type IncomingMessage, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import type { RequestPipeline } from '../pipeline/chain.ts'
 import { writeError, writeSocketError } from '../pipeline/error-body.ts'
@@ -14,6 +14,7 @@ import type { Metrics } from '../record/metrics.ts'
 import { malformedRequest } from './malformed.ts'
 import { applyHttpLimits } from './http-limits.ts'
 import { guardSocket } from './socket-guard.ts'
+import { createAgentHttpServer } from './agent-http-server.ts'
 
 /** Removes an Upgrade offer (and its Connection token and HTTP2-Settings) from a request. */
 function stripUpgradeOffer(req: IncomingMessage): void {
@@ -42,11 +43,7 @@ export interface ListenerHandle {
 }
 
 export function createProxyListener(opts: { pipeline: RequestPipeline; runtime: () => Runtime; metrics: Metrics; name: string }): ListenerHandle {
-  const server = createServer({
-    requestTimeout: 0, // bodies may stream for long; idle timeouts bound them instead
-    joinDuplicateHeaders: false,
-    insecureHTTPParser: false,
-  })
+  const server = createAgentHttpServer({ inner: false })
   // Limits are read from the current config for every new connection (a reload applies them).
   applyHttpLimits(server, opts.runtime().config)
   const sockets = new Set<Socket>()

@@ -4,7 +4,8 @@
 // included) goes to the request pipeline on its own, with the tunnel's authority attached so
 // classify can check that Host agrees with it. Only HTTP/1.1 is offered (ALPN), TLS 1.2 minimum.
 
-import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http'
+import { ServerResponse, type IncomingMessage, type Server } from 'node:http'
+import { createAgentHttpServer } from '../agent-http-server.ts'
 import { TLSSocket } from 'node:tls'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -216,7 +217,7 @@ export class TlsInterceptor {
   get openConnections(): number { return this.open.size }
 
   private createInnerServer(): Server {
-    const server = createServer({ requestTimeout: 0, joinDuplicateHeaders: false, insecureHTTPParser: false })
+    const server = createAgentHttpServer({ inner: true })
     // Read per connection (before Node's own handler sets up the parser), so reloads apply.
     const apply = (): void => {
       ;(server as Server & { maxHeaderSize: number }).maxHeaderSize = this.limits.maxHeaderBytes

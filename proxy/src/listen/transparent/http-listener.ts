@@ -4,7 +4,8 @@
 // destination, and the original port is known to be 80: the chain refuses a Host naming another
 // port (pipeline/listener-checks.ts). This file only turns sockets into requests.
 
-import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http'
+import { ServerResponse, type IncomingMessage, type Server } from 'node:http'
+import { createAgentHttpServer } from '../agent-http-server.ts'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from '../../record/log.ts'
@@ -31,7 +32,7 @@ export interface TransparentHttpOptions {
 const HTTP_PORT = 80
 
 export function createTransparentHttpListener(opts: TransparentHttpOptions): Server {
-  const server = createServer({ requestTimeout: 0, joinDuplicateHeaders: false, insecureHTTPParser: false })
+  const server = createAgentHttpServer({ inner: false })
   applyHttpLimits(server, opts.config())
   server.prependListener('connection', (socket: Socket) => {
     guardSocket(socket)
