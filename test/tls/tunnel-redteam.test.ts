@@ -211,6 +211,21 @@ t.test('an absolute https:// target inside a plain-http tunnel: the reason names
   t.match(answers[0]?.body, `https://${authority}) disagrees with the tunnel it was sent in (http://${authority})`)
 })
 
+t.test('Upgrade offers inside a tunnel are treated as on the proxy listener: h2c dropped, WebSocket decided as an upgrade', async (t) => {
+  const before = web.received.length
+  const h2c = await exchange(`GET /echo?h2c HTTP/1.1\r\nHost: ${authority}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`, 1)
+  t.equal(h2c.answers[0]?.status, 200, 'curl --http2 to an http:// URL through the tunnel is served as HTTP/1.1')
+  const got = web.received.slice(before)
+  t.equal(got.length, 1)
+  t.notOk(got[0]?.headers.upgrade ?? got[0]?.headers['http2-settings'], 'the offer never reaches the upstream')
+  t.equal(got[0]?.headers['x-api-key'], SECRET, 'decided and credentialed like any request')
+  const withBody = await exchange(`POST /echo HTTP/1.1\r\nHost: ${authority}\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 2\r\n\r\nhi`, 1)
+  t.equal(withBody.answers[0]?.status, 400, 'an offer with a body is refused')
+  const ws = await exchange(`GET /echo HTTP/1.1\r\nHost: ${authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`, 1)
+  t.equal(ws.answers[0]?.status, 403, 'a WebSocket upgrade the route does not allow is denied')
+  t.match(ws.answers[0]?.body, /protocol upgrade is not allowed on this route/)
+})
+
 /** Trickles header lines into `sock` until it closes; resolves with the time it stayed open and what came back. */
 async function trickle(sock: { write(s: string): unknown; on(e: string, f: (...a: never[]) => void): unknown; destroyed: boolean }, first: string): Promise<{ ms: number; text: string }> {
   const chunks: Buffer[] = []

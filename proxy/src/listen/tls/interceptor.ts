@@ -4,8 +4,9 @@
 // included) goes to the request pipeline on its own, with the tunnel's authority attached so
 // classify can check that Host agrees with it. Only HTTP/1.1 is offered (ALPN), TLS 1.2 minimum.
 
-import { ServerResponse, type IncomingMessage, type Server } from 'node:http'
+import type { IncomingMessage, ServerResponse, Server } from 'node:http'
 import { createAgentHttpServer } from '../agent-http-server.ts'
+import { dispatchUpgrade } from '../upgrade-request.ts'
 import { TLSSocket } from 'node:tls'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -234,10 +235,7 @@ export class TlsInterceptor {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const info = this.info.get(socket)
       if (!info) { socket.destroy(); return }
-      const res = new ServerResponse(req)
-      res.assignSocket(socket as Socket)
-      res.shouldKeepAlive = false
-      this.pipeline.handle(req, res, { via: info.via, tunnelAuthority: info.authority, upgrade: { socket, head } })
+      dispatchUpgrade(this.pipeline, req, socket, head, { via: info.via, tunnelAuthority: info.authority })
     })
     // A CONNECT inside a tunnel would be a tunnel in a tunnel: never allowed.
     // Refusals before a request can be read are recorded like every other (pipeline/finish.ts).

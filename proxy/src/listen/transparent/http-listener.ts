@@ -4,8 +4,9 @@
 // destination, and the original port is known to be 80: the chain refuses a Host naming another
 // port (pipeline/listener-checks.ts). This file only turns sockets into requests.
 
-import { ServerResponse, type IncomingMessage, type Server } from 'node:http'
+import type { IncomingMessage, ServerResponse, Server } from 'node:http'
 import { createAgentHttpServer } from '../agent-http-server.ts'
+import { dispatchUpgrade } from '../upgrade-request.ts'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from '../../record/log.ts'
@@ -43,10 +44,7 @@ export function createTransparentHttpListener(opts: TransparentHttpOptions): Ser
     opts.pipeline.handle(req, res, { via: 'transparent', redirectedPort: HTTP_PORT })
   })
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const res = new ServerResponse(req)
-    res.assignSocket(socket as Socket)
-    res.shouldKeepAlive = false
-    opts.pipeline.handle(req, res, { via: 'transparent', redirectedPort: HTTP_PORT, upgrade: { socket, head } })
+    dispatchUpgrade(opts.pipeline, req, socket, head, { via: 'transparent' as const, redirectedPort: HTTP_PORT })
   })
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     const reason = 'CONNECT is not accepted on the transparent listener; use the proxy listener'
