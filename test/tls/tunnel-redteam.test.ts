@@ -15,6 +15,7 @@ import fc from 'fast-check'
 import { startUpstream, type Upstream } from '../helpers/upstream.ts'
 import { startInterceptingGate, type InterceptingGate } from './helpers/gate.ts'
 import { HEADER_CHECK_INTERVAL_MS } from '../../proxy/src/listen/agent-http-server.ts'
+import { word, variant, apply, wrapper } from '../helpers/path-variants.ts'
 
 const SECRET = 'tg-redteam-secret-5b2e71'
 const HEADERS_MS = 400
@@ -203,6 +204,37 @@ t.test('framing tricks inside a tunnel never make the upstream see an undecided 
     t.notOk(got.some((r) => r.url.includes('admin')), `${c.name}: no /admin request reached the upstream`)
     t.ok(got.every((r) => r.headers.host === authority), `${c.name}: every forwarded request has the canonical Host`)
   }
+})
+
+/** The path a lenient framework would route `url` to (decodes repeatedly, drops ";" parameters, trailing dots/spaces, case). */
+function lenientPath(url: string): string {
+  let path = url.split('?')[0]!
+  for (let i = 0; i < 3; i++) { try { path = decodeURIComponent(path) } catch { break } }
+  const out: string[] = []
+  for (const raw of path.split('/')) {
+    const seg = raw.split(';')[0]!.replace(/[. ]+$/, '')
+    if (raw === '..') out.pop()
+    else if (seg !== '' && raw !== '.') out.push(seg)
+  }
+  return '/' + out.join('/').toLowerCase()
+}
+
+t.test('property: inside a plain tunnel (pipelined behind an allowed request), no lenient spelling of /admin/** reaches the upstream as /admin', async (t) => {
+  await fc.assert(fc.asyncProperty(
+    fc.array(word, { maxLength: 2 }),
+    fc.array(fc.array(variant, { maxLength: 3 }), { minLength: 3, maxLength: 3 }),
+    fc.boolean(),
+    wrapper,
+    async (rest, variants, slash, wrap) => {
+      const segs = ['admin', ...rest].map((s, i) => (variants[i] ?? []).reduce(apply, s))
+      let raw = '/' + segs.join('/') + (slash ? '/' : '')
+      if (wrap !== '') raw = wrap.slice(0, -1) + raw
+      const before = web.received.length
+      await exchange(`GET /echo HTTP/1.1\r\nHost: ${authority}\r\n\r\nGET ${raw} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`, 2)
+      return web.received.slice(before).every((r) => { const p = lenientPath(r.url); return p !== '/admin' && !p.startsWith('/admin/') })
+    },
+  ), { numRuns: 80 })
+  t.equal(lenientPath('/x/../ADMIN;p/%252e/y.'), '/admin/y', 'the oracle itself reads a lenient spelling as /admin (so the property can fail)')
 })
 
 t.test('an absolute https:// target inside a plain-http tunnel: the reason names both schemes', async (t) => {
