@@ -1,7 +1,8 @@
 // Generates the field reference table of docs/config.md from config/toolgate.schema.json (the
 // text between the BEGIN/END GENERATED markers), so the reference cannot drift from the schema.
 // `--check` exits 1 when the page is stale (test/config/docs.test.ts runs it).
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
+import { writeGeneratedSection } from './lib/generated-section.js'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -69,19 +70,4 @@ const table = [
   ...rows.map((r) => `| \`${r.path}\`${r.required ? ' (required)' : ''} | ${esc(r.type)} | ${r.def === undefined ? '' : `\`${esc(JSON.stringify(r.def))}\``} | ${esc(r.desc)} |`),
 ].join('\n')
 
-const current = await readFile(docPath, 'utf8')
-const start = current.indexOf(BEGIN)
-const end = current.indexOf(END)
-if (start < 0 || end < start) {
-  console.error(`${docPath} lacks the ${BEGIN} / ${END} markers`)
-  process.exit(1)
-}
-const next = `${current.slice(0, start + BEGIN.length)}\n${table}\n${current.slice(end)}`
-if (process.argv.includes('--check')) {
-  if (next !== current) {
-    console.error(`${docPath} is stale: run node scripts/gen-config-docs.js`)
-    process.exit(1)
-  }
-} else if (next !== current) {
-  await writeFile(docPath, next)
-}
+await writeGeneratedSection({ docPath, begin: BEGIN, end: END, text: table, check: process.argv.includes('--check'), regenerate: 'node scripts/gen-config-docs.js' })

@@ -2,7 +2,7 @@
 // (the text between the BEGIN/END GENERATED markers), so the page cannot drift from the metrics
 // toolgate registers. `--check` exits 1 when the page is stale (test/record/metric-table.test.ts
 // runs it). Run with Node 24 (it imports the TypeScript table directly).
-import { readFile, writeFile } from 'node:fs/promises'
+import { writeGeneratedSection } from './lib/generated-section.js'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -22,19 +22,4 @@ const table = [
     `| \`${name}\` | ${row.type}${row.buckets ? ` (buckets ${row.buckets.join(', ')})` : ''} | ${esc(labels(row))} | ${esc(row.help)} | ${esc(row.owner)} |`),
 ].join('\n')
 
-const current = await readFile(docPath, 'utf8')
-const start = current.indexOf(BEGIN)
-const end = current.indexOf(END)
-if (start < 0 || end < start) {
-  console.error(`${docPath} lacks the ${BEGIN} / ${END} markers`)
-  process.exit(1)
-}
-const next = `${current.slice(0, start + BEGIN.length)}\n${table}\n${current.slice(end)}`
-if (process.argv.includes('--check')) {
-  if (next !== current) {
-    console.error(`${docPath} is stale: run node scripts/gen-metrics-docs.js`)
-    process.exit(1)
-  }
-} else if (next !== current) {
-  await writeFile(docPath, next)
-}
+await writeGeneratedSection({ docPath, begin: BEGIN, end: END, text: table, check: process.argv.includes('--check'), regenerate: 'node scripts/gen-metrics-docs.js' })

@@ -231,8 +231,8 @@ tools:
 
   const rows: Row[] = [
     { name: 'curl', host: 'api.tools.test', missing: bins.curl ? null : 'curl is not installed', run: twoCalls((u) => [bins.curl!, '-sS', u], api), allowedShows: /matrix-model/, reason: API_REASON },
-    { name: 'wget', host: 'api.tools.test', missing: bins.wget ? null : 'wget is not installed', run: twoCalls((u) => [bins.wget!, '-O', '-', u], api), allowedShows: /matrix-model/, reason: API_REASON,
-      gap: 'wget prints "ERROR 403: <status text>" and never the body of an error: the reason shows only if in-tunnel denials carry it in the status line' },
+    { name: 'wget', host: 'api.tools.test', missing: bins.wget ? null : 'wget is not installed', run: twoCalls((u) => [bins.wget!, '-O', '-', u], api), allowedShows: /matrix-model/, reason: API_REASON },
+    // wget prints "ERROR 403: <status text>" and never an error body: the reason phrase carries it.
     { name: 'git (smart HTTP, ls-remote)', host: 'git.tools.test', missing: bins.git ? null : 'git is not installed', run: twoCalls((u) => [bins.git!, 'ls-remote', u], { allowed: 'https://git.tools.test/app.git', denied: 'https://git.tools.test/secret.git' }), allowedShows: /refs\/heads\/main/, reason: GIT_REASON,
       gap: 'git shows the body of a failed request only when it is text/plain ("remote: ..."); toolgate answers JSON' },
     { name: 'Python requests', host: 'api.tools.test', missing: pyModule('requests'), run: py('requests'), allowedShows: /matrix-model/, reason: API_REASON },

@@ -151,7 +151,7 @@ t.test('IdP down: the call is refused with 503 and a reason, quickly', async (t)
   const started = Date.now()
   const res = await agentCall(`${api.url}/x`, { 'txn-token': await grant(['api']) })
   t.equal(res.status, 503)
-  t.match(res.body.reason, /credential provider "idp" failed: .*answered 500/)
+  t.match((res.body.error as { message: string }).message, /credential provider "idp" failed: .*answered 500/)
   t.ok(Date.now() - started < 6000, 'within the provider bound (default 5 s)')
   const rec = gate.records.filter((r) => r.type === 'decision').at(-1) as Record<string, any>
   t.match(rec, { stage: 'credential', status: 503 })

@@ -82,7 +82,6 @@ t.test('task end drops the task credentials and revokes them at the issuer (RFC 
   const fetchesBefore = idp.counts.token
   t.ok(h.tasks.end(task.id, 'deleted'))
   await h.broker.revokeTask(task.id) // idempotent: waits for the revocation the event started
-  await new Promise((r) => setTimeout(r, 100))
   t.ok(idp.counts.revocation - revocationsBefore >= 2, 'the revocation endpoint was called for each token')
   t.equal((await idp.introspect(token, 'cc-basic', idp.secrets.basic)).active, false, 'the issuer reports the token inactive')
   const revoked = h.records.filter((r) => r.type === 'credential_revoked')
@@ -111,13 +110,15 @@ t.test('task TTL expiry revokes too', async (t) => {
   if (!got.ok) throw new Error(got.reason)
   now += 6000
   t.equal(reg.get(created.task.id), undefined, 'expired task is gone')
-  await new Promise((r) => setTimeout(r, 300))
+  await h.broker.revokeTask(created.task.id, 'task_expired') // idempotent: waits for the revocation the expiry started
   t.match(h.records.find((r) => r.type === 'credential_revoked'), { reason: 'task_expired', result: 'revoked' })
   t.equal((await idp.introspect(got.credential.value.slice(7), 'cc-basic', idp.secrets.basic)).active, false)
 })
 
 t.test('IdP down or slow → 503 within the bound, retries with backoff, metrics count it', async (t) => {
-  const h = harness(ccProvider({ timeout_ms: 1000, max_attempts: 3 }), { failureHoldMs: 200 })
+  // The failure hold reads the broker's clock (injected): the test moves it past the hold.
+  let clock = Date.now()
+  const h = harness(ccProvider({ timeout_ms: 1000, max_attempts: 3 }), { failureHoldMs: 200, now: () => clock })
   h.file('cc.secret', idp.secrets.basic)
   t.teardown(() => h.close())
   t.teardown(() => { idp.mode = 'ok' })
@@ -134,7 +135,7 @@ t.test('IdP down or slow → 503 within the bound, retries with backoff, metrics
   t.notOk(held.ok, 'failure is held briefly rather than hammering the IdP')
   t.equal(idp.counts.token - before, 3)
 
-  await new Promise((r) => setTimeout(r, 250))
+  clock += 250 // past the failure hold
   idp.mode = 'hang'
   started = Date.now()
   const hung = await Promise.all(Array.from({ length: 50 }, () => h.obtain('api', tc)))
@@ -143,7 +144,7 @@ t.test('IdP down or slow → 503 within the bound, retries with backoff, metrics
   t.ok(took < 1500, `a hanging IdP is cut off at the bound (${took} ms)`)
   t.match(hung[0], { reason: /did not answer in time|did not answer within/ })
 
-  await new Promise((r) => setTimeout(r, 250))
+  clock += 250 // past the failure hold
   idp.mode = 'ok'
   const back = await h.obtain('api', tc)
   t.ok(back.ok, 'recovers when the IdP is back')

@@ -9,6 +9,7 @@ import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { spawnToolgate, type ToolgateProcess } from '../helpers/process.ts'
 import { rawRequest } from '../helpers/raw.ts'
+import { listenOnLoopback } from '../helpers/upstream.ts'
 
 export function wsUpstream(): Server {
   const upstream = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end('plain') })
@@ -66,8 +67,7 @@ let upstream: Server
 let gate: ToolgateProcess
 t.before(async () => {
   upstream = wsUpstream()
-  upstream.listen(0, '127.0.0.1')
-  await once(upstream, 'listening')
+  await listenOnLoopback(upstream)
   gate = await spawnToolgate(gateConfig((upstream.address() as AddressInfo).port, 'timeouts: { idle_ms: 1500, shutdown_ms: 1000 }'))
 })
 t.teardown(async () => {

@@ -6,14 +6,13 @@
 // grepped for the secret in all its forms.
 import t from 'tap'
 import { createServer, request, type Server } from 'node:http'
-import { once } from 'node:events'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import * as zlib from 'node:zlib'
-import type { AddressInfo } from 'node:net'
 import { startTestToolgate, type TestToolgate } from '../helpers/toolgate.ts'
+import { listenOnLoopback } from '../helpers/upstream.ts'
 
 const token = `tg-${randomBytes(12).toString('hex')}/+${randomBytes(6).toString('base64url')}`
 const injected = `Bearer ${token}`
@@ -89,9 +88,7 @@ t.before(async () => {
       res.end()
     }
   })
-  upstream.listen(0, '127.0.0.1')
-  await once(upstream, 'listening')
-  const port = (upstream.address() as AddressInfo).port
+  const { port } = await listenOnLoopback(upstream)
   const dir = mkdtempSync(join(tmpdir(), 'toolgate-reflect-'))
   writeFileSync(join(dir, 'token'), token)
   const yaml = (action: string): string => `version: 1
@@ -219,5 +216,5 @@ t.test('a decompression bomb is cut at the response limit, inflated no faster th
 t.test('a content-coding the guard cannot undo is refused (fail closed)', async (t) => {
   const got = await get(redact, '/compress')
   t.equal(got.status, 502)
-  t.match(JSON.parse(got.body.toString()), { error: 'response_uninspectable', reason: /content-encoding "compress" cannot be inspected/ })
+  t.match(JSON.parse(got.body.toString()), { error: { code: 'response_uninspectable', message: /content-encoding "compress" cannot be inspected/ } })
 })

@@ -5,12 +5,12 @@
 // what that upstream received (or that it received nothing).
 import t from 'tap'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
-import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
-import { startTestToolgate, type TestToolgate } from '../helpers/toolgate.ts'
+import { startTestToolgate, type TestToolgate, testListenersYaml } from '../helpers/toolgate.ts'
 import { rawRequest } from '../helpers/raw.ts'
 import fc from 'fast-check'
 import { word, variant, apply, wrapper } from '../helpers/path-variants.ts'
+import { listenOnLoopback } from '../helpers/upstream.ts'
 
 /** What a lenient framework would route a request to. */
 function lenientRoute(req: IncomingMessage): { method: string; path: string } {
@@ -49,16 +49,9 @@ t.before(async () => {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
     res.end(body)
   })
-  upstream.listen(0, '127.0.0.1')
-  await once(upstream, 'listening')
-  const port = (upstream.address() as AddressInfo).port
+  const { port } = await listenOnLoopback(upstream)
   gate = await startTestToolgate(`version: 1
-listeners:
-  proxy: { host: 127.0.0.1, port: 0 }
-  admin: { host: 127.0.0.1, port: 0 }
-  transparent_http: { host: 127.0.0.1, port: 0 }
-logging: { level: error }
-tools:
+${testListenersYaml({ transparent: 'http' })}tools:
   - name: app
     match: { scheme: http, host: 127.0.0.1, port: ${port} }
     routes:

@@ -6,12 +6,14 @@
 // 10 MiB of where it was after a warm-up with the same mix.
 import t from 'tap'
 import { createServer, type Server } from 'node:http'
-import { connect, type Socket, type AddressInfo } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { spawnToolgate, type ToolgateProcess } from '../helpers/process.ts'
 import { rawRequest } from '../helpers/raw.ts'
+import { testListenersYaml } from '../helpers/toolgate.ts'
+import { listenOnLoopback } from '../helpers/upstream.ts'
 
 let upstream: Server
 let gate: ToolgateProcess
@@ -38,16 +40,9 @@ t.before(async () => {
     socket.pipe(socket)
   })
   upstream.on('clientError', (_e, s) => s.destroy())
-  upstream.listen(0, '127.0.0.1')
-  await once(upstream, 'listening')
-  const port = (upstream.address() as AddressInfo).port
+  const { port } = await listenOnLoopback(upstream)
   gate = await spawnToolgate(`version: 1
-listeners:
-  proxy: { host: 127.0.0.1, port: 0 }
-  admin: { host: 127.0.0.1, port: 0 }
-  transparent_http: { host: 127.0.0.1, port: 0 }
-logging: { level: info, records: /dev/null }
-timeouts: { idle_ms: 5000, client_headers_ms: 5000 }
+${testListenersYaml({ transparent: 'http', level: 'info', records: '/dev/null' })}timeouts: { idle_ms: 5000, client_headers_ms: 5000 }
 tools:
   - name: ws
     match: { scheme: http, host: 127.0.0.1, port: ${port} }

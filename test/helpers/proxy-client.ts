@@ -9,11 +9,12 @@ export interface ProxyResponse {
   json<T = any>(): T
 }
 
-export function viaProxy(proxyUrl: string, method: string, url: string, opts: { headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<ProxyResponse> {
+/** `signal` aborts the request (the promise rejects with an AbortError). */
+export function viaProxy(proxyUrl: string, method: string, url: string, opts: { headers?: Record<string, string>; body?: string | Buffer; signal?: AbortSignal } = {}): Promise<ProxyResponse> {
   const proxy = new URL(proxyUrl)
   const target = new URL(url)
   return new Promise((resolve, reject) => {
-    const req = request({ host: proxy.hostname, port: proxy.port, method, path: url, headers: { host: target.host, ...opts.headers }, agent: false }, (res) => {
+    const req = request({ host: proxy.hostname, port: proxy.port, method, path: url, headers: { host: target.host, ...opts.headers }, agent: false, ...(opts.signal ? { signal: opts.signal } : {}) }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => {

@@ -5,9 +5,9 @@
 //   /big?bytes=N   streams N bytes
 //   /reset         destroys the socket without a response
 //   /hop           answers with hop-by-hop headers that must not reach the client
-import { createServer, type IncomingMessage, type Server } from 'node:http'
+import { createServer, Server as HttpServer, type IncomingMessage, type Server } from 'node:http'
 import { once } from 'node:events'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Server as NetServer } from 'node:net'
 
 export interface Received {
   method: string
@@ -75,4 +75,27 @@ export async function startUpstream(): Promise<Upstream> {
     server,
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }),
   }
+}
+
+export interface Listening {
+  port: number
+  url: string
+  close(): Promise<void>
+}
+
+/**
+ * Listens with a server the test scripted itself (node:http, node:net, ws, express) on
+ * 127.0.0.1 and a free port: the one place tests bind their own servers. With `t`, the server
+ * is closed (its connections too) when the test ends.
+ */
+export async function listenOnLoopback(server: NetServer, t?: { teardown(fn: () => unknown): void }): Promise<Listening> {
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const port = (server.address() as AddressInfo).port
+  const close = (): Promise<void> => new Promise((resolve) => {
+    if (server instanceof HttpServer) server.closeAllConnections()
+    server.close(() => resolve())
+  })
+  t?.teardown(close)
+  return { port, url: `http://127.0.0.1:${port}`, close }
 }

@@ -320,7 +320,7 @@ process.stdout.write(require('node:child_process').execFileSync(process.execPath
     t.ok(seen.every((s) => s.headers.authorization === `Bearer ${SECRET}`), 'each with the injected credential')
 
     const denied = await inPod(agent, 'agent', ['/usr/bin/curl', '-sS', '-w', '\\n%{http_code}', `http://${NODE_IP}/forbidden`])
-    t.match(denied.stdout, /"error":"denied"[^]*"decision_id"[^]*\n403$/, 'denied: 403 with the decision id')
+    t.match(denied.stdout, /"code":"denied"[^]*"decision_id"[^]*\n403$/, 'denied: 403 with the decision id')
     t.notOk(upstreamSeen.some((s) => s.path === '/forbidden'), 'the denied call never left the pod')
   })
 

@@ -6,11 +6,11 @@
 
 import t from 'tap'
 import { createServer } from 'node:http'
-import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { request } from 'undici'
 import { createParser } from 'eventsource-parser'
 import { startTestToolgate, testListeners } from '../helpers/toolgate.ts'
+import { listenOnLoopback } from '../helpers/upstream.ts'
 
 const seen: { method: string; lastEventId: string | undefined }[] = []
 const tools = (...names: string[]): unknown => names.map((name) => ({ name, description: name, inputSchema: { type: 'object' } }))
@@ -24,9 +24,7 @@ const upstream = createServer((req, res) => {
   res.write(`id: 9\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'still streaming' } })}\n\n`)
   res.end()
 })
-upstream.listen(0, '127.0.0.1')
-await once(upstream, 'listening')
-t.teardown(() => { upstream.closeAllConnections(); upstream.close() })
+await listenOnLoopback(upstream, t)
 
 const gate = await startTestToolgate(`version: 1
 ${testListeners}

@@ -3,12 +3,12 @@
 // no more than MAX_CANCELS_PER_TASK sent (the rest recorded as skipped), one record each.
 import t from 'tap'
 import { createServer } from 'node:http'
-import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { testConfig, testListeners } from '../helpers/toolgate.ts'
 import { buildRuntime } from '../../proxy/src/listen/runtime.ts'
 import { cancelMcpTasks, MAX_CANCELS_PER_TASK } from '../../proxy/src/tasks/mcp-cancel.ts'
 import type { BoundMcpTask } from '../../proxy/src/classify/mcp/task-binding.ts'
+import { listenOnLoopback } from '../helpers/upstream.ts'
 
 let inFlight = 0
 let maxInFlight = 0
@@ -26,9 +26,7 @@ const upstream = createServer((req, res) => {
     }, 20)
   })
 })
-upstream.listen(0, '127.0.0.1')
-await once(upstream, 'listening')
-t.teardown(() => { upstream.closeAllConnections(); upstream.close() })
+await listenOnLoopback(upstream, t)
 const port = (upstream.address() as AddressInfo).port
 
 const rt = buildRuntime(testConfig(`version: 1

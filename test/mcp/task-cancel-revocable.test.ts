@@ -7,7 +7,6 @@
 
 import t from 'tap'
 import { createServer } from 'node:http'
-import { once } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -19,6 +18,7 @@ import { createCredentialServices } from '../../proxy/src/credential/wiring.ts'
 import { Metrics } from '../../proxy/src/record/metrics.ts'
 import { createLogger } from '../../proxy/src/record/log.ts'
 import { memorySink } from '../../proxy/src/record/records.ts'
+import { listenOnLoopback } from '../helpers/upstream.ts'
 
 const idp = await startIdp()
 t.teardown(() => idp.close())
@@ -40,9 +40,7 @@ const upstream = createServer((req, res) => {
     })()
   })
 })
-upstream.listen(0, '127.0.0.1')
-await once(upstream, 'listening')
-t.teardown(() => { upstream.closeAllConnections(); upstream.close() })
+await listenOnLoopback(upstream, t)
 
 const dir = mkdtempSync(join(tmpdir(), 'toolgate-mcp-cancel-idp-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))

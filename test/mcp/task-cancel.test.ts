@@ -11,7 +11,6 @@
 
 import t from 'tap'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
-import { once } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -22,6 +21,7 @@ import { createCredentialServices } from '../../proxy/src/credential/wiring.ts'
 import { Metrics } from '../../proxy/src/record/metrics.ts'
 import { createLogger } from '../../proxy/src/record/log.ts'
 import { memorySink } from '../../proxy/src/record/records.ts'
+import { listenOnLoopback } from '../helpers/upstream.ts'
 
 const SERVER_SECRET = 'mcp-task-secret-91fe'
 const SESSION = 'session-abc-123'
@@ -60,9 +60,7 @@ const upstream = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': SESSION }).end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }))
   })
 })
-upstream.listen(0, '127.0.0.1')
-await once(upstream, 'listening')
-t.teardown(() => { upstream.closeAllConnections(); upstream.close() })
+await listenOnLoopback(upstream, t)
 
 const dir = mkdtempSync(join(tmpdir(), 'toolgate-mcp-cancel-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))

@@ -6,11 +6,11 @@
 
 import t from 'tap'
 import { createServer } from 'node:http'
-import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { request } from 'undici'
 import { startTestToolgate, testListeners } from '../helpers/toolgate.ts'
 import { McpTaskBinding, createdTaskId } from '../../proxy/src/classify/mcp/task-binding.ts'
+import { listenOnLoopback } from '../helpers/upstream.ts'
 
 const reached: string[] = []
 const upstream = createServer((req, res) => {
@@ -24,9 +24,7 @@ const upstream = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }))
   })
 })
-upstream.listen(0, '127.0.0.1')
-await once(upstream, 'listening')
-t.teardown(() => { upstream.closeAllConnections(); upstream.close() })
+await listenOnLoopback(upstream, t)
 
 const gate = await startTestToolgate(`version: 1
 ${testListeners}

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { startUpstream, type Upstream } from '../helpers/upstream.ts'
-import { startTestToolgate, testConfig, testListeners } from '../helpers/toolgate.ts'
+import { startTestToolgate, testConfig, testListeners, testListenersYaml } from '../helpers/toolgate.ts'
 import { viaProxy } from '../helpers/proxy-client.ts'
 import { rawRequest } from '../helpers/raw.ts'
 import { repoRoot } from '../helpers/tools.ts'
@@ -57,12 +57,7 @@ tools:
 
 t.test('2. a reload applies limits.max_header_bytes to the running listeners', async (t) => {
   const yaml = (bytes: number) => `version: 1
-listeners:
-  proxy: { host: 127.0.0.1, port: 0 }
-  admin: { host: 127.0.0.1, port: 0 }
-  transparent_http: { host: 127.0.0.1, port: 0 }
-logging: { level: error }
-limits: { max_header_bytes: ${bytes} }
+${testListenersYaml({ transparent: 'http' })}limits: { max_header_bytes: ${bytes} }
 tools:
   - name: echo
     match: { scheme: http, host: 127.0.0.1, port: ${up.port} }
@@ -81,12 +76,7 @@ tools:
 
 t.test('3. refusals on the transparent HTTP and proxy listeners are recorded and counted', async (t) => {
   const gate = await startTestToolgate(`version: 1
-listeners:
-  proxy: { host: 127.0.0.1, port: 0 }
-  admin: { host: 127.0.0.1, port: 0 }
-  transparent_http: { host: 127.0.0.1, port: 0 }
-logging: { level: error }
-tools:
+${testListenersYaml({ transparent: 'http' })}tools:
   - name: echo
     match: { scheme: http, host: 127.0.0.1, port: ${up.port} }
     routes: [{ methods: [GET], path: "/**" }]
@@ -112,7 +102,7 @@ tools:
     const rec = gate.records.at(-1) as Record<string, any>
     t.match(rec, { type: 'decision', decision: 'deny', stage: 'parse' }, name)
     t.match(rec.reasons[0], reason, name)
-    t.equal(JSON.parse(res.body).decision_id, rec.id, `${name}: the answer names the record`)
+    t.equal(JSON.parse(res.body).error.decision_id, rec.id, `${name}: the answer names the record`)
     t.equal(await count(), metric + 1, `${name}: one metric increment`)
   }
 })

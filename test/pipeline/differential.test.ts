@@ -16,6 +16,7 @@ import { startUpstream, type Upstream } from '../helpers/upstream.ts'
 import { rawRequest } from '../helpers/raw.ts'
 import { repoRoot } from '../helpers/tools.ts'
 import { startInterceptingGate, type InterceptingGate } from '../tls/helpers/gate.ts'
+import { testListenersWithTransparent } from '../helpers/toolgate.ts'
 
 const PER_SHAPE = 200
 const SEED = 12_012
@@ -30,13 +31,7 @@ t.before(async () => {
   gate = await startInterceptingGate((dir) => {
     configFile = join(dir, 'toolgate.yaml')
     return `version: 1
-listeners:
-  proxy: { host: 127.0.0.1, port: 0 }
-  admin: { host: 127.0.0.1, port: 0 }
-  transparent_http: { host: 127.0.0.1, port: 0 }
-  transparent_tls: { host: 127.0.0.1, port: 0 }
-logging: { level: error }
-tls:
+${testListenersWithTransparent}tls:
   ca: { publish_cert_to: ${join(dir, 'ca.pem')} }
 policy:
   data: { task_required_for: [] }
@@ -222,7 +217,7 @@ function decide(lines: Array<Record<string, unknown>>): Promise<Array<Record<str
 }
 
 async function waitForRecords(count: number): Promise<void> {
-  for (let i = 0; i < 300 && gate.records.length < count; i++) await new Promise((r) => setTimeout(r, 10))
+  if (count > 0) await gate.recorded((_r, i) => i === count - 1, 3000).catch(() => null)
 }
 
 const shapes: Array<[string, () => Case[]]> = [

@@ -11,6 +11,7 @@ import { once } from 'node:events'
 import { startUpstream, type Upstream } from '../helpers/upstream.ts'
 import { rawRequest } from '../helpers/raw.ts'
 import { startInterceptingGate, type InterceptingGate } from '../tls/helpers/gate.ts'
+import { testListenersWithTransparent } from '../helpers/toolgate.ts'
 
 let up: Upstream
 let gate: InterceptingGate
@@ -19,13 +20,7 @@ let ca: string
 t.before(async () => {
   up = await startUpstream()
   gate = await startInterceptingGate((dir) => `version: 1
-listeners:
-  proxy: { host: 127.0.0.1, port: 0 }
-  admin: { host: 127.0.0.1, port: 0 }
-  transparent_http: { host: 127.0.0.1, port: 0 }
-  transparent_tls: { host: 127.0.0.1, port: 0 }
-logging: { level: error }
-tls:
+${testListenersWithTransparent}tls:
   ca: { publish_cert_to: ${join(dir, 'ca.pem')} }
 tools:
   - name: echo
@@ -52,8 +47,8 @@ async function oneRecord(t: Test, name: string, act: () => Promise<unknown>): Pr
   const before = gate.records.length
   const metric = await parseCount()
   await act()
-  // Records of a tunnel refused after the answer may land a tick later.
-  for (let i = 0; i < 50 && gate.records.length === before; i++) await new Promise((r) => setTimeout(r, 10))
+  // Records of a tunnel refused after the answer may land a tick later: wait for it (an event).
+  await gate.recorded((_r, i) => i === before, 2000).catch(() => null)
   t.equal(gate.records.length, before + 1, `${name}: exactly one record`)
   t.equal(await parseCount(), metric + 1, `${name}: exactly one metric increment`)
   return gate.records.at(-1) as Record<string, any>
@@ -81,7 +76,7 @@ t.test('forward proxy', async (t) => {
   const res = { status: 0, body: '' }
   const rec2 = await oneRecord(t, 'ambiguous (two Host headers)', async () => Object.assign(res, await rawRequest(proxyPort(), `GET http://127.0.0.1:${up.port}/x HTTP/1.1\r\nHost: 127.0.0.1:${up.port}\r\nHost: evil.test\r\nConnection: close\r\n\r\n`)))
   t.match(rec2, { via: 'forward', stage: 'parse', status: 400 })
-  t.equal(JSON.parse(res.body).decision_id, rec2.id)
+  t.equal(JSON.parse(res.body).error.decision_id, rec2.id)
   const rec3 = await oneRecord(t, 'no tool', () => rawRequest(proxyPort(), 'GET http://nothing.example.test/ HTTP/1.1\r\nHost: nothing.example.test\r\nConnection: close\r\n\r\n'))
   t.match(rec3, { via: 'forward', stage: 'allowlist', decision: 'deny' })
 })
@@ -195,6 +190,6 @@ tools:
   t.equal(res.status, 500)
   t.equal(g.records.length, 1, 'one record')
   t.match(g.records[0], { decision: 'deny', stage: 'internal', status: 500 })
-  t.equal(res.json().decision_id, g.records[0]!['id'])
+  t.equal(res.json().error.decision_id, g.records[0]!['id'])
   t.notMatch(JSON.stringify(g.records) + res.body, /never-shown-7781/, 'the secret appears nowhere')
 })

@@ -152,7 +152,7 @@ async function createTask(body: Record<string, unknown>): Promise<{ status: numb
 /** A delegate call: the default policy asks for approval (approval_for_access); no approver answers. */
 async function heldCall(): Promise<string> {
   const res = await viaProxy(tg.proxyUrl, 'GET', `http://127.0.0.4:${up.port}/x`)
-  return String(res.json().reason ?? res.status)
+  return String(res.json().error?.message ?? res.status)
 }
 
 t.before(async () => {
@@ -222,17 +222,18 @@ const probes: Probe[] = [
     },
     expect: [1, 3],
   },
-  { field: 'timeouts.connect_ms', before: { timeouts: { connect_ms: 1234 } }, after: { timeouts: { connect_ms: 4321 } }, observe: async () => tg.runtime().pools.connectTimeoutMs, expect: [1234, 4321], snapshotOnly: 'a connect timeout needs an address that does not answer; loopback refuses at once' },
+  { field: 'timeouts.connect_ms', before: { timeouts: { connect_ms: 1234 } }, after: { timeouts: { connect_ms: 4321 } }, observe: async () => tg.runtime().pools.connectTimeoutMs, expect: [1234, 4321], snapshotOnly: 'its effect (an upstream that never answers the connect) is in test/pipeline/reload-effects.test.ts' },
   // undici checks header timeouts on a coarse timer (about a second), hence the long slow answer.
   { field: 'timeouts.response_headers_ms', before: { timeouts: { response_headers_ms: 200 } }, after: { timeouts: { response_headers_ms: 10000 } }, observe: async () => (await get('/slow?ms=2500')).status, expect: [504, 200] },
+  { field: 'timeouts.total_ms', before: { timeouts: { total_ms: 300 } }, after: { timeouts: { total_ms: 0 } }, observe: async () => (await get('/slow?ms=1500')).status, expect: [504, 200] },
   { field: 'timeouts.idle_ms', before: { timeouts: { idle_ms: 150 } }, after: { timeouts: { idle_ms: 60000 } }, observe: () => openAfter(proxyPort(), 1500), expect: [false, true] },
   { field: 'timeouts.client_headers_ms', before: { timeouts: { client_headers_ms: 150 } }, after: { timeouts: { client_headers_ms: 60000 } }, observe: () => openAfter(Number(new URL(tg.transparent.tls!).port), 1500), expect: [false, true] },
   // Node adds keepAliveTimeoutBuffer (1 s) to the keep-alive timeout.
   {
     field: 'timeouts.keep_alive_ms', before: { timeouts: { keep_alive_ms: 100 } }, after: { timeouts: { keep_alive_ms: 30000 } },
     observe: () => openAfter(proxyPort(), 3000, `GET http://127.0.0.1:${up.port}/k HTTP/1.1\r\nHost: 127.0.0.1:${up.port}\r\n\r\n`), expect: [false, true] },
-  { field: 'timeouts.policy_eval_ms', before: { timeouts: { policy_eval_ms: 11 } }, after: { timeouts: { policy_eval_ms: 22 } }, observe: async () => tg.runtime().config.timeouts.policy_eval_ms, expect: [11, 22], snapshotOnly: 'the real WASM evaluation is too fast to exceed any budget; test/pipeline/defects.test.ts 5a reloads a slow engine from 5 to 5000 ms' },
-  { field: 'timeouts.shutdown_ms', before: { timeouts: { shutdown_ms: 111 } }, after: { timeouts: { shutdown_ms: 222 } }, observe: async () => tg.runtime().config.timeouts.shutdown_ms, expect: [111, 222], snapshotOnly: 'read by close(), which ends the sidecar under test' },
+  { field: 'timeouts.policy_eval_ms', before: { timeouts: { policy_eval_ms: 11 } }, after: { timeouts: { policy_eval_ms: 22 } }, observe: async () => tg.runtime().config.timeouts.policy_eval_ms, expect: [11, 22], snapshotOnly: 'its effect on a slow real WASM policy is in test/pipeline/reload-effects.test.ts' },
+  { field: 'timeouts.shutdown_ms', before: { timeouts: { shutdown_ms: 111 } }, after: { timeouts: { shutdown_ms: 222 } }, observe: async () => tg.runtime().config.timeouts.shutdown_ms, expect: [111, 222], snapshotOnly: 'read by close(), which ends the sidecar under test: test/pipeline/reload-effects.test.ts closes sidecars of its own' },
   { field: 'logging.level', before: { level: 'warn' }, after: { level: 'info' }, observe: async () => logs.slice(logMark).some((l) => l.includes('"config applied"')), expect: [false, true] },
   {
     field: 'logging.records', before: {}, after: { records: join(dir, 'records-b.jsonl') },
@@ -291,15 +292,15 @@ const probes: Probe[] = [
 ]
 
 /**
- * Reloadable fields without a probe here, and why: approvers need an approval flow with signed
- * approver tokens or a TokenReview API server, which belong to the trust tests.
+ * Reloadable fields without a probe here, and where they are observed instead.
  */
 const NOT_PROBED: Record<string, string> = {
-  'approvals.audience': 'needs signed approver tokens (trust tests)',
-  'approvals.approvers': 'needs signed approver tokens (trust tests)',
+  'approvals.audience': 'probed end to end in test/pipeline/reload-effects.test.ts',
+  'approvals.approvers': 'probed end to end in test/pipeline/reload-effects.test.ts',
+  'approvals.webhook': 'probed end to end in test/pipeline/reload-effects.test.ts',
   'approvals.kubernetes': 'needs a TokenReview API server (trust tests)',
-  rate_limits: 'arrived with the rate-limit merge at the end of this round; not probed here yet',
-  hardening: 'arrived with the hardening merge at the end of this round; not probed here yet',
+  rate_limits: 'probed end to end in test/pipeline/reload-effects.test.ts',
+  hardening: 'probed end to end in test/pipeline/reload-effects.test.ts',
 }
 
 t.test('every reloadable field has a probe', async (t) => {

@@ -1,6 +1,7 @@
 // A call is recorded under the config snapshot it started with: a reload while the call waits on
 // its upstream changes what later calls see, never who the record says made the earlier one.
 import t from 'tap'
+import { once } from 'node:events'
 import { startUpstream } from '../helpers/upstream.ts'
 import { startTestToolgate, testConfig, testListeners, loopbackTool } from '../helpers/toolgate.ts'
 import { viaProxy } from '../helpers/proxy-client.ts'
@@ -16,10 +17,11 @@ ${loopbackTool('echo', up.port)}`
   const gate = await startTestToolgate(yaml('before'))
   t.teardown(() => gate.close())
 
+  const arrived = once(up.server, 'request')
   const slow = viaProxy(gate.proxyUrl, 'GET', `${up.url}/slow?ms=400`)
-  // Reload only once the upstream holds the slow call, so it is surely in flight (a fixed sleep
-  // raced a loaded machine).
-  for (const until = Date.now() + 5000; !up.received.some((r) => r.url.startsWith('/slow')) && Date.now() < until;) await new Promise((r) => setTimeout(r, 5))
+  // Reload only once the upstream holds the slow call, so it is surely in flight (an event: a
+  // fixed sleep raced a loaded machine).
+  await arrived
   await gate.tg.applyConfig(testConfig(yaml('after')))
   const later = await viaProxy(gate.proxyUrl, 'GET', `${up.url}/echo`)
   t.equal((await slow).status, 200)

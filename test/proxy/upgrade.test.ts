@@ -5,8 +5,8 @@ import { createServer, type IncomingMessage } from 'node:http'
 import { connect } from 'node:net'
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
-import type { AddressInfo } from 'node:net'
 import { startTestToolgate, testListeners, type TestToolgate } from '../helpers/toolgate.ts'
+import { listenOnLoopback } from '../helpers/upstream.ts'
 
 let gate: TestToolgate
 const seen: IncomingMessage[] = []
@@ -19,9 +19,7 @@ upstream.on('upgrade', (req, socket) => {
 })
 
 t.before(async () => {
-  upstream.listen(0, '127.0.0.1')
-  await once(upstream, 'listening')
-  const port = (upstream.address() as AddressInfo).port
+  const { port } = await listenOnLoopback(upstream)
   gate = await startTestToolgate(`version: 1
 ${testListeners}
 tools:

@@ -61,12 +61,12 @@ t.test('two toolgate processes share one limit; over it: 429 with Retry-After; s
   const limited = answers[3]!
   t.ok(Number(limited.headers['retry-after']) >= 1 && Number(limited.headers['retry-after']) <= 3600, `Retry-After ${limited.headers['retry-after']}`)
   t.equal(limited.headers['ratelimit-policy'], '"shared-echo";q=3;w=3600', 'quota and window as the service reported them')
-  t.match(limited.json<{ reason: string }>().reason, /global rate limit shared-echo exceeded \(3 per 3600s\)/)
+  t.match(limited.json<{ error: { message: string } }>().error.message, /global rate limit shared-echo exceeded \(3 per 3600s\)/)
 
   await rls.stop()
   const closed = await viaProxy(a.proxyUrl, 'GET', `http://127.0.0.1:${up.port}/y`)
   t.equal(closed.status, 503, 'failure_mode deny (the default): fail closed')
-  t.match(closed.json<{ error: string; reason: string }>(), { error: 'rate_limit_unavailable', reason: /rate limit service unavailable \(gRPC status \d+\); failing closed/ })
+  t.match(closed.json<{ error: { code: string; message: string } }>(), { error: { code: 'rate_limit_unavailable', type: 'rate_limit_error', message: /rate limit service unavailable \(gRPC status \d+\); failing closed/ } })
   t.notMatch(closed.body, String(rls.port), 'the service address is not told to the agent')
   const open = await viaProxy(b.proxyUrl, 'GET', `http://127.0.0.1:${up.port}/y`)
   t.equal(open.status, 200, 'failure_mode allow: the call passes')

@@ -48,10 +48,10 @@ ${tools}`)
   t.ok(retry >= 29 && retry <= 30, `Retry-After ${retry}: one token refills in 30s`)
   t.equal(c.headers['ratelimit-policy'], '"echo-calls";q=2;w=60')
   t.equal(c.headers['ratelimit'], `"echo-calls";r=0;t=${retry}`)
-  const body = c.json<{ error: string; reason: string; decision_id: string; retry_after_s: number }>()
-  t.equal(body.error, 'rate_limited')
+  const body = c.json<{ error: { message: string; type: string; code: string; decision_id: string; retry_after_s: number } }>().error
+  t.same([body.code, body.type], ['rate_limited', 'rate_limit_error'])
   t.equal(body.retry_after_s, retry)
-  t.match(body.reason, /rate limit echo-calls exceeded \(2 per 60s\)/)
+  t.match(body.message, /rate limit echo-calls exceeded \(2 per 60s\)/)
   const rec = gate.records.find((r) => r['id'] === body.decision_id)!
   t.same({ decision: rec['decision'], stage: rec['stage'], status: rec['status'] }, { decision: 'deny', stage: 'rate_limit', status: 429 })
   t.notMatch(JSON.stringify(gate.records), /SECRETVALUE/)

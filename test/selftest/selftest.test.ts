@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { probeControl, probeDirect, probeDoh, probeRawIp, probeUdp, isToolgateRefusal, dohQuery } from '../../proxy/src/selftest/probes.ts'
 import { exitCodeOf, parseHostPort, parseSelftestArgs } from '../../proxy/src/commands/selftest.ts'
-import { startTestToolgate } from '../helpers/toolgate.ts'
+import { startTestToolgate, testListenersWithTransparent } from '../helpers/toolgate.ts'
 import { repoRoot } from '../helpers/tools.ts'
 
 const listen = async <S extends Server | ReturnType<typeof createNetServer>>(s: S, host = '127.0.0.1'): Promise<number> => {
@@ -44,13 +44,7 @@ const canary6Port = await listen(canary6, '::1')
 
 // The refusing side: a real toolgate with the transparent listeners of a pod.
 const gate = await startTestToolgate(`version: 1
-listeners:
-  proxy: { host: 127.0.0.1, port: 0 }
-  admin: { host: 127.0.0.1, port: 0 }
-  transparent_http: { host: 127.0.0.1, port: 0 }
-  transparent_tls: { host: 127.0.0.1, port: 0 }
-logging: { level: error }
-tools: []
+${testListenersWithTransparent}tools: []
 `)
 t.teardown(() => gate.close())
 const portOf = (u: string | null) => Number(new URL(u!).port)
@@ -167,17 +161,18 @@ t.test('a DNS query encodes the name as labels', async (t) => {
 })
 
 t.test('refusal detection: only toolgate\'s JSON refusal shape counts', async (t) => {
-  t.ok(isToolgateRefusal(403, '{"error":"denied","reason":"no match","decision_id":"x"}'))
-  t.notOk(isToolgateRefusal(200, '{"error":"denied","reason":"x"}'), 'a 200 is never a refusal')
+  t.ok(isToolgateRefusal(403, '{"error":{"message":"toolgate: no match (decision x)","type":"permission_error","code":"denied","decision_id":"x"}}'))
+  t.notOk(isToolgateRefusal(200, '{"error":{"message":"toolgate: x","type":"permission_error","code":"denied","decision_id":"x"}}'), 'a 200 is never a refusal')
+  t.notOk(isToolgateRefusal(403, '{"error":{"message":"You are not allowed","type":"invalid_request_error","code":null}}'), "an upstream's OpenAI-shaped error is not toolgate's")
   t.notOk(isToolgateRefusal(403, '<html>forbidden</html>'))
   t.notOk(isToolgateRefusal(403, '{"error":1,"reason":"x"}'))
-  // Property: any body that is not a JSON object with string error and reason is not a refusal,
+  // Property: any body that is not toolgate's error object (a message naming toolgate, a decision_id) is not a refusal,
   // so an unknown server can never be mistaken for toolgate (which would report a path blocked).
   fc.assert(fc.property(fc.integer({ min: 100, max: 599 }), fc.string(), (status, body) => {
     let shaped = false
     try {
-      const v = JSON.parse(body) as Record<string, unknown>
-      shaped = typeof v === 'object' && v !== null && typeof v['error'] === 'string' && typeof v['reason'] === 'string'
+      const e = (JSON.parse(body) as { error?: Record<string, unknown> } | null)?.error
+      shaped = typeof e === 'object' && e !== null && typeof e['message'] === 'string' && e['message'].startsWith('toolgate: ') && 'decision_id' in e
     } catch { /* not JSON */ }
     return isToolgateRefusal(status, body) === (status >= 400 && shaped)
   }))

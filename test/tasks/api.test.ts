@@ -12,6 +12,7 @@ import { silentLogger } from '../../proxy/src/record/log.ts'
 import { Approvers, APPROVAL_TYP } from '../../proxy/src/trust/approvers.ts'
 import { trustedIssuer } from '../../proxy/src/trust/verify.ts'
 import { startIssuer } from '../trust/issuer.ts'
+import { listenOnLoopback } from '../helpers/upstream.ts'
 
 type Route = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, url: URL) => Promise<boolean>
 
@@ -120,7 +121,11 @@ t.test('task TTL: expired tasks end with reason expired (sweeper and lookup)', a
   t.ok(b.task.ended)
   t.ok(tasks.get(a.task.id), 'the other one is still open')
   now += 5000
-  await new Promise((r) => setTimeout(r, 60))
+  // The sweeper's next pass ends a. Its timer is unref'd (it must not keep a sidecar alive), so
+  // a ref'd bound keeps this test's process up while it waits for the event.
+  const bound = setTimeout(() => {}, 5000)
+  await once(tasks, 'ended', { signal: AbortSignal.timeout(5000) })
+  clearTimeout(bound)
   t.same(ended, ['b:expired', 'a:expired'], 'the sweeper ended the rest')
   t.equal(tasks.size, 0)
   t.throws(() => new TaskRegistry({ defaultTtlS: 20, maxTtlS: 10, maxTasks: 1 }))
@@ -137,14 +142,20 @@ t.test('approvals: approve, deny, timeout, bounded pending, webhook, records', a
   const notInGroup = await idp.sign({ sub: 'mallory@corp', aud: APPROVALS_AUD, groups: ['staff'], iat: now(), exp: now() + 300 })
   const records: Record<string, unknown>[] = []
   const hooks: Record<string, unknown>[] = []
+  // Resolves when the webhook has announced d1 (the POST is fire and forget: wait for it, not a sleep).
+  let announcedD1!: () => void
+  const d1Announced = new Promise<void>((resolve) => { announcedD1 = resolve })
   const hook = createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => { hooks.push(JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>); res.end() })
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>
+      hooks.push(body)
+      if (body['id'] === 'd1') announcedD1()
+      res.end()
+    })
   })
-  hook.listen(0, '127.0.0.1')
-  await once(hook, 'listening')
-  t.teardown(() => { hook.closeAllConnections(); hook.close() })
+  await listenOnLoopback(hook, t)
   const registry = new Registry()
   const gate = new ApprovalGate({ approvers, timeoutMs: 1500, maxPending: 2, webhook: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`, records: { write: (r) => records.push(r) }, logger: silentLogger, registry })
   t.teardown(() => gate.close())
@@ -215,7 +226,7 @@ t.test('approvals: approve, deny, timeout, bounded pending, webhook, records', a
   t.match(await cancelled, { approved: false, reason: /cancelled/ })
   t.equal(gate.size, 0, 'nothing left pending')
 
-  await new Promise((r) => setTimeout(r, 100))
+  await d1Announced
   t.ok(hooks.some((h) => h.id === 'd1' && h.type === 'approval_requested'), 'webhook announced the request')
   const outcomes = records.filter((r) => r.type === 'approval_resolved').map((r) => `${r.approval_id}:${r.outcome}`).sort()
   t.same(outcomes, ['d1:approved', 'd2:denied', 'd3:overflow', 'd4:timeout', 'd5:cancelled'])

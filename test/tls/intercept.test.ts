@@ -96,8 +96,14 @@ t.test('curl -x --cacert: allowed call succeeds with the credential injected; de
   const denied = await run('curl', ['-sS', '-o', '-', '-w', '\n%{http_code}', '--cacert', toolgateCa, '-x', gate.proxyUrl, `https://localhost:${api.port}/admin/users`])
   const [body, code] = denied.stdout.split('\n')
   t.equal(code, '403')
-  t.match(JSON.parse(body!), { error: 'denied', reason: /off limits/ })
+  t.match(JSON.parse(body!), { error: { code: 'denied', type: 'permission_error', message: /^toolgate: .*off limits/, decision_id: /^[0-9a-f-]{36}$/ } })
   t.equal(api.received.length, before + 1, 'denied call never reached the upstream')
+  // In the tunnel too: the reason phrase, the decision id header and Proxy-Status.
+  const head = await run('curl', ['-sS', '-o', '/dev/null', '-D', '-', '--cacert', toolgateCa, '-x', gate.proxyUrl, `https://localhost:${api.port}/admin/users`])
+  const inner = head.stdout.split('\r\n\r\n').at(-2) ?? ''
+  t.match(inner, /^HTTP\/1\.1 403 toolgate: .*off limits/m)
+  t.match(inner, /^x-toolgate-decision-id: [0-9a-f-]{36}\r?$/m)
+  t.match(inner, /^proxy-status: toolgate; error=http_request_denied; details=".*off limits/m)
   assertNoSecret(t, stdout)
   assertNoSecret(t, denied.stdout)
 })
@@ -116,9 +122,16 @@ t.test('Python requests with REQUESTS_CA_BUNDLE and HTTPS_PROXY', async (t) => {
   const script = `import requests, json
 r = requests.get("https://localhost:${api.port}/py")
 d = requests.get("https://localhost:${api.port}/admin/py")
-print(json.dumps({"status": r.status_code, "key": r.json()["headers"].get("x-api-key"), "denied": d.status_code, "reason": d.json()["reason"]}))`
+try:
+    d.raise_for_status()
+    raised = ""
+except requests.HTTPError as e:
+    raised = str(e)
+print(json.dumps({"status": r.status_code, "key": r.json()["headers"].get("x-api-key"), "denied": d.status_code, "reason": d.json()["error"]["message"], "raised": raised}))`
   const { stdout } = await run('python3', ['-c', script], { env: { ...process.env, HTTPS_PROXY: gate.proxyUrl, REQUESTS_CA_BUNDLE: toolgateCa, NO_PROXY: '' } })
-  t.same(JSON.parse(stdout), { status: 200, key: '*'.repeat(SECRET.length), denied: 403, reason: 'admin endpoints are off limits' }, 'the echoed credential comes back redacted')
+  t.match(JSON.parse(stdout), { status: 200, key: '*'.repeat(SECRET.length), denied: 403, reason: /^toolgate: admin endpoints are off limits \(decision [0-9a-f-]{36}\)$/ }, 'the echoed credential comes back redacted')
+  // requests prints the status line's reason phrase: the reason reaches the user with no body parsing.
+  t.match(JSON.parse(stdout).raised, /^403 Client Error: toolgate: admin endpoints are off limits for url: /)
   t.equal(api.received.find((r) => r.url === '/py')?.headers['x-api-key'], SECRET, 'the upstream got the credential')
 })
 
@@ -168,7 +181,7 @@ t.test('upstream with an untrusted certificate: 502 with the reason', async (t) 
   const { stdout } = await run('curl', ['-sS', '-o', '-', '-w', '\n%{http_code}', '--cacert', toolgateCa, '-x', gate.proxyUrl, `https://localhost:${bad.port}/x`])
   const [body, code] = stdout.split('\n')
   t.equal(code, '502')
-  t.match(JSON.parse(body!).reason, /certificate|verify|issuer/i)
+  t.match(JSON.parse(body!).error, { code: 'tls', message: /certificate|verify|issuer/i })
   t.equal(bad.received.length, 0)
 })
 

@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline'
 import { makeServerCert, makeTestCa, startHttpsUpstream, type HttpsUpstream } from '../tls/helpers/https-upstream.ts'
 import { createNetns, skipReason, type Netns } from './helpers/netns.ts'
 import { repoRoot } from '../helpers/tools.ts'
+import { testListenersWithTransparent } from '../helpers/toolgate.ts'
 
 const run = promisify(execFile)
 const SECRET = 'transparent-secret-31415'
@@ -45,13 +46,7 @@ t.test('transparent interception in a network namespace', { skip }, async (t) =>
   writeFileSync(join(dir, 'secret'), SECRET)
   chmodSync(join(dir, 'secret'), 0o644) // readable by the toolgate UID in this test
   const config = `version: 1
-listeners:
-  proxy: { host: 127.0.0.1, port: 0 }
-  admin: { host: 127.0.0.1, port: 0 }
-  transparent_http: { host: 127.0.0.1, port: 0 }
-  transparent_tls: { host: 127.0.0.1, port: 0 }
-logging: { level: error }
-tls:
+${testListenersWithTransparent}tls:
   ca: { publish_cert_to: ca.pem }
   upstream_ca_files: [${upstreamCa.certFile}]
 credentials:

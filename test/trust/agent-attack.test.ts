@@ -7,23 +7,17 @@
 // never see appears nowhere it can read.
 
 import t from 'tap'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { SignJWT } from 'jose'
 import fc from 'fast-check'
 import { ProxyAgent, request } from 'undici'
 import { startTestToolgate, testListeners } from '../helpers/toolgate.ts'
 import { startUpstream } from '../helpers/upstream.ts'
 import { grantClaims, startIssuer } from './issuer.ts'
+import { AUD, APPROVALS_AUD, ME, agentYaml, apiSecret, apiToolYaml } from './fixture.ts'
 import { APPROVAL_TYP } from '../../proxy/src/trust/approvers.ts'
 import { callDigest } from '../../proxy/src/trust/call-digest.ts'
 
-const AUD = 'toolgate://prod.example'
-const APPROVALS_AUD = 'toolgate-approvals'
-const ME = 'system:serviceaccount:agents:research'
 const TYP = 'txntoken+jwt'
-const SECRET = `static-secret-${Math.random().toString(36).slice(2)}`
 
 const upstream = await startUpstream()
 const orch = await startIssuer('orchestrator')
@@ -31,11 +25,10 @@ const corp = await startIssuer('corp')
 const attacker = await startIssuer('attacker') // the agent's own "issuer": keys it generated, a JWKS it serves
 t.teardown(async () => { await upstream.close(); await orch.close(); await corp.close(); await attacker.close() })
 
-const dir = mkdtempSync(join(tmpdir(), 'toolgate-attack-'))
-writeFileSync(join(dir, 'api.secret'), SECRET, { mode: 0o600 })
+const { secret: SECRET, credentialsYaml } = apiSecret('toolgate-attack-')
 const yaml = (agentDeclared: boolean) => `version: 1
 ${testListeners}  metrics: { host: 127.0.0.1, port: 0 }
-agent: { namespace: agents, service_account: research, pod: research-0 }
+${agentYaml()}
 approvals:
   timeout_ms: 4000
   audience: ${APPROVALS_AUD}
@@ -47,17 +40,7 @@ tasks:
   max_tasks: 5
   issuers:
     - { name: orchestrator, issuer: "${orch.issuer}", jwks_url: "${orch.jwksUrl}", max_tasks: 20 }
-credentials:
-  api: { type: static, secret_file: ${join(dir, 'api.secret')} }
-tools:
-  - name: api
-    match: { scheme: http, host: 127.0.0.1, port: ${upstream.port} }
-    routes:
-      - { methods: [POST], path: "/write", access: write }
-      - { methods: [POST], path: "/approve-me", access: delegate }
-      - { methods: [GET], path: "/**" }
-    credential: { provider: api }
-`
+${credentialsYaml}${apiToolYaml(upstream.port, ['{ methods: [POST], path: "/write", access: write }', '{ methods: [POST], path: "/approve-me", access: delegate }', '{ methods: [GET], path: "/**" }'])}`
 const fixListeners = (y: string) => y.replace('logging: { level: error }\n  metrics:', 'logging: { level: error }\nlisteners_metrics:')
 // testListeners ends with the logging line; put the metrics listener under listeners instead.
 const config = (agentDeclared: boolean) => fixListeners(yaml(agentDeclared)).replace('listeners_metrics: { host: 127.0.0.1, port: 0 }\n', '').replace('  admin: { host: 127.0.0.1, port: 0 }\n', '  admin: { host: 127.0.0.1, port: 0 }\n  metrics: { host: 127.0.0.1, port: 0 }\n')
@@ -134,7 +117,7 @@ t.test('every forged grant is refused with a precise reason in the record', asyn
   for (const [name, token, reason] of forgeries) {
     const r = await call('POST', '/write', { 'txn-token': await token }, '{}')
     t.equal(r.status, 403, name)
-    t.match(r.body.reason, reason, `${name}: the agent is told why`)
+    t.match(r.body.error.message, reason, `${name}: the agent is told why`)
     const rec = lastDecision()
     t.match(rec, { decision: 'deny', stage: 'task' }, name)
     t.match(rec.reasons[0], reason, `${name}: the record says why`)
@@ -142,7 +125,7 @@ t.test('every forged grant is refused with a precise reason in the record', asyn
     t.equal((await hit(gate.controlUrl, 'POST', '/v1/tasks', { 'txn-token': await token })).status, 401, `${name}: refused by the control API too`)
   }
   const both = await call('POST', '/write', { 'txn-token': await grant(), 'toolgate-task': 'tsk_x' }, '{}')
-  t.match(both.body.reason, /either a Txn-Token or a toolgate-task header, not both/)
+  t.match(both.body.error.message, /either a Txn-Token or a toolgate-task header, not both/)
   t.same(writesReached(), [], 'no write reached the tool')
 })
 
@@ -181,19 +164,17 @@ t.test('the agent cannot end a task, even holding its grant', async (t) => {
   t.match(gate.records.find((r) => r.type === 'task_ended' && r.task === id), { reason: 'deleted', issuer: 'orchestrator' })
   const after = await call('POST', '/write', { 'txn-token': token }, '{}')
   t.equal(after.status, 403)
-  t.match(after.body.reason, /has ended; a new task needs a new grant/, 'the ended grant cannot reopen its task')
+  t.match(after.body.error.message, /has ended; a new task needs a new grant/, 'the ended grant cannot reopen its task')
 })
 
 t.test('the agent cannot release a held call; an approver can, bound to that call', async (t) => {
   const token = await grant()
   const body = '{"delegate":"to-bot"}'
+  const from = gate.records.length
   const held = call('POST', '/approve-me', { 'txn-token': token }, body)
   const approver = { authorization: `Bearer ${await corp.sign({ sub: 'alice@corp', aud: APPROVALS_AUD, groups: ['toolgate-approvers'], iat: nowS(), exp: nowS() + 60 })}` }
-  let pending: Array<{ id: string; call_digest: string }> = []
-  for (let i = 0; i < 100 && pending.length === 0; i++) {
-    await new Promise((r) => setTimeout(r, 20))
-    pending = (JSON.parse((await hit(gate.controlUrl, 'GET', '/v1/approvals', approver)).text) as { approvals: typeof pending }).approvals
-  }
+  await gate.recorded((r, i) => i >= from && r['type'] === 'approval_requested') // held: announced
+  const pending = (JSON.parse((await hit(gate.controlUrl, 'GET', '/v1/approvals', approver)).text) as { approvals: Array<{ id: string; call_digest: string }> }).approvals
   t.equal(pending.length, 1, 'held and announced')
   const id = pending[0]!.id
   t.equal(pending[0]!.call_digest, callDigest({ method: 'POST', target: { scheme: 'http', host: '127.0.0.1', hostIsIp: true, port: upstream.port, path: '/approve-me', query: '' } }, Buffer.from(body)).digest, 'the digest covers method, target and body')
@@ -247,7 +228,7 @@ t.test('agent-declared tasks, when turned on, never unlock write or delegate, an
   t.equal(mine.source, 'agent')
   const w = await request(`${upstream.url}/write`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', 'toolgate-task': mine.id }, dispatcher: p2 })
   t.equal(w.statusCode, 403)
-  t.match(((await w.body.json()) as { reason: string }).reason, /write access to tool api needs a task from a trusted issuer \(task tsk_[^ ]+ was declared by the agent\)/)
+  t.match(((await w.body.json()) as { error: { message: string } }).error.message, /write access to tool api needs a task from a trusted issuer \(task tsk_[^ ]+ was declared by the agent\)/)
   const r = await request(`${upstream.url}/read`, { headers: { 'toolgate-task': mine.id }, dispatcher: p2 })
   t.equal(r.statusCode, 200, 'reads are fine')
   await r.body.dump()
@@ -265,13 +246,11 @@ t.test('property: no unauthenticated control request succeeds or changes anythin
   const token = await grant()
   const reg = await hit(gate.controlUrl, 'POST', '/v1/tasks', { 'txn-token': token })
   const taskId = (JSON.parse(reg.text) as { id: string }).id
+  const from = gate.records.length
   const held = call('POST', '/approve-me', { 'txn-token': token }, '{"p":1}')
   const approver = { authorization: `Bearer ${await corp.sign({ sub: 'alice@corp', aud: APPROVALS_AUD, groups: ['toolgate-approvers'], iat: nowS(), exp: nowS() + 60 })}` }
-  let approvalId = ''
-  for (let i = 0; i < 100 && approvalId === ''; i++) {
-    await new Promise((r) => setTimeout(r, 20))
-    approvalId = (JSON.parse((await hit(gate.controlUrl, 'GET', '/v1/approvals', approver)).text) as { approvals: Array<{ id: string }> }).approvals[0]?.id ?? ''
-  }
+  const announced = await gate.recorded((r, i) => i >= from && r['type'] === 'approval_requested')
+  const approvalId = String(announced['id'] ?? '')
   t.not(approvalId, '', 'a call is held')
   const selfSigned = await attacker.sign({ sub: 'x', aud: [AUD, APPROVALS_AUD], groups: ['toolgate-approvers'], iat: nowS(), exp: nowS() + 60 })
   const paths = ['/v1/tasks', `/v1/tasks/${taskId}`, '/v1/approvals', `/v1/approvals/${approvalId}`, '/v1/approvals/x', '/v1/tasks/tsk_x', '/metrics', '/', '/v1/tasks/', '/v1/approvals/']

@@ -40,7 +40,7 @@ async function write(gate: typeof podA, token: string): Promise<{ status: number
   try {
     const r = await request(`${upstream.url}/write`, { method: 'POST', headers: { 'txn-token': token, 'content-type': 'application/json' }, body: '{}', dispatcher: proxy })
     const text = await r.body.text()
-    return { status: r.statusCode, reason: r.statusCode === 200 ? '' : (JSON.parse(text) as { reason: string }).reason }
+    return { status: r.statusCode, reason: r.statusCode === 200 ? '' : (JSON.parse(text) as { error: { message: string } }).error.message }
   } finally {
     await proxy.close()
   }

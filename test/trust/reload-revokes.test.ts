@@ -6,41 +6,27 @@
 // `toolgate-task: <id>` and getting the tool's credential injected until the grant's exp.
 // Real toolgate, real JWKS issuer, real upstream.
 import t from 'tap'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { ProxyAgent, request } from 'undici'
 import { startTestToolgate, testConfig, testListeners } from '../helpers/toolgate.ts'
 import { startUpstream } from '../helpers/upstream.ts'
 import { grantClaims, startIssuer } from './issuer.ts'
+import { AUD, ME, agentYaml, apiSecret, apiToolYaml } from './fixture.ts'
 
-const AUD = 'toolgate://prod.example'
-const ME = 'system:serviceaccount:agents:research'
 const upstream = await startUpstream()
 const orch = await startIssuer('orchestrator')
 const other = await startIssuer('other')
 t.teardown(async () => { await upstream.close(); await orch.close(); await other.close() })
-const dir = mkdtempSync(join(tmpdir(), 'toolgate-reload-'))
-writeFileSync(join(dir, 'api.secret'), 'static-secret', { mode: 0o600 })
+const { credentialsYaml } = apiSecret('toolgate-reload-', 'static-secret')
 
 const yaml = (o: { orchestrator: boolean; agentDeclared: boolean; sa?: string }) => `version: 1
 ${testListeners}
-agent: { namespace: agents, service_account: ${o.sa ?? 'research'}, pod: research-0 }
+${agentYaml(o.sa)}
 tasks:
   audience: ${AUD}
   agent_declared: ${o.agentDeclared}
   issuers:
 ${o.orchestrator ? `    - { name: orchestrator, issuer: "${orch.issuer}", jwks_url: "${orch.jwksUrl}" }\n` : ''}    - { name: other, issuer: "${other.issuer}", jwks_url: "${other.jwksUrl}" }
-credentials:
-  api: { type: static, secret_file: ${join(dir, 'api.secret')} }
-tools:
-  - name: api
-    match: { scheme: http, host: 127.0.0.1, port: ${upstream.port} }
-    routes:
-      - { methods: [POST], path: "/write", access: write }
-      - { methods: [GET], path: "/**" }
-    credential: { provider: api }
-`
+${credentialsYaml}${apiToolYaml(upstream.port, ['{ methods: [POST], path: "/write", access: write }', '{ methods: [GET], path: "/**" }'])}`
 const gate = await startTestToolgate(yaml({ orchestrator: true, agentDeclared: true }))
 t.teardown(() => gate.close())
 const proxy = new ProxyAgent(gate.proxyUrl)

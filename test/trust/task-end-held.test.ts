@@ -5,29 +5,22 @@
 // revokes. A real toolgate, a real JWKS issuer and approver IdP, a real upstream.
 
 import t from 'tap'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { ProxyAgent, request } from 'undici'
 import { startTestToolgate, testListeners } from '../helpers/toolgate.ts'
 import { startUpstream } from '../helpers/upstream.ts'
 import { grantClaims, startIssuer } from './issuer.ts'
+import { AUD, APPROVALS_AUD, ME, agentYaml, apiSecret, apiToolYaml } from './fixture.ts'
 
-const AUD = 'toolgate://prod.example'
-const APPROVALS_AUD = 'toolgate-approvals'
-const ME = 'system:serviceaccount:agents:research'
-const SECRET = `static-secret-${Math.random().toString(36).slice(2)}`
 
 const upstream = await startUpstream()
 const orch = await startIssuer('orchestrator')
 const corp = await startIssuer('corp')
 t.teardown(async () => { await upstream.close(); await orch.close(); await corp.close() })
 
-const dir = mkdtempSync(join(tmpdir(), 'toolgate-held-'))
-writeFileSync(join(dir, 'api.secret'), SECRET, { mode: 0o600 })
+const { credentialsYaml } = apiSecret('toolgate-held-')
 const gate = await startTestToolgate(`version: 1
 ${testListeners}
-agent: { namespace: agents, service_account: research, pod: research-0 }
+${agentYaml()}
 approvals:
   timeout_ms: 8000
   audience: ${APPROVALS_AUD}
@@ -37,16 +30,7 @@ tasks:
   audience: ${AUD}
   issuers:
     - { name: orchestrator, issuer: "${orch.issuer}", jwks_url: "${orch.jwksUrl}" }
-credentials:
-  api: { type: static, secret_file: ${join(dir, 'api.secret')} }
-tools:
-  - name: api
-    match: { scheme: http, host: 127.0.0.1, port: ${upstream.port} }
-    routes:
-      - { methods: [POST], path: "/approve-me", access: delegate }
-      - { methods: [GET], path: "/**" }
-    credential: { provider: api }
-`)
+${credentialsYaml}${apiToolYaml(upstream.port, ['{ methods: [POST], path: "/approve-me", access: delegate }', '{ methods: [GET], path: "/**" }'])}`)
 t.teardown(() => gate.close())
 const proxy = new ProxyAgent(gate.proxyUrl)
 t.teardown(() => proxy.close())
@@ -56,14 +40,12 @@ const approver = async () => ({ authorization: `Bearer ${await corp.sign({ sub: 
 const reached = () => upstream.received.filter((r) => r.url === '/approve-me')
 
 async function holdCall(token: string): Promise<{ held: Promise<number>; approvalId: string; taskId: string }> {
+  const from = gate.records.length
   const held = request(`${upstream.url}/approve-me`, { method: 'POST', headers: { 'txn-token': token, 'content-type': 'application/json' }, body: '{"delegate":"to-bot"}', dispatcher: proxy })
     .then(async (r) => { await r.body.dump(); return r.statusCode })
-  let pending: Array<{ id: string; task: string }> = []
-  for (let i = 0; i < 200 && pending.length === 0; i++) {
-    await new Promise((r) => setTimeout(r, 20))
-    const res = await fetch(`${gate.controlUrl}/v1/approvals`, { headers: await approver() })
-    pending = ((await res.json()) as { approvals: typeof pending }).approvals
-  }
+  await gate.recorded((r, i) => i >= from && r['type'] === 'approval_requested') // held: announced
+  const res = await fetch(`${gate.controlUrl}/v1/approvals`, { headers: await approver() })
+  const pending = ((await res.json()) as { approvals: Array<{ id: string; task: string }> }).approvals
   if (pending.length !== 1) throw new Error('the call was not held')
   return { held, approvalId: pending[0]!.id, taskId: pending[0]!.task }
 }
@@ -87,8 +69,9 @@ t.test('a held call whose task its issuer ended is not released by a later appro
 
 t.test('a held call whose grant expired while it waited is not released by a later approval', async (t) => {
   const token = await orch.sign(grantClaims({ sub: ME, aud: AUD, tools: ['api'], ttlS: 2 }), { typ: 'txntoken+jwt' })
-  const { held, approvalId } = await holdCall(token)
-  await new Promise((r) => setTimeout(r, 3200))
+  const { held, approvalId, taskId } = await holdCall(token)
+  // The grant expires (2 s): wait for the registry to end its task (an event, not a sleep).
+  await gate.recorded((r) => r['type'] === 'task_ended' && r['task'] === taskId, 8000)
   const ok = await fetch(`${gate.controlUrl}/v1/approvals/${approvalId}`, { method: 'POST', headers: await approver(), body: JSON.stringify({ decision: 'approve' }) })
   await ok.text()
   t.equal(await held, 403, 'the held call is denied')
@@ -100,14 +83,12 @@ t.test('a held call whose grant expired while it waited is not released by a lat
 // approval API and the webhook still give approvers the full target (the digest covers it).
 t.test('the approval_requested record redacts query values', async (t) => {
   const token = await orch.sign(grantClaims({ sub: ME, aud: AUD, tools: ['api'] }), { typ: 'txntoken+jwt' })
+  const from = gate.records.length
   const held = request(`${upstream.url}/approve-me?token=s3cret-value&x`, { method: 'POST', headers: { 'txn-token': token, 'content-type': 'application/json' }, body: '{}', dispatcher: proxy })
     .then(async (r) => { await r.body.dump(); return r.statusCode })
-  let pending: Array<{ id: string; target: string }> = []
-  for (let i = 0; i < 200 && pending.length === 0; i++) {
-    await new Promise((r) => setTimeout(r, 20))
-    const res = await fetch(`${gate.controlUrl}/v1/approvals`, { headers: await approver() })
-    pending = ((await res.json()) as { approvals: typeof pending }).approvals
-  }
+  await gate.recorded((r, i) => i >= from && r['type'] === 'approval_requested') // held: announced
+  const res = await fetch(`${gate.controlUrl}/v1/approvals`, { headers: await approver() })
+  const pending = ((await res.json()) as { approvals: Array<{ id: string; target: string }> }).approvals
   t.match(pending[0]?.target, /token=s3cret-value/, 'the approver sees the full target')
   const rec = gate.records.find((r) => r.type === 'approval_requested' && r.id === pending[0]?.id)
   t.ok(rec, 'announced in a record')

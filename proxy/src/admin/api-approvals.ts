@@ -78,14 +78,14 @@ export class ApprovalGate {
   private readonly now: () => number
   private readonly pending = new Map<string, Pending>()
   private readonly answered = new Map<string, ApprovalOutcome>()
-  private readonly webhookAgent: Agent | null
+  /** Built when a webhook is first configured (at start or by a reload); closed with the gate. */
+  private webhookAgent: Agent | null = null
   private readonly outcomes: Counter<'outcome'> | null
   private closed = false
 
   constructor(opts: ApprovalGateOptions) {
     this.opts = opts
     this.now = opts.now ?? Date.now
-    this.webhookAgent = opts.webhook ? new Agent({ connect: { timeout: 2000 }, headersTimeout: 5000, bodyTimeout: 5000, connections: 4 }) : null
     if (opts.registry) {
       this.outcomes = counter(opts.registry, 'toolgate_approvals_total')
       const pending = this.pending
@@ -96,6 +96,18 @@ export class ApprovalGate {
   /** Bounds from a reloaded config: they apply to approvals requested from now on. */
   setLimits(limits: { timeoutMs: number; maxPending: number }): void {
     this.opts = { ...this.opts, ...limits }
+  }
+
+  /** The webhook from a reloaded config: approvals requested from now on are announced there (null: none). */
+  setWebhook(url: string | null): void {
+    const { webhook: _previous, ...rest } = this.opts
+    this.opts = url === null ? rest : { ...rest, webhook: url }
+  }
+
+  /** One small pool for every webhook URL (bounded: 4 connections), made on first use. */
+  private webhookClient(): Agent {
+    this.webhookAgent ??= new Agent({ connect: { timeout: 2000 }, headersTimeout: 5000, bodyTimeout: 5000, connections: 4 })
+    return this.webhookAgent
   }
 
   /** Holds the call until approved, denied, timed out, or the caller's signal aborts. */
@@ -336,8 +348,8 @@ export class ApprovalGate {
   /** Fire-and-forget webhook POST (one retry); failures are logged, never block the call. */
   private announce(body: ApprovalView): void {
     const url = this.opts.webhook
-    if (!url || !this.webhookAgent) return
-    const dispatcher = this.webhookAgent
+    if (!url || this.closed) return
+    const dispatcher = this.webhookClient()
     const timeoutMs = this.opts.webhookTimeoutMs ?? 5000
     const send = async (): Promise<number> => {
       const res = await request(url, {

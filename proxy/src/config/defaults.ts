@@ -28,8 +28,13 @@ export const DEFAULT_LIMITS: Required<Limits> = {
 
 export const DEFAULT_TIMEOUTS: Required<Timeouts> = {
   connect_ms: 5000,
-  response_headers_ms: 30000,
-  idle_ms: 60000,
+  // LLM and MCP traffic (docs/config.md "Timeouts"): a non-streaming completion or an MCP tool
+  // call may take minutes before its first byte (the OpenAI and Anthropic SDKs wait 600 s, so a
+  // shorter cut makes them retry a call the upstream is still running); SSE streams can be
+  // silent for minutes between events; a stream may legitimately run for hours, so no total.
+  response_headers_ms: 600_000,
+  idle_ms: 300_000,
+  total_ms: 0,
   client_headers_ms: 10000,
   keep_alive_ms: 5000,
   policy_eval_ms: 100,

@@ -15,8 +15,9 @@ export const RELOADABLE: Readonly<Record<string, string>> = {
   mode: 'runtime snapshot (per request)',
   limits: 'runtime snapshot (per request); listener and interceptor HTTP limits per new connection',
   'timeouts.connect_ms': 'upstream pools of the new snapshot',
-  'timeouts.response_headers_ms': 'upstream pools of the new snapshot',
-  'timeouts.idle_ms': 'upstream pools; listener and interceptor sockets per new connection',
+  'timeouts.response_headers_ms': 'upstream pools of the new snapshot; forwarded calls (per call)',
+  'timeouts.idle_ms': 'upstream pools and forwarded calls (per call); listener and interceptor sockets per new connection',
+  'timeouts.total_ms': 'runtime snapshot (per forwarded call)',
   'timeouts.client_headers_ms': 'listeners, transparent TLS ClientHello wait and interceptor handshake, per new connection',
   'timeouts.keep_alive_ms': 'listeners and interceptor, per new connection',
   'timeouts.policy_eval_ms': 'runtime snapshot (per decision)',
@@ -39,9 +40,10 @@ export const RELOADABLE: Readonly<Record<string, string>> = {
   'approvals.approvers': 'trust settings, rebuilt on reload',
   'approvals.kubernetes': 'trust settings, rebuilt on reload (the TokenReview client)',
   'approvals.max_pending': 'approval gate (approvals requested from now on)',
+  'approvals.webhook': 'approval gate (approvals requested from now on are announced to the new URL)',
   hardening: 'runtime snapshot (override hints removed before forwarding; the reflection action, per call)',
   rate_limits: 'rate-limit stage (local buckets recompiled; a changed service section gets a new client)',
-  tools: 'runtime snapshot (allowlist, MCP rules, destinations); TLS interception is created first if a new tool needs it',
+  tools: 'runtime snapshot (allowlist, MCP rules, destinations, per-tool timeouts per call); TLS interception is created first if a new tool needs it',
 }
 
 /** Restart-only fields and why a running process cannot change them. */
@@ -51,7 +53,6 @@ export const RESTART_ONLY: Readonly<Record<string, string>> = {
   'tls.ca': 'the agent loaded the published CA certificate when it started; interception keeps its CA for the life of the process',
   'tls.leaf_cache_size': 'the leaf certificate cache is sized when interception is created',
   transparent: 'the iptables rules were written by the init container when the pod started',
-  'approvals.webhook': 'the webhook client is built at start',
   telemetry: 'trace and log exporters are started once, at start',
   'logging.checkpoints': 'the record chain is set up when the sink opens: at start, or when a reload changes logging.records',
 }

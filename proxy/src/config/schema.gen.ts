@@ -157,13 +157,17 @@ export interface Timeouts {
    */
   connect_ms?: number
   /**
-   * Upstream response headers after the request is sent (default 30000).
+   * Upstream response headers after the request is sent (default 600000: a non-streaming LLM completion or an MCP tool call can take minutes before its first byte; the OpenAI and Anthropic SDKs wait 600 s). A tool's timeouts.response_headers_ms overrides it.
    */
   response_headers_ms?: number
   /**
-   * Body inactivity both ways (default 60000).
+   * Body inactivity both ways (default 300000: SSE streams, MCP server streams included, can be silent for minutes between events). A tool's timeouts.idle_ms overrides it for its upstream responses.
    */
   idle_ms?: number
+  /**
+   * Deadline for a whole upstream exchange, request through the last response byte; 0 (default) sets none, since streams (SSE, MCP) may run for hours while sending; idle_ms bounds a dead one. A tool's timeouts.total_ms overrides it.
+   */
+  total_ms?: number
   /**
    * Client must send its request headers within this, and the client of an opened CONNECT tunnel its first bytes (default 10000).
    */
@@ -1065,6 +1069,7 @@ export interface Tool {
    * Extra CA for this tool's upstream TLS.
    */
   ca_file?: string
+  timeouts?: ToolTimeouts
 }
 /**
  * Which requests belong to this tool: scheme, host (exact, *.domain or an IP literal) and port.
@@ -1179,4 +1184,24 @@ export interface ToolCredential {
   audience?: string
   resource?: string
   scopes?: string[]
+}
+/**
+ * Upstream timeouts for this tool's calls, overriding the global timeouts.* of the same name (docs/config.md 'Timeouts').
+ *
+ * This interface was referenced by `ToolgateConfig`'s JSON-Schema
+ * via the `definition` "ToolTimeouts".
+ */
+export interface ToolTimeouts {
+  /**
+   * Upstream response headers after the request is sent.
+   */
+  response_headers_ms?: number
+  /**
+   * Upstream response body inactivity.
+   */
+  idle_ms?: number
+  /**
+   * Deadline for the whole exchange; 0 sets none.
+   */
+  total_ms?: number
 }

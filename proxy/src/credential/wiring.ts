@@ -91,14 +91,14 @@ export async function createCredentialServices(config: ResolvedConfig, deps: { r
     adminRoutes,
     controlRoutes,
     applyConfig(next) {
-      // Providers, tool names, the agent's identity, the trust settings (issuers, approvers) and
-      // the task and approval bounds follow reloads (the approval webhook is restart-only:
-      // config/reload.ts).
+      // Providers, tool names, the agent's identity, the trust settings (issuers, approvers), the
+      // task and approval bounds and the approval webhook follow reloads (config/reload.ts).
       credentials.update(next.credentials, next.source.dir)
       const nt = next.tasks
       const na = next.approvals
       tasks.setLimits({ defaultTtlS: Math.min(nt.default_ttl_s, nt.max_ttl_s), maxTtlS: nt.max_ttl_s, maxTasks: nt.max_tasks })
       approvals.setLimits({ timeoutMs: na.timeout_ms, maxPending: na.max_pending })
+      approvals.setWebhook(na.webhook ?? null)
       toolNames = new Set(next.tools.map((tool) => tool.name))
       agent = next.agent as PolicyInput['agent']
       grants.clear()

@@ -1,8 +1,9 @@
 // Sends one decided, canonical request upstream through the tool's undici pool and streams the
 // response back to the client. Never follows redirects (undici's request API does not), strips
 // hop-by-hop response headers, enforces body limits both ways, and maps every upstream failure to
-// a precise status: 403 (destination refused), 413 (request body too large), 502 (connect,
-// resolve, TLS, reset), 504 (connect or response-header timeout).
+// a precise status and failure kind (forward/upstream-errors.ts): 403 (destination refused), 413
+// (request body too large), 502 (refused, resolve, TLS, reset), 504 (connect, response-header,
+// idle body or total timeout). The tool's timeouts apply per request.
 
 import { Duplex, Transform, Writable, type Readable, type TransformCallback } from 'node:stream'
 import { isIP } from 'node:net'
@@ -12,6 +13,8 @@ import { checkDestination } from '../decide/destination.ts'
 import { connectionListed, isHopByHop } from './hop-by-hop.ts'
 import type { ToolUpstream, UpstreamPools } from './pools.ts'
 import { contentDecoder, type ReflectionGuard } from './reflection-guard.ts'
+import { ClientAbortedError, TotalTimeoutError, upstreamFailure, type MappedFailure } from './upstream-errors.ts'
+import type { FailureKind } from '../pipeline/failure.ts'
 
 export interface UpstreamRequest {
   /** scheme://host:port of the destination (canonical). */
@@ -37,9 +40,24 @@ export interface ForwardInput {
   responseTransform?: (status: number, headers: Record<string, string | string[]>) => Transform | null
   /** Set when a credential was injected: keeps it out of the response (forward/reflection-guard.ts). */
   reflection?: ReflectionGuard
+  timeouts: UpstreamTimeouts
+  /**
+   * A response already started that then failed (the upstream went silent, reset, ran past its
+   * deadline): may end it with a last word of its own (MCP over SSE: a JSON-RPC answer event,
+   * pipeline/mcp-failure.ts) instead of a cut connection; true when it did.
+   */
+  streamFailure?: (res: ServerResponse, failure: { kind: FailureKind; reason: string }, contentType: string) => boolean
 }
 
-export type ForwardFailureKind = 'destination' | 'request_too_large' | 'resolve' | 'connect' | 'tls' | 'timeout' | 'reset' | 'aborted' | 'response_too_large' | 'credential_reflected' | 'response_uninspectable'
+export type ForwardFailureKind = FailureKind
+
+/** The call's upstream timeouts (the tool's own, else the global ones: config/timeouts.ts). */
+export interface UpstreamTimeouts {
+  responseHeadersMs: number
+  idleMs: number
+  /** 0: no deadline for the whole exchange. */
+  totalMs: number
+}
 
 export interface ForwardResult {
   /** Status sent to the client (the upstream's, or ours on failure). */
@@ -69,25 +87,9 @@ function byteLimit(max: number, kind: 'request_too_large' | 'response_too_large'
   })
 }
 
-const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|HOSTNAME|ALTNAME/
-
-function classifyError(err: unknown): { kind: ForwardFailureKind; status: number; reason: string } {
-  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string }; kind?: string }
+function classifyError(err: unknown, timeouts: UpstreamTimeouts): MappedFailure {
   if (err instanceof LimitError) return { kind: err.kind, status: err.kind === 'request_too_large' ? 413 : 502, reason: err.message }
-  const code = e.code ?? ''
-  const causeCode = e.cause?.code ?? ''
-  const msg = e.message ?? String(err)
-  if (code === 'TOOLGATE_CREDENTIAL_REFLECTED') return { kind: 'credential_reflected', status: 502, reason: msg }
-  if (code === 'TOOLGATE_DESTINATION_BLOCKED' || causeCode === 'TOOLGATE_DESTINATION_BLOCKED') return { kind: 'destination', status: 403, reason: msg }
-  if (code === 'TOOLGATE_RESOLVE_FAILED' || causeCode === 'TOOLGATE_RESOLVE_FAILED') return { kind: 'resolve', status: 502, reason: msg }
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') return { kind: 'timeout', status: 504, reason: 'upstream connect timed out' }
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return { kind: 'timeout', status: 504, reason: 'upstream did not send response headers in time' }
-  if (code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'timeout', status: 504, reason: 'upstream body stalled' }
-  if (TLS_CODES.test(code) || TLS_CODES.test(causeCode)) return { kind: 'tls', status: 502, reason: `upstream TLS verification failed: ${code || causeCode}` }
-  if (code === 'ECONNREFUSED') return { kind: 'connect', status: 502, reason: 'upstream refused the connection' }
-  if (code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR') return { kind: 'aborted', status: 499, reason: 'client went away' }
-  if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE') return { kind: 'reset', status: 502, reason: 'upstream closed the connection' }
-  return { kind: 'connect', status: 502, reason: `upstream error: ${code || msg}` }
+  return upstreamFailure(err, { headersMs: timeouts.responseHeadersMs, idleMs: timeouts.idleMs })
 }
 
 function responseHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
@@ -113,6 +115,24 @@ export async function forward(input: ForwardInput, res: ServerResponse): Promise
   if (body !== null && !Buffer.isBuffer(body)) body = body.pipe(byteLimit(input.maxRequestBodyBytes, 'request_too_large'))
 
   const started = process.hrtime.bigint()
+  // One signal for undici: the agent going away, or the tool's total deadline, each with its
+  // own reason so the record says which.
+  const t = input.timeouts
+  const abort = new AbortController()
+  const onClientAbort = (): void => abort.abort(new ClientAbortedError())
+  if (input.signal.aborted) onClientAbort()
+  else input.signal.addEventListener('abort', onClientAbort, { once: true })
+  const deadline = t.totalMs > 0 ? setTimeout(() => abort.abort(new TotalTimeoutError(t.totalMs)), t.totalMs) : null
+  try {
+    return await exchange(input, res, body, abort.signal, started)
+  } finally {
+    if (deadline !== null) clearTimeout(deadline)
+    input.signal.removeEventListener('abort', onClientAbort)
+  }
+}
+
+async function exchange(input: ForwardInput, res: ServerResponse, body: Readable | Buffer | null, signal: AbortSignal, started: bigint): Promise<ForwardResult> {
+  const { request } = input
   let upstreamStatus: number | null = null
   let upstreamSeconds: number | null = null
   // Set when the response is refused before its headers reach the client (reflection guard).
@@ -120,6 +140,9 @@ export async function forward(input: ForwardInput, res: ServerResponse): Promise
   const discard = (): Writable => new Writable({ write: (_c, _e, cb) => cb() })
   let chainError: Error | null = null
   let tailDone: Promise<void> | null = null
+  // The stage piped into the client response, and what the response is (for streamFailure).
+  let lastStage: Duplex | null = null
+  let contentType = ''
   try {
     // undici's stream() writes the body straight into the Writable the factory returns: for a
     // response whose declared length is within the limit that is the client response itself
@@ -130,7 +153,9 @@ export async function forward(input: ForwardInput, res: ServerResponse): Promise
       method: request.method as Dispatcher.HttpMethod,
       headers: request.headers.flat(),
       body,
-      signal: input.signal,
+      signal,
+      headersTimeout: input.timeouts.responseHeadersMs,
+      bodyTimeout: input.timeouts.idleMs,
     }, ({ statusCode, headers: raw }) => {
       upstreamStatus = statusCode
       upstreamSeconds = Number(process.hrtime.bigint() - started) / 1e9
@@ -169,20 +194,25 @@ export async function forward(input: ForwardInput, res: ServerResponse): Promise
       const fail = (err: Error): void => { chainError ??= err; stages[0]!.destroy(err); res.destroy() }
       for (const stage of stages.slice(1)) stage.on('error', fail)
       const last = stages[stages.length - 1]!
+      lastStage = last
+      contentType = String(headers['content-type'] ?? '')
       // The exchange is over when the last stage has handed everything to the client (or failed).
       tailDone = new Promise<void>((resolve) => { last.once('end', resolve); last.once('close', resolve); last.once('error', () => resolve()) })
       return stages[0]!
     })
   } catch (err) {
-    const c = classifyError(err)
+    const c = classifyError(err, input.timeouts)
     if (upstreamStatus === null) return { status: c.status, upstreamStatus: null, upstreamSeconds: null, failure: { kind: c.kind, reason: c.reason } }
-    // Headers are already sent: the only honest signal left is to cut the connection.
-    res.destroy()
-    return { status: upstreamStatus, upstreamStatus, upstreamSeconds, failure: { kind: c.kind, reason: c.reason } }
+    const failure = { kind: c.kind, reason: c.reason }
+    // A started stream may get a last event of its own (nothing more arrives from upstream).
+    const ended = lastStage !== null && input.streamFailure !== undefined && !res.destroyed && (() => { (lastStage as Duplex).unpipe(res); return input.streamFailure!(res, failure, contentType) })()
+    // Otherwise, headers are already sent: the only honest signal left is to cut the connection.
+    if (!ended) res.destroy()
+    return { status: upstreamStatus, upstreamStatus, upstreamSeconds, failure }
   }
   if (tailDone !== null) await tailDone
   if (chainError !== null) {
-    const c = classifyError(chainError)
+    const c = classifyError(chainError, input.timeouts)
     return { status: upstreamStatus ?? c.status, upstreamStatus, upstreamSeconds, failure: { kind: c.kind, reason: c.reason } }
   }
   if (refused !== null) return { status: 502, upstreamStatus, upstreamSeconds, failure: refused }

@@ -13,6 +13,8 @@ import { checkedLookup } from './lookup.ts'
 import type { ToolUpstream } from './pools.ts'
 import type { UpstreamRequest } from './forward.ts'
 import { idleBound } from '../listen/socket-guard.ts'
+import { connectFailure } from './upstream-errors.ts'
+import type { Failure } from '../pipeline/failure.ts'
 
 export interface UpgradeInput {
   tool: ToolUpstream
@@ -27,7 +29,7 @@ export interface UpgradeInput {
   secureContext: SecureContext
 }
 
-export function forwardUpgrade(input: UpgradeInput): Promise<{ ok: true } | { ok: false; status: number; reason: string }> {
+export function forwardUpgrade(input: UpgradeInput): Promise<{ ok: true } | { ok: false; status: number; failure: Failure }> {
   const { req, socket, head } = input.client
   const https = input.request.origin.startsWith('https:')
   const agentOptions = { lookup: checkedLookup(input.tool.rules), timeout: input.connectTimeoutMs, keepAlive: false }
@@ -44,7 +46,7 @@ export function forwardUpgrade(input: UpgradeInput): Promise<{ ok: true } | { ok
 
   return new Promise((resolve) => {
     let settled = false
-    const done = (r: { ok: true } | { ok: false; status: number; reason: string }): void => {
+    const done = (r: { ok: true } | { ok: false; status: number; failure: Failure }): void => {
       if (settled) return
       settled = true
       resolve(r)
@@ -64,8 +66,8 @@ export function forwardUpgrade(input: UpgradeInput): Promise<{ ok: true } | { ok
     proxy.once('close', () => { agent.destroy(); proxy.close() })
     proxy.ws(req, socket, head, {}, (err: Error & { code?: string }) => {
       agent.destroy()
-      const blocked = err.code === 'TOOLGATE_DESTINATION_BLOCKED'
-      done({ ok: false, status: blocked ? 403 : 502, reason: blocked ? err.message : `upgrade failed: ${err.code ?? err.message}` })
+      const failure = connectFailure(err)
+      done({ ok: false, status: failure.kind === 'destination' ? 403 : failure.kind === 'upstream_connect_timeout' ? 504 : 502, failure })
     })
   })
 }

@@ -15,7 +15,7 @@ export function handleConnect(pipeline: RequestPipeline, req: IncomingMessage, s
   const client: TunnelClient = {
     socket,
     firstBytes: head,
-    refuse: (status, body) => writeSocketError(socket, status, body),
+    refuse: (status, answer) => writeSocketError(socket, status, answer),
     established: () => { socket.write('HTTP/1.1 200 Connection Established\r\n\r\n') },
     intercept: (interceptor, authority, onFailed) => interceptor.terminate(socket, head, authority, 'intercepted', onFailed),
     onClose: (cb) => { socket.once('close', cb) },

@@ -70,12 +70,12 @@ export class PlainTunnelServer {
     server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
       const reason = 'CONNECT is not allowed inside a tunnel'
       const id = this.#handler.refuseUnread('intercepted', 405, reason)
-      writeSocketError(socket, 405, { error: 'bad_request', reason, decision_id: id })
+      writeSocketError(socket, 405, { code: 'bad_request', reason, decisionId: id })
     })
     server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
       const { status, reason } = malformedRequest(err)
       const id = this.#handler.refuseUnread('intercepted', status, reason)
-      writeSocketError(socket, status, { error: 'bad_request', reason, decision_id: id })
+      writeSocketError(socket, status, { code: 'bad_request', reason, decisionId: id })
     })
     return server
   }

@@ -57,7 +57,7 @@ export function createProxyListener(opts: { pipeline: RequestPipeline; runtime: 
     // Recorded like every refusal; the answer goes out only while the socket can still take it.
     const { status, reason } = malformedRequest(err)
     const id = opts.pipeline.refuseUnread('forward', status, reason)
-    writeSocketError(socket, status, { error: 'bad_request', reason, decision_id: id })
+    writeSocketError(socket, status, { code: 'bad_request', reason, decisionId: id })
   })
 
   return {

@@ -51,7 +51,7 @@ export function dispatchUpgrade<C extends { via: Via }>(handler: UpgradeHandler<
   if (!bodyless) {
     const reason = 'upgrade offers with a request body are not supported'
     const id = handler.refuseUnread(ctx.via, 400, reason)
-    writeError(res, 400, { error: 'bad_request', reason, decision_id: id })
+    writeError(res, 400, { code: 'bad_request', reason, decisionId: id })
     return
   }
   stripUpgradeOffer(req)

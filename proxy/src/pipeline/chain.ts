@@ -31,6 +31,7 @@ import type { PipelineServices } from './services.ts'
 import { decideStage } from './decide-stage.ts'
 import { requestRouteChecks, tunnelRouteChecks } from './route-checks.ts'
 import { McpStage, mcpEndpointGate, mcpStage, refuseMcp } from './mcp.ts'
+import type { McpFailureAnswer } from './mcp-failure.ts'
 import { approvalStage } from './approval.ts'
 import { credentialStage } from './credential.ts'
 import { forwardTerminal, upgradeTerminal, dryRunTerminal } from './terminals.ts'
@@ -38,7 +39,8 @@ import { pipeTunnel, type TunnelClient, type TunnelInterceptor } from './tunnel.
 import { hostPort, plainTunnelTool, routeByFirstBytes } from './tunnel-first-bytes.ts'
 import { PlainTunnelServer } from '../listen/plain-tunnel.ts'
 import { Recorder, type Failure, type Outcome } from './finish.ts'
-import { errorKindFor, writeError } from './error-body.ts'
+import { errorCodeFor, writeError } from './error-body.ts'
+import { retryAdvice } from './failure.ts'
 import { redirectedPortProblem } from './listener-checks.ts'
 import { resolveCallTask } from '../trust/resolve-task.ts'
 import type { RateLimitStage } from '../ratelimit/stage.ts'
@@ -84,6 +86,10 @@ interface Passing {
   extra?: DecisionRecordExtras
   /** Calls of the task this request makes (the tools/call messages of an MCP batch); default 1. */
   calls?: number
+  /** MCP POST: answers an upstream failure in JSON-RPC (pipeline/mcp-failure.ts). */
+  onFailure?: McpFailureAnswer
+  /** MCP POST: ends a started SSE answer whose server failed with a JSON-RPC answer event. */
+  onStreamFailure?: ForwardInput['streamFailure']
 }
 
 export class RequestPipeline {
@@ -130,7 +136,8 @@ export class RequestPipeline {
     const mcp = tool !== null ? rt.mcp.get(tool.name) ?? null : null
     // Every request a lenient router could send to the MCP handler is inspected as MCP or refused.
     const gate = mcp !== null && tool !== null ? mcpEndpointGate(mcp, tool, call, req, ctx.upgrade !== undefined) : { kind: 'outside' as const }
-    const decide = (c: ToolCall, v?: Parameters<typeof decideStage>[5], earlierCalls = 0): Decision => requestRouteChecks(c, tool, decideStage(this.stageDeps(), rt, c, tool, routeMatch, v, { earlierCalls }))
+    // dryRun: a tools/list annotation's representative call (pipeline/mcp-annotate.ts) takes no rate-limit token.
+    const decide = (c: ToolCall, v?: Parameters<typeof decideStage>[5], earlierCalls = 0, dryRun = false): Decision => requestRouteChecks(c, tool, decideStage(this.stageDeps(), rt, c, tool, routeMatch, v, { earlierCalls, ...(dryRun ? { rateLimits: false } : {}) }))
 
     if (gate.kind === 'refuse') return this.finishRequest(req, res, rt, { ...refuseMcp(res, decide(call, { kind: 'denied', reason: gate.reason }), call, gate.reply, gate.reason), startedAt })
     // The endpoint's bodiless GET (server stream) and DELETE (end of session) read and end; what
@@ -142,7 +149,7 @@ export class RequestPipeline {
       // 2-4 for an MCP POST: allowlist, then every JSON-RPC message decided and route-checked.
       const m = await mcpStage({ req, res, rt, stage: this.mcp, call, tool: tool!, routeMatch, upstream, mcp: mcp!, decide, ...(tracing ? { tracing } : {}), ...(rateLimits ? { rateLimits } : {}) })
       if (m.kind === 'answered') return this.finishRequest(req, res, rt, { ...m.outcome, startedAt })
-      passing = { call: m.call, tool, upstream: m.upstream, decision: m.decision, body: m.body, responseTransform: m.responseTransform, hidden: m.hidden, calls: m.calls, ...(m.extra ? { extra: m.extra } : {}) }
+      passing = { call: m.call, tool, upstream: m.upstream, decision: m.decision, body: m.body, responseTransform: m.responseTransform, hidden: m.hidden, calls: m.calls, onFailure: m.onFailure, onStreamFailure: m.onStreamFailure, ...(m.extra ? { extra: m.extra } : {}) }
     } else {
       // 2. decide (local rate limits included)  3. route checks; then global rate limits
       let decision = decide(call)
@@ -155,7 +162,7 @@ export class RequestPipeline {
       }
       const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
       const hidden: string[] = []
-      passing = { call, tool, upstream, decision, body: hasBody ? req : null, hidden, ...(gate.kind === 'stream' ? { responseTransform: this.mcp.streamFilter(mcp!, call, rt.config.limits.max_inspected_body_bytes, hidden) } : {}) }
+      passing = { call, tool, upstream, decision, body: hasBody ? req : null, hidden, ...(gate.kind === 'stream' ? { responseTransform: this.mcp.streamFilter(mcp!, call, rt.config.limits.max_inspected_body_bytes, hidden, { dryRun: (c, v) => decide(c, v, 0, true), budgetMs: rt.config.limits.mcp_evaluation_budget_ms }) } : {}) }
     }
 
     // 5. approval
@@ -184,7 +191,7 @@ export class RequestPipeline {
       ? dryRunTerminal()
       : ctx.upgrade
         ? await upgradeTerminal(rt, passing.call, decision, request, req, ctx.upgrade)
-        : await forwardTerminal(rt, passing.call, request, sent.body, res, abort.signal, passing.responseTransform, cred.reflection)
+        : await forwardTerminal(rt, passing.call, request, sent.body, res, abort.signal, passing.responseTransform, cred.reflection, passing.onStreamFailure)
     if (span && !('refused' in result)) span.end({ 'http.response.status_code': result.upstreamStatus ?? 0 }, result.failure?.reason)
     if ('refused' in result) return this.finishRequest(req, res, rt, { call: passing.call, decision: result.refused, credential: null, status: result.refused.status, failure: null, startedAt })
     if (result.upstreamSeconds !== null) {
@@ -197,8 +204,11 @@ export class RequestPipeline {
     const reflection = cred.reflection
     if (reflection && reflection.found.size > 0) passing.extra = { ...passing.extra, credential_reflected: { action: reflection.action, places: [...reflection.found] } }
 
+    // An MCP server that failed (timed out) gets a JSON-RPC answer: a tool call becomes a tool result.
+    const status = result.failure && passing.onFailure ? passing.onFailure(res, result.failure, passing.call.id) ?? result.status : result.status
+
     // 8. finish
-    this.finishRequest(req, res, rt, { call: passing.call, decision: final, credential: cred.record, status: result.status, failure: result.failure, upstream: result, startedAt, ...(passing.hidden && passing.hidden.length > 0 ? { hidden: passing.hidden } : {}), ...(passing.extra ? { extra: passing.extra } : {}) })
+    this.finishRequest(req, res, rt, { call: passing.call, decision: final, credential: cred.record, status, failure: result.failure, upstream: result, startedAt, ...(passing.hidden && passing.hidden.length > 0 ? { hidden: passing.hidden } : {}), ...(passing.extra ? { extra: passing.extra } : {}) })
   }
 
   /**
@@ -218,7 +228,7 @@ export class RequestPipeline {
     const classifyAs = (scheme: Scheme, id: () => string): Classified => classify({ via: 'connect', method: 'CONNECT', url: raw.authority, rawHeaders: raw.rawHeaders, connectScheme: scheme }, { allowlist: rt.allowlist, newId: id, maxHeaderBytes: rt.config.limits.max_header_bytes })
     const classified = classifyAs('https', randomUUID)
     if (!classified.ok) {
-      client.refuse(classified.status, { error: errorKindFor(classified.status), reason: classified.reason, decision_id: classified.id })
+      client.refuse(classified.status, { code: errorCodeFor(classified.status), reason: classified.reason, decisionId: classified.id })
       this.recorder.refused(rt.agent, { id: classified.id, via: raw.via, reason: classified.reason, status: classified.status, startedAt })
       return
     }
@@ -246,7 +256,7 @@ export class RequestPipeline {
     }
     const finish = (d: Decision, status: number, failure: Failure | null): void => this.recorder.decided(rt.agent, { call, decision: d, credential: null, status, failure, startedAt })
     if (!decision.pass) {
-      client.refuse(403, { error: 'denied', reason: decision.reasons.join('; '), decision_id: call.id })
+      client.refuse(403, { code: decision.stage === 'destination' ? 'destination_denied' : 'denied', reason: decision.reasons.join('; '), decisionId: call.id })
       return finish(decision, 403, null)
     }
     // 7. dry run | first bytes decide | intercept | tunnel (no credential ever rides an uninspected tunnel)
@@ -296,7 +306,7 @@ export class RequestPipeline {
       },
       failed: (status, failure) => {
         const d = failure.kind === 'destination' ? deny(decision, 'destination', [failure.reason]) : decision
-        client.refuse(status, { error: status === 403 ? 'denied' : failure.kind === 'timeout' ? 'timeout' : 'upstream_error', reason: failure.reason, decision_id: call.id })
+        client.refuse(status, { code: failure.kind, reason: failure.reason, decisionId: call.id })
         finish(d, status, failure)
       },
     })
@@ -334,7 +344,7 @@ export class RequestPipeline {
   }
 
   private refuseRequest(req: IncomingMessage, res: ServerResponse, rt: Runtime, r: { id: string; via: Via; reason: string; status: number; startedAt: bigint }): void {
-    writeError(res, r.status, { error: errorKindFor(r.status), reason: r.reason, decision_id: r.id })
+    writeError(res, r.status, { code: errorCodeFor(r.status), reason: r.reason, decisionId: r.id })
     if (!req.readableEnded) req.resume()
     this.#recorded.add(res)
     this.recorder.refused(rt.agent, r)
@@ -345,10 +355,11 @@ export class RequestPipeline {
     const { call, decision } = o
     if (!res.headersSent && o.status !== 499) {
       if (!decision.pass || decision.stage === 'destination') {
-        const error = decision.stage !== 'rate_limit' ? 'denied' : o.status === 503 ? 'rate_limit_unavailable' : 'rate_limited'
-        writeError(res, o.status, { error, reason: decision.reasons.join('; '), decision_id: call.id, ...(decision.rateLimit ? { retry_after_s: decision.rateLimit.retryAfterS } : {}) }, decision.rateLimit?.headers)
+        const code = decision.stage === 'rate_limit' ? (o.status === 503 ? 'rate_limit_unavailable' : 'rate_limited') : decision.stage === 'destination' ? 'destination_denied' : 'denied'
+        writeError(res, o.status, { code, reason: decision.reasons.join('; '), decisionId: call.id, ...(decision.rateLimit ? { retryAfterS: decision.rateLimit.retryAfterS } : {}) }, decision.rateLimit?.headers)
       } else if (o.failure) {
-        writeError(res, o.status, { error: o.failure.kind, reason: o.failure.reason, decision_id: call.id })
+        // Retry advice: x-should-retry: false when the upstream may have acted, Retry-After when it was unreachable.
+        writeError(res, o.status, { code: o.failure.kind, reason: o.failure.reason, decisionId: call.id }, retryAdvice(o.failure.kind, call.method))
       }
     }
     // An unread request body would otherwise stall the keep-alive connection.
@@ -363,11 +374,11 @@ export class RequestPipeline {
   private crashed(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, err: unknown): void {
     this.deps.logger.error('request pipeline failed', { error: (err as Error).message })
     if (this.#recorded.has(res)) {
-      writeError(res, 500, { error: 'internal_error', reason: 'toolgate failed to handle the request' })
+      writeError(res, 500, { code: 'internal_error', reason: 'toolgate failed to handle the request' })
       return
     }
     const id = this.refuseUnread(ctx.via, 500, 'toolgate failed to handle the request', null, 'internal')
-    writeError(res, 500, { error: 'internal_error', reason: 'toolgate failed to handle the request', decision_id: id })
+    writeError(res, 500, { code: 'internal_error', reason: 'toolgate failed to handle the request', decisionId: id })
     if (!req.readableEnded) req.resume()
   }
 }

@@ -11,23 +11,10 @@ import type { PolicyInput } from '../decide/policy-input.ts'
 import { decisionLabel, decisionRecord, parseRefusalRecord, type DecisionRecordExtras } from '../record/decision-record.ts'
 import type { RecordSink } from '../record/records.ts'
 import type { Metrics } from '../record/metrics.ts'
-import type { ForwardFailureKind } from '../forward/forward.ts'
 
-/**
- * What went wrong in a tunnel after its CONNECT was answered 200 (pipeline/tunnel-first-bytes.ts):
- * client_tls the client's TLS handshake with the interceptor failed (ALPN, untrusted CA, SNI,
- * bad ClientHello); client_timeout no first bytes or no handshake in time; tunnel_protocol the
- * first bytes are a protocol the target is not served as (TLS to an http tool, plain HTTP to an
- * https tool, h2c, neither TLS nor HTTP); upstream_connect a passthrough tunnel's upstream could
- * not be reached; tunnel_limit too many intercepted connections; internal toolgate could not
- * serve it (a leaf certificate could not be minted).
- */
-export type TunnelFailureKind = 'client_tls' | 'client_timeout' | 'tunnel_protocol' | 'upstream_connect' | 'tunnel_limit' | 'internal'
-
-/** Every failure kind a record can carry (docs/records.md): forwarding, tunnels, an MCP batch not forwarded. */
-export type FailureKind = ForwardFailureKind | TunnelFailureKind | 'batch_refused'
-
-export type Failure = { kind: FailureKind; reason: string }
+// The failure kinds are one list (pipeline/failure.ts); re-exported here for the record writers.
+export type { Failure, FailureKind, TunnelFailureKind } from './failure.ts'
+import type { Failure } from './failure.ts'
 
 /** Everything known about a call when it ends. */
 export interface Outcome {

@@ -15,7 +15,8 @@ import type { Transform } from 'node:stream'
 import { parseMcpBody, type McpMessage, type McpParse } from '../classify/mcp/parse.ts'
 import { mcpToolAccess, mcpToolAllowed, type CompiledMcpRules } from '../classify/mcp/rules.ts'
 import { jsonRpcBatchDenial, jsonRpcDenial, jsonRpcRefusal, type JsonRpcReply } from '../classify/mcp/respond.ts'
-import { createToolsListFilter } from '../classify/mcp/filter.ts'
+import { createToolsListFilter, type ToolsListFilterOptions } from '../classify/mcp/filter.ts'
+import { deniedToolAnnotator, type DryRunDecide } from './mcp-annotate.ts'
 import { McpToolBook } from '../classify/mcp/pins.ts'
 import { createdTaskId, McpTaskBinding, type CancelTarget } from '../classify/mcp/task-binding.ts'
 import { cancelMcpTasks, type McpCancelDeps } from '../tasks/mcp-cancel.ts'
@@ -26,6 +27,7 @@ import type { ToolCall } from '../classify/toolcall.ts'
 import type { CompiledTool } from '../classify/allowlist.ts'
 import { endpointMethod, endpointRelation, requestHasBody } from '../classify/mcp/endpoint.ts'
 import { DENIED_CODE, jsonRpcError } from '../classify/mcp/respond.ts'
+import { mcpFailureAnswer, mcpStreamFailureAnswer, type McpFailureAnswer } from './mcp-failure.ts'
 import type { AllowlistVerdict } from '../decide/decide.ts'
 import type { Decision } from '../decide/decision.ts'
 import { batchDecision, deny } from '../decide/deny.ts'
@@ -158,6 +160,17 @@ interface TaskEndHooks {
   heldCredential: McpCancelDeps['heldCredential']
 }
 
+/** How a listing's tools are dry-run against the policy (pipeline/mcp-annotate.ts). */
+export interface AnnotateWith {
+  dryRun: DryRunDecide
+  budgetMs: number
+}
+
+/** One annotator per listing (its bounds count per listing). */
+function annotatorOf(call: ToolCall, rules: CompiledMcpRules, a: AnnotateWith | undefined): ToolsListFilterOptions['annotate'] {
+  return a === undefined ? undefined : () => deniedToolAnnotator(call, rules, a.dryRun, a.budgetMs)
+}
+
 /** Pin bookkeeping for a list filter: the book, the toolgate tool, and where a change is reported. */
 export interface PinContext {
   book: McpToolBook
@@ -169,7 +182,7 @@ export interface PinContext {
 const MAX_HIDDEN_RECORDED = 256
 
 /** `hidden` collects the names the name rules removed, for the request's record (defect: they were never recorded). */
-export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string | number> | 'any', maxBytes: number, pins?: PinContext, observe?: (id: string | number, result: unknown) => void, hidden?: string[]): (status: number, headers: Record<string, string | string[]>) => Transform | null {
+export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string | number> | 'any', maxBytes: number, pins?: PinContext, observe?: (id: string | number, result: unknown) => void, hidden?: string[], annotate?: ToolsListFilterOptions['annotate']): (status: number, headers: Record<string, string | string[]>) => Transform | null {
   return (status, headers) => {
     if (status < 200 || status >= 300) return null
     if (requestIds !== 'any' && requestIds.size === 0) return null
@@ -189,7 +202,7 @@ export function toolsListFilter(rules: CompiledMcpRules, requestIds: Set<string 
     const onFiltered = hidden === undefined ? undefined : (info: { removed: string[] }): void => {
       for (const name of info.removed) if (hidden.length < MAX_HIDDEN_RECORDED) hidden.push(name)
     }
-    return createToolsListFilter({ contentType, ...(contentEncoding !== undefined ? { contentEncoding } : {}), allowed: (name) => mcpToolAllowed(rules, name).allowed, requestIds, maxBytes, ...(inspect ? { inspect } : {}), ...(observe ? { observe } : {}), ...(onFiltered ? { onFiltered } : {}) })
+    return createToolsListFilter({ contentType, ...(contentEncoding !== undefined ? { contentEncoding } : {}), allowed: (name) => mcpToolAllowed(rules, name).allowed, requestIds, maxBytes, ...(inspect ? { inspect } : {}), ...(observe ? { observe } : {}), ...(onFiltered ? { onFiltered } : {}), ...(annotate ? { annotate } : {}) })
   }
 }
 
@@ -372,13 +385,13 @@ export class McpStage {
   }
 
   /** The response filter of a POST: listings filtered and pinned, created MCP tasks bound (with where to cancel them); removed names go to `hidden`. */
-  postFilter(rules: CompiledMcpRules, parsed: Extract<McpParse, { ok: true }>, call: ToolCall, maxBytes: number, hidden: string[], upstream?: UpstreamRequest): ReturnType<typeof toolsListFilter> {
-    return toolsListFilter(rules, toolsListIds(parsed), maxBytes, pinReporter(this.book, call, this.records), taskObserver(this.tasks, call, parsed, upstream, () => this.hookTaskEnd()), hidden)
+  postFilter(rules: CompiledMcpRules, parsed: Extract<McpParse, { ok: true }>, call: ToolCall, maxBytes: number, hidden: string[], upstream?: UpstreamRequest, annotate?: AnnotateWith): ReturnType<typeof toolsListFilter> {
+    return toolsListFilter(rules, toolsListIds(parsed), maxBytes, pinReporter(this.book, call, this.records), taskObserver(this.tasks, call, parsed, upstream, () => this.hookTaskEnd()), hidden, annotatorOf(call, rules, annotate))
   }
 
   /** The response filter of the GET stream: any listing in it is filtered and pinned; removed names go to `hidden`. */
-  streamFilter(rules: CompiledMcpRules, call: ToolCall, maxBytes: number, hidden: string[]): ReturnType<typeof toolsListFilter> {
-    return toolsListFilter(rules, 'any', maxBytes, pinReporter(this.book, call, this.records), undefined, hidden)
+  streamFilter(rules: CompiledMcpRules, call: ToolCall, maxBytes: number, hidden: string[], annotate?: AnnotateWith): ReturnType<typeof toolsListFilter> {
+    return toolsListFilter(rules, 'any', maxBytes, pinReporter(this.book, call, this.records), undefined, hidden, annotatorOf(call, rules, annotate))
   }
 }
 
@@ -389,7 +402,7 @@ export type McpStageResult =
   | { kind: 'answered'; outcome: Recorded }
   /** Every message passed: forward the same bytes under `decision`. */
   /** calls: calls of the task this request makes (its tools/call messages, at least 1). */
-  | { kind: 'forward'; call: ToolCall; decision: Decision; upstream: UpstreamRequest; body: Buffer; responseTransform: ForwardInput['responseTransform']; hidden: string[]; calls: number; extra?: McpRecordFields }
+  | { kind: 'forward'; call: ToolCall; decision: Decision; upstream: UpstreamRequest; body: Buffer; responseTransform: ForwardInput['responseTransform']; hidden: string[]; calls: number; extra?: McpRecordFields; onFailure: McpFailureAnswer; onStreamFailure: ForwardInput['streamFailure'] }
 
 /** A request to an MCP tool refused before (or instead of) deciding its messages: a JSON-RPC error and one record. */
 export function refuseMcp(res: ServerResponse, base: Decision, call: ToolCall, reply: JsonRpcReply, reason: string): Recorded {
@@ -415,7 +428,7 @@ export async function mcpStage(p: {
   upstream: UpstreamRequest
   mcp: CompiledMcpRules
   /** earlierCalls: tool calls of the same request decided before this one, counted by the policy as calls so far. */
-  decide: (call: ToolCall, verdict?: AllowlistVerdict, earlierCalls?: number) => Decision
+  decide: (call: ToolCall, verdict?: AllowlistVerdict, earlierCalls?: number, dryRun?: boolean) => Decision
   tracing?: CallTracing
   rateLimits?: RateLimitStage
 }): Promise<McpStageResult> {
@@ -464,9 +477,11 @@ export async function mcpStage(p: {
     decision: chosen.decision,
     upstream: { ...p.upstream, headers: withoutAgentCredentials(p.upstream.headers) },
     body: body!,
-    responseTransform: p.stage.postFilter(mcp, parsed, call, max, hidden, p.upstream),
+    responseTransform: p.stage.postFilter(mcp, parsed, call, max, hidden, p.upstream, { dryRun: (c, v) => p.decide(c, v, 0, true), budgetMs: p.rt.config.limits.mcp_evaluation_budget_ms }),
     hidden,
     calls: Math.max(1, toolCalls),
     ...(extra ? { extra } : {}),
+    onFailure: mcpFailureAnswer(parsed, checked.modern),
+    onStreamFailure: mcpStreamFailureAnswer(parsed, checked.modern, call.id),
   }
 }

@@ -14,6 +14,7 @@ import type { ReflectionGuard } from '../forward/reflection-guard.ts'
 import type { Runtime } from '../listen/runtime.ts'
 import type { ToolUpstream } from '../forward/pools.ts'
 import { destinationRules } from '../decide/destination.ts'
+import { upstreamTimeouts } from '../forward/timeouts.ts'
 
 /**
  * The upstream settings of the call's tool. A call no tool matched reaches a terminal only when
@@ -24,7 +25,7 @@ export function upstreamOf(rt: Runtime, call: ToolCall): ToolUpstream {
   return rt.upstreams.get(call.tool ?? '') ?? { name: '\u0000no tool', rules: destinationRules('', []), caFile: null }
 }
 
-export async function forwardTerminal(rt: Runtime, call: ToolCall, request: UpstreamRequest, body: Readable | Buffer | null, res: ServerResponse, signal: AbortSignal, responseTransform?: ForwardInput['responseTransform'], reflection?: ReflectionGuard | null): Promise<ForwardResult> {
+export async function forwardTerminal(rt: Runtime, call: ToolCall, request: UpstreamRequest, body: Readable | Buffer | null, res: ServerResponse, signal: AbortSignal, responseTransform?: ForwardInput['responseTransform'], reflection?: ReflectionGuard | null, streamFailure?: ForwardInput['streamFailure']): Promise<ForwardResult> {
   return forward({
     pools: rt.pools,
     tool: upstreamOf(rt, call),
@@ -33,8 +34,10 @@ export async function forwardTerminal(rt: Runtime, call: ToolCall, request: Upst
     maxRequestBodyBytes: rt.config.limits.max_request_body_bytes,
     maxResponseBodyBytes: rt.config.limits.max_response_body_bytes,
     signal,
+    timeouts: upstreamTimeouts(rt.config.timeouts, rt.allowlist.byName(call.tool ?? '')?.config.timeouts),
     ...(responseTransform ? { responseTransform } : {}),
     ...(reflection ? { reflection } : {}),
+    ...(streamFailure ? { streamFailure } : {}),
   }, res)
 }
 
@@ -48,7 +51,7 @@ export async function upgradeTerminal(rt: Runtime, call: ToolCall, decision: Dec
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   return up.ok
     ? { status: 101, upstreamStatus: 101, upstreamSeconds: seconds, failure: null }
-    : { status: up.status, upstreamStatus: null, upstreamSeconds: null, failure: { kind: up.status === 403 ? 'destination' : 'connect', reason: up.reason } }
+    : { status: up.status, upstreamStatus: null, upstreamSeconds: null, failure: up.failure }
 }
 
 /** Nothing is sent: status 0 says so in the record. */

@@ -61,7 +61,7 @@ export async function routeByFirstBytes(r: FirstBytesRoutes): Promise<void> {
       // The client speaks HTTP: it can read the refusal as an HTTP answer.
       const reason = `plain HTTP refused in this tunnel: ${r.http.refused}`
       const id = r.record({ kind: 'tunnel_protocol', reason }, true, 400)
-      writeSocketError(r.socket, 400, { error: 'bad_request', reason, decision_id: id })
+      writeSocketError(r.socket, 400, { code: 'tunnel_protocol', reason, decisionId: id })
       return
     }
     case 'h2c':

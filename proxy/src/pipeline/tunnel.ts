@@ -8,12 +8,13 @@ import { checkedLookup } from '../forward/lookup.ts'
 import { checkDestination } from '../decide/destination.ts'
 import type { ToolCall } from '../classify/toolcall.ts'
 import type { Runtime } from '../listen/runtime.ts'
-import type { ErrorBody } from './error-body.ts'
+import type { ErrorAnswer } from './error-body.ts'
+import type { Failure } from './failure.ts'
 import { upstreamOf } from './terminals.ts'
-import type { FailureKind } from './finish.ts'
+import { connectFailure } from '../forward/upstream-errors.ts'
 import type { InterceptFailure } from '../listen/tls/interceptor.ts'
 
-export type TunnelFailure = { kind: Extract<FailureKind, 'destination' | 'connect' | 'timeout'>; reason: string }
+export type TunnelFailure = Failure
 
 /** What the TLS interceptor offers a tunnel (listen/tls/interceptor.ts). */
 export interface TunnelInterceptor {
@@ -27,7 +28,7 @@ export interface TunnelClient {
   /** Bytes already read from the client (CONNECT head, a transparent ClientHello): sent first. */
   firstBytes: Buffer
   /** Answers a refused tunnel (CONNECT: an HTTP error response; transparent TLS: the connection is closed). */
-  refuse(status: number, body: ErrorBody): void
+  refuse(status: number, answer: ErrorAnswer): void
   /** Runs before any upstream byte reaches the client (CONNECT answers its 200 here). */
   established(): void
   /** Hands the connection to the TLS interceptor; `onFailed` runs if it is not served (a failed handshake). */
@@ -60,19 +61,20 @@ export function pipeTunnel(rt: Runtime, call: ToolCall, tunnelClient: TunnelClie
     if (established || failed) return
     failed = true
     upstream.destroy()
-    handlers.failed(504, { kind: 'timeout', reason: 'upstream connect timed out' })
+    handlers.failed(504, { kind: 'upstream_connect_timeout', reason: 'upstream connect timed out' })
   })
   // on, not once: a socket may report more than one error, and every one must be handled.
   upstream.on('error', (err: Error & { code?: string }) => {
     if (established) { client.destroy(); return }
     if (failed) return
     failed = true
-    const blocked = err.code === 'TOOLGATE_DESTINATION_BLOCKED'
-    handlers.failed(blocked ? 403 : 502, { kind: blocked ? 'destination' : 'connect', reason: err.message })
+    const failure = connectFailure(err)
+    handlers.failed(failure.kind === 'destination' ? 403 : 502, failure)
   })
   upstream.once('connect', () => {
     established = true
     upstream.setTimeout(rt.config.timeouts.idle_ms)
+    // An established tunnel has no HTTP answer left to give: silence past idle_ms closes both sides.
     upstream.on('timeout', () => { upstream.destroy(); client.destroy() })
     handlers.established()
     if (firstBytes.length > 0) upstream.write(firstBytes)

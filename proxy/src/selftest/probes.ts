@@ -31,12 +31,15 @@ const MAX_RESPONSE = 64 * 1024
 /** Errors that prove a connection was never made (nothing reached the destination). */
 const NEVER_CONNECTED = new Set(['ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'EACCES', 'EPERM', 'EADDRNOTAVAIL', 'EAFNOSUPPORT', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN'])
 
-/** A response toolgate itself wrote when refusing: 4xx/5xx with a JSON body {"error","reason",...}. */
+/** A response toolgate itself wrote when refusing: 4xx/5xx with its JSON error body (pipeline/error-body.ts). */
 export function isToolgateRefusal(status: number, body: string): boolean {
   if (status < 400) return false
   try {
-    const v = JSON.parse(body) as unknown
-    return typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)['error'] === 'string' && typeof (v as Record<string, unknown>)['reason'] === 'string'
+    // Upstream APIs answer {"error":{message,type,code}} too: toolgate's own carry its decision_id
+    // key and a message that names toolgate.
+    const v = JSON.parse(body) as { error?: { message?: unknown; decision_id?: unknown } } | null
+    const e = typeof v === 'object' && v !== null ? v.error : undefined
+    return typeof e === 'object' && e !== null && typeof e.message === 'string' && e.message.startsWith('toolgate: ') && 'decision_id' in e
   } catch {
     return false
   }

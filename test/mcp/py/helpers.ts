@@ -1,21 +1,18 @@
 // Starts the Python SDK test server (test/mcp/py/server.py) and runs the Python SDK test client
 // (test/mcp/py/client.py); both need `mcp` from PyPI (.ci/run installs it).
 import { execFile, spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { createServer, connect } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
+import { onLines, stopChild } from '../../helpers/child.ts'
+import { listenOnLoopback } from '../../helpers/upstream.ts'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 
 async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1')
-  await once(s, 'listening')
-  const port = (s.address() as AddressInfo).port
-  s.close()
-  await once(s, 'close')
-  return port
+  const l = await listenOnLoopback(createServer())
+  await l.close()
+  return l.port
 }
 
 async function reachable(port: number): Promise<boolean> {
@@ -38,16 +35,7 @@ export async function startPyMcpServer(): Promise<PyMcpServer> {
   const ran: string[] = []
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr = (stderr + c).slice(-4000) })
-  let buffered = ''
-  child.stdout.setEncoding('utf8').on('data', (c: string) => {
-    buffered += c
-    let nl: number
-    while ((nl = buffered.indexOf('\n')) !== -1) {
-      const line = buffered.slice(0, nl)
-      buffered = buffered.slice(nl + 1)
-      if (line.startsWith('ran ')) ran.push(line.slice(4))
-    }
-  })
+  onLines(child.stdout, (line) => { if (line.startsWith('ran ')) ran.push(line.slice(4)) })
   for (let i = 0; i < 200 && !(await reachable(port)); i++) {
     if (child.exitCode !== null) throw new Error(`python MCP server exited: ${stderr}`)
     await new Promise((r) => setTimeout(r, 50))
@@ -56,11 +44,7 @@ export async function startPyMcpServer(): Promise<PyMcpServer> {
   return {
     port,
     ran,
-    async close() {
-      if (child.exitCode !== null) return
-      child.kill()
-      await once(child, 'exit')
-    },
+    close: () => stopChild(child),
   }
 }
 

@@ -1,36 +1,13 @@
-// A real HTTPS upstream for TLS tests, with its own CA made by the openssl CLI at test time
-// (independent of toolgate's X.509 code). It echoes what it received as JSON.
+// A real HTTPS upstream for TLS tests, with its own CA (test/helpers/certificates.ts: the openssl
+// CLI, independent of toolgate's X.509 code). It echoes what it received as JSON.
 import { createServer, type Server } from 'node:https'
 import type { IncomingMessage } from 'node:http'
-import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { once } from 'node:events'
 import { X509Certificate } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 
-export interface TestCa { certFile: string; keyFile: string; pem: string }
-
-export function makeTestCa(dir: string, name: string): TestCa {
-  const keyFile = join(dir, `${name}.key`)
-  const certFile = join(dir, `${name}.crt`)
-  execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', keyFile])
-  execFileSync('openssl', ['req', '-x509', '-new', '-key', keyFile, '-out', certFile, '-days', '2', '-subj', `/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'])
-  return { certFile, keyFile, pem: readFileSync(certFile, 'utf8') }
-}
-
-export function makeServerCert(dir: string, ca: TestCa, name: string, hosts: string[]): { cert: string; key: string } {
-  const key = join(dir, `${name}.key`)
-  const csr = join(dir, `${name}.csr`)
-  const crt = join(dir, `${name}.crt`)
-  const ext = join(dir, `${name}.ext`)
-  const san = hosts.map((h) => (/^[\d.]+$/.test(h) ? `IP:${h}` : `DNS:${h}`)).join(',')
-  execFileSync('sh', ['-c', `printf 'subjectAltName=${san}\\nextendedKeyUsage=serverAuth\\nbasicConstraints=CA:FALSE\\n' > ${ext}`])
-  execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', key])
-  execFileSync('openssl', ['req', '-new', '-key', key, '-out', csr, '-subj', `/CN=${hosts[0]}`])
-  execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-CAcreateserial', '-out', crt, '-days', '2', '-extfile', ext], { stdio: 'ignore' })
-  return { cert: readFileSync(crt, 'utf8'), key: readFileSync(key, 'utf8') }
-}
+// The CA and server certificates come from the one certificate helper.
+export { makeServerCert, makeTestCa, type TestCa } from '../../helpers/certificates.ts'
 
 export interface HttpsUpstream {
   port: number

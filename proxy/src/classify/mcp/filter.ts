@@ -49,6 +49,11 @@ export interface ToolsListFilterOptions {
   inspect?: (tool: Record<string, unknown>) => boolean
   /** Told when an SSE event was dropped (and why), for the record. */
   onDropped?: (reason: string) => void
+  /**
+   * Per listing (so its bounds count per listing, also on a long-lived stream): rewrites a kept
+   * tool's definition (pipeline/mcp-annotate.ts: a tool the policy would deny says so); null keeps it as is.
+   */
+  annotate?: () => (tool: Record<string, unknown>) => Record<string, unknown> | null
 }
 
 export class McpFilterError extends Error {
@@ -228,9 +233,17 @@ function rewriteOne(msg: unknown, opts: ToolsListFilterOptions, pending: Set<str
     return ok
   })
   opts.onFiltered?.({ id, removed, kept: kept.length })
-  if (removed.length === 0) return msg
+  let annotated = false
+  const annotateOne = opts.annotate?.()
+  const shown = annotateOne === undefined ? kept : kept.map((tool) => {
+    const next = annotateOne(tool as Record<string, unknown>)
+    if (next === null) return tool
+    annotated = true
+    return next
+  })
+  if (removed.length === 0 && !annotated) return msg
   // The filtered list is this agent's view, not the server's: no cache may share it (2026-07-28 cacheScope).
-  return { ...msg, result: { ...result, tools: kept, cacheScope: 'private' } }
+  return { ...msg, result: { ...result, tools: shown, cacheScope: 'private' } }
 }
 
 /**

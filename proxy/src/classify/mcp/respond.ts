@@ -102,3 +102,21 @@ export function jsonRpcError(status: number, code: number, reason: string, decis
   const r = reply(status, { jsonrpc: '2.0', id, error: { code, message: `refused by toolgate: ${reason}`, data: { decision_id: decisionId } } })
   return { ...r, headers: { ...r.headers, ...headers } }
 }
+
+/** The upstream failed an allowed request (timeout, reset, unreachable): a JSON-RPC error for methods other than tools/call. */
+export const UPSTREAM_FAILED_CODE = -32003
+
+/**
+ * The answer to allowed messages whose MCP server failed before answering (pipeline/mcp-failure.ts):
+ * a tools/call becomes a tool result with isError, so the model reads what happened (and that
+ * the call may have run) instead of the host getting a transport error and the SDK retrying;
+ * other requests get a JSON-RPC error. HTTP 200 like every MCP answer of toolgate's. Null when
+ * no message has an id (notifications only: nothing to answer in JSON-RPC).
+ */
+export function jsonRpcUpstreamFailure(items: readonly { id: string | number | null; method: string }[], text: string, decisionId: string, batch: boolean, modern = false): JsonRpcReply | null {
+  const answers = items.filter((i) => i.id !== null).map((i) => i.method === 'tools/call'
+    ? { jsonrpc: '2.0', id: i.id, result: { content: [{ type: 'text', text }], isError: true, _meta: { 'toolgate/decision_id': decisionId }, ...(modern ? { resultType: 'complete' } : {}) } }
+    : { jsonrpc: '2.0', id: i.id, error: { code: UPSTREAM_FAILED_CODE, message: text, data: { decision_id: decisionId } } })
+  if (answers.length === 0) return null
+  return reply(200, batch ? answers : answers[0])
+}

@@ -49,12 +49,12 @@ export function createTransparentHttpListener(opts: TransparentHttpOptions): Ser
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     const reason = 'CONNECT is not accepted on the transparent listener; use the proxy listener'
     const id = opts.pipeline.refuseUnread('transparent', 405, reason)
-    writeSocketError(socket, 405, { error: 'bad_request', reason, decision_id: id })
+    writeSocketError(socket, 405, { code: 'bad_request', reason, decisionId: id })
   })
   server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
     const { status, reason } = malformedRequest(err)
     const id = opts.pipeline.refuseUnread('transparent', status, reason)
-    writeSocketError(socket, status, { error: 'bad_request', reason, decision_id: id })
+    writeSocketError(socket, status, { code: 'bad_request', reason, decisionId: id })
   })
   return server
 }
