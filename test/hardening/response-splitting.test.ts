@@ -56,24 +56,31 @@ const ALLOWED = new Set(['proxy-status', 'x-toolgate-decision-id', 'cache-contro
 // An sf-item: token, then parameters; details an sf-string (printable ASCII, only \" and \\ escaped).
 const PROXY_STATUS = /^toolgate; error=[a-z_]+; details="(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*"$/
 
+/**
+ * Every response in `answer` (an agent that puts a raw blank line in a header has sent two
+ * requests and gets two answers) is well-formed: one status line, toolgate's own header names,
+ * printable ASCII, a well-formed Proxy-Status, and a body of exactly the declared length of JSON.
+ */
 function checkHead(answer: Buffer): string | null {
-  if (answer.length === 0) return null // closed without an answer: nothing to split
-  const text = answer.toString('latin1')
-  const sep = text.indexOf('\r\n\r\n')
-  if (sep === -1) return `no complete head: ${JSON.stringify(text.slice(0, 200))}`
-  const lines = text.slice(0, sep).split('\r\n')
-  if (!/^HTTP\/1\.1 \d{3}(?: [\x20-\x7e]*)?$/.test(lines[0]!)) return `bad status line ${JSON.stringify(lines[0])}`
-  for (const line of lines.slice(1)) {
-    if (!/^[\x20-\x7e]+$/.test(line)) return `non-printable header line ${JSON.stringify(line)}`
-    const name = line.slice(0, line.indexOf(':')).toLowerCase()
-    if (!ALLOWED.has(name)) return `unexpected header ${JSON.stringify(line)}`
-    if (name === 'proxy-status' && !PROXY_STATUS.test(line.slice(line.indexOf(':') + 1).trim())) return `malformed Proxy-Status ${JSON.stringify(line)}`
+  let rest = answer
+  while (rest.length > 0) {
+    const text = rest.toString('latin1')
+    const sep = text.indexOf('\r\n\r\n')
+    if (sep === -1) return `no complete head: ${JSON.stringify(text.slice(0, 200))}`
+    const lines = text.slice(0, sep).split('\r\n')
+    if (!/^HTTP\/1\.1 \d{3}(?: [\x20-\x7e]*)?$/.test(lines[0]!)) return `bad status line ${JSON.stringify(lines[0])}`
+    for (const line of lines.slice(1)) {
+      if (!/^[\x20-\x7e]+$/.test(line)) return `non-printable header line ${JSON.stringify(line)}`
+      const name = line.slice(0, line.indexOf(':')).toLowerCase()
+      if (!ALLOWED.has(name)) return `unexpected header ${JSON.stringify(line)}`
+      if (name === 'proxy-status' && !PROXY_STATUS.test(line.slice(line.indexOf(':') + 1).trim())) return `malformed Proxy-Status ${JSON.stringify(line)}`
+    }
+    const len = Number(/\r\ncontent-length: *(\d+)/i.exec(text.slice(0, sep))?.[1] ?? -1)
+    const body = rest.subarray(sep + 4, sep + 4 + Math.max(len, 0))
+    if (len < 0 || body.length !== len) return `body of ${body.length} bytes, content-length ${len}`
+    try { JSON.parse(body.toString('utf8')) } catch { return `body is not JSON: ${JSON.stringify(body.toString('latin1').slice(0, 200))}` }
+    rest = rest.subarray(sep + 4 + len)
   }
-  // The body is exactly the declared length of JSON, and nothing follows it (no second response).
-  const len = Number(/\r\ncontent-length: *(\d+)/i.exec(text.slice(0, sep))?.[1] ?? -1)
-  const body = answer.subarray(Buffer.byteLength(text.slice(0, sep + 4), 'latin1'))
-  if (body.length !== len) return `body of ${body.length} bytes, content-length ${len}`
-  try { JSON.parse(body.toString('utf8')) } catch { return `body is not JSON: ${JSON.stringify(body.toString('latin1').slice(0, 200))}` }
   return null
 }
 
@@ -107,4 +114,6 @@ t.test('the oracle rejects a split answer (so the property can fail)', async (t)
   t.match(checkHead(Buffer.from('HTTP/1.1 404 toolgate: x\r\nX-Injected: 1\r\ncontent-length: 0\r\n\r\n', 'latin1')), /unexpected header/)
   t.match(checkHead(Buffer.from('HTTP/1.1 404 toolgate: \xff\r\ncontent-length: 0\r\n\r\n', 'latin1')), /bad status line/)
   t.match(checkHead(Buffer.from('HTTP/1.1 404 x\r\nproxy-status: toolgate; error=a; details="a"b"\r\n\r\n', 'latin1')), /malformed Proxy-Status/)
+  t.match(checkHead(Buffer.from('HTTP/1.1 404 x\r\ncontent-length: 2\r\n\r\n{}HTTP/1.1 200 OK\r\nX-Injected: 1\r\n\r\n', 'latin1')), /unexpected header/)
+  t.equal(checkHead(Buffer.from('HTTP/1.1 404 x\r\ncontent-length: 2\r\n\r\n{}', 'latin1')), null)
 })
