@@ -2,16 +2,25 @@
 // bad), policy bundle swaps (good and bad) and upstream faults, checking every answer.
 //
 //   node bench/soak/run.ts [--duration 60s] [--rate 200] [--json FILE] [--window 5s]
-//                          [--reload-every 2s] [--connections 64] [--node-args="FLAGS"]
+//                          [--reload-every 2s] [--hostile-reloads] [--connections 128] [--node-args="FLAGS"]
+//                          [--only SOURCE,SOURCE...] [--toolgate-bin PATH] [--svg FILE]
+//
+// --only switches on one source of memory churn at a time (to find which one grows memory):
+// traffic (prefix calls: allowed, denied, unknown tool, slow, resets, timeouts), forward
+// (absolute-form forward-proxy calls), credentials, mcp, tls (CONNECT to an inspected HTTPS tool:
+// kept-alive tunnels, a fresh tunnel per call, a denial inside the tunnel), reloads (config
+// rewrites), bundle-swaps. Default: all of them but tls (opt-in, see DEFAULT_SOURCES).
+// --hostile-reloads rewrites the config and swaps the bundle every 200 ms (the realistic default
+// is every 2 s). Calls beyond 4 x --connections in flight are shed and reported.
 //
 // Traffic (bench/soak/traffic.ts): allowed, credentialed (static provider; the upstream checks
 // the secret), denied by deny rule and by method, unknown tool, MCP tools/call allowed and
 // denied (official SDK server), slow upstream answers, upstream resets (-> 502) and upstream
 // timeouts (-> 504). Every response is verified; anything else is a wrong answer.
-// Memory: the admin /metrics (toolgate_process_resident_memory_bytes,
-// toolgate_nodejs_heap_size_used_bytes) every second; the leak rule is in memory-trend.ts.
+// Memory: the admin /metrics (toolgate_memory_bytes by area, toolgate_live_objects by kind)
+// every second; the leak rule is in memory-trend.ts.
 // Exit 1 if any answer was wrong, memory keeps growing, or the reloads were not observed.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, copyFileSync, mkdirSync, openSync, readSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -20,8 +29,10 @@ import { Pool } from 'undici'
 import { repoRoot, startChild } from '../lib/processes.ts'
 import { startToolgateProcess } from '../lib/toolgate-process.ts'
 import { summarize } from '../lib/loadgen.ts'
-import { buildMix, picker } from './traffic.ts'
+import { buildMix, picker, type SoakRequest } from './traffic.ts'
 import { memoryVerdict, type MemorySample } from './memory-trend.ts'
+import { renderMemorySvg } from './plot.ts'
+import { startTlsUpstream, tlsClient, type TlsUpstream } from './tls-upstream.ts'
 import { SIDECAR_RUNTIME } from '../../proxy/src/inject/settings.ts'
 
 const { values } = parseArgs({
@@ -29,9 +40,16 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '60s' },
     rate: { type: 'string', default: '200' },
     json: { type: 'string' },
+    // An SVG plot of RSS, heap used and external memory over time (bench/soak/plot.ts).
+    svg: { type: 'string' },
     window: { type: 'string', default: '5s' },
     'reload-every': { type: 'string', default: '2s' },
-    connections: { type: 'string', default: '64' },
+    connections: { type: 'string', default: '128' },
+    only: { type: 'string' },
+    'hostile-reloads': { type: 'boolean', default: false },
+    // Another toolgate build's bin/toolgate.js (e.g. an older commit exported with git archive),
+    // for before/after runs under the same soak. Environment (MALLOC_ARENA_MAX...) is inherited.
+    'toolgate-bin': { type: 'string' },
     // Node flags for toolgate (pass as --node-args="..."). Default: the bounded V8 heap the
     // injected sidecar runs with (SIDECAR_RUNTIME, docs/operations.md). Unbounded, V8 sizes its heap from the
     // machine's memory and grows it lazily for minutes, which looks like a leak in RSS and hides
@@ -51,7 +69,16 @@ function ms(text: string): number {
 const durationMs = ms(values.duration!)
 const rate = Number(values.rate)
 const windowMs = ms(values.window!)
-const reloadEveryMs = ms(values['reload-every']!)
+const reloadEveryMs = values['hostile-reloads'] ? 200 : ms(values['reload-every']!)
+const SOURCES = ['traffic', 'forward', 'credentials', 'mcp', 'tls', 'reloads', 'bundle-swaps'] as const
+type Source = (typeof SOURCES)[number]
+// tls is opt-in (name it in --only): on this shared 2-core machine its handshakes (toolgate's
+// leaf, the upstream's re-encryption, all ECDSA) at soak rates starve the other traffic.
+const DEFAULT_SOURCES = SOURCES.filter((x) => x !== 'tls')
+const on: Set<Source> = new Set(values.only === undefined ? DEFAULT_SOURCES : values.only.split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
+  if (!(SOURCES as readonly string[]).includes(x)) throw new Error(`--only: unknown source ${x} (one of ${SOURCES.join(', ')})`)
+  return x as Source
+}))
 // Bounded by design: the soak is a test, not a load test.
 if (!(rate > 0 && rate <= 5000)) throw new Error('--rate must be in (0, 5000]')
 if (!(durationMs >= 5000 && durationMs <= 6 * 3_600_000)) throw new Error('--duration must be between 5s and 6h')
@@ -65,6 +92,13 @@ const up = await startChild(node, ['bench/soak/fault-upstream.ts'], /listening (
 const upCred = await startChild(node, ['bench/soak/fault-upstream.ts', '--secret-file', secretFile], /listening (\d+)/)
 let mcp: Awaited<ReturnType<typeof startChild>> | null = null
 try { mcp = await startChild(node, ['bench/lib/mcp-server.ts'], /listening (\d+)/) } catch (err) { process.stderr.write(`[soak] MCP server unavailable, MCP traffic skipped: ${(err as Error).message.slice(0, 200)}\n`) }
+
+// HTTPS upstream for the tls source (CONNECT, interception with the per-pod CA, re-encryption).
+let tlsUp: TlsUpstream | null = null
+if (on.has('tls')) {
+  try { tlsUp = await startTlsUpstream(dir) } catch (err) { process.stderr.write(`[soak] TLS traffic skipped (no openssl?): ${(err as Error).message.slice(0, 200)}\n`) }
+}
+const toolgateCaFile = join(dir, 'toolgate-ca.pem')
 
 // Policy bundle: a file source (two revisions of the default bundle, swapped atomically) so
 // bundle reloads happen under load. Built from policy/default-bundle.tar.gz with tar.
@@ -91,14 +125,21 @@ try {
   process.stderr.write(`[soak] bundle reloads skipped: ${(err as Error).message.slice(0, 200)}\n`)
 }
 
+// connect_ms 3000: includes the upstream TLS handshake of the tls source, slow when starved.
+// policy_eval_ms 1000: the evaluation deadline is wall time; on a machine at load 15-26 a
+// process descheduled for 100 ms (the default) denies an allowed call, fail closed, by design
+// (24 of 460,000 calls in the first 30 min run, every one "policy evaluation took 101-176 ms").
+// The soak judges memory and answers, not the scheduler.
+// response_headers_ms 1500: the hanging upstream must get its 504 quickly, but an ordinary call
+// starved of CPU on a loaded machine must not (400 ms gave 504s to normal calls at load 12).
 function config(rev: number): string {
   return `version: 1
 listeners:
   proxy: { host: 127.0.0.1, port: 0 }
   admin: { host: 127.0.0.1, port: 0 }
 logging: { level: info, records: ${join(dir, 'records.jsonl')} }
-timeouts: { connect_ms: 1000, response_headers_ms: 400 }
-${bundles ? `policy: { bundle: ${bundleFile}, poll: { min_delay_ms: 1000, max_delay_ms: 2000 } }\n` : ''}credentials:
+timeouts: { connect_ms: 3000, response_headers_ms: 1500, policy_eval_ms: 1000 }
+${bundles ? `policy: { bundle: ${bundleFile}, poll: { min_delay_ms: 1000, max_delay_ms: 2000 } }\n` : ''}${tlsUp ? `tls:\n  ca: { publish_cert_to: ${toolgateCaFile} }\n  upstream_ca_files: [${tlsUp.caFile}]\n` : ''}credentials:
   soak-static: { type: static, secret_file: ${secretFile} }
 tools:
   - name: soak
@@ -118,7 +159,15 @@ tools:
     credential: { provider: soak-static }
     routes:
       - { methods: [GET], path: "/cred/{n}" }
-${mcp ? `  - name: mcp
+${tlsUp ? `  - name: soak-tls
+    match: { scheme: https, host: localhost, port: ${tlsUp.port} }
+    allow_addresses: [127.0.0.1/32]
+    data_classification: internal
+    routes:
+      - { methods: [GET], path: "/tls/ok/{n}" }
+    deny:
+      - { path: "/tls/admin/**", reason: the soak never allows admin paths }
+` : ''}${mcp ? `  - name: mcp
     match: { scheme: http, host: 127.0.0.1, port: ${mcp.ready[1]} }
     data_classification: internal
     mcp:
@@ -140,7 +189,31 @@ const BAD_CONFIGS = [
 // config file's directory, and a busy file next to it (the records) would keep its debounce
 // from ever settling.
 mkdirSync(join(dir, 'config'))
-const tg = await startToolgateProcess(dir, config(0), { configName: 'config/toolgate.yaml', nodeArgs: values['node-args']!.split(' ').filter(Boolean) })
+// The injected sidecar also runs with MALLOC_ARENA_MAX (SIDECAR_RUNTIME): without it glibc gives
+// each worker thread its own arena and RSS steps up with throughput, which the leak rule would
+// read as growth that a pod never shows. An explicit MALLOC_ARENA_MAX in the environment wins.
+const toolgateEnv: NodeJS.ProcessEnv = { ...process.env, MALLOC_ARENA_MAX: process.env['MALLOC_ARENA_MAX'] ?? (SIDECAR_RUNTIME.mallocArenaMax > 0 ? String(SIDECAR_RUNTIME.mallocArenaMax) : undefined) }
+const tg = await startToolgateProcess(dir, config(0), { configName: 'config/toolgate.yaml', nodeArgs: values['node-args']!.split(' ').filter(Boolean), env: toolgateEnv, ...(values['toolgate-bin'] ? { bin: values['toolgate-bin'] } : {}) })
+const mix = buildMix({ mcp: mcp !== null && on.has('mcp'), traffic: on.has('traffic'), forward: on.has('forward') ? `http://127.0.0.1:${up.ready[1]}` : null, credentials: on.has('credentials'), tls: tlsUp !== null })
+const pick = mix.length > 0 ? picker(mix) : null
+const tlsOrigin = tlsUp ? `https://localhost:${tlsUp.port}` : ''
+const tunnels = tlsUp ? tlsClient(tg.proxyUrl, toolgateCaFile, 16) : null
+type Answer = { statusCode: number; body: { text(): Promise<string> }; headers: unknown }
+/** One call: through the pool (route-prefix and forward-proxy calls), or through a CONNECT tunnel. */
+const send = (req: SoakRequest, extra: { headersTimeout?: number } = {}): Promise<Answer> => req.tunnel && tunnels
+  ? tunnels.send(`${tlsOrigin}${req.path}`, req.tunnel === 'fresh').then((r) => ({ statusCode: r.status, body: { text: async () => r.body }, headers: r.headers }))
+  : pool.request({ path: req.path, method: req.method, headers: req.headers, body: req.body ?? null, ...extra })
+// 30 s client timeouts: a wrong answer is a wrong status or body; a call that toolgate answers
+// right after a stall of several seconds (CPU starvation on a shared machine) is not one. Its
+// latency shows in the windows.
+const pool = new Pool(tg.proxyUrl, { connections: Number(values.connections), pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 })
+// Warm-up, before the clock starts: one call of each kind, one at a time, so the lazily loaded
+// parts (MCP inspection, the credential provider, the JIT) are in place before the open-loop
+// schedule, whose 10 s client timeout a starved first call on a loaded machine could exceed.
+for (const [k, entry] of mix.entries()) {
+  const req = entry.make(1_000_000_000 + k)
+  await send(req, { headersTimeout: 60_000 }).then((res) => res.body.text(), () => '')
+}
 const started = performance.now()
 let crashed: string | null = null
 let stopping = false
@@ -163,9 +236,11 @@ const writeAtomically = (file: string, text: string | Buffer): void => {
 const reloader = setInterval(() => {
   rev++
   // Config: good, good, bad (alternating kinds of bad), ...; the last write is always good.
-  if (rev % 3 === 0) { writeAtomically(tg.configFile, BAD_CONFIGS[(rev / 3) % BAD_CONFIGS.length]!); configRewrites.bad++ }
-  else { writeAtomically(tg.configFile, config(rev)); configRewrites.good++ }
-  if (bundles && rev % 2 === 0) {
+  if (on.has('reloads')) {
+    if (rev % 3 === 0) { writeAtomically(tg.configFile, BAD_CONFIGS[(rev / 3) % BAD_CONFIGS.length]!); configRewrites.bad++ }
+    else { writeAtomically(tg.configFile, config(rev)); configRewrites.good++ }
+  }
+  if (bundles && on.has('bundle-swaps') && rev % 2 === 0) {
     if (rev % 6 === 0) { writeAtomically(bundleFile, readFileSync(bundles.bad)); bundleSwaps.bad++ }
     else { writeAtomically(bundleFile, readFileSync(bundles.good[(rev / 2) % 2]!)); bundleSwaps.good++ }
   }
@@ -173,6 +248,7 @@ const reloader = setInterval(() => {
 
 // ---- memory sampling from the admin /metrics
 const memory: MemorySample[] = []
+const live: { t_s: number; config_snapshot: number; pool_set: number; upstream_pool: number; policy_instance: number }[] = []
 async function scrape(): Promise<Map<string, number>> {
   const text = await (await fetch(`${tg.adminUrl}/metrics`, { signal: AbortSignal.timeout(2000) })).text()
   const out = new Map<string, number>()
@@ -192,17 +268,21 @@ const sampler = setInterval(() => {
     const mib = (v: number | undefined): number | undefined => (v === undefined ? undefined : Math.round((v / 2 ** 20) * 100) / 100)
     const total = mib(m.get('toolgate_nodejs_heap_size_total_bytes'))
     const external = mib(m.get('toolgate_nodejs_external_memory_bytes'))
+    const area = (a: string): number | undefined => mib(m.get(`toolgate_memory_bytes{area="${a}"}`))
+    const arrayBuffers = area('array_buffers')
+    const wasm = area('wasm')
+    const t_s = Math.round(t * 10) / 10
     if (rss !== undefined && heap !== undefined) {
-      memory.push({ t_s: Math.round(t * 10) / 10, rss_mib: mib(rss)!, heap_used_mib: mib(heap)!, ...(total !== undefined ? { heap_total_mib: total } : {}), ...(external !== undefined ? { external_mib: external } : {}) })
+      memory.push({ t_s, rss_mib: mib(rss)!, heap_used_mib: mib(heap)!, ...(total !== undefined ? { heap_total_mib: total } : {}), ...(external !== undefined ? { external_mib: external } : {}), ...(arrayBuffers !== undefined ? { array_buffers_mib: arrayBuffers } : {}), ...(wasm !== undefined ? { wasm_mib: wasm } : {}) })
     }
+    const count = (k: string): number => m.get(`toolgate_live_objects{kind="${k}"}`) ?? -1
+    live.push({ t_s, config_snapshot: count('config_snapshot'), pool_set: count('pool_set'), upstream_pool: count('upstream_pool'), policy_instance: count('policy_instance') })
   }, () => {})
 }, 1000)
 
 // ---- traffic: open loop at `rate`, every answer verified
-const mix = buildMix({ mcp: mcp !== null })
-const pick = picker(mix)
-const pool = new Pool(tg.proxyUrl, { connections: Number(values.connections), pipelining: 1, headersTimeout: 10_000, bodyTimeout: 10_000 })
-const total = Math.floor((rate * durationMs) / 1000)
+// No traffic source switched on: the run still lasts --duration (reloads, swaps, idle).
+const total = mix.length === 0 ? 0 : Math.floor((rate * durationMs) / 1000)
 const latency = new Float64Array(total)
 const sentAt = new Float64Array(total)
 const kindOf: string[] = new Array(total)
@@ -210,10 +290,17 @@ const byKind: Record<string, { sent: number; right: number; wrong: number }> = {
 const wrongSamples: { i: number; kind: string; t_s: number; why: string }[] = []
 let wrong = 0
 let secretLeaks = 0
-await new Promise<void>((resolve) => {
+let shed = 0
+const maxInFlight = Number(values.connections) * 4
+if (total === 0) await new Promise((r) => setTimeout(r, durationMs))
+else await new Promise<void>((resolve) => {
   let issued = 0
   let done = 0
   const interval = 1000 / rate
+  // Bounded by design: when the machine cannot keep up (2 shared cores), calls due while
+  // maxInFlight are outstanding are shed (counted, reported, never sent) instead of queueing
+  // without bound in the client, which would stretch a 30 min run by hours and measure the
+  // client's queue. The achieved rate is reported with every number.
   const finish = (i: number, kind: string, why: string | null, t0: number): void => {
     latency[i] = performance.now() - t0
     const k = (byKind[kind] ??= { sent: 0, right: 0, wrong: 0 })
@@ -223,18 +310,25 @@ await new Promise<void>((resolve) => {
       wrong++
       if (wrongSamples.length < 50) wrongSamples.push({ i, kind, t_s: Math.round(((t0 - started) / 1000) * 10) / 10, why })
     }
-    if (++done === total) resolve()
+    if (++done + shed === total) resolve()
   }
   const tick = (): void => {
     const now = performance.now()
     while (issued < total && started + issued * interval <= now) {
       const i = issued++
-      const req = pick(i).make(i)
+      if (issued - 1 - done - shed >= maxInFlight) {
+        shed++
+        kindOf[i] = 'shed'
+        sentAt[i] = -1
+        if (done + shed === total) resolve()
+        continue
+      }
+      const req = pick!(i).make(i)
       kindOf[i] = req.kind
       ;(byKind[req.kind] ??= { sent: 0, right: 0, wrong: 0 }).sent++
       const t0 = performance.now()
       sentAt[i] = t0 - started
-      pool.request({ path: req.path, method: req.method, headers: req.headers, body: req.body ?? null })
+      send(req)
         .then(async (res) => {
           const body = await res.body.text()
           const leaked = body.includes(secret) || JSON.stringify(res.headers).includes(secret)
@@ -256,6 +350,8 @@ await new Promise((r) => setTimeout(r, 2500))
 clearInterval(sampler)
 const metrics = await scrape().catch(() => new Map<string, number>())
 await pool.close()
+await tunnels?.close()
+await tlsUp?.close()
 const crashMessage: string | null = crashed
 stopping = true
 await tg.stop()
@@ -264,9 +360,22 @@ await upCred.stop()
 await mcp?.stop()
 
 // Secrets in the record file or the logs are leaks too.
-const records = (() => { try { return readFileSync(join(dir, 'records.jsonl'), 'utf8') } catch { return '' } })()
-if (records.includes(secret)) secretLeaks++
-const recordCount = records.split('\n').filter(Boolean).length
+// Read in chunks: a 30 min run writes ~1 GB of records, more than one string can hold (reading it
+// whole failed silently and reported 0 records). Chunks overlap by the secret's length.
+let recordCount = 0
+let recordsUnreadable: string | null = null
+try {
+  const fd = openSync(join(dir, 'records.jsonl'), 'r')
+  const buf = Buffer.alloc(8 * 2 ** 20)
+  let tail = ''
+  for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) {
+    for (let i = buf.indexOf(10); i !== -1 && i < n; i = buf.indexOf(10, i + 1)) recordCount++
+    const text = tail + buf.toString('utf8', 0, n)
+    if (text.includes(secret)) secretLeaks++
+    tail = text.slice(-secret.length)
+  }
+  closeSync(fd)
+} catch (err) { recordsUnreadable = (err as Error).message }
 
 // ---- report
 const windows: { from_s: number; to_s: number; requests: number; wrong: number; p50_ms: number; p99_ms: number; rss_mib: number | null; heap_used_mib: number | null }[] = []
@@ -292,9 +401,10 @@ const bundleLoads = series('toolgate_policy_bundle_loads_total')
 const mem = memoryVerdict(memory, runSeconds)
 const failures: string[] = []
 if (crashMessage) failures.push(crashMessage)
+if (recordsUnreadable) failures.push(`the records file could not be read: ${recordsUnreadable}`)
 if (wrong > 0) failures.push(`${wrong} request(s) answered wrongly`)
 if (secretLeaks > 0) failures.push('the credential secret leaked into a response or record')
-if (mem.verdict === 'growing') failures.push(`memory keeps growing (RSS ${mem.rss?.slope_mib_per_min} MiB/min, heap ${mem.heap?.slope_mib_per_min} MiB/min)`)
+if (mem.verdict === 'growing') failures.push(`memory keeps growing (RSS ${mem.rss?.slope_mib_per_min} MiB/min, bound ${mem.rss?.bound_mib_per_min}; heap ${mem.heap?.slope_mib_per_min} MiB/min, bound ${mem.heap?.bound_mib_per_min}; grew: ${mem.grew.join(', ') || 'none'})`)
 const reloadCount = (re: RegExp): number => Object.entries(reloads).filter(([k]) => re.test(k)).reduce((a, [, v]) => a + v, 0)
 if (configRewrites.good > 0 && reloadCount(/success/) === 0) failures.push('config rewrites were never applied (toolgate_config_reloads_total{result="success"} is 0)')
 if (configRewrites.bad > 0 && reloadCount(/failure/) === 0) failures.push('bad config rewrites were never rejected (toolgate_config_reloads_total{result="failure"} is 0)')
@@ -302,28 +412,32 @@ if (configRewrites.bad > 0 && reloadCount(/failure/) === 0) failures.push('bad c
 const result = {
   soak: true,
   when: new Date().toISOString(),
-  settings: { duration_s: durationMs / 1000, rate, node_args: values['node-args'], window_s: windowMs / 1000, reload_every_s: reloadEveryMs / 1000, mcp: mcp !== null, bundle_reloads: bundles !== null },
+  settings: { duration_s: durationMs / 1000, rate, sources: [...on], toolgate_bin: values['toolgate-bin'] ?? 'bin/toolgate.js', malloc_arena_max: toolgateEnv['MALLOC_ARENA_MAX'] ?? null, hostile_reloads: values['hostile-reloads'], achieved_rate: Math.round(((total - shed) / runSeconds) * 10) / 10, node_args: values['node-args'], window_s: windowMs / 1000, reload_every_s: reloadEveryMs / 1000, mcp: mcp !== null, bundle_reloads: bundles !== null },
   run_seconds: Math.round(runSeconds * 10) / 10,
-  requests: { sent: total, right: total - wrong, wrong, by_kind: byKind },
+  requests: { scheduled: total, sent: total - shed, shed, max_in_flight: maxInFlight, right: total - shed - wrong, wrong, by_kind: byKind },
   wrong_samples: wrongSamples,
   secret_leaks: secretLeaks,
   records: recordCount,
   reloads: { config_rewrites: configRewrites, bundle_swaps: bundleSwaps, config_reloads_total: reloads, policy_bundle_loads_total: bundleLoads },
-  latency_overall_ms: (() => { const s = summarize(Float64Array.from(Array.from(latency).filter((_, i) => !fault.has(kindOf[i]!)))); return { p50: Math.round(s.p50 * 100) / 100, p99: Math.round(s.p99 * 100) / 100, p999: Math.round(s.p999 * 100) / 100, max: Math.round(s.max * 100) / 100 } })(),
+  latency_overall_ms: (() => { const s = summarize(Float64Array.from(Array.from(latency).filter((_, i) => !fault.has(kindOf[i]!) && kindOf[i] !== 'shed'))); return { p50: Math.round(s.p50 * 100) / 100, p99: Math.round(s.p99 * 100) / 100, p999: Math.round(s.p999 * 100) / 100, max: Math.round(s.max * 100) / 100 } })(),
   windows,
-  memory: { samples: memory, trend: mem },
+  memory: { samples: memory, live_objects: live, trend: mem },
   failures,
   passed: failures.length === 0,
 }
 if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2) + '\n')
+if (values.svg) writeFileSync(values.svg, renderMemorySvg(`toolgate soak: ${durationMs / 60_000} min at ${rate} req/s (achieved ${result.settings.achieved_rate}), ${values['hostile-reloads'] ? 'hostile' : 'realistic'} reloads`, memory, runSeconds, mem))
 rmSync(dir, { recursive: true, force: true })
 
-process.stdout.write(`soak: ${total} requests in ${result.run_seconds} s at ${rate} req/s; wrong ${wrong}; records ${recordCount}\n`)
+process.stdout.write(`soak: ${total - shed} requests sent (${shed} shed at ${maxInFlight} in flight) in ${result.run_seconds} s at ${rate} req/s offered, ${result.settings.achieved_rate} achieved; wrong ${wrong}; records ${recordCount}\n`)
 for (const [k, v] of Object.entries(byKind)) process.stdout.write(`  ${k.padEnd(14)} sent ${String(v.sent).padStart(6)}  right ${String(v.right).padStart(6)}  wrong ${v.wrong}\n`)
 process.stdout.write(`config rewrites ${configRewrites.good} good / ${configRewrites.bad} bad -> reloads ${JSON.stringify(reloads)}; bundle swaps ${bundleSwaps.good} good / ${bundleSwaps.bad} bad -> loads ${JSON.stringify(bundleLoads)}\n`)
 process.stdout.write('window      reqs  wrong  p50 ms  p99 ms  RSS MiB  heap MiB\n')
 for (const w of windows) process.stdout.write(`${`${w.from_s}-${w.to_s}s`.padEnd(10)} ${String(w.requests).padStart(5)}  ${String(w.wrong).padStart(5)}  ${w.p50_ms.toFixed(2).padStart(6)}  ${w.p99_ms.toFixed(2).padStart(6)}  ${String(w.rss_mib ?? '-').padStart(7)}  ${String(w.heap_used_mib ?? '-').padStart(8)}\n`)
-process.stdout.write(`memory trend: ${mem.verdict} (RSS ${mem.rss?.slope_mib_per_min ?? '-'} MiB/min, heap ${mem.heap?.slope_mib_per_min ?? '-'} MiB/min over ${mem.window_s[0]}-${mem.window_s[1]} s)\n`)
+process.stdout.write(`memory trend: ${mem.verdict} over ${mem.window_s[0]}-${mem.window_s[1]} s (floor slope / bound, MiB/min)${mem.grew.length ? `; grew: ${mem.grew.join(', ')}` : ''}\n`)
+for (const [name, tr] of Object.entries(mem.series)) process.stdout.write(`  ${name.padEnd(14)} ${String(tr.slope_mib_per_min).padStart(8)} / ${String(tr.bound_mib_per_min).padStart(7)}  noise ${tr.noise_mib} MiB${tr.growing ? '  GREW' : ''}\n`)
+const lastLive = live[live.length - 1]
+if (lastLive) process.stdout.write(`live objects at the end: ${JSON.stringify({ ...lastLive, t_s: undefined })}\n`)
 for (const s of wrongSamples.slice(0, 10)) process.stdout.write(`  wrong: #${s.i} ${s.kind} at ${s.t_s} s: ${s.why}\n`)
 process.stdout.write(result.passed ? 'PASS\n' : `FAIL: ${failures.join('; ')}\n`)
 process.exitCode = result.passed ? 0 : 1

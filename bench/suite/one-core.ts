@@ -1,6 +1,6 @@
 // The one-core comparison of issue 19: a forward proxy and its upstream pinned to one core
 // (taskset), the load generator (this process) pinned to the other, closed-loop at saturation.
-// Stripe's Go egress proxy Smokescreen (built lazily by scripts/prepare-smokescreen.js, a
+// Stripe's Go egress proxy Smokescreen (built lazily by scripts/bench-prepare-smokescreen.js, a
 // bench-only tool: `npm test` never builds it) against toolgate in forward mode and in route-prefix
 // mode, same upstream, same requests, one after the other in the same run.
 //
@@ -54,9 +54,9 @@ function ensureSmokescreen(): { bin: string | null; buildS: number | null; why?:
   const bin = join(repoRoot, '.cache', 'bin', 'smokescreen')
   const started = performance.now()
   // The script is also the cache check: a cached binary is a copy (or nothing).
-  const r = spawnSync(process.execPath, ['scripts/prepare-smokescreen.js'], { cwd: repoRoot, encoding: 'utf8' })
+  const r = spawnSync(process.execPath, ['scripts/bench-prepare-smokescreen.js'], { cwd: repoRoot, encoding: 'utf8' })
   const built = /built smokescreen/.test(r.stdout ?? '')
-  if (r.status !== 0 || !existsSync(bin)) return { bin: null, buildS: null, why: `prepare-smokescreen failed: ${(r.stderr || r.stdout || '').trim().slice(-300)}` }
+  if (r.status !== 0 || !existsSync(bin)) return { bin: null, buildS: null, why: `bench-prepare-smokescreen failed: ${(r.stderr || r.stdout || '').trim().slice(-300)}` }
   return { bin, buildS: built ? r3((performance.now() - started) / 1000) : null }
 }
 

@@ -35,3 +35,26 @@ t.test('idle pools are closed after poolIdleMs', async (t) => {
   t.ok(p.closed || p.destroyed)
   await pools.destroy()
 })
+
+t.test('TLS contexts are shared across pool sets (reloads), not built per set', async (t) => {
+  const a = new UpstreamPools({ ...settings, maxPools: 8 })
+  const b = new UpstreamPools({ ...settings, maxPools: 8 })
+  t.equal(a.secureContextFor(tool), b.secureContextFor(tool), 'a reload\'s new pool set reuses the context of the same CA list')
+  await a.destroy()
+  await b.destroy()
+})
+
+t.test('a closed (superseded) pool set closes the pool it creates for a late call once the call is done', async (t) => {
+  const { startUpstream } = await import('../helpers/upstream.ts')
+  const up = await startUpstream()
+  t.teardown(() => up.close())
+  const local: ToolUpstream = { name: 'local', rules: destinationRules('127.0.0.1', ['127.0.0.1/32']), caFile: null }
+  const pools = new UpstreamPools({ ...settings, maxPools: 8 })
+  await pools.close()
+  const late = pools.get(local, `http://127.0.0.1:${up.port}`)
+  const res = await late.request({ path: '/echo', method: 'GET' })
+  t.equal(res.statusCode, 200, 'the late call is served')
+  await res.body.text()
+  t.equal(pools.size, 0, 'the closed set keeps no pool')
+  t.ok(late.closed, 'the late pool is closed, so nothing outlives the call')
+})

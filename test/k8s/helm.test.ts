@@ -186,7 +186,7 @@ if (!existsSync(helm)) {
     const dash = find(objs, 'ConfigMap', 'tg-toolgate-dashboard')[0] as unknown as { data: Record<string, string> }
     const json = JSON.parse(dash.data['toolgate.json']!) as { panels: Array<{ targets: Array<{ expr: string }> }> }
     const exprs = json.panels.flatMap((p) => p.targets.map((x) => x.expr)).join('\n')
-    for (const m of ['toolgate_requests_total', 'toolgate_decision_duration_seconds_bucket', 'toolgate_upstream_duration_seconds_bucket', 'toolgate_config_reloads_total', 'toolgate_open_connections']) {
+    for (const m of ['toolgate_requests_total', 'toolgate_decision_duration_seconds_bucket', 'toolgate_upstream_duration_seconds_bucket', 'toolgate_config_reloads_total', 'toolgate_open_connections', 'toolgate_memory_bytes', 'toolgate_live_objects', 'toolgate_policy_wasm_memory_bytes']) {
       t.ok(exprs.includes(m), `dashboard uses ${m}`)
     }
     const none = await render({})

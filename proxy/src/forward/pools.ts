@@ -6,9 +6,11 @@
 // distinct hostname used to cost a pool plus a TLS context holding the whole root store, ~0.85 MB,
 // so 1,100 names took 1 GB): pools live in an LRU of at most maxPools entries, a pool unused for
 // poolIdleMs is closed, and the TLS context is shared: one per trust configuration (system roots
-// plus configured CAs, plus the tool's own ca_file when it has one), not one per pool. A closed
+// plus configured CAs, plus the tool's own ca_file when it has one), not one per pool, and the
+// same trust configuration shares one context across reloads. A closed
 // pool finishes its in-flight requests first (undici's close is graceful).
 
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls'
 import { isIP } from 'node:net'
@@ -16,6 +18,7 @@ import { LRUCache } from 'lru-cache'
 import { Pool } from 'undici'
 import { checkedLookup } from './lookup.ts'
 import type { DestinationRules } from '../decide/destination.ts'
+import { trackLive } from '../telemetry/live-objects.ts'
 
 export interface PoolSettings {
   connectTimeoutMs: number
@@ -39,6 +42,25 @@ export interface ToolUpstream {
 }
 
 const DEFAULT_POOL_IDLE_MS = 30_000
+
+/**
+ * TLS contexts shared across pool sets, by the sha256 of their CA list. Each reload builds a new
+ * pool set; without this each one built its own context holding the whole root store (~0.85 MB
+ * of native memory that V8 does not see, so it lingered until some later full GC). A changed CA
+ * file has a different hash and gets a new context. Bounded: the most recent few trust
+ * configurations.
+ */
+const sharedContexts = new LRUCache<string, SecureContext>({ max: 16 })
+
+function sharedContext(ca: string[]): SecureContext {
+  const key = createHash('sha256').update(ca.join('\n')).digest('hex')
+  let context = sharedContexts.get(key)
+  if (!context) {
+    context = createSecureContext({ ca, minVersion: 'TLSv1.2' })
+    sharedContexts.set(key, context)
+  }
+  return context
+}
 
 export class UpstreamPools {
   private readonly pools: LRUCache<string, Pool>
@@ -66,10 +88,19 @@ export class UpstreamPools {
     // even when no new request arrives to push them out.
     this.sweeper = setInterval(() => { this.pools.purgeStale() }, Math.max(1000, Math.min(idle, 10_000)))
     this.sweeper.unref()
+    trackLive('pool_set', this)
   }
 
   get(tool: ToolUpstream, origin: string): Pool {
     const key = `${tool.name}\u0000${origin}`
+    // A superseded set (closed by a reload) still serves the calls that were in flight when it
+    // was replaced; a pool it creates for them is closed right after their request is queued
+    // (undici's close lets queued requests finish), so nothing outlives those calls.
+    if (this.closing) {
+      const late = this.create(tool, origin)
+      queueMicrotask(() => { void late.close().catch(() => {}) })
+      return late
+    }
     const existing = this.pools.get(key)
     if (existing) return existing
     const pool = this.create(tool, origin)
@@ -101,7 +132,7 @@ export class UpstreamPools {
     let t = this.contexts.get(key)
     if (!t) {
       const ca = tool.caFile ? [...this.baseCa, readFileSync(tool.caFile, 'utf8')] : this.baseCa
-      t = { ca, context: createSecureContext({ ca, minVersion: 'TLSv1.2' }) }
+      t = { ca, context: sharedContext(ca) }
       this.contexts.set(key, t)
     }
     return t
@@ -111,7 +142,7 @@ export class UpstreamPools {
     const s = this.settings
     const url = new URL(origin)
     const host = url.hostname.replace(/^\[|\]$/g, '')
-    return new Pool(origin, {
+    return trackLive('upstream_pool', new Pool(origin, {
       connections: s.connectionsPerOrigin,
       connectTimeout: s.connectTimeoutMs,
       headersTimeout: s.headersTimeoutMs,
@@ -129,7 +160,7 @@ export class UpstreamPools {
         ...(isIP(host) ? {} : { servername: host }),
         lookup: checkedLookup(tool.rules),
       },
-    })
+    }))
   }
 
   async close(): Promise<void> {

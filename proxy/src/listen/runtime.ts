@@ -10,6 +10,7 @@ import type { ResolvedConfig } from '../config/resolved.ts'
 import { resolve } from 'node:path'
 import { compileMcpRules, type CompiledMcpRules } from '../classify/mcp/rules.ts'
 import { overrideHints, type OverrideHints } from '../forward/override-hints.ts'
+import { trackLive } from '../telemetry/live-objects.ts'
 
 export interface Runtime {
   config: ResolvedConfig
@@ -47,7 +48,8 @@ export function buildRuntime(config: ResolvedConfig): Runtime {
     maxPools: 256,
   })
   const a = config.agent
-  return {
+  // Counted until collected: a superseded snapshot must go once its last in-flight call ends.
+  return trackLive('config_snapshot', {
     config,
     allowlist,
     upstreams,
@@ -55,5 +57,5 @@ export function buildRuntime(config: ResolvedConfig): Runtime {
     pools,
     overrideHints: overrideHints(config.hardening.override_hints),
     agent: { namespace: a.namespace ?? null, service_account: a.service_account ?? null, pod: a.pod ?? null, spiffe_id: a.spiffe_id ?? null, labels: a.labels ?? {} },
-  }
+  })
 }

@@ -212,6 +212,28 @@ export const METRICS = {
     owner: 'telemetry/log-export.ts; only when telemetry.logs is on',
     labelValues: { reason: '`queue_full`, `export_failed`' },
   },
+  // --- memory (telemetry/memory-metrics.ts; read at scrape time) ---
+  toolgate_memory_bytes: {
+    type: 'gauge',
+    help: 'Process memory by area: rss (resident set), heap_used and heap_total (V8 heap), external (memory V8 objects hold outside the heap, incl. Buffers and WASM), array_buffers (ArrayBuffers and Buffers), wasm (policy WASM linear memories not yet collected).',
+    labels: ['area'],
+    owner: 'telemetry/memory-metrics.ts; see [telemetry.md](telemetry.md#memory)',
+    labelValues: { area: '`rss`, `heap_used`, `heap_total`, `external`, `array_buffers`, `wasm`' },
+  },
+  toolgate_live_objects: {
+    type: 'gauge',
+    help: 'Objects a reload supersedes that are still alive (created and not yet garbage collected), by kind. After reloads settle these return to what the active config needs; steady growth is a leak.',
+    labels: ['kind'],
+    owner: 'telemetry/memory-metrics.ts (counts from telemetry/live-objects.ts)',
+    labelValues: { kind: '`config_snapshot`, `pool_set`, `upstream_pool`, `policy_instance`' },
+  },
+  toolgate_policy_wasm_memory_bytes: {
+    type: 'gauge',
+    help: 'Linear memory of the active policy WASM instance, by bundle revision. A WebAssembly.Memory never shrinks: a value near the 64 MiB bound means evaluations are close to failing (and are denied).',
+    labels: ['revision'],
+    owner: 'telemetry/memory-metrics.ts, registered by the policy engine',
+    labelValues: { revision: 'the active bundle\'s manifest revision (one series)' },
+  },
 } as const satisfies Record<`toolgate_${string}`, Row>
 
 /**

@@ -4,6 +4,7 @@
 
 import { Registry, collectDefaultMetrics } from 'prom-client'
 import { PROCESS_METRICS_PREFIX, counter, gauge, histogram } from './metric-table.ts'
+import { registerMemoryMetrics } from '../telemetry/memory-metrics.ts'
 
 export class Metrics {
   readonly registry = new Registry()
@@ -16,6 +17,9 @@ export class Metrics {
   readonly openConnections = gauge(this.registry, 'toolgate_open_connections')
 
   constructor(opts: { processMetrics?: boolean } = {}) {
-    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: PROCESS_METRICS_PREFIX })
+    if (opts.processMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry, prefix: PROCESS_METRICS_PREFIX })
+      registerMemoryMetrics(this.registry)
+    }
   }
 }

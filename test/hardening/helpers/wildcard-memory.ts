@@ -26,7 +26,9 @@ listeners:
   proxy: { host: 127.0.0.1, port: 0 }
   admin: { host: 127.0.0.1, port: 0 }
 logging: { level: info, records: /dev/null }
-timeouts: { connect_ms: 2000 }
+# policy_eval_ms is wall-clock: on a starved CI machine the default 100 ms denies (fail closed)
+# a few calls with 403, which is right but is not what this memory test measures.
+timeouts: { connect_ms: 2000, policy_eval_ms: 2000 }
 tools:
   - name: wild
     match: { scheme: https, host: "*.wild.example" }

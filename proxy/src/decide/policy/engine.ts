@@ -27,6 +27,7 @@ import type { WasmPolicy } from './wasm-policy.ts'
 import { policyMetrics, revisionLabel } from './policy-metrics.ts'
 import type { PolicyMetrics } from './policy-metrics.ts'
 import { validatePolicyResult } from './result.ts'
+import { registerPolicyMemoryMetric } from '../../telemetry/memory-metrics.ts'
 
 export type { BundleSource } from '../../config/resolved.ts'
 export type { BundleSigning } from './bundle-signature.ts'
@@ -73,6 +74,12 @@ const RETRY_BASE_MS = 100
 const WATCH_DEBOUNCE_MS = 50
 const MAX_ERROR_LENGTH = 300
 
+/** What a loaded bundle depends on (not the poll cadence, registry or logger), hashed. */
+function loadFingerprint(o: PolicyEngineOptions): string {
+  const signing = o.signing ? { ...o.signing, publicKeyPem: createHash('sha256').update(o.signing.publicKeyPem).digest('hex') } : null
+  return createHash('sha256').update(JSON.stringify([o.source, o.entrypoint, signing, o.extraData ?? null, o.caFile ?? null, o.maxMemoryPages ?? null, o.archiveLimits ?? null, o.fetchTimeoutMs ?? null])).digest('hex')
+}
+
 function pollDelays(p: PolicyEngineOptions['poll']): PollDelays {
   if (p === undefined) return DEFAULT_POLL
   const d = 'minDelayMs' in p ? p : { minDelayMs: p.min_delay_ms, maxDelayMs: p.max_delay_ms }
@@ -113,6 +120,7 @@ export class PolicyEngine {
     this.#opts = opts
     this.#metrics = policyMetrics(opts.registry)
     this.#metrics.ready.set(0)
+    registerPolicyMemoryMetric(opts.registry, { activePolicy: () => (this.#active ? { revision: this.#active.revision, bytes: this.#active.policy.memoryBytes() } : null) }, revisionLabel)
   }
 
   /** Loads the bundle once and starts watching/polling. Never throws for a bad or missing bundle. */
@@ -175,7 +183,11 @@ export class PolicyEngine {
   async reload(opts: Partial<PolicyEngineOptions> = {}): Promise<boolean> {
     if (this.#closed) return false
     const prev = this.#opts
-    const changed = Object.keys(opts).length > 0
+    // A config reload passes the policy options every time; only a change in what a loaded
+    // bundle depends on forces a new instance. Otherwise the bundle is re-read and instantiated
+    // only if its bytes changed, so a config reload no longer builds (and leaves for the GC) a
+    // new WASM instance and memory when nothing about the policy changed.
+    const changed = Object.keys(opts).length > 0 && loadFingerprint({ ...prev, ...opts }) !== loadFingerprint(prev)
     const sourceChanged = opts.source !== undefined && JSON.stringify(opts.source) !== JSON.stringify(prev.source)
     const prevHttp = this.#http
     const prevEtag = this.#etag

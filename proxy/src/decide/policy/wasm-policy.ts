@@ -4,11 +4,14 @@
 // Memory is bounded: the module's linear memory may grow to maxMemoryPages and no further (an
 // evaluation that needs more fails, and the call is denied).
 
+import { createHash } from 'node:crypto'
 import { loadPolicy } from '@open-policy-agent/opa-wasm'
 import type { LoadedPolicy } from '@open-policy-agent/opa-wasm'
 import { createHostBuiltins, SDK_BUILTINS } from './builtins.ts'
 import type { HostBuiltins } from './builtins.ts'
 import type { ParsedBundle } from './bundle.ts'
+import { trackLive } from '../../telemetry/live-objects.ts'
+import { trackWasmMemory } from '../../telemetry/memory-metrics.ts'
 
 export const DEFAULT_MAX_MEMORY_PAGES = 1024 // 64 MiB
 
@@ -78,11 +81,43 @@ function requiredBuiltins(policy: LoadedPolicy): string[] {
   return Object.keys(JSON.parse(readCString(policy.mem, ex.opa_json_dump(ex.builtins()))) as Record<string, number>)
 }
 
+type CompiledModule = Parameters<typeof loadPolicy>[0]
+interface WasmCompiler { compile(bytes: Uint8Array): Promise<CompiledModule> }
+
+/**
+ * Compiled modules by sha256 of policy.wasm, the two most recent. A bundle swap or a policy
+ * reload that keeps the same policy.wasm (a data or manifest change, switching back to the
+ * previous bundle) reuses the compiled code instead of compiling it again: compiling is the
+ * costliest part of a load, and each compile allocated fresh native code space. Bounded: two
+ * entries, the active module and the one before it.
+ */
+const compiled = new Map<string, CompiledModule>()
+const MAX_COMPILED = 2
+
+async function compiledModule(wasm: Uint8Array): Promise<CompiledModule> {
+  const key = createHash('sha256').update(wasm).digest('hex')
+  const hit = compiled.get(key)
+  if (hit !== undefined) {
+    compiled.delete(key)
+    compiled.set(key, hit) // most recent last
+    return hit
+  }
+  const mod = await (globalThis as unknown as { WebAssembly: WasmCompiler }).WebAssembly.compile(wasm)
+  compiled.set(key, mod)
+  while (compiled.size > MAX_COMPILED) compiled.delete(compiled.keys().next().value!)
+  return mod
+}
+
+/** Compiled policy modules kept for reuse (for tests). */
+export function compiledModuleCount(): number {
+  return compiled.size
+}
+
 export async function instantiatePolicy(bundle: ParsedBundle, entrypoint: string, extraData: Record<string, unknown> | undefined, maxMemoryPages = DEFAULT_MAX_MEMORY_PAGES): Promise<WasmPolicy> {
   const host: HostBuiltins = createHostBuiltins()
   let policy: LoadedPolicy
   try {
-    policy = await loadPolicy(bundle.wasm, { initial: 5, maximum: maxMemoryPages }, host.functions)
+    policy = await loadPolicy(await compiledModule(bundle.wasm), { initial: 5, maximum: maxMemoryPages }, host.functions)
   } catch (err) {
     throw new PolicyLoadError(`policy.wasm cannot be loaded: ${String((err as Error)?.message ?? err)}`)
   }
@@ -102,7 +137,10 @@ export async function instantiatePolicy(bundle: ParsedBundle, entrypoint: string
   }
   const entrypointId = entrypoints[entrypoint] as number
   const evaluate = fastEvaluator(policy, entrypointId)
-  return {
+  // Counted until collected: a superseded instance (and its memory, which never shrinks) must be
+  // released once the last evaluation that holds it ends (toolgate_live_objects, the reload test).
+  trackWasmMemory(policy.mem)
+  return trackLive('policy_instance', {
     revision: bundle.manifest.revision,
     entrypoint,
     evaluate(input, nowNs) {
@@ -110,5 +148,5 @@ export async function instantiatePolicy(bundle: ParsedBundle, entrypoint: string
       return evaluate(input)
     },
     memoryBytes: () => policy.mem.buffer.byteLength,
-  }
+  })
 }

@@ -1,12 +1,13 @@
 // Builds Stripe's Go egress proxy Smokescreen (github.com/stripe/smokescreen, pinned as a `tool`
 // in bench/tools/smokescreen/go.mod) from the Go module proxy, caches it per machine and places it
 // at <repo>/.cache/bin/smokescreen for the benchmark suite's one-core comparison (issue 19).
-// Bench-only: `npm run bench` runs this lazily when the scenario starts; `npm test` never does, so
+// Bench-only: `npm run bench` runs this lazily when the scenario starts; `npm test` runs only
+// scripts/prepare-*.js, and this file's name keeps it out of that list, so
 // the cold test budget is untouched. Smokescreen has a --version flag.
 import { buildGoTool } from '../k8s/tools/build-go-tool.js'
 
 buildGoTool({
-  label: 'prepare-smokescreen',
+  label: 'bench-prepare-smokescreen',
   name: 'smokescreen',
   module: 'smokescreen',
   dir: 'bench/tools/smokescreen',
