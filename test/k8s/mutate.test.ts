@@ -5,7 +5,9 @@ import fc from 'fast-check'
 import { ANNOTATION } from '../../proxy/src/inject/annotations.ts'
 import { InjectionError, injectionVerdict, mutatePod, type NamespaceInfo } from '../../proxy/src/inject/mutate.ts'
 import type { Container, EnvVar, JsonPatchOp, Pod } from '../../proxy/src/inject/pod.ts'
-import { APP_JAVA_TOOL_OPTIONS, javaNonProxyHosts, javaToolOptions } from '../../proxy/src/inject/agent-env.ts'
+import { APP_JAVA_TOOL_OPTIONS, JAVA_OPTION_VARIABLES, appJavaOptionsName, javaNonProxyHosts, javaToolOptions } from '../../proxy/src/inject/agent-env.ts'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { defaultSettings, resolveSettings, type InjectorSettings } from '../../proxy/src/inject/settings.ts'
 
 const optedNs: NamespaceInfo = { name: 'agents', labels: { 'toolgate.dev/injection': 'enabled' } }
@@ -292,4 +294,58 @@ t.test('property: any valid noProxy list yields one JAVA_TOOL_OPTIONS token per 
     // Loopback always bypasses; no entry is empty or carries a port or a CIDR.
     return ['localhost', '127.0.0.1', '[::1]'].every((h) => hosts.includes(h)) && hosts.every((h) => h !== '' && !h.includes('/') && (h.startsWith('[') || !h.includes(':')))
   }), { numRuns: 300 }))
+})
+
+// Red team (issue 17 injector): the JVM applies JAVA_TOOL_OPTIONS first, then JDK_JAVA_OPTIONS,
+// then _JAVA_OPTIONS, and the last -D wins, so a pod that set either of the later two undid
+// toolgate's proxy and truststore properties. Checked against the real JVM (Debian's OpenJDK,
+// installed by .ci/run for the client matrix), which prints the properties it ended up with.
+t.test('a pod\'s JDK_JAVA_OPTIONS / _JAVA_OPTIONS cannot undo toolgate\'s Java properties (real JVM)', async (t) => {
+  const s = defaultSettings()
+  const input = basePod()
+  input.spec.containers[0]!.env = [
+    { name: 'JAVA_TOOL_OPTIONS', value: '-Dhttps.proxyHost=evil-tool' },
+    { name: 'JDK_JAVA_OPTIONS', value: '-Dhttps.proxyHost=evil-jdk -Djavax.net.ssl.trustStore=/evil/jdk' },
+    { name: '_JAVA_OPTIONS', value: '-Dhttps.proxyHost=evil-underscore -Dhttp.nonProxyHosts=*' },
+  ]
+  const env = byName(inject(input).spec.containers, 'agent')!.env!
+  const vars: Record<string, string> = { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }
+  for (const e of env) if (typeof e.value === 'string') vars[e.name] = e.value
+  const { stderr } = await promisify(execFile)('java', ['-XshowSettings:properties', '-version'], { env: vars, timeout: 60_000 })
+  const prop = (name: string): string | undefined => new RegExp(`^\\s*${name.replaceAll('.', '\\.')} = (.*)$`, 'm').exec(stderr)?.[1]
+  t.equal(prop('https.proxyHost'), '127.0.0.1', 'toolgate\'s proxy wins over every variable the pod set')
+  t.equal(prop('https.proxyPort'), String(s.ports.proxy))
+  t.equal(prop('javax.net.ssl.trustStore'), `${s.ca.mountPath}/${s.ca.truststoreFile}`)
+  t.not(prop('http.nonProxyHosts'), '*', 'the pod cannot exempt every host')
+})
+
+t.test('property: every Java options variable a container sets ends with toolgate\'s options; valueFrom ones are referenced after their renamed definition', async (t) => {
+  const ours = javaToolOptions(defaultSettings())
+  const how = fc.constantFrom('absent', 'literal', 'empty', 'valueFrom')
+  fc.assert(fc.property(fc.tuple(how, how, how), fc.boolean(), (forms, spoof) => {
+    const env: EnvVar[] = [{ name: 'A', value: '1' }]
+    JAVA_OPTION_VARIABLES.forEach((name, i) => {
+      const f = forms[i]
+      if (f === 'literal') env.push({ name, value: `-Dapp.${i}=1 -Dhttps.proxyHost=evil` })
+      else if (f === 'empty') env.push({ name, value: '' })
+      else if (f === 'valueFrom') env.push({ name, valueFrom: { configMapKeyRef: { name: 'jvm', key: name } } })
+      if (spoof) env.push({ name: appJavaOptionsName(name), value: '-Dhttps.proxyHost=evil' })
+    })
+    const input = basePod()
+    input.spec.containers[0]!.env = env
+    const out = byName(inject(input).spec.containers, 'agent')!.env!
+    JAVA_OPTION_VARIABLES.forEach((name, i) => {
+      const set = out.filter((e) => e.name === name)
+      const expected = name === 'JAVA_TOOL_OPTIONS' || forms[i] !== 'absent' ? 1 : 0
+      if (set.length !== expected) throw new Error(`${name}: ${set.length} definitions for ${forms[i]}`)
+      if (expected === 0) return
+      if (!set[0]!.value!.endsWith(` ${ours}`) && set[0]!.value !== ours) throw new Error(`${name} does not end with toolgate's options: ${set[0]!.value}`)
+      const renamed = out.findIndex((e) => e.name === appJavaOptionsName(name))
+      if (forms[i] === 'valueFrom') {
+        if (renamed === -1 || renamed > out.indexOf(set[0]!) || out[renamed]!.valueFrom === undefined) throw new Error(`${name}: valueFrom not kept before its reference`)
+        if (set[0]!.value !== `$(${appJavaOptionsName(name)}) ${ours}`) throw new Error(`${name}: ${set[0]!.value}`)
+      } else if (renamed !== -1) throw new Error(`${name}: a renamed variable the container could pre-set survived`)
+    })
+  }), { numRuns: 200 })
+  t.pass()
 })

@@ -22,6 +22,8 @@ export interface RawRequest {
   tunnelAuthority?: { host: string; port: number; scheme: Scheme }
   /** For CONNECT: the scheme its target is matched as (default https; http for the plain HTTP a tunnel may carry). */
   connectScheme?: Scheme
+  /** The request's HTTP version as parsed ("1.1", "1.0"); HTTP/1.1 requires a Host header. */
+  httpVersion?: string
 }
 
 export interface ClassifyOptions {
@@ -108,7 +110,8 @@ function resolveAbsolute(raw: RawRequest, h: ParsedHeaders, via: Via): Resolved 
   if (!tunnelled.ok) return tunnelled
   const tunnel = tunnelled.value
   if (tunnel) {
-    if (t.scheme !== tunnel.scheme || !sameAuthority(target, tunnel)) return bad(`request target (${describe(target)}) disagrees with the tunnel it was sent in (${describe(tunnel)})`)
+    // Schemes named too: a tunnel carrying plain http is not the https origin at the same host:port.
+    if (t.scheme !== tunnel.scheme || !sameAuthority(target, tunnel)) return bad(`request target (${t.scheme}://${describe(target)}) disagrees with the tunnel it was sent in (${tunnel.scheme}://${describe(tunnel)})`)
   }
   const built = buildTarget(t.scheme, target, t.rawPath, t.query)
   return built.ok ? { ok: true, via, target: built.target, namedTool: null } : built
@@ -174,6 +177,9 @@ function resolve(raw: RawRequest, h: ParsedHeaders, allowlist: Allowlist): Resol
     return resolveConnect(raw, h)
   }
   if (raw.url === '*') return bad('asterisk-form request targets (OPTIONS *) are not proxied')
+  // RFC 9112 section 3.2: an HTTP/1.1 request without Host is refused (Node's own check is off so that
+  // this refusal is recorded like every other; listen/agent-http-server.ts).
+  if (raw.httpVersion === '1.1' && h.host === null) return bad('Host header is required in HTTP/1.1')
   const originForm = raw.url.startsWith('/')
   switch (raw.via) {
     case 'forward':

@@ -10,6 +10,18 @@ import type { InjectorSettings } from './settings.ts'
 /** Where a container's own JAVA_TOOL_OPTIONS goes when it comes from valueFrom (see withAgentEnvironment). */
 export const APP_JAVA_TOOL_OPTIONS = 'TOOLGATE_APP_JAVA_TOOL_OPTIONS'
 const JAVA_TOOL_OPTIONS = 'JAVA_TOOL_OPTIONS'
+/**
+ * Every variable the JVM takes options from, in the order it applies them: JAVA_TOOL_OPTIONS
+ * first, then the launcher's JDK_JAVA_OPTIONS (before the command line), then _JAVA_OPTIONS
+ * (after it). A later -D wins, so a pod's `JDK_JAVA_OPTIONS=-Dhttps.proxyHost=elsewhere` silently
+ * undid toolgate's JAVA_TOOL_OPTIONS (checked with OpenJDK). toolgate's options are therefore
+ * appended to each of them the container sets; JAVA_TOOL_OPTIONS is always set.
+ */
+export const JAVA_OPTION_VARIABLES = [JAVA_TOOL_OPTIONS, 'JDK_JAVA_OPTIONS', '_JAVA_OPTIONS'] as const
+/** Where a container's own `name` (one of JAVA_OPTION_VARIABLES) goes when it comes from valueFrom. */
+export function appJavaOptionsName(name: string): string {
+  return name === JAVA_TOOL_OPTIONS ? APP_JAVA_TOOL_OPTIONS : `TOOLGATE_APP${name.startsWith('_') ? '' : '_'}${name}`
+}
 
 /** The paths of the trust files the sidecar publishes into the shared CA volume. */
 export function trustFilePaths(s: InjectorSettings): { bundle: string; truststore: string; wgetrc: string } {
@@ -82,11 +94,18 @@ export function agentEnvironment(s: InjectorSettings, existing: readonly EnvVar[
   const proxy = `http://127.0.0.1:${s.ports.proxy}`
   const noProxy = noProxyEntries(s).join(',')
   const files = trustFilePaths(s)
-  const theirs = lastOf(existing, JAVA_TOOL_OPTIONS)
   const ours = javaToolOptions(s)
-  let java = ours
-  if (theirs?.valueFrom !== undefined) java = `$(${APP_JAVA_TOOL_OPTIONS}) ${ours}`
-  else if (typeof theirs?.value === 'string' && theirs.value.trim() !== '') java = `${theirs.value} ${ours}`
+  /** The container's own value of a Java options variable with ours appended; null when it sets none. */
+  const extended = (name: string): string | null => {
+    const theirs = lastOf(existing, name)
+    if (theirs?.valueFrom !== undefined) return `$(${appJavaOptionsName(name)}) ${ours}`
+    if (typeof theirs?.value === 'string' && theirs.value.trim() !== '') return `${theirs.value} ${ours}`
+    return theirs !== undefined && name !== JAVA_TOOL_OPTIONS ? ours : null
+  }
+  const laterJava = JAVA_OPTION_VARIABLES.slice(1).flatMap((name): EnvVar[] => {
+    const value = extended(name)
+    return value === null ? [] : [{ name, value }]
+  })
   // Lower-case variants too: curl and Python read only those for http, Go and Node read both.
   return [
     { name: 'HTTP_PROXY', value: proxy },
@@ -107,22 +126,24 @@ export function agentEnvironment(s: InjectorSettings, existing: readonly EnvVar[
     // wget (GnuTLS) reads neither SSL_CERT_FILE nor the proxy's CA any other way.
     { name: 'WGETRC', value: files.wgetrc },
     // Java reads no proxy or CA variable at all: system properties only.
-    { name: JAVA_TOOL_OPTIONS, value: java },
+    { name: JAVA_TOOL_OPTIONS, value: extended(JAVA_TOOL_OPTIONS) ?? ours },
+    // Read after JAVA_TOOL_OPTIONS: ours appended to them too, so they cannot undo it.
+    ...laterJava,
   ]
 }
 
 /**
  * The container's env with toolgate's variables last: its own definitions of those names are
- * dropped (toolgate's win), except JAVA_TOOL_OPTIONS, which is extended (see agentEnvironment).
- * A container's own TOOLGATE_APP_JAVA_TOOL_OPTIONS is dropped: the name is toolgate's.
+ * dropped (toolgate's win), except the Java options variables, which are extended (see
+ * agentEnvironment). A container's own TOOLGATE_APP_* renamed variables are dropped: the names are toolgate's.
  */
 export function withAgentEnvironment(s: InjectorSettings, existing: readonly EnvVar[]): EnvVar[] {
   const ours = agentEnvironment(s, existing)
   const names = new Set(ours.map((e) => e.name))
-  const theirsJava = lastOf(existing, JAVA_TOOL_OPTIONS)
+  const renamed = new Map(JAVA_OPTION_VARIABLES.map((name) => [appJavaOptionsName(name), lastOf(existing, name)]))
   const kept = existing.flatMap((e): EnvVar[] => {
-    if (e.name === APP_JAVA_TOOL_OPTIONS) return []
-    if (e === theirsJava && e.valueFrom !== undefined) return [{ ...e, name: APP_JAVA_TOOL_OPTIONS }]
+    if (renamed.has(e.name)) return []
+    for (const [to, theirs] of renamed) if (e === theirs && e.valueFrom !== undefined) return [{ ...e, name: to }]
     return names.has(e.name) ? [] : [e]
   })
   return [...kept, ...ours]

@@ -5,14 +5,15 @@
 // on its own with the tunnel's authority and scheme http attached: classify refuses a Host or an
 // absolute-form target that names anything but the CONNECT target, and the tool match uses http.
 
-import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http'
-import type { Socket } from 'node:net'
+import type { IncomingMessage, ServerResponse, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { ResolvedConfig } from '../config/resolved.ts'
 import { writeSocketError } from '../pipeline/error-body.ts'
 import { malformedRequest } from './malformed.ts'
 import { applyHttpLimits } from './http-limits.ts'
 import { idleBound } from './socket-guard.ts'
+import { createAgentHttpServer } from './agent-http-server.ts'
+import { dispatchUpgrade } from './upgrade-request.ts'
 
 export interface PlainTunnelAuthority {
   host: string
@@ -52,7 +53,7 @@ export class PlainTunnelServer {
   }
 
   #create(): Server {
-    const server = createServer({ requestTimeout: 0, joinDuplicateHeaders: false, insecureHTTPParser: false })
+    const server = createAgentHttpServer({ inner: true })
     // Limits from the config in force when the tunnel is served (a reload applies them).
     server.prependListener('connection', () => { applyHttpLimits(server, this.#config()) })
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -63,10 +64,7 @@ export class PlainTunnelServer {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const authority = this.#authority.get(socket)
       if (!authority) { socket.destroy(); return }
-      const res = new ServerResponse(req)
-      res.assignSocket(socket as Socket)
-      res.shouldKeepAlive = false
-      this.#handler.handle(req, res, { via: 'intercepted', tunnelAuthority: authority, upgrade: { socket, head } })
+      dispatchUpgrade(this.#handler, req, socket, head, { via: 'intercepted' as const, tunnelAuthority: authority })
     })
     // A CONNECT inside a tunnel would be a tunnel in a tunnel: never allowed.
     server.on('connect', (_req: IncomingMessage, socket: Duplex) => {

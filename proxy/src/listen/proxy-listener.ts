@@ -3,10 +3,10 @@
 // pipeline decision. Node's http server (llhttp, strict mode) parses the framing; header size,
 // header timeout, keep-alive and connection limits are set from config.
 
-import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http'
+import type { Server } from 'node:http'
 import type { Socket } from 'node:net'
 import type { RequestPipeline } from '../pipeline/chain.ts'
-import { writeError, writeSocketError } from '../pipeline/error-body.ts'
+import { writeSocketError } from '../pipeline/error-body.ts'
 import { handleConnect } from './connect.ts'
 import type { Runtime } from './runtime.ts'
 import type { ResolvedConfig } from '../config/resolved.ts'
@@ -14,24 +14,8 @@ import type { Metrics } from '../record/metrics.ts'
 import { firstRefusal, malformedRequest } from './malformed.ts'
 import { applyHttpLimits } from './http-limits.ts'
 import { guardSocket } from './socket-guard.ts'
-
-/** Removes an Upgrade offer (and its Connection token and HTTP2-Settings) from a request. */
-function stripUpgradeOffer(req: IncomingMessage): void {
-  const raw: string[] = []
-  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i]!.toLowerCase()
-    if (name === 'upgrade' || name === 'http2-settings') continue
-    if (name === 'connection') {
-      const kept = req.rawHeaders[i + 1]!.split(',').map((t) => t.trim()).filter((t) => t && !/^(upgrade|http2-settings)$/i.test(t))
-      if (kept.length > 0) raw.push(req.rawHeaders[i]!, kept.join(', '))
-      continue
-    }
-    raw.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!)
-  }
-  req.rawHeaders.splice(0, req.rawHeaders.length, ...raw)
-  delete req.headers['upgrade']
-  delete req.headers['http2-settings']
-}
+import { createAgentHttpServer } from './agent-http-server.ts'
+import { dispatchUpgrade } from './upgrade-request.ts'
 
 export interface ListenerHandle {
   server: Server
@@ -42,11 +26,7 @@ export interface ListenerHandle {
 }
 
 export function createProxyListener(opts: { pipeline: RequestPipeline; runtime: () => Runtime; metrics: Metrics; name: string }): ListenerHandle {
-  const server = createServer({
-    requestTimeout: 0, // bodies may stream for long; idle timeouts bound them instead
-    joinDuplicateHeaders: false,
-    insecureHTTPParser: false,
-  })
+  const server = createAgentHttpServer({ inner: false })
   // Limits are read from the current config for every new connection (a reload applies them).
   applyHttpLimits(server, opts.runtime().config)
   const sockets = new Set<Socket>()
@@ -69,28 +49,9 @@ export function createProxyListener(opts: { pipeline: RequestPipeline; runtime: 
   })
   server.on('connect', (req, socket, head) => handleConnect(opts.pipeline, req, socket, head))
   server.on('upgrade', (req, socket, head) => {
-    // Decided like any request (a route must say upgrade: true). A ServerResponse bound to the
-    // raw socket lets the pipeline answer refusals the same way as for plain requests.
-    const res = new ServerResponse(req)
-    res.assignSocket(socket as Socket)
-    res.shouldKeepAlive = false
+    // Decided like any request (a route must say upgrade: true); an h2c offer is dropped (upgrade-request.ts).
     const url = req.url ?? ''
-    const via = url.startsWith('/') ? 'route' : 'forward'
-    if (String(req.headers['upgrade'] ?? '').toLowerCase() !== 'websocket') {
-      // Other upgrades (h2c) are optional for a server to honour: drop the offer and serve the
-      // request as plain HTTP/1.1 on this connection, which then closes (the parser is detached).
-      const bodyless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined
-      if (!bodyless) {
-        const reason = 'upgrade offers with a request body are not supported'
-        const id = opts.pipeline.refuseUnread(via, 400, reason)
-        writeError(res, 400, { code: 'bad_request', reason, decisionId: id })
-        return
-      }
-      stripUpgradeOffer(req)
-      opts.pipeline.handle(req, res, { via })
-      return
-    }
-    opts.pipeline.handle(req, res, { via, upgrade: { socket, head } })
+    dispatchUpgrade(opts.pipeline, req, socket, head, { via: url.startsWith('/') ? 'route' as const : 'forward' as const })
   })
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
     // Recorded like every refusal; the answer goes out only while the socket can still take it.

@@ -334,7 +334,7 @@ export class RequestPipeline {
   }
 
   private classify(req: IncomingMessage, ctx: RequestContext, rt: Runtime): Classified {
-    const raw: RawRequest = { via: ctx.via, method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders }
+    const raw: RawRequest = { via: ctx.via, method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders, ...(ctx.dryRun ? {} : { httpVersion: req.httpVersion }) }
     if (ctx.tunnelAuthority) raw.tunnelAuthority = ctx.tunnelAuthority
     if (ctx.redirectedPort !== undefined) {
       const problem = redirectedPortProblem(req.url ?? '', req.headers.host, ctx.redirectedPort)

@@ -6,7 +6,9 @@
 // client offers it: h2-only clients such as gRPC exist); an h2 connection goes to listen/h2/
 // whose streams reach the same pipeline. TLS 1.2 minimum.
 
-import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http'
+import type { IncomingMessage, ServerResponse, Server } from 'node:http'
+import { createAgentHttpServer } from '../agent-http-server.ts'
+import { dispatchUpgrade } from '../upgrade-request.ts'
 import { TLSSocket } from 'node:tls'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -232,7 +234,7 @@ export class TlsInterceptor {
   get openConnections(): number { return this.open.size }
 
   private createInnerServer(): Server {
-    const server = createServer({ requestTimeout: 0, joinDuplicateHeaders: false, insecureHTTPParser: false })
+    const server = createAgentHttpServer({ inner: true })
     // Read per connection (before Node's own handler sets up the parser), so reloads apply.
     const apply = (): void => {
       ;(server as Server & { maxHeaderSize: number }).maxHeaderSize = this.limits.maxHeaderBytes
@@ -249,10 +251,7 @@ export class TlsInterceptor {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const info = this.info.get(socket)
       if (!info) { socket.destroy(); return }
-      const res = new ServerResponse(req)
-      res.assignSocket(socket as Socket)
-      res.shouldKeepAlive = false
-      this.pipeline.handle(req, res, { via: info.via, tunnelAuthority: info.authority, upgrade: { socket, head } })
+      dispatchUpgrade(this.pipeline, req, socket, head, { via: info.via, tunnelAuthority: info.authority })
     })
     // A CONNECT inside a tunnel would be a tunnel in a tunnel: never allowed.
     // Refusals before a request can be read are recorded like every other (pipeline/finish.ts).

@@ -4,7 +4,9 @@
 // destination, and the original port is known to be 80: the chain refuses a Host naming another
 // port (pipeline/listener-checks.ts). This file only turns sockets into requests.
 
-import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http'
+import type { IncomingMessage, ServerResponse, Server } from 'node:http'
+import { createAgentHttpServer } from '../agent-http-server.ts'
+import { dispatchUpgrade } from '../upgrade-request.ts'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from '../../record/log.ts'
@@ -31,7 +33,7 @@ export interface TransparentHttpOptions {
 const HTTP_PORT = 80
 
 export function createTransparentHttpListener(opts: TransparentHttpOptions): Server {
-  const server = createServer({ requestTimeout: 0, joinDuplicateHeaders: false, insecureHTTPParser: false })
+  const server = createAgentHttpServer({ inner: false })
   applyHttpLimits(server, opts.config())
   server.prependListener('connection', (socket: Socket) => {
     guardSocket(socket)
@@ -42,10 +44,7 @@ export function createTransparentHttpListener(opts: TransparentHttpOptions): Ser
     opts.pipeline.handle(req, res, { via: 'transparent', redirectedPort: HTTP_PORT })
   })
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const res = new ServerResponse(req)
-    res.assignSocket(socket as Socket)
-    res.shouldKeepAlive = false
-    opts.pipeline.handle(req, res, { via: 'transparent', redirectedPort: HTTP_PORT, upgrade: { socket, head } })
+    dispatchUpgrade(opts.pipeline, req, socket, head, { via: 'transparent' as const, redirectedPort: HTTP_PORT })
   })
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     const reason = 'CONNECT is not accepted on the transparent listener; use the proxy listener'
