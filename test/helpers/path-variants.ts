@@ -34,3 +34,18 @@ export function apply(seg: string, v: Variant): string {
 /** Path-level wrappers a lenient server resolves away. */
 export const wrapper = fc.constantFrom('', '/./', '/x/../', '/;p/', '/%2e/')
 
+
+/**
+ * A raw request path that a lenient server reads as `/admin` or below it: `admin` and up to two
+ * more segments, each bent by up to three variants, an optional trailing slash and a wrapper.
+ */
+export const lenientAdminPath: fc.Arbitrary<string> = fc.tuple(
+  fc.array(word, { maxLength: 2 }),
+  fc.array(fc.array(variant, { maxLength: 3 }), { minLength: 3, maxLength: 3 }),
+  fc.boolean(),
+  wrapper,
+).map(([rest, variants, slash, wrap]) => {
+  const segs = ['admin', ...rest].map((s, i) => (variants[i] ?? []).reduce(apply, s))
+  const raw = '/' + segs.join('/') + (slash ? '/' : '')
+  return wrap !== '' ? wrap.slice(0, -1) + raw : raw
+})
