@@ -173,7 +173,7 @@ export interface Timeouts {
    */
   total_ms?: number
   /**
-   * Client must send its request headers within this, and the client of an opened CONNECT tunnel its first bytes (default 10000).
+   * Client must send its request headers within this, and the client of an opened CONNECT tunnel its first bytes (default 10000). Holds for requests inside intercepted and plain-HTTP tunnels too; open requests are checked once a second, so a request is cut (408, recorded) up to 1 s after the deadline.
    */
   client_headers_ms?: number
   /**
