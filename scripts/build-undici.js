@@ -14,6 +14,7 @@ import api from 'undici/lib/api/index.js'
 import errors from 'undici/lib/core/errors.js'
 import util from 'undici/lib/core/util.js'
 import globalDispatcher from 'undici/lib/global.js'
+import buildConnector from 'undici/lib/core/connect.js'
 
 // As index.js does: request(), stream(), pipeline(), upgrade() and connect() on every dispatcher.
 Object.assign(Dispatcher.prototype, api)
@@ -60,4 +61,4 @@ function makeDispatcher(fn) {
 }
 
 export const request = makeDispatcher(api.request)
-export { Agent, Client, Dispatcher, Pool, errors }
+export { Agent, Client, Dispatcher, Pool, buildConnector, errors }
