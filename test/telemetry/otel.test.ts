@@ -44,7 +44,8 @@ ${tools}`)
   t.equal(ok.status, 200)
   const denied = await viaProxy(gate.proxyUrl, 'GET', `http://127.0.0.1:${up.port}/forbidden`)
   t.equal(denied.status, 403)
-  const deniedId = denied.json<{ decision_id: string }>().decision_id
+  const deniedId = denied.json<{ error: { decision_id: string } }>().error.decision_id
+  t.match(deniedId, /^[0-9a-f-]{36}$/, 'the denial names its decision')
 
   // What the upstream got: toolgate's context in the same trace, the agent's own span replaced.
   const got = up.received[before]!
