@@ -90,7 +90,7 @@ function byteLimit(max: number, kind: 'request_too_large' | 'response_too_large'
 
 function classifyError(err: unknown, timeouts: UpstreamTimeouts): MappedFailure {
   if (err instanceof LimitError) return { kind: err.kind, status: err.kind === 'request_too_large' ? 413 : 502, reason: err.message }
-  return upstreamFailure(err, { headersMs: timeouts.responseHeadersMs, idleMs: timeouts.idleMs })
+  return upstreamFailure(err, timeouts)
 }
 
 function responseHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string | string[]> {

@@ -3,6 +3,7 @@
 // forwarded requests, upgrades and tunnels name the same event the same way.
 
 import type { FailureKind } from '../pipeline/failure.ts'
+import type { UpstreamTimeouts } from './forward.ts'
 
 /** Thrown into undici when a tool's total_ms deadline passes (forward.ts). */
 export class TotalTimeoutError extends Error {
@@ -43,7 +44,7 @@ function connectCode(code: string, message: string): MappedFailure | null {
 /** The gRPC pool's connect error when the upstream did not choose h2 (forward/pools.ts). */
 const UPSTREAM_NOT_H2 = 'TOOLGATE_UPSTREAM_NOT_H2'
 
-export function upstreamFailure(err: unknown, timeouts: { headersMs: number; idleMs: number }): MappedFailure {
+export function upstreamFailure(err: unknown, timeouts: UpstreamTimeouts): MappedFailure {
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } }
   const code = e.code ?? ''
   const causeCode = e.cause?.code ?? ''
@@ -55,7 +56,7 @@ export function upstreamFailure(err: unknown, timeouts: { headersMs: number; idl
     case 'TOOLGATE_CREDENTIAL_REFLECTED': return { kind: 'credential_reflected', status: 502, reason: msg }
     case 'TOOLGATE_TOTAL_TIMEOUT': return { kind: 'upstream_total_timeout', status: 504, reason: msg }
     case 'TOOLGATE_CLIENT_ABORTED': case 'UND_ERR_ABORTED': case 'ABORT_ERR': return { kind: 'client_aborted', status: 499, reason: 'the agent went away before the call finished' }
-    case 'UND_ERR_HEADERS_TIMEOUT': return { kind: 'upstream_headers_timeout', status: 504, reason: `upstream sent no response headers within ${timeouts.headersMs} ms` }
+    case 'UND_ERR_HEADERS_TIMEOUT': return { kind: 'upstream_headers_timeout', status: 504, reason: `upstream sent no response headers within ${timeouts.responseHeadersMs} ms` }
     case 'UND_ERR_BODY_TIMEOUT': return { kind: 'upstream_idle', status: 504, reason: `upstream response body was silent for ${timeouts.idleMs} ms` }
     case 'ECONNRESET': case 'EPIPE': return { kind: 'upstream_reset', status: 502, reason: `upstream reset the connection (${code})` }
     case 'UND_ERR_SOCKET': case 'UND_ERR_CLOSED': case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':

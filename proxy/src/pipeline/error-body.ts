@@ -159,7 +159,7 @@ export function writeError(res: ServerResponse, status: number, a: ErrorAnswer, 
     return
   }
   // A gRPC client shows only grpc-status and grpc-message (pipeline/grpc-error.ts).
-  if (isGrpc(res)) return writeGrpcError(res, status, { error: a.code, reason: a.reason, ...(a.decisionId ? { decision_id: a.decisionId } : {}) }, { ...headers, ...errorHeaders(a) })
+  if (isGrpc(res)) return writeGrpcError(res, status, a, { ...headers, ...errorHeaders(a) })
   const text = JSON.stringify(errorBody(a))
   const all = { ...headers, ...errorHeaders(a), 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) }
   // HTTP/2 has no reason phrase (Node warns when one is set on an HTTP/2 response).

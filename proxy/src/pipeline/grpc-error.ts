@@ -6,6 +6,7 @@
 // id. The h2 listener marks the responses of gRPC requests (content-type application/grpc).
 
 import type { ServerResponse } from 'node:http'
+import type { ErrorAnswer } from './error-body.ts'
 
 const grpcResponses = new WeakSet<object>()
 
@@ -40,12 +41,12 @@ export function grpcMessage(text: string): string {
 }
 
 /** Writes a trailers-only gRPC answer carrying toolgate's error (kind, reason, decision id). */
-export function writeGrpcError(res: ServerResponse, status: number, body: { error: string; reason: string; decision_id?: string }, headers: Record<string, string>): void {
-  const text = `toolgate ${body.error}: ${body.reason}${body.decision_id ? ` (decision ${body.decision_id})` : ''}`
+export function writeGrpcError(res: ServerResponse, status: number, a: ErrorAnswer, headers: Record<string, string>): void {
+  const text = `toolgate ${a.code}: ${a.reason}${a.decisionId ? ` (decision ${a.decisionId})` : ''}`
   res.writeHead(200, {
     ...headers,
     'content-type': 'application/grpc',
-    ...(body.decision_id ? { 'toolgate-decision-id': body.decision_id } : {}),
+    ...(a.decisionId ? { 'toolgate-decision-id': a.decisionId } : {}),
   })
   // In trailers, not in a headers-only answer: every client reads them there (grpc-js takes a
   // headers-only status only when END_STREAM rides on the HEADERS frame itself).
